@@ -1,0 +1,102 @@
+package latchkey
+
+import "time"
+
+// State is the lifecycle state of an object, compatible with dbt Cloud's state field.
+type State int
+
+// States.
+const (
+	StateActive  State = 1
+	StateDeleted State = 2
+)
+
+// Valid reports whether s is 1 or 2.
+func (s State) Valid() bool { return s == StateActive || s == StateDeleted }
+
+// Plan is an account's subscription plan; it decides which permission sets service tokens may hold.
+type Plan string
+
+// Plans.
+const (
+	PlanEnterprise     Plan = "enterprise"
+	PlanEnterprisePlus Plan = "enterprise_plus"
+	PlanTeam           Plan = "team"
+	PlanStarter        Plan = "starter"
+	PlanDeveloper      Plan = "developer"
+)
+
+// Account is a tenant. Every other object belongs to exactly one account.
+type Account struct {
+	ID        int64
+	Name      string
+	Plan      Plan
+	State     State
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Settings  AccountSettings
+}
+
+// AccountSettings are per-account policies.
+type AccountSettings struct {
+	// ReuseRevokesFamily revokes a rotation family's live token when a rotated-out token is
+	// presented after its grace period.
+	ReuseRevokesFamily bool
+	// LeakAction is what a leaked-token report does: "revoke" (default) or "flag".
+	LeakAction string
+	// MaxTokenLifetime caps expires_at on new tokens; 0 means no cap.
+	MaxTokenLifetime time.Duration
+	// IPRestrictionsEnabled turns enforcement of the account's IP rules on.
+	IPRestrictionsEnabled bool
+}
+
+// DefaultAccountSettings returns the settings of a new account.
+func DefaultAccountSettings() AccountSettings {
+	return AccountSettings{ReuseRevokesFamily: true, LeakAction: "revoke"}
+}
+
+// AccountFilter selects accounts. Nil fields do not filter.
+type AccountFilter struct {
+	ID *int64
+	// MemberUserID keeps accounts where this user has an active membership.
+	MemberUserID *int64
+	State        *State
+	Offset       int
+	Limit        int
+}
+
+// AccountUpdate changes an account. Nil fields are left alone.
+type AccountUpdate struct {
+	Name     *string
+	Plan     *Plan
+	Settings *AccountSettings
+}
+
+// Project is a unit inside an account that project-level permissions are scoped to.
+type Project struct {
+	ID          int64
+	AccountID   int64
+	Name        string
+	Description string
+	State       State
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// ProjectFilter selects projects of one account.
+type ProjectFilter struct {
+	AccountID int64
+	ID        *int64
+	// IDs, when non-nil, keeps only these projects (used to list readable projects).
+	IDs    []int64
+	State  *State
+	Name   *string
+	Offset int
+	Limit  int
+}
+
+// ProjectUpdate changes a project.
+type ProjectUpdate struct {
+	Name        *string
+	Description *string
+}

@@ -1,0 +1,76 @@
+// Package latchkey holds the domain vocabulary of latchkey: accounts, projects, users, groups,
+// permission grants, tokens, principals and the Store contract that persists them. It imports only
+// the standard library; concrete storage, HTTP and CLI live in sub-packages.
+package latchkey
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorCode classifies an Error. The HTTP layer maps each code to one status.
+type ErrorCode string
+
+// Error codes.
+const (
+	EInvalid      ErrorCode = "invalid"
+	EUnauthorized ErrorCode = "unauthorized"
+	EForbidden    ErrorCode = "forbidden"
+	ENotFound     ErrorCode = "not_found"
+	EConflict     ErrorCode = "conflict"
+	ETooLarge     ErrorCode = "too_large"
+	ERateLimited  ErrorCode = "rate_limited"
+	EUnavailable  ErrorCode = "unavailable"
+	EInternal     ErrorCode = "internal"
+)
+
+// Error is latchkey's domain error. Message is written for the person reading it and never holds a
+// secret; Field names the offending input for validation errors.
+type Error struct {
+	Code    ErrorCode
+	Message string
+	Field   string
+	// Data is extra structured detail rendered into the response's data member, e.g.
+	// {"account_access_denied": true} for IP-restricted requests.
+	Data map[string]any
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s (%s)", e.Code, e.Message, e.Field)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns an EInvalid error naming field.
+func FieldError(field, format string, args ...any) *Error {
+	return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCodeOf returns the code of the first *Error in err's chain, EInternal for any other
+// non-nil error and "" for nil.
+func ErrorCodeOf(err error) ErrorCode {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the user-facing message of err: the Message of an *Error, or a generic
+// text for anything else, so internal details never reach a user.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,287 @@
+// Package sqlstore implements latchkey.Store over database/sql. The sqlite and postgres packages
+// each open their database, run their own migrations and hand sqlstore a Dialect for the few
+// things that differ (placeholders, error codes, locking and cross-node notification), so the
+// queries and the behaviour exist once.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Dialect is what differs between databases.
+type Dialect interface {
+	// Rebind rewrites a query written with ? placeholders into the dialect's form.
+	Rebind(query string) string
+	// IsUniqueViolation reports whether err is a unique-constraint violation.
+	IsUniqueViolation(err error) bool
+	// LockAudit serializes audit-chain appends within tx.
+	LockAudit(ctx context.Context, tx *sql.Tx) error
+	// Notify announces changes to other nodes as part of tx (no-op for single-node databases).
+	Notify(ctx context.Context, tx *sql.Tx, changes []latchkey.Change) error
+}
+
+// Store implements latchkey.Store.
+type Store struct {
+	DB      *sql.DB
+	dialect Dialect
+	feed    latchkey.ChangeFeed
+	queries sync.Map // query text -> rebound text
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+}
+
+// New returns a Store over db, whose schema must be migrated.
+func New(db *sql.DB, d Dialect) *Store {
+	return &Store{DB: db, dialect: d, Now: time.Now}
+}
+
+var _ latchkey.Store = (*Store)(nil)
+
+func (s *Store) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+func (s *Store) q(query string) string {
+	if v, ok := s.queries.Load(query); ok {
+		return v.(string)
+	}
+	r := s.dialect.Rebind(query)
+	s.queries.Store(query, r)
+	return r
+}
+
+// Ping checks the database.
+func (s *Store) Ping(ctx context.Context) error { return s.DB.PingContext(ctx) }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.DB.Close() }
+
+// Subscribe registers fn for committed changes.
+func (s *Store) Subscribe(fn func(latchkey.Change)) func() { return s.feed.Subscribe(fn) }
+
+// Publish announces changes to local subscribers; the postgres listener calls it for changes
+// committed on other nodes.
+func (s *Store) Publish(changes ...latchkey.Change) { s.feed.Publish(changes...) }
+
+// tx is one transaction: queries, the audit entries it writes and the changes it announces.
+type tx struct {
+	s       *Store
+	ctx     context.Context
+	tx      *sql.Tx
+	now     time.Time
+	actor   latchkey.Actor
+	changes []latchkey.Change
+}
+
+// withTx runs fn in a transaction that commits when fn returns nil and rolls back on error or
+// panic. Changes are announced to subscribers after commit.
+func (s *Store) withTx(ctx context.Context, fn func(t *tx) error) (err error) {
+	sqlTx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err, "begin")
+	}
+	t := &tx{s: s, ctx: ctx, tx: sqlTx, now: s.now(), actor: latchkey.ActorFrom(ctx)}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err = fn(t); err != nil {
+		return err
+	}
+	if len(t.changes) > 0 {
+		if err = s.dialect.Notify(ctx, sqlTx, t.changes); err != nil {
+			return s.wrap(err, "notify")
+		}
+	}
+	if err = sqlTx.Commit(); err != nil {
+		return s.wrap(err, "commit")
+	}
+	s.feed.Publish(t.changes...)
+	return nil
+}
+
+// wrap turns database errors into latchkey errors where they mean something to users.
+func (s *Store) wrap(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var le *latchkey.Error
+	if errors.As(err, &le) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if s.dialect.IsUniqueViolation(err) {
+		return latchkey.Errorf(latchkey.EConflict, "%s: already exists", what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, t.s.q(query), args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, t.s.q(query), args...)
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, t.s.q(query), args...)
+}
+
+// insert runs an INSERT … RETURNING id.
+func (t *tx) insert(query string, args ...any) (int64, error) {
+	var id int64
+	err := t.queryRow(query+" RETURNING id", args...).Scan(&id)
+	return id, err
+}
+
+func (t *tx) changed(kind latchkey.ChangeKind, accountID, id int64) {
+	t.changes = append(t.changes, latchkey.Change{Kind: kind, AccountID: accountID, ID: id})
+}
+
+// audit appends an entry to the hash-chained audit log within the transaction.
+func (t *tx) audit(accountID int64, event string, context map[string]any) error {
+	e := &latchkey.AuditEntry{
+		AccountID: accountID, CreatedAt: t.now, EventType: event,
+		ActorType: t.actor.Type, ActorID: t.actor.ID, ActorName: t.actor.Name, ActorIP: t.actor.IP,
+		Source: t.actor.Source, Context: context,
+	}
+	return t.appendAudit(e)
+}
+
+func (t *tx) appendAudit(e *latchkey.AuditEntry) error {
+	if err := t.s.dialect.LockAudit(t.ctx, t.tx); err != nil {
+		return fmt.Errorf("lock audit log: %w", err)
+	}
+	if e.Context == nil {
+		e.Context = map[string]any{}
+	}
+	raw, err := json.Marshal(e.Context)
+	if err != nil {
+		return fmt.Errorf("encode audit context: %w", err)
+	}
+	var prev string
+	err = t.queryRow(`SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`).Scan(&prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read audit chain: %w", err)
+	}
+	e.PrevHash = prev
+	e.Hash = e.ChainHash(prev, raw)
+	e.RawContext = raw
+	e.ID, err = t.insert(`INSERT INTO audit_log (account_id, created_at, event_type, actor_type, actor_id,
+		actor_name, actor_ip, source, context, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		e.AccountID, e.CreatedAt.UnixMicro(), e.EventType, e.ActorType, e.ActorID, e.ActorName, e.ActorIP,
+		e.Source, string(raw), e.PrevHash, e.Hash)
+	if err != nil {
+		return fmt.Errorf("append audit entry: %w", err)
+	}
+	return nil
+}
+
+// where builds a WHERE clause from conditions with ? placeholders.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) in(column string, ids []int64) {
+	if len(ids) == 0 {
+		w.conds = append(w.conds, "1 = 0")
+		return
+	}
+	ph := make([]string, len(ids))
+	for i, id := range ids {
+		ph[i] = "?"
+		w.args = append(w.args, id)
+	}
+	w.conds = append(w.conds, column+" IN ("+strings.Join(ph, ",")+")")
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// page returns a LIMIT/OFFSET clause with the limit clamped to [1, MaxLimit].
+func page(offset, limit int) string {
+	if limit <= 0 || limit > latchkey.MaxLimit {
+		limit = latchkey.DefaultLimit
+	}
+	if offset < 0 {
+		offset = 0
+	}
+	return " LIMIT " + strconv.Itoa(limit) + " OFFSET " + strconv.Itoa(offset)
+}
+
+func (s *Store) count(ctx context.Context, table string, w *where) (int, error) {
+	var n int
+	err := s.DB.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM "+table+w.String()), w.args...).Scan(&n)
+	return n, err
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.DB.QueryContext(ctx, s.q(query), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.DB.QueryRowContext(ctx, s.q(query), args...)
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+func notFound(what string, id int64) error {
+	return latchkey.Errorf(latchkey.ENotFound, "%s %d not found", what, id)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }

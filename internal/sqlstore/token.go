@@ -1,0 +1,428 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+const tokenColumns = `id, account_id, kind, user_id, uid, name, state, hash, legacy_prefix, legacy_hash, created_at,
+	updated_at, expires_at, last_used_at, last_used_ip, family_id, rotated_at, grace_until, replaced_by_id,
+	allowed_cidrs, created_by, flagged`
+
+func scanToken(row scanner) (*latchkey.Token, error) {
+	var t latchkey.Token
+	var userID sql.NullInt64
+	var legacyPrefix, legacyHash sql.NullString
+	var created, updated int64
+	var expires, lastUsed, rotated, grace sql.NullInt64
+	var cidrs string
+	err := row.Scan(&t.ID, &t.AccountID, &t.Kind, &userID, &t.UID, &t.Name, &t.State, &t.Hash, &legacyPrefix,
+		&legacyHash, &created, &updated, &expires, &lastUsed, &t.LastUsedIP, &t.FamilyID, &rotated, &grace,
+		&t.ReplacedByID, &cidrs, &t.CreatedBy, &t.Flagged)
+	if err != nil {
+		return nil, err
+	}
+	t.UserID = userID.Int64
+	t.LegacyPrefix, t.LegacyHash = legacyPrefix.String, legacyHash.String
+	t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
+	t.ExpiresAt, t.LastUsedAt = fromNullMicros(expires), fromNullMicros(lastUsed)
+	t.RotatedAt, t.GraceUntil = fromNullMicros(rotated), fromNullMicros(grace)
+	if cidrs != "" {
+		for _, c := range strings.Split(cidrs, ",") {
+			p, err := netip.ParsePrefix(c)
+			if err != nil {
+				return nil, err
+			}
+			t.AllowedCIDRs = append(t.AllowedCIDRs, p)
+		}
+	}
+	return &t, nil
+}
+
+func joinCIDRs(ps []netip.Prefix) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func tokenEvent(kind latchkey.TokenKind, what string) string {
+	if kind == latchkey.KindPAT {
+		if what == "revoked" {
+			what = "deleted"
+		}
+		return "account_scoped_pat." + what
+	}
+	return "service_token." + what
+}
+
+func tokenAudit(tok *latchkey.Token) map[string]any {
+	m := map[string]any{"token_id": tok.ID, "uid": tok.UID, "name": tok.Name}
+	if tok.UserID != 0 {
+		m["user_id"] = tok.UserID
+	}
+	return m
+}
+
+func (t *tx) insertToken(tok *latchkey.Token) error {
+	tok.State, tok.CreatedAt, tok.UpdatedAt = latchkey.StateActive, t.now, t.now
+	id, err := t.insert(`INSERT INTO tokens (account_id, kind, user_id, uid, name, state, hash, legacy_prefix, legacy_hash,
+		created_at, updated_at, expires_at, family_id, allowed_cidrs, created_by) VALUES (?,?,?,?,?,1,?,?,?,?,?,?,?,?,?)`,
+		tok.AccountID, tok.Kind, nullID(tok.UserID), tok.UID, tok.Name, tok.Hash, nullString(tok.LegacyPrefix),
+		nullString(tok.LegacyHash), micros(t.now), micros(t.now), nullMicros(tok.ExpiresAt), tok.FamilyID,
+		joinCIDRs(tok.AllowedCIDRs), tok.CreatedBy)
+	if err != nil {
+		if t.s.dialect.IsUniqueViolation(err) {
+			return latchkey.Errorf(latchkey.EConflict, "token uid or hash collision; try again")
+		}
+		return t.s.wrap(err, "create token")
+	}
+	tok.ID = id
+	if tok.FamilyID == 0 {
+		tok.FamilyID = id
+		if _, err := t.exec(`UPDATE tokens SET family_id = ? WHERE id = ?`, id, id); err != nil {
+			return t.s.wrap(err, "set token family")
+		}
+	}
+	return t.insertGrants(tok.AccountID, 0, id, tok.Grants)
+}
+
+// CreateToken stores a token and its grants.
+func (s *Store) CreateToken(ctx context.Context, tok *latchkey.Token) error {
+	return s.withTx(ctx, func(t *tx) error {
+		if err := t.insertToken(tok); err != nil {
+			return err
+		}
+		a := tokenAudit(tok)
+		if tok.Kind == latchkey.KindServiceToken {
+			a["permission_grants"] = grantsJSON(tok.Grants)
+		}
+		if tok.ExpiresAt != nil {
+			a["expires_at"] = tok.ExpiresAt.Format(time.RFC3339)
+		}
+		if tok.Legacy() {
+			a["legacy"] = true
+		}
+		t.changed(latchkey.ChangeToken, tok.AccountID, tok.ID)
+		return t.audit(tok.AccountID, tokenEvent(tok.Kind, "created"), a)
+	})
+}
+
+func (s *Store) findToken(ctx context.Context, cond string, arg any) (*latchkey.Token, error) {
+	tok, err := scanToken(s.queryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE `+cond, arg))
+	if err != nil {
+		return nil, err
+	}
+	grants, err := s.loadGrants(ctx, "token_id", []int64{tok.ID})
+	if err != nil {
+		return nil, err
+	}
+	tok.Grants = grants[tok.ID]
+	return tok, nil
+}
+
+// FindTokenByID returns a token in any state, with its active grants.
+func (s *Store) FindTokenByID(ctx context.Context, id int64) (*latchkey.Token, error) {
+	tok, err := s.findToken(ctx, "id = ?", id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("token", id)
+	}
+	return tok, s.wrap(err, "find token")
+}
+
+// FindTokenByHash returns the token whose string hashes to hash, in any state.
+func (s *Store) FindTokenByHash(ctx context.Context, hash []byte) (*latchkey.Token, error) {
+	tok, err := s.findToken(ctx, "hash = ?", hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, latchkey.Errorf(latchkey.ENotFound, "token not found")
+	}
+	return tok, s.wrap(err, "find token")
+}
+
+// FindTokens lists tokens with their grants, newest last.
+func (s *Store) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
+	var w where
+	if f.AccountID != nil {
+		w.add("account_id = ?", *f.AccountID)
+	}
+	if f.Kind != nil {
+		w.add("kind = ?", *f.Kind)
+	}
+	if f.ID != nil {
+		w.add("id = ?", *f.ID)
+	}
+	if f.UserID != nil {
+		w.add("user_id = ?", *f.UserID)
+	}
+	if f.UID != nil {
+		w.add("uid = ?", *f.UID)
+	}
+	if f.State != nil {
+		w.add("state = ?", *f.State)
+	}
+	if f.ExpiresBefore != nil {
+		w.add("expires_at IS NOT NULL AND expires_at < ?", micros(*f.ExpiresBefore))
+	}
+	if f.FamilyID != nil {
+		w.add("family_id = ?", *f.FamilyID)
+	}
+	if f.LegacyPrefix != nil {
+		w.add("legacy_prefix = ?", *f.LegacyPrefix)
+	}
+	total, err := s.count(ctx, "tokens", &w)
+	if err != nil {
+		return nil, 0, s.wrap(err, "count tokens")
+	}
+	rows, err := s.query(ctx, `SELECT `+tokenColumns+` FROM tokens`+w.String()+` ORDER BY id`+page(f.Offset, f.Limit), w.args...)
+	if err != nil {
+		return nil, 0, s.wrap(err, "find tokens")
+	}
+	defer rows.Close()
+	var out []*latchkey.Token
+	var ids []int64
+	for rows.Next() {
+		tok, err := scanToken(rows)
+		if err != nil {
+			return nil, 0, s.wrap(err, "scan token")
+		}
+		out = append(out, tok)
+		ids = append(ids, tok.ID)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.wrap(err, "find tokens")
+	}
+	grants, err := s.loadGrants(ctx, "token_id", ids)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, tok := range out {
+		tok.Grants = grants[tok.ID]
+	}
+	return out, total, nil
+}
+
+func (t *tx) lockToken(id int64) (*latchkey.Token, error) {
+	tok, err := scanToken(t.queryRow(`SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("token", id)
+	}
+	if err != nil {
+		return nil, t.s.wrap(err, "find token")
+	}
+	tok.Grants, err = t.activeGrants("token_id", id)
+	return tok, err
+}
+
+// UpdateToken renames, flags or changes the state of a token.
+func (s *Store) UpdateToken(ctx context.Context, id int64, upd latchkey.TokenUpdate) (*latchkey.Token, error) {
+	var out *latchkey.Token
+	err := s.withTx(ctx, func(t *tx) error {
+		tok, err := t.lockToken(id)
+		if err != nil {
+			return err
+		}
+		out = tok
+		var events []string
+		a := tokenAudit(tok)
+		if upd.Name != nil && *upd.Name != tok.Name {
+			a["from"], a["to"] = tok.Name, *upd.Name
+			tok.Name = *upd.Name
+			events = append(events, tokenEvent(tok.Kind, "renamed"))
+		}
+		if upd.Flagged != nil && *upd.Flagged != tok.Flagged {
+			tok.Flagged = *upd.Flagged
+			events = append(events, tokenEvent(tok.Kind, "flagged"))
+		}
+		if upd.State != nil && *upd.State != tok.State {
+			if *upd.State == latchkey.StateActive {
+				return latchkey.FieldError("state", "a deleted token cannot be restored")
+			}
+			tok.State = *upd.State
+			a["reason"] = "deleted"
+			events = append(events, tokenEvent(tok.Kind, "revoked"))
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		tok.UpdatedAt = t.now
+		if _, err := t.exec(`UPDATE tokens SET name = ?, state = ?, flagged = ?, updated_at = ? WHERE id = ?`,
+			tok.Name, tok.State, tok.Flagged, micros(t.now), id); err != nil {
+			return s.wrap(err, "update token")
+		}
+		t.changed(latchkey.ChangeToken, tok.AccountID, id)
+		for _, e := range events {
+			if err := t.audit(tok.AccountID, e, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AddTokenGrants gives grants to a token that has none (dbt's two-step creation).
+func (s *Store) AddTokenGrants(ctx context.Context, id int64, grants []latchkey.Grant) (*latchkey.Token, error) {
+	return s.setTokenGrants(ctx, id, grants, false)
+}
+
+// ReplaceTokenGrants makes grants exactly the token's grants.
+func (s *Store) ReplaceTokenGrants(ctx context.Context, id int64, grants []latchkey.Grant) (*latchkey.Token, error) {
+	return s.setTokenGrants(ctx, id, grants, true)
+}
+
+func (s *Store) setTokenGrants(ctx context.Context, id int64, grants []latchkey.Grant, replace bool) (*latchkey.Token, error) {
+	var out *latchkey.Token
+	err := s.withTx(ctx, func(t *tx) error {
+		tok, err := t.lockToken(id)
+		if err != nil {
+			return err
+		}
+		if tok.Kind != latchkey.KindServiceToken {
+			return latchkey.Errorf(latchkey.EInvalid, "personal access tokens act with their user's permissions and hold no grants")
+		}
+		if tok.State != latchkey.StateActive {
+			return latchkey.Errorf(latchkey.EInvalid, "token %d is deleted", id)
+		}
+		if !replace && len(tok.Grants) > 0 {
+			return latchkey.Errorf(latchkey.EInvalid, "token %d already has permissions; use PUT to replace them", id)
+		}
+		if _, err := t.exec(`UPDATE grants SET state = 2, updated_at = ? WHERE token_id = ? AND state = 1`, micros(t.now), id); err != nil {
+			return s.wrap(err, "remove grants")
+		}
+		if err := t.insertGrants(tok.AccountID, 0, id, grants); err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE tokens SET updated_at = ? WHERE id = ?`, micros(t.now), id); err != nil {
+			return s.wrap(err, "update token")
+		}
+		a := tokenAudit(tok)
+		a["from"], a["to"] = grantsJSON(tok.Grants), grantsJSON(grants)
+		tok.Grants, tok.UpdatedAt = grants, t.now
+		out = tok
+		t.changed(latchkey.ChangeToken, tok.AccountID, id)
+		return t.audit(tok.AccountID, "service_token.permissions_changed", a)
+	})
+	return out, err
+}
+
+// DeleteToken revokes a token at once. Deleting a deleted token does nothing.
+func (s *Store) DeleteToken(ctx context.Context, id int64, reason string) error {
+	return s.withTx(ctx, func(t *tx) error {
+		tok, err := t.lockToken(id)
+		if err != nil {
+			return err
+		}
+		return t.revoke(tok, reason)
+	})
+}
+
+func (t *tx) revoke(tok *latchkey.Token, reason string) error {
+	if tok.State == latchkey.StateDeleted {
+		return nil
+	}
+	if _, err := t.exec(`UPDATE tokens SET state = 2, updated_at = ? WHERE id = ?`, micros(t.now), tok.ID); err != nil {
+		return t.s.wrap(err, "delete token")
+	}
+	tok.State, tok.UpdatedAt = latchkey.StateDeleted, t.now
+	t.changed(latchkey.ChangeToken, tok.AccountID, tok.ID)
+	a := tokenAudit(tok)
+	if reason == "" {
+		reason = "deleted"
+	}
+	a["reason"] = reason
+	return t.audit(tok.AccountID, tokenEvent(tok.Kind, "revoked"), a)
+}
+
+// revokeUserTokens revokes a user's live PATs in an account.
+func (t *tx) revokeUserTokens(accountID, userID int64) error {
+	rows, err := t.query(`SELECT id FROM tokens WHERE account_id = ? AND user_id = ? AND state = 1`, accountID, userID)
+	if err != nil {
+		return t.s.wrap(err, "find user tokens")
+	}
+	ids, err := scanIDs(rows)
+	if err != nil {
+		return t.s.wrap(err, "find user tokens")
+	}
+	for _, id := range ids {
+		tok, err := t.lockToken(id)
+		if err != nil {
+			return err
+		}
+		if err := t.revoke(tok, "membership_removed"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RotateToken stores next as the successor of token id, keeping the old one valid for grace.
+func (s *Store) RotateToken(ctx context.Context, id int64, next *latchkey.Token, grace time.Duration) error {
+	return s.withTx(ctx, func(t *tx) error {
+		old, err := t.lockToken(id)
+		if err != nil {
+			return err
+		}
+		if old.State != latchkey.StateActive {
+			return latchkey.Errorf(latchkey.EInvalid, "token %d is deleted and cannot be rotated", id)
+		}
+		if old.ReplacedByID != 0 {
+			return latchkey.Errorf(latchkey.EConflict, "token %d was already rotated; rotate its replacement %d", id, old.ReplacedByID)
+		}
+		next.AccountID, next.Kind, next.UserID, next.Name = old.AccountID, old.Kind, old.UserID, old.Name
+		next.FamilyID, next.AllowedCIDRs = old.FamilyID, old.AllowedCIDRs
+		next.Grants = make([]latchkey.Grant, len(old.Grants))
+		for i, g := range old.Grants {
+			next.Grants[i] = latchkey.Grant{PermissionSet: g.PermissionSet, AllProjects: g.AllProjects,
+				ProjectID: g.ProjectID, WritableEnvs: g.WritableEnvs}
+		}
+		if err := t.insertToken(next); err != nil {
+			return err
+		}
+		until := t.now.Add(grace)
+		state := latchkey.StateActive
+		if grace <= 0 {
+			state = latchkey.StateDeleted
+		}
+		if _, err := t.exec(`UPDATE tokens SET rotated_at = ?, grace_until = ?, replaced_by_id = ?, state = ?, updated_at = ?
+			WHERE id = ?`, micros(t.now), micros(until), next.ID, state, micros(t.now), id); err != nil {
+			return s.wrap(err, "rotate token")
+		}
+		t.changed(latchkey.ChangeToken, old.AccountID, id)
+		t.changed(latchkey.ChangeToken, old.AccountID, next.ID)
+		a := tokenAudit(old)
+		a["new_token_id"], a["new_uid"], a["grace_period_seconds"] = next.ID, next.UID, int64(grace/time.Second)
+		return t.audit(old.AccountID, tokenEvent(old.Kind, "rotated"), a)
+	})
+}
+
+// RecordTokenUses writes last-used times and addresses; an older observation never overwrites a
+// newer one.
+func (s *Store) RecordTokenUses(ctx context.Context, uses []latchkey.TokenUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	return s.withTx(ctx, func(t *tx) error {
+		for _, u := range uses {
+			if _, err := t.exec(`UPDATE tokens SET last_used_at = ?, last_used_ip = ?
+				WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+				micros(u.At), u.IP, u.TokenID, micros(u.At)); err != nil {
+				return s.wrap(err, "record token use")
+			}
+		}
+		return nil
+	})
+}

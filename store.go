@@ -1,0 +1,100 @@
+package latchkey
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists latchkey's objects. Every mutation commits together with its audit entry (the
+// actor comes from WithActor on the context) and, once committed, is announced to subscribers as
+// a Change. Implementations: sqlite (embedded) and postgres. storetest holds the behavioural suite
+// both must pass.
+//
+// Find*ByID methods return ENotFound for a missing row and return deleted rows with State 2. List
+// methods return the page and the total count before paging.
+type Store interface {
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+
+	CreateAccount(ctx context.Context, a *Account) error
+	FindAccountByID(ctx context.Context, id int64) (*Account, error)
+	FindAccounts(ctx context.Context, f AccountFilter) ([]*Account, int, error)
+	UpdateAccount(ctx context.Context, id int64, upd AccountUpdate) (*Account, error)
+
+	CreateProject(ctx context.Context, p *Project) error
+	FindProjectByID(ctx context.Context, id int64) (*Project, error)
+	FindProjects(ctx context.Context, f ProjectFilter) ([]*Project, int, error)
+	UpdateProject(ctx context.Context, id int64, upd ProjectUpdate) (*Project, error)
+	DeleteProject(ctx context.Context, id int64) error
+
+	CreateUser(ctx context.Context, u *User) error
+	FindUserByID(ctx context.Context, id int64) (*User, error)
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	FindUsers(ctx context.Context, f UserFilter) ([]*User, int, error)
+	UpdateUser(ctx context.Context, id int64, upd UserUpdate) (*User, error)
+
+	// CreateMembership adds a user to an account and to groupIDs, or, when groupIDs is nil, to
+	// the account's assign-by-default groups.
+	CreateMembership(ctx context.Context, m *Membership, groupIDs []int64) error
+	FindMemberships(ctx context.Context, f MembershipFilter) ([]*Membership, error)
+	UpdateMembership(ctx context.Context, id int64, upd MembershipUpdate) (*Membership, error)
+	// FindMemberGrants returns a user's active membership in an account and the grants of all
+	// the groups they belong to there. ENotFound when there is no active membership.
+	FindMemberGrants(ctx context.Context, accountID, userID int64) (*Membership, []Grant, error)
+
+	CreateGroup(ctx context.Context, g *Group) error
+	FindGroupByID(ctx context.Context, id int64) (*Group, error)
+	FindGroups(ctx context.Context, f GroupFilter) ([]*Group, int, error)
+	UpdateGroup(ctx context.Context, id int64, upd GroupUpdate) (*Group, error)
+	ReplaceGroupGrants(ctx context.Context, groupID int64, grants []Grant) (*Group, error)
+	// SetUserGroups makes groupIDs exactly the user's groups in the account.
+	SetUserGroups(ctx context.Context, accountID, userID int64, groupIDs []int64) error
+
+	// CreateToken stores a token with its grants and sets ID, FamilyID and times.
+	CreateToken(ctx context.Context, t *Token) error
+	FindTokenByID(ctx context.Context, id int64) (*Token, error)
+	// FindTokenByHash finds a token by the SHA-256 of its string, in any state.
+	FindTokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	FindTokens(ctx context.Context, f TokenFilter) ([]*Token, int, error)
+	UpdateToken(ctx context.Context, id int64, upd TokenUpdate) (*Token, error)
+	// AddTokenGrants gives grants to a token that has none; EInvalid when it already has some.
+	AddTokenGrants(ctx context.Context, id int64, grants []Grant) (*Token, error)
+	ReplaceTokenGrants(ctx context.Context, id int64, grants []Grant) (*Token, error)
+	// DeleteToken revokes a token at once (state 2). reason ("deleted", "leak_reported",
+	// "reuse_detected", ...) is recorded in the audit entry.
+	DeleteToken(ctx context.Context, id int64, reason string) error
+	// RotateToken stores next as the successor of token id: next copies its name, kind, owner,
+	// grants and allowed CIDRs and joins its family; the old token stays valid for grace.
+	RotateToken(ctx context.Context, id int64, next *Token, grace time.Duration) error
+	// RecordTokenUses writes last-used times and addresses in one batch, without audit entries.
+	RecordTokenUses(ctx context.Context, uses []TokenUse) error
+
+	CreateIPRule(ctx context.Context, r *IPRule) error
+	FindIPRuleByID(ctx context.Context, id int64) (*IPRule, error)
+	FindIPRules(ctx context.Context, accountID int64) ([]*IPRule, error)
+	UpdateIPRule(ctx context.Context, id int64, upd IPRuleUpdate) (*IPRule, error)
+	DeleteIPRule(ctx context.Context, id int64) error
+
+	// AppendAudit records an event that is not part of another mutation (a failed sign-in, a
+	// detected reuse).
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	FindAuditEntries(ctx context.Context, f AuditFilter) ([]*AuditEntry, int, error)
+	// AuditChain returns every entry in insertion order, for chain verification and export.
+	AuditChain(ctx context.Context, since time.Time, fn func(*AuditEntry) error) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	FindSession(ctx context.Context, hash []byte) (*Session, error)
+	UpdateSession(ctx context.Context, hash []byte, accountID int64, lastSeen time.Time) error
+	DeleteSession(ctx context.Context, hash []byte) error
+
+	// Subscribe calls fn after every committed mutation (on any node, where the implementation
+	// spans nodes) with what it invalidated. The returned function unsubscribes.
+	Subscribe(fn func(Change)) (cancel func())
+}
+
+// DefaultLimit and MaxLimit bound list pages.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 100
+)

@@ -1,0 +1,811 @@
+// Package storetest is the behavioural suite every latchkey.Store implementation must pass. Each
+// implementation's tests call Run with a function that opens a fresh, empty, migrated store.
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Opener returns a fresh empty store; the suite closes it.
+type Opener func(t testing.TB) latchkey.Store
+
+// Run runs the suite.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, latchkey.Store)
+	}{
+		{"AccountWithBuiltinGroups", testAccount},
+		{"Projects", testProjects},
+		{"Users", testUsers},
+		{"Memberships", testMemberships},
+		{"Groups", testGroups},
+		{"Tokens", testTokens},
+		{"TokenGrants", testTokenGrants},
+		{"RotateToken", testRotate},
+		{"RecordTokenUses", testTokenUses},
+		{"RemovingMemberRevokesPATs", testMemberRemovalRevokesPATs},
+		{"AuditChain", testAuditChain},
+		{"AuditRollsBackWithMutation", testAuditRollback},
+		{"IPRules", testIPRules},
+		{"Sessions", testSessions},
+		{"ChangesAfterCommit", testChanges},
+		{"ConcurrentWrites", testConcurrentWrites},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tt.fn(t, s)
+		})
+	}
+}
+
+func ctxAs(name string) context.Context {
+	return latchkey.WithActor(context.Background(), latchkey.Actor{Type: "user", ID: 1, Name: name, IP: "127.0.0.1", Source: "api"})
+}
+
+func mustAccount(t testing.TB, s latchkey.Store, plan latchkey.Plan) *latchkey.Account {
+	t.Helper()
+	a := &latchkey.Account{Name: "Acme " + string(plan), Plan: plan, Settings: latchkey.DefaultAccountSettings()}
+	if err := s.CreateAccount(ctxAs("test"), a); err != nil {
+		t.Fatalf("CreateAccount: %v", err)
+	}
+	return a
+}
+
+func mustProject(t testing.TB, s latchkey.Store, accountID int64, name string) *latchkey.Project {
+	t.Helper()
+	p := &latchkey.Project{AccountID: accountID, Name: name}
+	if err := s.CreateProject(ctxAs("test"), p); err != nil {
+		t.Fatalf("CreateProject: %v", err)
+	}
+	return p
+}
+
+func mustUser(t testing.TB, s latchkey.Store, email string) *latchkey.User {
+	t.Helper()
+	u := &latchkey.User{Email: email, FirstName: "Ada", PasswordHash: "$argon2id$x"}
+	if err := s.CreateUser(ctxAs("test"), u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	return u
+}
+
+var tokenSeq atomic.Int64
+
+var prefixCmp = cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
+
+func newToken(accountID int64, kind latchkey.TokenKind, grants ...latchkey.Grant) *latchkey.Token {
+	n := tokenSeq.Add(1)
+	h := sha256.Sum256(fmt.Appendf(nil, "token-%d-%d", time.Now().UnixNano(), n))
+	return &latchkey.Token{AccountID: accountID, Kind: kind, UID: fmt.Sprintf("u%07d", n%10000000), Name: fmt.Sprintf("token %d", n),
+		Hash: h[:], Grants: grants, CreatedBy: "user:1"}
+}
+
+func wantCode(t testing.TB, what string, err error, code latchkey.ErrorCode) {
+	t.Helper()
+	if got := latchkey.ErrorCodeOf(err); got != code {
+		t.Fatalf("%s error = %v (code %q), want code %q", what, err, got, code)
+	}
+}
+
+// grantShape drops ids and times so grants compare by meaning.
+func grantShape(gs []latchkey.Grant) []latchkey.Grant {
+	out := make([]latchkey.Grant, len(gs))
+	for i, g := range gs {
+		out[i] = latchkey.Grant{PermissionSet: g.PermissionSet, AllProjects: g.AllProjects, ProjectID: g.ProjectID, WritableEnvs: g.WritableEnvs}
+	}
+	return out
+}
+
+func testAccount(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	if a.ID == 0 || a.State != latchkey.StateActive || a.CreatedAt.IsZero() {
+		t.Fatalf("CreateAccount left %+v", a)
+	}
+	got, err := s.FindAccountByID(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a, got); diff != "" {
+		t.Errorf("FindAccountByID mismatch (-created +found):\n%s", diff)
+	}
+	if !got.Settings.ReuseRevokesFamily || got.Settings.LeakAction != "revoke" {
+		t.Errorf("default settings = %+v", got.Settings)
+	}
+	_, err = s.FindAccountByID(ctx, a.ID+1000)
+	wantCode(t, "FindAccountByID(missing)", err, latchkey.ENotFound)
+
+	groups, total, err := s.FindGroups(ctx, latchkey.GroupFilter{AccountID: a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 3 {
+		t.Fatalf("new account has %d groups, want 3", total)
+	}
+	byName := map[string]*latchkey.Group{}
+	for _, g := range groups {
+		byName[g.Name] = g
+	}
+	owner, member, everyone := byName[latchkey.GroupOwner], byName[latchkey.GroupMember], byName[latchkey.GroupEveryone]
+	if owner == nil || member == nil || everyone == nil {
+		t.Fatalf("groups = %v, want Owner, Member, Everyone", groups)
+	}
+	if diff := cmp.Diff([]latchkey.Grant{{PermissionSet: "account_admin", AllProjects: true}}, grantShape(owner.Grants)); diff != "" {
+		t.Errorf("Owner grants (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]latchkey.Grant{{PermissionSet: "member", AllProjects: true}}, grantShape(member.Grants)); diff != "" {
+		t.Errorf("Member grants (-want +got):\n%s", diff)
+	}
+	if len(everyone.Grants) != 0 || !owner.Immutable() || owner.AssignByDefault || !member.AssignByDefault || !everyone.AssignByDefault {
+		t.Errorf("builtin group flags wrong: owner=%+v member=%+v everyone=%+v", owner, member, everyone)
+	}
+
+	name, plan := "Renamed", latchkey.PlanTeam
+	settings := got.Settings
+	settings.MaxTokenLifetime = 90 * 24 * time.Hour
+	upd, err := s.UpdateAccount(ctxAs("admin"), a.ID, latchkey.AccountUpdate{Name: &name, Plan: &plan, Settings: &settings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd.Name != name || upd.Plan != plan || upd.Settings.MaxTokenLifetime != settings.MaxTokenLifetime {
+		t.Errorf("UpdateAccount = %+v", upd)
+	}
+	b := mustAccount(t, s, latchkey.PlanStarter)
+	list, total, err := s.FindAccounts(ctx, latchkey.AccountFilter{Limit: 1, Offset: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 2 || len(list) != 1 || list[0].ID != b.ID {
+		t.Errorf("FindAccounts(limit 1, offset 1) = %d items, total %d", len(list), total)
+	}
+}
+
+func testProjects(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	other := mustAccount(t, s, latchkey.PlanEnterprise)
+	p1 := mustProject(t, s, a.ID, "analytics")
+	p2 := mustProject(t, s, a.ID, "marketing")
+	mustProject(t, s, other.ID, "elsewhere")
+	list, total, err := s.FindProjects(ctx, latchkey.ProjectFilter{AccountID: a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 2 || len(list) != 2 || list[0].ID != p1.ID || list[1].ID != p2.ID {
+		t.Fatalf("FindProjects = %v (total %d), want p1, p2", list, total)
+	}
+	desc := "all the numbers"
+	if _, err := s.UpdateProject(ctx, p1.ID, latchkey.ProjectUpdate{Description: &desc}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteProject(ctx, p2.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindProjectByID(ctx, p2.ID)
+	if err != nil {
+		t.Fatalf("FindProjectByID(deleted) = %v; deleted objects still read by id", err)
+	}
+	if got.State != latchkey.StateDeleted {
+		t.Errorf("deleted project state = %d, want 2", got.State)
+	}
+	active := latchkey.StateActive
+	list, total, err = s.FindProjects(ctx, latchkey.ProjectFilter{AccountID: a.ID, State: &active})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 1 || list[0].Description != desc {
+		t.Errorf("active projects = %v, want only p1 with description", list)
+	}
+	list, _, err = s.FindProjects(ctx, latchkey.ProjectFilter{AccountID: a.ID, IDs: []int64{}})
+	if err != nil || len(list) != 0 {
+		t.Errorf("FindProjects(IDs: empty) = %v, %v; want none", list, err)
+	}
+	list, _, err = s.FindProjects(ctx, latchkey.ProjectFilter{AccountID: a.ID, IDs: []int64{p2.ID}})
+	if err != nil || len(list) != 1 || list[0].ID != p2.ID {
+		t.Errorf("FindProjects(IDs: p2) = %v, %v", list, err)
+	}
+}
+
+func testUsers(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	u := mustUser(t, s, "Ada@Example.com")
+	if u.Email != "ada@example.com" {
+		t.Errorf("email stored as %q, want lower case", u.Email)
+	}
+	err := s.CreateUser(ctx, &latchkey.User{Email: "ADA@example.com"})
+	wantCode(t, "CreateUser(duplicate email)", err, latchkey.EConflict)
+	got, err := s.FindUserByEmail(ctx, "ada@EXAMPLE.com")
+	if err != nil || got.ID != u.ID {
+		t.Fatalf("FindUserByEmail = %v, %v", got, err)
+	}
+	_, err = s.FindUserByEmail(ctx, "nobody@example.com")
+	wantCode(t, "FindUserByEmail(missing)", err, latchkey.ENotFound)
+	last := "Lovelace"
+	upd, err := s.UpdateUser(ctx, u.ID, latchkey.UserUpdate{LastName: &last})
+	if err != nil || upd.FullName() != "Ada Lovelace" {
+		t.Fatalf("UpdateUser = %v, %v", upd, err)
+	}
+}
+
+func testMemberships(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	u := mustUser(t, s, "dev@example.com")
+	m := &latchkey.Membership{AccountID: a.ID, UserID: u.ID, License: latchkey.LicenseDeveloper}
+	if err := s.CreateMembership(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.CreateMembership(ctx, &latchkey.Membership{AccountID: a.ID, UserID: u.ID, License: latchkey.LicenseDeveloper}, nil)
+	wantCode(t, "CreateMembership(twice)", err, latchkey.EConflict)
+
+	got, grants, err := s.FindMemberGrants(ctx, a.ID, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.License != latchkey.LicenseDeveloper {
+		t.Errorf("license = %q", got.License)
+	}
+	// New members join Member and Everyone.
+	if diff := cmp.Diff([]latchkey.Grant{{PermissionSet: "member", AllProjects: true}}, grantShape(grants)); diff != "" {
+		t.Errorf("default member grants (-want +got):\n%s", diff)
+	}
+	ms, err := s.FindMemberships(ctx, latchkey.MembershipFilter{AccountID: &a.ID, UserID: &u.ID})
+	if err != nil || len(ms) != 1 || len(ms[0].GroupIDs) != 2 {
+		t.Fatalf("FindMemberships = %v, %v; want one membership in 2 groups", ms, err)
+	}
+	ro := latchkey.LicenseReadOnly
+	upd, err := s.UpdateMembership(ctx, m.ID, latchkey.MembershipUpdate{License: &ro})
+	if err != nil || upd.License != ro {
+		t.Fatalf("UpdateMembership = %v, %v", upd, err)
+	}
+	users, total, err := s.FindUsers(ctx, latchkey.UserFilter{AccountID: &a.ID})
+	if err != nil || total != 1 || users[0].ID != u.ID {
+		t.Fatalf("FindUsers(account) = %v (%d), %v", users, total, err)
+	}
+	accts, _, err := s.FindAccounts(ctx, latchkey.AccountFilter{MemberUserID: &u.ID})
+	if err != nil || len(accts) != 1 || accts[0].ID != a.ID {
+		t.Fatalf("FindAccounts(member) = %v, %v", accts, err)
+	}
+	_, _, err = s.FindMemberGrants(ctx, a.ID, u.ID+100)
+	wantCode(t, "FindMemberGrants(non-member)", err, latchkey.ENotFound)
+
+	inactive := false
+	if _, err := s.UpdateUser(ctx, u.ID, latchkey.UserUpdate{IsActive: &inactive}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.FindMemberGrants(ctx, a.ID, u.ID)
+	wantCode(t, "FindMemberGrants(inactive user)", err, latchkey.ENotFound)
+}
+
+func testGroups(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	p := mustProject(t, s, a.ID, "analytics")
+	u := mustUser(t, s, "g@example.com")
+	if err := s.CreateMembership(ctx, &latchkey.Membership{AccountID: a.ID, UserID: u.ID, License: latchkey.LicenseDeveloper}, []int64{}); err != nil {
+		t.Fatal(err)
+	}
+	_, grants, err := s.FindMemberGrants(ctx, a.ID, u.ID)
+	if err != nil || len(grants) != 0 {
+		t.Fatalf("member with no groups has grants %v, %v", grants, err)
+	}
+	g := &latchkey.Group{AccountID: a.ID, Name: "Analysts", Grants: []latchkey.Grant{
+		{PermissionSet: "developer", ProjectID: p.ID, WritableEnvs: []latchkey.EnvCategory{latchkey.EnvProduction}},
+	}}
+	if err := s.CreateGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	err = s.CreateGroup(ctx, &latchkey.Group{AccountID: a.ID, Name: "Analysts"})
+	wantCode(t, "CreateGroup(duplicate name)", err, latchkey.EConflict)
+
+	if err := s.SetUserGroups(ctx, a.ID, u.ID, []int64{g.ID}); err != nil {
+		t.Fatal(err)
+	}
+	_, grants, err = s.FindMemberGrants(ctx, a.ID, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(grantShape(g.Grants), grantShape(grants)); diff != "" {
+		t.Errorf("member grants after assignment (-want +got):\n%s", diff)
+	}
+	got, err := s.FindGroupByID(ctx, g.ID)
+	if err != nil || len(got.UserIDs) != 1 || got.UserIDs[0] != u.ID {
+		t.Fatalf("FindGroupByID = %+v, %v; want member u", got, err)
+	}
+	replaced, err := s.ReplaceGroupGrants(ctx, g.ID, []latchkey.Grant{{PermissionSet: "job_viewer", AllProjects: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]latchkey.Grant{{PermissionSet: "job_viewer", AllProjects: true}}, grantShape(replaced.Grants)); diff != "" {
+		t.Errorf("replaced grants (-want +got):\n%s", diff)
+	}
+	// Owner is immutable; built-in groups cannot be renamed.
+	owner := latchkey.GroupOwner
+	owners, _, err := s.FindGroups(ctx, latchkey.GroupFilter{AccountID: a.ID, Name: &owner})
+	if err != nil || len(owners) != 1 {
+		t.Fatal(err)
+	}
+	_, err = s.ReplaceGroupGrants(ctx, owners[0].ID, nil)
+	wantCode(t, "ReplaceGroupGrants(Owner)", err, latchkey.EInvalid)
+	newName := "Bosses"
+	_, err = s.UpdateGroup(ctx, owners[0].ID, latchkey.GroupUpdate{Name: &newName})
+	wantCode(t, "UpdateGroup(rename Owner)", err, latchkey.EInvalid)
+
+	// A group of another account cannot be assigned.
+	b := mustAccount(t, s, latchkey.PlanEnterprise)
+	bGroups, _, _ := s.FindGroups(ctx, latchkey.GroupFilter{AccountID: b.ID})
+	err = s.SetUserGroups(ctx, a.ID, u.ID, []int64{bGroups[0].ID})
+	wantCode(t, "SetUserGroups(foreign group)", err, latchkey.EInvalid)
+
+	deleted := latchkey.StateDeleted
+	if _, err := s.UpdateGroup(ctx, g.ID, latchkey.GroupUpdate{State: &deleted}); err != nil {
+		t.Fatal(err)
+	}
+	_, grants, _ = s.FindMemberGrants(ctx, a.ID, u.ID)
+	if len(grants) != 0 {
+		t.Errorf("grants of a deleted group still apply: %v", grants)
+	}
+}
+
+func testTokens(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	p := mustProject(t, s, a.ID, "analytics")
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	tok := newToken(a.ID, latchkey.KindServiceToken,
+		latchkey.Grant{PermissionSet: "job_admin", ProjectID: p.ID},
+		latchkey.Grant{PermissionSet: "metadata_only", AllProjects: true})
+	tok.ExpiresAt = &exp
+	tok.AllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+	if err := s.CreateToken(ctxAs("admin"), tok); err != nil {
+		t.Fatal(err)
+	}
+	if tok.ID == 0 || tok.FamilyID != tok.ID || tok.State != latchkey.StateActive || tok.Grants[0].ID == 0 {
+		t.Fatalf("CreateToken left %+v", tok)
+	}
+	byHash, err := s.FindTokenByHash(ctx, tok.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(tok, byHash, prefixCmp); diff != "" {
+		t.Errorf("FindTokenByHash mismatch (-created +found):\n%s", diff)
+	}
+	byID, err := s.FindTokenByID(ctx, tok.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(tok, byID, prefixCmp); diff != "" {
+		t.Errorf("FindTokenByID mismatch (-created +found):\n%s", diff)
+	}
+	missing := sha256.Sum256([]byte("nope"))
+	_, err = s.FindTokenByHash(ctx, missing[:])
+	wantCode(t, "FindTokenByHash(missing)", err, latchkey.ENotFound)
+
+	dup := newToken(a.ID, latchkey.KindServiceToken)
+	dup.UID = tok.UID
+	wantCode(t, "CreateToken(duplicate uid)", s.CreateToken(ctx, dup), latchkey.EConflict)
+
+	u := mustUser(t, s, "pat@example.com")
+	if err := s.CreateMembership(ctx, &latchkey.Membership{AccountID: a.ID, UserID: u.ID, License: latchkey.LicenseDeveloper}, nil); err != nil {
+		t.Fatal(err)
+	}
+	pat := newToken(a.ID, latchkey.KindPAT)
+	pat.UserID = u.ID
+	if err := s.CreateToken(ctx, pat); err != nil {
+		t.Fatal(err)
+	}
+	svc := latchkey.KindServiceToken
+	list, total, err := s.FindTokens(ctx, latchkey.TokenFilter{AccountID: &a.ID, Kind: &svc})
+	if err != nil || total != 1 || list[0].ID != tok.ID || len(list[0].Grants) != 2 {
+		t.Fatalf("FindTokens(service) = %v (%d), %v", list, total, err)
+	}
+	list, _, err = s.FindTokens(ctx, latchkey.TokenFilter{UserID: &u.ID})
+	if err != nil || len(list) != 1 || list[0].ID != pat.ID {
+		t.Fatalf("FindTokens(user) = %v, %v", list, err)
+	}
+	before := exp.Add(time.Minute)
+	list, _, err = s.FindTokens(ctx, latchkey.TokenFilter{AccountID: &a.ID, ExpiresBefore: &before})
+	if err != nil || len(list) != 1 || list[0].ID != tok.ID {
+		t.Fatalf("FindTokens(expires before) = %v, %v", list, err)
+	}
+
+	name := "renamed"
+	upd, err := s.UpdateToken(ctx, tok.ID, latchkey.TokenUpdate{Name: &name})
+	if err != nil || upd.Name != name {
+		t.Fatalf("UpdateToken = %v, %v", upd, err)
+	}
+	if err := s.DeleteToken(ctx, tok.ID, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindTokenByHash(ctx, tok.Hash)
+	if err != nil || got.State != latchkey.StateDeleted {
+		t.Fatalf("deleted token reads as %v, %v; want state 2", got, err)
+	}
+	if err := s.DeleteToken(ctx, tok.ID, "deleted"); err != nil {
+		t.Errorf("DeleteToken(deleted) = %v, want nil", err)
+	}
+	active := latchkey.StateActive
+	_, err = s.UpdateToken(ctx, tok.ID, latchkey.TokenUpdate{State: &active})
+	wantCode(t, "UpdateToken(restore)", err, latchkey.EInvalid)
+	_, err = s.FindTokenByID(ctx, tok.ID+1000)
+	wantCode(t, "FindTokenByID(missing)", err, latchkey.ENotFound)
+}
+
+func testTokenGrants(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	tok := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	first := []latchkey.Grant{{PermissionSet: "developer", AllProjects: true, WritableEnvs: []latchkey.EnvCategory{latchkey.EnvProduction, latchkey.EnvStaging}}}
+	got, err := s.AddTokenGrants(ctx, tok.ID, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(grantShape(first), grantShape(got.Grants)); diff != "" {
+		t.Errorf("AddTokenGrants (-want +got):\n%s", diff)
+	}
+	_, err = s.AddTokenGrants(ctx, tok.ID, first)
+	wantCode(t, "AddTokenGrants(has grants)", err, latchkey.EInvalid)
+	second := []latchkey.Grant{{PermissionSet: "job_viewer", AllProjects: true}}
+	if _, err := s.ReplaceTokenGrants(ctx, tok.ID, second); err != nil {
+		t.Fatal(err)
+	}
+	read, _ := s.FindTokenByID(ctx, tok.ID)
+	if diff := cmp.Diff(grantShape(second), grantShape(read.Grants)); diff != "" {
+		t.Errorf("grants after replace (-want +got):\n%s", diff)
+	}
+	pat := newToken(a.ID, latchkey.KindPAT)
+	u := mustUser(t, s, "tg@example.com")
+	pat.UserID = u.ID
+	if err := s.CreateToken(ctx, pat); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ReplaceTokenGrants(ctx, pat.ID, second)
+	wantCode(t, "ReplaceTokenGrants(PAT)", err, latchkey.EInvalid)
+}
+
+func testRotate(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	old := newToken(a.ID, latchkey.KindServiceToken, latchkey.Grant{PermissionSet: "job_admin", AllProjects: true})
+	old.AllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	if err := s.CreateToken(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	next := newToken(0, "")
+	if err := s.RotateToken(ctx, old.ID, next, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if next.Name != old.Name || next.FamilyID != old.ID || next.AccountID != a.ID || next.Kind != latchkey.KindServiceToken {
+		t.Errorf("successor = %+v, want same name, account and family", next)
+	}
+	if diff := cmp.Diff(grantShape(old.Grants), grantShape(next.Grants)); diff != "" {
+		t.Errorf("successor grants (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(old.AllowedCIDRs, next.AllowedCIDRs, prefixCmp); diff != "" {
+		t.Errorf("successor CIDRs (-want +got):\n%s", diff)
+	}
+	gotOld, _ := s.FindTokenByID(ctx, old.ID)
+	if gotOld.State != latchkey.StateActive || gotOld.ReplacedByID != next.ID || gotOld.RotatedAt == nil || gotOld.GraceUntil == nil {
+		t.Errorf("old token after rotation with grace = %+v", gotOld)
+	}
+	if gotOld.RotatedOut(time.Now()) || !gotOld.RotatedOut(time.Now().Add(2*time.Hour)) {
+		t.Errorf("RotatedOut wrong around the grace period")
+	}
+	err := s.RotateToken(ctx, old.ID, newToken(0, ""), 0)
+	wantCode(t, "RotateToken(already rotated)", err, latchkey.EConflict)
+
+	third := newToken(0, "")
+	if err := s.RotateToken(ctx, next.ID, third, 0); err != nil {
+		t.Fatal(err)
+	}
+	gotNext, _ := s.FindTokenByID(ctx, next.ID)
+	if gotNext.State != latchkey.StateDeleted || !gotNext.RotatedOut(time.Now()) {
+		t.Errorf("rotation with grace 0 left %+v", gotNext)
+	}
+	fam := old.ID
+	list, _, err := s.FindTokens(ctx, latchkey.TokenFilter{FamilyID: &fam})
+	if err != nil || len(list) != 3 {
+		t.Errorf("family has %d tokens, %v; want 3", len(list), err)
+	}
+}
+
+func testTokenUses(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	tok := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Now().UTC().Truncate(time.Microsecond)
+	t0 := t1.Add(-time.Minute)
+	if err := s.RecordTokenUses(ctx, []latchkey.TokenUse{{TokenID: tok.ID, At: t1, IP: "10.1.2.3"}, {TokenID: tok.ID, At: t0, IP: "10.9.9.9"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.FindTokenByID(ctx, tok.ID)
+	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(t1) || got.LastUsedIP != "10.1.2.3" {
+		t.Errorf("last used = %v from %q, want %v from 10.1.2.3", got.LastUsedAt, got.LastUsedIP, t1)
+	}
+}
+
+func testMemberRemovalRevokesPATs(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	u := mustUser(t, s, "leaver@example.com")
+	m := &latchkey.Membership{AccountID: a.ID, UserID: u.ID, License: latchkey.LicenseDeveloper}
+	if err := s.CreateMembership(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	pat := newToken(a.ID, latchkey.KindPAT)
+	pat.UserID = u.ID
+	if err := s.CreateToken(ctx, pat); err != nil {
+		t.Fatal(err)
+	}
+	deleted := latchkey.StateDeleted
+	if _, err := s.UpdateMembership(ctx, m.ID, latchkey.MembershipUpdate{State: &deleted}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.FindTokenByID(ctx, pat.ID)
+	if got.State != latchkey.StateDeleted {
+		t.Errorf("PAT of a removed member has state %d, want 2", got.State)
+	}
+}
+
+func testAuditChain(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("auditor")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	p := mustProject(t, s, a.ID, "analytics")
+	tok := newToken(a.ID, latchkey.KindServiceToken, latchkey.Grant{PermissionSet: "job_admin", ProjectID: p.ID})
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteToken(ctx, tok.ID, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, &latchkey.AuditEntry{AccountID: a.ID, EventType: "user.sign_in_failed", Context: map[string]any{"email": "x@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	entries, total, err := s.FindAuditEntries(context.Background(), latchkey.AuditFilter{AccountID: a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, e := range entries {
+		events = append(events, e.EventType)
+	}
+	want := []string{"user.sign_in_failed", "service_token.revoked", "service_token.created", "project.created", "group.created", "group.created", "group.created", "account.created"}
+	if diff := cmp.Diff(want, events); diff != "" || total != len(want) {
+		t.Errorf("audit events newest first (-want +got), total %d:\n%s", total, diff)
+	}
+	created := entries[2]
+	if created.ActorName != "auditor" || created.ActorType != "user" || created.ActorIP != "127.0.0.1" || created.Source != "api" {
+		t.Errorf("audit actor = %+v", created)
+	}
+	if created.Context["uid"] != tok.UID {
+		t.Errorf("audit context = %v, want uid", created.Context)
+	}
+	ev := "service_token.*"
+	filtered, _, err := s.FindAuditEntries(context.Background(), latchkey.AuditFilter{AccountID: a.ID, EventType: &ev})
+	if err != nil || len(filtered) != 2 {
+		t.Errorf("FindAuditEntries(service_token.*) = %d entries, %v", len(filtered), err)
+	}
+	n, brk, err := latchkey.VerifyAuditChain(context.Background(), s)
+	if err != nil || brk != nil || n < len(want) {
+		t.Errorf("VerifyAuditChain = %d, %+v, %v; want intact", n, brk, err)
+	}
+}
+
+func testAuditRollback(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	_, before, _ := s.FindAuditEntries(ctx, latchkey.AuditFilter{AccountID: a.ID})
+	tok := newToken(a.ID, latchkey.KindServiceToken, latchkey.Grant{PermissionSet: "job_admin", AllProjects: true})
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	// A duplicate uid fails after the token row would be written: nothing, audit included, stays.
+	dup := newToken(a.ID, latchkey.KindServiceToken)
+	dup.UID = tok.UID
+	if err := s.CreateToken(ctx, dup); err == nil {
+		t.Fatal("CreateToken(duplicate uid) succeeded")
+	}
+	_, after, _ := s.FindAuditEntries(ctx, latchkey.AuditFilter{AccountID: a.ID})
+	if after != before+1 {
+		t.Errorf("audit entries went from %d to %d, want exactly one more", before, after)
+	}
+}
+
+func testIPRules(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	r := &latchkey.IPRule{AccountID: a.ID, Name: "office", Type: latchkey.IPRuleAllow, CIDRs: []string{"10.0.0.0/8", "2001:db8::/32"}}
+	if err := s.CreateIPRule(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	cidrs := []string{"192.168.0.0/16"}
+	deny := latchkey.IPRuleDeny
+	if _, err := s.UpdateIPRule(ctx, r.ID, latchkey.IPRuleUpdate{CIDRs: &cidrs, Type: &deny}); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := s.FindIPRules(ctx, a.ID)
+	if err != nil || len(rules) != 1 || rules[0].Type != deny || !cmp.Equal(rules[0].CIDRs, cidrs) {
+		t.Fatalf("FindIPRules = %+v, %v", rules, err)
+	}
+	if err := s.DeleteIPRule(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	rules, _ = s.FindIPRules(ctx, a.ID)
+	if len(rules) != 0 {
+		t.Errorf("deleted rule still listed")
+	}
+	got, err := s.FindIPRuleByID(ctx, r.ID)
+	if err != nil || got.State != latchkey.StateDeleted {
+		t.Errorf("FindIPRuleByID(deleted) = %v, %v", got, err)
+	}
+}
+
+func testSessions(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	u := mustUser(t, s, "sess@example.com")
+	h := sha256.Sum256([]byte("cookie"))
+	sess := &latchkey.Session{Hash: h[:], UserID: u.ID, AccountID: a.ID, CSRFSecret: "csrf", ExpiresAt: time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindSession(ctx, h[:])
+	if err != nil || got.UserID != u.ID || !got.ExpiresAt.Equal(sess.ExpiresAt) {
+		t.Fatalf("FindSession = %+v, %v", got, err)
+	}
+	seen := time.Now().Add(time.Minute).UTC().Truncate(time.Microsecond)
+	if err := s.UpdateSession(ctx, h[:], a.ID, seen); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.FindSession(ctx, h[:])
+	if !got.LastSeenAt.Equal(seen) {
+		t.Errorf("LastSeenAt = %v, want %v", got.LastSeenAt, seen)
+	}
+	// A new password ends every session of the user.
+	pw := "$argon2id$new"
+	if _, err := s.UpdateUser(ctx, u.ID, latchkey.UserUpdate{PasswordHash: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.FindSession(ctx, h[:])
+	wantCode(t, "FindSession(after password change)", err, latchkey.ENotFound)
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSession(ctx, h[:]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.FindSession(ctx, h[:])
+	wantCode(t, "FindSession(deleted)", err, latchkey.ENotFound)
+}
+
+func testChanges(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var got []latchkey.Change
+	cancel := s.Subscribe(func(c latchkey.Change) {
+		mu.Lock()
+		got = append(got, c)
+		mu.Unlock()
+	})
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	tok := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got = nil
+	mu.Unlock()
+	if err := s.DeleteToken(ctx, tok.ID, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	groups, _, _ := s.FindGroups(ctx, latchkey.GroupFilter{AccountID: a.ID})
+	var member *latchkey.Group
+	for _, g := range groups {
+		if g.Name == latchkey.GroupMember {
+			member = g
+		}
+	}
+	if _, err := s.ReplaceGroupGrants(ctx, member.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Wait briefly: implementations spanning nodes may deliver asynchronously.
+	want := []latchkey.Change{{Kind: latchkey.ChangeToken, AccountID: a.ID, ID: tok.ID}, {Kind: latchkey.ChangeAccount, AccountID: a.ID, ID: a.ID}}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		mu.Lock()
+		ok := containsAll(got, want)
+		snapshot := append([]latchkey.Change(nil), got...)
+		mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("changes = %v, want to include %v", snapshot, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	mu.Lock()
+	n := len(got)
+	mu.Unlock()
+	if err := s.DeleteToken(ctx, tok.ID, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	tok2 := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.CreateToken(ctx, tok2); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != n {
+		t.Errorf("a cancelled subscriber still received %d changes", len(got)-n)
+	}
+	// A failed mutation announces nothing.
+}
+
+func containsAll(got, want []latchkey.Change) bool {
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			if g == w {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func testConcurrentWrites(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok := newToken(a.ID, latchkey.KindServiceToken, latchkey.Grant{PermissionSet: "job_viewer", AllProjects: true})
+			tok.Name = fmt.Sprintf("concurrent %d", i)
+			errs <- s.CreateToken(ctx, tok)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent CreateToken: %v", err)
+		}
+	}
+	_, total, err := s.FindTokens(ctx, latchkey.TokenFilter{AccountID: &a.ID})
+	if err != nil || total != 40 {
+		t.Fatalf("FindTokens total = %d, %v; want 40", total, err)
+	}
+	n, brk, err := latchkey.VerifyAuditChain(ctx, s)
+	if err != nil || brk != nil {
+		t.Fatalf("audit chain after concurrent writes: %d checked, break %+v, %v", n, brk, err)
+	}
+}

@@ -1,0 +1,101 @@
+package latchkey
+
+import (
+	"net/netip"
+	"time"
+)
+
+// TokenKind says who owns a token.
+type TokenKind string
+
+// Token kinds.
+const (
+	// KindServiceToken is owned by the account and holds its own grants.
+	KindServiceToken TokenKind = "service_token"
+	// KindPAT is a personal access token: owned by a user in one account, acting with that
+	// user's effective permissions at the time of each request.
+	KindPAT TokenKind = "pat"
+)
+
+// Token is a service token or a personal access token. The token string itself is never stored:
+// only its SHA-256 (Hash) or, for imported legacy tokens, a bcrypt hash and the first 8 characters.
+type Token struct {
+	ID        int64
+	AccountID int64
+	Kind      TokenKind
+	// UserID owns a PAT; 0 for service tokens.
+	UserID int64
+	// UID is the public, unique 8-character identifier embedded in the token string.
+	UID   string
+	Name  string
+	State State
+	// Hash is SHA-256 of the whole token string (nil for legacy tokens).
+	Hash []byte
+	// LegacyPrefix and LegacyHash identify an imported legacy (40-hex) token.
+	LegacyPrefix string
+	LegacyHash   string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	ExpiresAt    *time.Time
+	LastUsedAt   *time.Time
+	LastUsedIP   string
+	// FamilyID links tokens that replaced one another by rotation; it is the first token's ID.
+	FamilyID int64
+	// RotatedAt is when a newer token replaced this one; it stays valid until GraceUntil.
+	RotatedAt  *time.Time
+	GraceUntil *time.Time
+	// ReplacedByID is the token that replaced this one by rotation.
+	ReplacedByID int64
+	// AllowedCIDRs, when non-empty, restricts where the token may be used from.
+	AllowedCIDRs []netip.Prefix
+	// Grants are a service token's own permission grants (empty for PATs).
+	Grants []Grant
+	// CreatedBy names the principal that created the token, e.g. "user:3".
+	CreatedBy string
+	// Flagged is set when a leak report named this token and the account only flags leaks.
+	Flagged bool
+}
+
+// Legacy reports whether the token is in the old 40-hex format.
+func (t *Token) Legacy() bool { return t.LegacyHash != "" }
+
+// RotatedOut reports whether t was replaced by rotation and its grace period is over at now.
+func (t *Token) RotatedOut(now time.Time) bool {
+	return t.RotatedAt != nil && (t.GraceUntil == nil || !now.Before(*t.GraceUntil))
+}
+
+// Expired reports whether t has an expiry at or before now.
+func (t *Token) Expired(now time.Time) bool {
+	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
+}
+
+// TokenFilter selects tokens.
+type TokenFilter struct {
+	AccountID *int64
+	Kind      *TokenKind
+	ID        *int64
+	UserID    *int64
+	UID       *string
+	State     *State
+	// ExpiresBefore keeps tokens with an expiry before this time.
+	ExpiresBefore *time.Time
+	FamilyID      *int64
+	// LegacyPrefix keeps legacy tokens with these first 8 characters.
+	LegacyPrefix *string
+	Offset       int
+	Limit        int
+}
+
+// TokenUpdate changes a token in place.
+type TokenUpdate struct {
+	Name    *string
+	State   *State
+	Flagged *bool
+}
+
+// TokenUse is one observation of a token in use, recorded off the request path.
+type TokenUse struct {
+	TokenID int64
+	At      time.Time
+	IP      string
+}
