@@ -200,3 +200,20 @@ func isLowerHex(s string) bool {
 	}
 	return true
 }
+
+// Minted is a freshly generated token: the string to show once, its uid and the hash to store.
+type Minted struct {
+	String string
+	UID    string
+	Hash   []byte
+}
+
+// Mint generates a token of kind and hashes it for storage.
+func (f Format) Mint(kind latchkey.TokenKind) (Minted, error) {
+	s, uid, err := f.Generate(kind)
+	if err != nil {
+		return Minted{}, err
+	}
+	h := Hash(s)
+	return Minted{String: s, UID: uid, Hash: h[:]}, nil
+}

@@ -1,0 +1,376 @@
+// Package client is a Go client for latchkey's admin API. The CLI and the end-to-end tests use
+// it; so can automation. Errors from the server come back as *APIError with the HTTP status and
+// the server's message.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client calls one latchkey server.
+type Client struct {
+	// BaseURL is the server's root, e.g. http://127.0.0.1:8420.
+	BaseURL string
+	// Token authenticates requests (Authorization: Token …). Empty for session use.
+	Token string
+	// HTTP is the underlying client; nil means a client with a 30 s timeout.
+	HTTP      *http.Client
+	UserAgent string
+}
+
+// New returns a client for baseURL authenticating with token.
+func New(baseURL, token string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{Timeout: 30 * time.Second},
+		UserAgent: "latchkey-go-client"}
+}
+
+// APIError is a non-success response.
+type APIError struct {
+	StatusCode int
+	Message    string
+	// Code is the error code (developer_message), e.g. "forbidden".
+	Code string
+	// Field names the invalid input for 400s.
+	Field string
+	// Data is the response's data member.
+	Data map[string]any
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("latchkey: %d %s", e.StatusCode, e.Message)
+}
+
+// StatusOf returns the HTTP status of an *APIError, or 0.
+func StatusOf(err error) int {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.StatusCode
+	}
+	return 0
+}
+
+// Do sends a request and decodes the envelope's data into out (may be nil). It returns the
+// envelope for callers that need extra.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) (*Envelope, error) {
+	var rdr io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rdr = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rdr)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Token "+c.Token)
+	}
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, err
+	}
+	var env Envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return nil, &APIError{StatusCode: resp.StatusCode, Message: fmt.Sprintf("unexpected response (%s)", http.StatusText(resp.StatusCode))}
+	}
+	if resp.StatusCode >= 300 || !env.Status.IsSuccess {
+		ae := &APIError{StatusCode: resp.StatusCode, Message: env.Status.UserMessage, Code: env.Status.DeveloperMessage}
+		if len(env.Data) > 0 {
+			_ = json.Unmarshal(env.Data, &ae.Data)
+			if f, ok := ae.Data["field"].(string); ok {
+				ae.Field = f
+			}
+		}
+		return &env, ae
+	}
+	if out != nil && len(env.Data) > 0 {
+		if err := json.Unmarshal(env.Data, out); err != nil {
+			return &env, fmt.Errorf("decode response: %w", err)
+		}
+	}
+	return &env, nil
+}
+
+// ListOptions page and filter lists.
+type ListOptions struct {
+	Limit, Offset int
+	// State is "1", "2" or "all" (default: active only).
+	State string
+}
+
+func (o ListOptions) query() string {
+	v := url.Values{}
+	if o.Limit > 0 {
+		v.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Offset > 0 {
+		v.Set("offset", strconv.Itoa(o.Offset))
+	}
+	if o.State != "" {
+		v.Set("state", o.State)
+	}
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}
+
+func list[T any](ctx context.Context, c *Client, path string, o ListOptions) ([]T, int, error) {
+	var out []T
+	env, err := c.Do(ctx, http.MethodGet, path+o.query(), nil, &out)
+	if err != nil {
+		return nil, 0, err
+	}
+	var extra ListExtra
+	if len(env.Extra) > 0 {
+		_ = json.Unmarshal(env.Extra, &extra)
+	}
+	return out, extra.Pagination.TotalCount, nil
+}
+
+func acct(id int64) string { return "/api/v3/accounts/" + strconv.FormatInt(id, 10) }
+
+// Whoami describes the caller.
+func (c *Client) Whoami(ctx context.Context) (*Whoami, error) {
+	var w Whoami
+	_, err := c.Do(ctx, http.MethodGet, "/api/v2/whoami/", nil, &w)
+	return &w, err
+}
+
+// Accounts lists the accounts the caller can see.
+func (c *Client) Accounts(ctx context.Context) ([]Account, error) {
+	out, _, err := list[Account](ctx, c, "/api/v2/accounts/", ListOptions{})
+	return out, err
+}
+
+// Projects lists readable projects.
+func (c *Client) Projects(ctx context.Context, accountID int64, o ListOptions) ([]Project, int, error) {
+	return list[Project](ctx, c, acct(accountID)+"/projects/", o)
+}
+
+// CreateProject creates a project.
+func (c *Client) CreateProject(ctx context.Context, accountID int64, name, description string) (*Project, error) {
+	var p Project
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/projects/", map[string]any{"name": name, "description": description}, &p)
+	return &p, err
+}
+
+// DeleteProject deletes a project.
+func (c *Client) DeleteProject(ctx context.Context, accountID, id int64) error {
+	_, err := c.Do(ctx, http.MethodDelete, fmt.Sprintf("%s/projects/%d/", acct(accountID), id), nil, nil)
+	return err
+}
+
+// GrantOn returns a grant of set on one project (project > 0) or all projects (project == 0).
+func GrantOn(set string, project int64, writableEnvs ...string) Grant {
+	g := Grant{PermissionSet: set, AllProjects: project == 0, WritableEnvironmentCategories: writableEnvs}
+	if project != 0 {
+		g.ProjectID = &project
+	}
+	return g
+}
+
+// CreateServiceTokenRequest creates a service token in one step.
+type CreateServiceTokenRequest struct {
+	Name             string   `json:"name"`
+	PermissionGrants []Grant  `json:"permission_grants"`
+	ExpiresAt        string   `json:"expires_at,omitempty"`
+	AllowedCIDRs     []string `json:"allowed_cidrs,omitempty"`
+}
+
+// CreateServiceToken creates a token; the result's TokenString is the only copy.
+func (c *Client) CreateServiceToken(ctx context.Context, accountID int64, req CreateServiceTokenRequest) (*Token, error) {
+	var t Token
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/service-tokens/", req, &t)
+	return &t, err
+}
+
+// ServiceTokens lists service tokens.
+func (c *Client) ServiceTokens(ctx context.Context, accountID int64, o ListOptions) ([]Token, int, error) {
+	return list[Token](ctx, c, acct(accountID)+"/service-tokens/", o)
+}
+
+// ServiceToken gets one service token.
+func (c *Client) ServiceToken(ctx context.Context, accountID, id int64) (*Token, error) {
+	var t Token
+	_, err := c.Do(ctx, http.MethodGet, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), nil, &t)
+	return &t, err
+}
+
+// RenameServiceToken renames a token.
+func (c *Client) RenameServiceToken(ctx context.Context, accountID, id int64, name string) (*Token, error) {
+	var t Token
+	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), map[string]any{"name": name}, &t)
+	return &t, err
+}
+
+// DeleteServiceToken revokes a token.
+func (c *Client) DeleteServiceToken(ctx context.Context, accountID, id int64) (*Token, error) {
+	var t Token
+	_, err := c.Do(ctx, http.MethodDelete, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), nil, &t)
+	return &t, err
+}
+
+// RotateServiceToken mints a successor; the old token stays valid for grace.
+func (c *Client) RotateServiceToken(ctx context.Context, accountID, id int64, grace time.Duration) (*Token, error) {
+	var t Token
+	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/service-tokens/%d/rotate/", acct(accountID), id),
+		map[string]any{"grace_period_seconds": int64(grace / time.Second)}, &t)
+	return &t, err
+}
+
+// ReplaceServiceTokenPermissions replaces a token's grants.
+func (c *Client) ReplaceServiceTokenPermissions(ctx context.Context, accountID, id int64, grants []Grant) ([]Permission, error) {
+	var out []Permission
+	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/permissions/", acct(accountID), id), grants, &out)
+	return out, err
+}
+
+// CreatePAT creates a personal access token for userID (the caller must be that user).
+func (c *Client) CreatePAT(ctx context.Context, accountID, userID int64, name string) (*Token, error) {
+	var t Token
+	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/users/%d/account-apikeys/", acct(accountID), userID), map[string]any{"name": name}, &t)
+	return &t, err
+}
+
+// PATs lists a user's personal access tokens.
+func (c *Client) PATs(ctx context.Context, accountID, userID int64, o ListOptions) ([]Token, int, error) {
+	return list[Token](ctx, c, fmt.Sprintf("%s/users/%d/account-apikeys/", acct(accountID), userID), o)
+}
+
+// DeletePAT deletes a personal access token.
+func (c *Client) DeletePAT(ctx context.Context, accountID, userID, id int64) error {
+	_, err := c.Do(ctx, http.MethodDelete, fmt.Sprintf("%s/users/%d/account-apikeys/%d/", acct(accountID), userID, id), nil, nil)
+	return err
+}
+
+// Groups lists groups.
+func (c *Client) Groups(ctx context.Context, accountID int64, o ListOptions) ([]Group, int, error) {
+	return list[Group](ctx, c, acct(accountID)+"/groups/", o)
+}
+
+// CreateGroup creates a group with grants.
+func (c *Client) CreateGroup(ctx context.Context, accountID int64, name string, grants []Grant) (*Group, error) {
+	var g Group
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/groups/", map[string]any{"name": name, "group_permissions": grants}, &g)
+	return &g, err
+}
+
+// AssignGroups sets a user's groups.
+func (c *Client) AssignGroups(ctx context.Context, accountID, userID int64, groupIDs []int64) ([]Group, error) {
+	var out []Group
+	if groupIDs == nil {
+		groupIDs = []int64{}
+	}
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/assign-groups/", map[string]any{"user_id": userID, "desired_group_ids": groupIDs}, &out)
+	return out, err
+}
+
+// Users lists the account's users.
+func (c *Client) Users(ctx context.Context, accountID int64, o ListOptions) ([]User, int, error) {
+	return list[User](ctx, c, acct(accountID)+"/users/", o)
+}
+
+// CreateUserRequest adds a user to an account.
+type CreateUserRequest struct {
+	Email       string  `json:"email"`
+	FirstName   string  `json:"first_name,omitempty"`
+	LastName    string  `json:"last_name,omitempty"`
+	Password    string  `json:"password,omitempty"`
+	LicenseType string  `json:"license_type"`
+	GroupIDs    []int64 `json:"group_ids,omitempty"`
+}
+
+// CreateUser adds a user.
+func (c *Client) CreateUser(ctx context.Context, accountID int64, req CreateUserRequest) (*User, error) {
+	var u User
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/users/", req, &u)
+	return &u, err
+}
+
+// UpdateLicense changes a membership's license (and state when non-zero).
+func (c *Client) UpdateLicense(ctx context.Context, accountID, membershipID int64, license string, state int) (*Membership, error) {
+	body := map[string]any{}
+	if license != "" {
+		body["license_type"] = license
+	}
+	if state != 0 {
+		body["state"] = state
+	}
+	var m Membership
+	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("/api/v2/accounts/%d/permissions/%d/", accountID, membershipID), body, &m)
+	return &m, err
+}
+
+// Login signs in with email and password through the web sign-in form and returns a client that
+// carries the session cookie instead of a token.
+func Login(ctx context.Context, baseURL, email, password string) (*Client, error) {
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Timeout: 30 * time.Second, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	base := strings.TrimRight(baseURL, "/")
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/login", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	page, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	csrf := formValue(string(page), "csrf_token")
+	form := url.Values{"email": {email}, "password": {password}, "csrf_token": {csrf}}
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		return nil, &APIError{StatusCode: resp.StatusCode, Message: "sign-in failed"}
+	}
+	hc.CheckRedirect = nil
+	return &Client{BaseURL: base, HTTP: hc, UserAgent: "latchkey-go-client"}, nil
+}
+
+// formValue finds the value of a hidden input by name in a rendered page.
+func formValue(page, name string) string {
+	i := strings.Index(page, `name="`+name+`" value="`)
+	if i < 0 {
+		return ""
+	}
+	rest := page[i+len(`name="`+name+`" value="`):]
+	if j := strings.IndexByte(rest, '"'); j >= 0 {
+		return rest[:j]
+	}
+	return ""
+}

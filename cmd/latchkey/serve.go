@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/server"
+	"github.com/latchkey/latchkey/tokenfmt"
+	"github.com/latchkey/latchkey/verify"
+)
+
+type serveOptions struct {
+	db, addr, logFormat, logLevel string
+	servicePrefix, patPrefix      string
+	trustedProxies                []string
+	secureCookies                 bool
+	cacheTTL                      time.Duration
+	adminEmail, account           string
+	forwardRules, forwardSecret   string
+	shutdownTimeout               time.Duration
+}
+
+func addPrefixFlags(fl *pflag.FlagSet, service, pat *string) {
+	fl.StringVar(service, "service-token-prefix", tokenfmt.Default.ServicePrefix, "prefix of service token strings")
+	fl.StringVar(pat, "pat-prefix", tokenfmt.Default.PATPrefix, "prefix of personal access token strings")
+}
+
+func serveCmd(e *env) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the latchkey server (admin API, web UI, verification API)",
+		Long: `serve runs latchkey: the dbt Cloud-compatible admin API under /api/, the web UI, the verification
+endpoints (/v1/check, /v1/forward-auth, /oauth2/introspect), /healthz, /readyz and /metrics.
+
+With no --db it keeps everything in ./latchkey.db (SQLite). On an empty database it creates an
+enterprise account and an admin, and prints the sign-in email, a generated password and a one-time
+admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requests first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), e, o) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.db, "db", "./latchkey.db", "SQLite file or postgres:// URL")
+	fl.StringVar(&o.addr, "addr", "127.0.0.1:8420", "address to listen on")
+	fl.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For is trusted (comma-separated)")
+	fl.BoolVar(&o.secureCookies, "secure-cookies", false, "mark session cookies Secure (set when users reach latchkey over HTTPS)")
+	fl.DurationVar(&o.cacheTTL, "cache-ttl", 10*time.Second, "longest time a cached token is trusted without hearing of a change")
+	fl.StringVar(&o.adminEmail, "admin-email", "admin@latchkey.local", "email of the admin created on an empty database")
+	fl.StringVar(&o.account, "account", "Default", "name of the account created on an empty database")
+	fl.StringVar(&o.forwardRules, "forward-auth-rules", "", "JSON or YAML file of /v1/forward-auth route rules")
+	fl.StringVar(&o.forwardSecret, "forward-auth-secret", "", "shared secret gateways send in X-Latchkey-Forward-Secret (required for non-loopback gateways)")
+	fl.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to wait for in-flight requests on shutdown")
+	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
+	return cmd
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := latchkey.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func serve(ctx context.Context, e *env, o serveOptions) error {
+	log, err := newLogger(e.stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	format := tokenfmt.Format{ServicePrefix: o.servicePrefix, PATPrefix: o.patPrefix}
+	if err := format.Validate(); err != nil {
+		return err
+	}
+	proxies, err := parsePrefixes(o.trustedProxies)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	store, err := openStore(ctx, o.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	base := "http://" + ln.Addr().String()
+
+	accounts, _, err := store.FindAccounts(ctx, latchkey.AccountFilter{Limit: 1})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if len(accounts) == 0 {
+		pw := randomPassword()
+		res, err := bootstrap(ctx, store, format, bootstrapInput{Account: o.account, Plan: latchkey.PlanEnterprise, Email: o.adminEmail, Password: pw})
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+		fmt.Fprintf(e.stdout, `
+latchkey created account %q (id %d) and its first admin. These are shown once:
+
+  Sign in at  %s/login
+  Email       %s
+  Password    %s
+  Admin token %s
+
+`, res.Account.Name, res.Account.ID, base, res.User.Email, pw, res.PAT)
+	}
+
+	v := verify.New(store, verify.Options{Format: format, TTL: o.cacheTTL})
+	defer store.Subscribe(v.Invalidate)()
+	cfg := server.Config{Store: store, Verifier: v, Logger: log, Format: format, TrustedProxies: proxies,
+		Version: buildVersion(), SecureCookies: o.secureCookies, ForwardAuthSecret: o.forwardSecret}
+	if o.forwardRules != "" {
+		if cfg.ForwardAuth, err = server.LoadForwardRules(o.forwardRules); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(e.stdout, "latchkey %s serving on %s (ready in %s); sign in at %s/login\n", buildVersion(), base,
+		time.Since(start).Round(time.Millisecond), base)
+	log.Info("serving", "addr", ln.Addr().String(), "db", redactDSN(o.db))
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "error", err.Error())
+	}
+	if err := srv.Close(sctx); err != nil {
+		log.Warn("flush on shutdown", "error", err.Error())
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// redactDSN hides a PostgreSQL password in logs.
+func redactDSN(dsn string) string {
+	if !isPostgres(dsn) {
+		return dsn
+	}
+	if at := strings.LastIndex(dsn, "@"); at > 0 {
+		if colon := strings.Index(dsn[strings.Index(dsn, "//")+2:at], ":"); colon >= 0 {
+			start := strings.Index(dsn, "//") + 2
+			return dsn[:start+colon+1] + "****" + dsn[at:]
+		}
+	}
+	return dsn
+}
+
+func randomPassword() string {
+	tok, _, err := tokenfmt.Default.Generate(latchkey.KindPAT)
+	if err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	n := len(tokenfmt.Default.PATPrefix) + tokenfmt.UIDLen
+	return tok[n : n+20]
+}
+
+func migrateCmd(e *env) *cobra.Command {
+	var db string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations and exit",
+		Long:  "migrate brings the database schema up to date. serve does the same at start; run migrate on its own before rolling out a new version to several nodes.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStore(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			fmt.Fprintln(e.stdout, "database is up to date:", redactDSN(db))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&db, "db", "./latchkey.db", "SQLite file or postgres:// URL")
+	return cmd
+}

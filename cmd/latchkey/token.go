@@ -1,0 +1,362 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/client"
+)
+
+// remote holds the flags of commands that talk to a running server.
+type remote struct {
+	url, token string
+	account    int64
+	json       bool
+}
+
+func (r *remote) flags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&r.url, "url", "http://127.0.0.1:8420", "latchkey server URL (LATCHKEY_URL)")
+	fl.StringVar(&r.token, "token", "", "token to authenticate with (LATCHKEY_TOKEN)")
+	fl.Int64Var(&r.account, "account", 0, "account id (default: the token's account)")
+	fl.BoolVar(&r.json, "json", false, "print JSON instead of text")
+}
+
+func (r *remote) client() (*client.Client, error) {
+	if r.token == "" {
+		return nil, fmt.Errorf("no token: set LATCHKEY_TOKEN or pass --token")
+	}
+	c := client.New(r.url, r.token)
+	c.UserAgent = "latchkey-cli/" + buildVersion()
+	return c, nil
+}
+
+// accountID returns --account or the token's own account.
+func (r *remote) accountID(ctx context.Context, c *client.Client) (int64, error) {
+	if r.account != 0 {
+		return r.account, nil
+	}
+	w, err := c.Whoami(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return w.AccountID, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func tokenCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Create, list, rotate and delete service tokens on a running server",
+		Long: `token manages service tokens through the admin API of a running latchkey.
+Set LATCHKEY_URL (default http://127.0.0.1:8420) and LATCHKEY_TOKEN (a token with
+service_tokens:write, such as the admin token printed by serve) first.`,
+	}
+	cmd.AddCommand(tokenCreateCmd(e), tokenListCmd(e), tokenRotateCmd(e), tokenDeleteCmd(e))
+	return cmd
+}
+
+// parseGrant reads SET:all or SET:project=ID, optionally followed by :envs=a,b.
+func parseGrant(s string) (client.Grant, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || parts[0] == "" {
+		return client.Grant{}, fmt.Errorf("--grant %q: want SET:all or SET:project=ID (optionally :envs=production,staging)", s)
+	}
+	g := client.Grant{PermissionSet: parts[0]}
+	switch scope := parts[1]; {
+	case scope == "all":
+		g.AllProjects = true
+	case strings.HasPrefix(scope, "project="):
+		id, err := strconv.ParseInt(strings.TrimPrefix(scope, "project="), 10, 64)
+		if err != nil || id <= 0 {
+			return g, fmt.Errorf("--grant %q: project id must be a positive integer", s)
+		}
+		g.ProjectID = &id
+	default:
+		return g, fmt.Errorf("--grant %q: scope must be all or project=ID", s)
+	}
+	for _, extra := range parts[2:] {
+		envs, ok := strings.CutPrefix(extra, "envs=")
+		if !ok || envs == "" {
+			return g, fmt.Errorf("--grant %q: unknown part %q (want envs=production,...)", s, extra)
+		}
+		g.WritableEnvironmentCategories = strings.Split(envs, ",")
+	}
+	return g, nil
+}
+
+func summarize(gs []client.Grant) string {
+	var parts []string
+	for _, g := range gs {
+		where := "all projects"
+		if g.ProjectID != nil {
+			where = "project " + strconv.FormatInt(*g.ProjectID, 10)
+		}
+		s := g.PermissionSet + " on " + where
+		if len(g.WritableEnvironmentCategories) > 0 {
+			s += " (writes in " + strings.Join(g.WritableEnvironmentCategories, ", ") + ")"
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return "no permissions"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func tokenCreateCmd(e *env) *cobra.Command {
+	var r remote
+	var name string
+	var grants, cidrs []string
+	var expiresIn time.Duration
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create a service token",
+		Long: `create makes a service token with the given grants and prints the token string once.
+
+  latchkey token create --name ci --grant job_admin:project=3 --grant metadata_only:all
+  latchkey token create --name deploy --grant developer:project=3:envs=production --expires-in 720h
+
+--quiet prints only the token string, for scripts.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" {
+				return fmt.Errorf("--name is required")
+			}
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			req := client.CreateServiceTokenRequest{Name: name, PermissionGrants: []client.Grant{}, AllowedCIDRs: cidrs}
+			for _, s := range grants {
+				g, err := parseGrant(s)
+				if err != nil {
+					return err
+				}
+				req.PermissionGrants = append(req.PermissionGrants, g)
+			}
+			if expiresIn > 0 {
+				req.ExpiresAt = time.Now().Add(expiresIn).UTC().Format(time.RFC3339)
+			}
+			ctx := cmd.Context()
+			acct, err := r.accountID(ctx, c)
+			if err != nil {
+				return err
+			}
+			t, err := c.CreateServiceToken(ctx, acct, req)
+			if err != nil {
+				return err
+			}
+			switch {
+			case r.json:
+				return printJSON(e.stdout, t)
+			case quiet:
+				fmt.Fprintln(e.stdout, t.TokenString)
+			default:
+				fmt.Fprintf(e.stdout, "Created service token %d %q (%s)\nPermissions: %s\n", t.ID, t.Name, t.Display, summarize(t.PermissionGrants))
+				if t.ExpiresAt != nil {
+					fmt.Fprintf(e.stdout, "Expires: %s\n", *t.ExpiresAt)
+				}
+				fmt.Fprintf(e.stdout, "\nToken (shown once; store it now):\n%s\n", t.TokenString)
+			}
+			return nil
+		},
+	}
+	r.flags(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&name, "name", "", "token name")
+	fl.StringArrayVar(&grants, "grant", nil, "permission grant SET:all or SET:project=ID[:envs=a,b] (repeatable)")
+	fl.StringSliceVar(&cidrs, "allowed-cidrs", nil, "CIDRs the token may be used from")
+	fl.DurationVar(&expiresIn, "expires-in", 0, "lifetime, e.g. 720h (default: no expiry, or the account's maximum)")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "print only the token string")
+	return cmd
+}
+
+func tokenListCmd(e *env) *cobra.Command {
+	var r remote
+	var state string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List service tokens",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			acct, err := r.accountID(ctx, c)
+			if err != nil {
+				return err
+			}
+			var all []client.Token
+			for offset := 0; ; {
+				page, total, err := c.ServiceTokens(ctx, acct, client.ListOptions{Offset: offset, State: state})
+				if err != nil {
+					return err
+				}
+				all = append(all, page...)
+				offset += len(page)
+				if len(page) == 0 || offset >= total {
+					break
+				}
+			}
+			if r.json {
+				return printJSON(e.stdout, all)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tTOKEN\tSTATE\tCREATED\tLAST USED\tPERMISSIONS")
+			for _, t := range all {
+				last := "never"
+				if t.LastUsed != nil {
+					last = *t.LastUsed
+				}
+				st := "active"
+				if t.State == 2 {
+					st = "deleted"
+				}
+				disp := t.Display
+				if t.Legacy {
+					disp += " (legacy format – rotate)"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, disp, st, t.CreatedAt, last, summarize(t.PermissionGrants))
+			}
+			return tw.Flush()
+		},
+	}
+	r.flags(cmd)
+	cmd.Flags().StringVar(&state, "state", "", "1 (active, default), 2 (deleted) or all")
+	return cmd
+}
+
+func tokenID(args []string) (int64, error) {
+	id, err := strconv.ParseInt(args[0], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("token id %q is not a positive integer", args[0])
+	}
+	return id, nil
+}
+
+func tokenRotateCmd(e *env) *cobra.Command {
+	var r remote
+	var grace time.Duration
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "rotate ID",
+		Short: "Replace a service token with a new one; the old one keeps working for --grace",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := tokenID(args)
+			if err != nil {
+				return err
+			}
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			acct, err := r.accountID(ctx, c)
+			if err != nil {
+				return err
+			}
+			t, err := c.RotateServiceToken(ctx, acct, id, grace)
+			if err != nil {
+				return err
+			}
+			switch {
+			case r.json:
+				return printJSON(e.stdout, t)
+			case quiet:
+				fmt.Fprintln(e.stdout, t.TokenString)
+			default:
+				fmt.Fprintf(e.stdout, "Rotated token %d into %d %q (%s); the old token stays valid for %s.\n\nNew token (shown once; store it now):\n%s\n",
+					id, t.ID, t.Name, t.Display, grace, t.TokenString)
+			}
+			return nil
+		},
+	}
+	r.flags(cmd)
+	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the old token stays valid (0 to 168h)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the new token string")
+	return cmd
+}
+
+func tokenDeleteCmd(e *env) *cobra.Command {
+	var r remote
+	cmd := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete (revoke) a service token at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := tokenID(args)
+			if err != nil {
+				return err
+			}
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			acct, err := r.accountID(ctx, c)
+			if err != nil {
+				return err
+			}
+			t, err := c.DeleteServiceToken(ctx, acct, id)
+			if err != nil {
+				return err
+			}
+			if r.json {
+				return printJSON(e.stdout, t)
+			}
+			fmt.Fprintf(e.stdout, "Deleted service token %d %q.\n", t.ID, t.Name)
+			return nil
+		},
+	}
+	r.flags(cmd)
+	return cmd
+}
+
+func whoamiCmd(e *env) *cobra.Command {
+	var r remote
+	cmd := &cobra.Command{
+		Use:   "whoami",
+		Short: "Show who LATCHKEY_TOKEN authenticates as",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			w, err := c.Whoami(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if r.json {
+				return printJSON(e.stdout, w)
+			}
+			fmt.Fprintf(e.stdout, "%s %d %q in account %d %q (%s plan)\n", w.Kind, w.ID, w.Name, w.AccountID, w.Account.Name, w.Account.Plan)
+			if w.LicenseType != "" {
+				fmt.Fprintf(e.stdout, "license: %s\n", w.LicenseType)
+			}
+			return nil
+		},
+	}
+	r.flags(cmd)
+	return cmd
+}
+
+func readAllLimited(r io.Reader) ([]byte, error) { return io.ReadAll(io.LimitReader(r, 1<<20)) }

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/client"
+)
+
+// handleAPIAccountList lists the accounts the principal can see: a token's own account, or every
+// account a signed-in user belongs to.
+func (s *Server) handleAPIAccountList(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	lp, err := parseList(r)
+	if err != nil {
+		return err
+	}
+	f := latchkey.AccountFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit}
+	if p.Method == latchkey.AuthSession {
+		f.MemberUserID = &p.UserID
+	} else {
+		f.ID = &p.AccountID
+	}
+	accounts, total, err := s.store.FindAccounts(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]client.Account, len(accounts))
+	for i, a := range accounts {
+		out[i] = toAccountJSON(a)
+	}
+	respondList(w, out, total, lp)
+	return nil
+}
+
+func (s *Server) handleAPIAccountGet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	a, err := s.store.FindAccountByID(r.Context(), p.AccountID)
+	if err != nil {
+		return err
+	}
+	respond(w, http.StatusOK, toAccountJSON(a), nil)
+	return nil
+}
+
+// handleAPIWhoami describes the calling principal.
+func (s *Server) handleAPIWhoami(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	a, err := s.store.FindAccountByID(r.Context(), p.AccountID)
+	if err != nil {
+		return err
+	}
+	respond(w, http.StatusOK, client.Whoami{Kind: string(p.Kind), ID: p.ID(), Name: p.Name, AccountID: p.AccountID,
+		AuthMethod: string(p.Method), UserID: p.UserID, TokenID: p.TokenID, TokenUID: p.TokenUID,
+		LicenseType: string(p.License), Legacy: p.Legacy, ExpiresAt: timePtrJSON(p.ExpiresAt), Account: toAccountJSON(a)}, nil)
+	return nil
+}

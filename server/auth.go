@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/catalog"
+	"github.com/latchkey/latchkey/verify"
+)
+
+// sessionCookie names the browser session cookie.
+const sessionCookie = "latchkey_session"
+
+// authedFunc is a handler for an authenticated principal.
+type authedFunc func(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error
+
+// bearer extracts the token from "Authorization: Token <t>" or "Bearer <t>" (scheme
+// case-insensitive). ok is false when there is no Authorization header.
+func bearer(r *http.Request) (token string, ok bool, err error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false, nil
+	}
+	scheme, tok, found := strings.Cut(strings.TrimSpace(h), " ")
+	if !found || !(strings.EqualFold(scheme, "token") || strings.EqualFold(scheme, "bearer")) {
+		return "", true, &latchkey.Error{Code: latchkey.EUnauthorized, Message: "unsupported Authorization scheme: use Token <token> or Bearer <token>"}
+	}
+	return strings.TrimSpace(tok), true, nil
+}
+
+// authenticate resolves the request's principal from its token or, failing that, its session
+// cookie. accountID selects the account a session acts in (0: the session's current account).
+func (s *Server) authenticate(r *http.Request, accountID int64) (*latchkey.Principal, error) {
+	st := state(r.Context())
+	tok, ok, err := bearer(r)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		p, err := s.verify.Verify(r.Context(), tok, st.ip)
+		s.metrics.verification(err)
+		if err != nil {
+			s.noteAuthFailure(r, err)
+			return nil, err
+		}
+		return p, nil
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		return s.sessionPrincipal(r.Context(), c.Value, accountID, st)
+	}
+	return nil, verify.ErrMissing
+}
+
+// noteAuthFailure hooks failed token authentications (rate limiting and audit summaries).
+func (s *Server) noteAuthFailure(r *http.Request, err error) {}
+
+var errSessionExpired = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "your session has expired; sign in again"}
+
+// sessionPrincipal loads a browser session and the user's principal in accountID (or the
+// session's current account).
+func (s *Server) sessionPrincipal(ctx context.Context, cookie string, accountID int64, st *reqState) (*latchkey.Principal, error) {
+	h := sha256.Sum256([]byte(cookie))
+	sess, err := s.store.FindSession(ctx, h[:])
+	if latchkey.ErrorCodeOf(err) == latchkey.ENotFound {
+		return nil, errSessionExpired
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > s.cfg.SessionIdle {
+		_ = s.store.DeleteSession(ctx, h[:])
+		return nil, errSessionExpired
+	}
+	if accountID == 0 {
+		accountID = sess.AccountID
+	}
+	p, err := s.userPrincipal(ctx, sess.UserID, accountID, latchkey.AuthSession)
+	if err != nil {
+		return nil, err
+	}
+	if pol, err := s.verify.AccountPolicy(ctx, accountID); err != nil {
+		return nil, err
+	} else if pol != nil && !pol.Allows(st.ip) {
+		return nil, verify.ErrIPDenied
+	}
+	if now.Sub(sess.LastSeenAt) > time.Minute || sess.AccountID != accountID {
+		if err := s.store.UpdateSession(ctx, h[:], accountID, now); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// userPrincipal compiles a user's permissions in an account. A user who is not an active
+// member gets ENotFound for the account.
+func (s *Server) userPrincipal(ctx context.Context, userID, accountID int64, method latchkey.AuthMethod) (*latchkey.Principal, error) {
+	m, grants, err := s.store.FindMemberGrants(ctx, accountID, userID)
+	if latchkey.ErrorCodeOf(err) == latchkey.ENotFound {
+		return nil, accountNotFound(accountID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.FindUserByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return &latchkey.Principal{Kind: latchkey.PrincipalUser, Method: method, AccountID: accountID, UserID: userID,
+		Name: u.FullName(), License: m.License, Permissions: catalog.Compile(m.License, grants)}, nil
+}
+
+func accountNotFound(id int64) error {
+	return latchkey.Errorf(latchkey.ENotFound, "account %d not found", id)
+}
+
+// authed wraps a handler with authentication. On routes with {account_id} the principal must
+// act in that account: tokens belong to one account, sessions switch to it when the user is a
+// member. The audit actor is set on the request context.
+func (s *Server) authed(fn authedFunc) http.Handler {
+	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		var accountID int64
+		if v := r.PathValue("account_id"); v != "" {
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || id <= 0 {
+				return latchkey.Errorf(latchkey.ENotFound, "account %q not found", v)
+			}
+			accountID = id
+		}
+		p, err := s.authenticate(r, accountID)
+		if err != nil {
+			return err
+		}
+		if accountID != 0 && p.AccountID != accountID {
+			return accountNotFound(accountID)
+		}
+		if p.Method == latchkey.AuthSession && r.Method != http.MethodGet && r.Method != http.MethodHead &&
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") && r.ContentLength != 0 {
+			// A cookie is sent with cross-site form posts; a JSON content type is not.
+			return latchkey.Errorf(latchkey.EInvalid, "Content-Type must be application/json")
+		}
+		st := state(r.Context())
+		st.principal = p
+		ctx := latchkey.WithActor(r.Context(), latchkey.ActorOf(p, addrString(st.ip), source(r, p)))
+		return fn(w, r.WithContext(ctx), p)
+	})
+}
+
+// source labels where a mutation came from for the audit log.
+func source(r *http.Request, p *latchkey.Principal) string {
+	switch {
+	case p.Method == latchkey.AuthSession:
+		return "ui"
+	case strings.HasPrefix(r.UserAgent(), "latchkey-cli/"):
+		return "cli"
+	}
+	return "api"
+}
+
+// can returns a forbidden error naming the missing permission, or nil.
+func can(p *latchkey.Principal, res latchkey.Resource, want latchkey.Access) error {
+	return p.Can(res, want, 0, "").Err()
+}

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/latchkey/latchkey/verify"
+)
+
+// metrics are the server's Prometheus metrics, on their own registry.
+type metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	verifications *prometheus.CounterVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_http_requests_total",
+		Help: "HTTP requests by route pattern and status."}, []string{"route", "code"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "latchkey_http_request_duration_seconds",
+		Help: "HTTP request latency by route pattern.", Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}},
+		[]string{"route"})
+	m.verifications = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_token_verifications_total",
+		Help: "Token verifications by result (ok, malformed, checksum, unknown, revoked, expired, rotated_out, not_member, ip_denied, error)."},
+		[]string{"result"})
+	m.reg.MustRegister(m.requests, m.duration, m.verifications,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.verify != nil {
+		st := s.verify.Stats()
+		m.reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_cache_hits_total", Help: "Verifications answered from the cache."},
+				func() float64 { return float64(st.Hits.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_cache_misses_total", Help: "Verifications that read storage."},
+				func() float64 { return float64(st.Misses.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_rejected_without_lookup_total", Help: "Malformed or checksum-invalid tokens rejected without touching storage."},
+				func() float64 { return float64(st.Rejected.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_legacy_token_verifications_total", Help: "Slow-path (bcrypt) verifications of legacy-format tokens."},
+				func() float64 { return float64(st.Legacy.Load()) }),
+		)
+	}
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+func (m *metrics) observeRequest(route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+func (m *metrics) verification(err error) {
+	m.verifications.WithLabelValues(verify.Reason(err)).Inc()
+}

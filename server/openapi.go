@@ -1,0 +1,250 @@
+package server
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+)
+
+// endpointDoc documents one API operation. The table is the source of the OpenAPI document and of
+// docs/api.md, and a test checks it against the routes the server registers.
+type endpointDoc struct {
+	Method, Path string
+	Summary      string
+	// Needs is the permission required, in words.
+	Needs string
+	// Extension marks latchkey's own endpoints (not in dbt Cloud's API).
+	Extension bool
+	// Body and Response name component schemas ("" for none).
+	Body, Response string
+	Tag            string
+}
+
+const a3 = "/api/v3/accounts/{account_id}"
+
+var apiDocs = []endpointDoc{
+	{"GET", "/healthz", "Process is up", "none", true, "", "", "Operations"},
+	{"GET", "/readyz", "Database is reachable (503 when not)", "none", true, "", "", "Operations"},
+	{"GET", "/metrics", "Prometheus metrics", "none", true, "", "", "Operations"},
+	{"GET", "/api/openapi.json", "This document", "none", true, "", "", "Operations"},
+
+	{"GET", "/api/v2/accounts/", "List the accounts the caller can see", "membership (a token sees only its own account)", false, "", "AccountList", "Accounts"},
+	{"GET", "/api/v2/accounts/{account_id}/", "Get an account", "membership", false, "", "Account", "Accounts"},
+	{"GET", "/api/v3/accounts/", "List the accounts the caller can see (v3 path)", "membership", false, "", "AccountList", "Accounts"},
+	{"GET", "/api/v3/accounts/{account_id}/", "Get an account (v3 path)", "membership", false, "", "Account", "Accounts"},
+	{"GET", "/api/v2/whoami/", "Describe the calling principal", "any principal", false, "", "Whoami", "Accounts"},
+	{"GET", "/api/v3/whoami/", "Describe the calling principal (v3 path)", "any principal", false, "", "Whoami", "Accounts"},
+
+	{"GET", a3 + "/projects/", "List projects (only those the caller can read)", "projects:read", false, "", "ProjectList", "Projects"},
+	{"POST", a3 + "/projects/", "Create a project", "project_create:write", false, "ProjectRequest", "Project", "Projects"},
+	{"GET", a3 + "/projects/{project_id}/", "Get a project", "projects:read on the project", false, "", "Project", "Projects"},
+	{"POST", a3 + "/projects/{project_id}/", "Update a project", "projects:write on the project", false, "ProjectRequest", "Project", "Projects"},
+	{"PUT", a3 + "/projects/{project_id}/", "Update a project", "projects:write on the project", false, "ProjectRequest", "Project", "Projects"},
+	{"DELETE", a3 + "/projects/{project_id}/", "Delete a project (state 2)", "projects:write on the project", false, "", "Project", "Projects"},
+
+	{"GET", a3 + "/service-tokens/", "List service tokens (filters: state, expires_before)", "service_tokens:read", false, "", "TokenList", "Service tokens"},
+	{"POST", a3 + "/service-tokens/", "Create a service token, in one step (permission_grants) or two (then POST …/permissions/); token_string is returned once", "service_tokens:write and, for users, a developer or analyst license; no escalation", false, "TokenRequest", "Token", "Service tokens"},
+	{"GET", a3 + "/service-tokens/{token_id}/", "Get a service token", "service_tokens:read", false, "", "Token", "Service tokens"},
+	{"PUT", a3 + "/service-tokens/{token_id}/", "Rename a service token (state 2 deletes it)", "service_tokens:write", false, "TokenRequest", "Token", "Service tokens"},
+	{"POST", a3 + "/service-tokens/{token_id}/", "Rename a service token (state 2 deletes it)", "service_tokens:write", false, "TokenRequest", "Token", "Service tokens"},
+	{"DELETE", a3 + "/service-tokens/{token_id}/", "Delete (revoke) a service token at once", "service_tokens:write", false, "", "Token", "Service tokens"},
+	{"GET", a3 + "/service-tokens/{token_id}/permissions/", "List a token's permission rows", "service_tokens:read", false, "", "PermissionList", "Service tokens"},
+	{"POST", a3 + "/service-tokens/{token_id}/permissions/", "Give grants to a token that has none (400 if it has some)", "service_tokens:write; no escalation", false, "GrantArray", "PermissionList", "Service tokens"},
+	{"PUT", a3 + "/service-tokens/{token_id}/permissions/", "Replace a token's grants", "service_tokens:write; no escalation", true, "GrantArray", "PermissionList", "Service tokens"},
+	{"POST", a3 + "/service-tokens/{token_id}/rotate/", "Mint a successor with the same name and grants; the old token stays valid for grace_period_seconds (0 to 604800)", "service_tokens:write", true, "RotateRequest", "Token", "Service tokens"},
+
+	{"GET", a3 + "/users/{user_id}/account-apikeys/", "List a user's personal access tokens", "the user, or members:write", false, "", "TokenList", "Personal access tokens"},
+	{"POST", a3 + "/users/{user_id}/account-apikeys/", "Create a personal access token; token_string is returned once", "the user themself", false, "PATRequest", "Token", "Personal access tokens"},
+	{"GET", a3 + "/users/{user_id}/account-apikeys/{token_id}/", "Get a personal access token", "the user, or members:write", false, "", "Token", "Personal access tokens"},
+	{"POST", a3 + "/users/{user_id}/account-apikeys/{token_id}/", "Rotate a personal access token (grace_period_seconds, default 0)", "the user themself", false, "RotateRequest", "Token", "Personal access tokens"},
+	{"DELETE", a3 + "/users/{user_id}/account-apikeys/{token_id}/", "Delete a personal access token", "the user, or members:write", false, "", "Token", "Personal access tokens"},
+
+	{"GET", a3 + "/groups/", "List groups", "groups:read", false, "", "GroupList", "Groups"},
+	{"POST", a3 + "/groups/", "Create a group, optionally with group_permissions", "groups:write; no escalation", false, "GroupRequest", "Group", "Groups"},
+	{"GET", a3 + "/groups/{group_id}/", "Get a group", "groups:read", false, "", "Group", "Groups"},
+	{"POST", a3 + "/groups/{group_id}/", "Update a group (name, assign_by_default, state, group_permissions)", "groups:write; no escalation", false, "GroupRequest", "Group", "Groups"},
+	{"PUT", a3 + "/groups/{group_id}/", "Update a group", "groups:write; no escalation", false, "GroupRequest", "Group", "Groups"},
+	{"DELETE", a3 + "/groups/{group_id}/", "Delete a group (state 2); built-in groups cannot be deleted", "groups:write", true, "", "Group", "Groups"},
+	{"POST", a3 + "/group-permissions/{group_id}/", "Replace all of a group's grants", "groups:write; no escalation", false, "GrantArray", "PermissionList", "Groups"},
+	{"POST", a3 + "/assign-groups/", "Set a user's groups to desired_group_ids", "groups:write; the caller must hold the grants of groups the user joins", false, "AssignRequest", "GroupList", "Groups"},
+
+	{"GET", a3 + "/users/", "List the account's users with their license", "members:read", false, "", "UserList", "Users"},
+	{"POST", a3 + "/users/", "Add a user (created when the email is new) with a license and groups", "members:write and licenses:write", true, "UserRequest", "User", "Users"},
+	{"GET", a3 + "/users/{user_id}/", "Get a user", "members:read, or the user themself", false, "", "User", "Users"},
+	{"POST", "/api/v2/accounts/{account_id}/permissions/{permission_id}/", "Change a member's license_type, or remove them with state 2", "licenses:write (giving it also needs what it grants)", false, "LicenseRequest", "Membership", "Users"},
+}
+
+var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+// openAPI builds the OpenAPI 3.1 document.
+func openAPI(version string) map[string]any {
+	paths := map[string]any{}
+	for _, d := range apiDocs {
+		item, _ := paths[d.Path].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[d.Path] = item
+		}
+		desc := "Requires: " + d.Needs + "."
+		if d.Extension {
+			desc += " latchkey extension (not part of dbt Cloud's API)."
+		}
+		op := map[string]any{
+			"summary":     d.Summary,
+			"description": desc,
+			"tags":        []string{d.Tag},
+			"operationId": operationID(d),
+			"responses":   responses(d),
+		}
+		if d.Tag == "Operations" || d.Path == "/api/openapi.json" {
+			op["security"] = []any{}
+		}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(d.Path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "integer"}})
+		}
+		if strings.HasSuffix(d.Response, "List") {
+			for _, q := range []struct{ name, typ, desc string }{
+				{"limit", "integer", "Page size, 1 to 100 (default 100)"},
+				{"offset", "integer", "Items to skip"},
+				{"state", "string", "1 active (default), 2 deleted, or all"},
+			} {
+				params = append(params, map[string]any{"name": q.name, "in": "query", "schema": map[string]any{"type": q.typ}, "description": q.desc})
+			}
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		if d.Body != "" {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/json": map[string]any{"schema": ref(d.Body)}}}
+		}
+		item[strings.ToLower(d.Method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":       "latchkey",
+			"version":     version,
+			"description": "Account-owned API tokens with project-scoped permissions. Paths and shapes follow dbt Cloud's admin API; latchkey's own extensions say so. Every JSON response is wrapped in {status, data, extra}.",
+		},
+		"servers":    []any{map[string]any{"url": "/"}},
+		"paths":      paths,
+		"security":   []any{map[string]any{"token": []any{}}},
+		"components": components(),
+	}
+}
+
+func operationID(d endpointDoc) string {
+	p := pathParam.ReplaceAllString(d.Path, "by_$1")
+	p = strings.NewReplacer("/api/", "", "/", "_", "-", "_", ".", "_", "{", "", "}", "").Replace(p)
+	return strings.ToLower(d.Method) + "_" + strings.Trim(p, "_")
+}
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+func responses(d endpointDoc) map[string]any {
+	ok := "200"
+	if d.Method == "POST" && (strings.HasSuffix(d.Path, "/projects/") || strings.HasSuffix(d.Path, "/service-tokens/") ||
+		strings.HasSuffix(d.Path, "/account-apikeys/") || strings.HasSuffix(d.Path, "/groups/") || strings.HasSuffix(d.Path, "/users/") ||
+		strings.HasSuffix(d.Path, "/rotate/") || strings.HasSuffix(d.Path, "/account-apikeys/{token_id}/")) {
+		ok = "201"
+	}
+	rs := map[string]any{}
+	if d.Response != "" {
+		rs[ok] = map[string]any{"description": "Success", "content": map[string]any{"application/json": map[string]any{
+			"schema": map[string]any{"allOf": []any{ref("Envelope"), map[string]any{"properties": map[string]any{"data": ref(d.Response)}}}}}}}
+	} else {
+		rs[ok] = map[string]any{"description": "Success"}
+	}
+	if d.Tag != "Operations" {
+		for code, desc := range map[string]string{"400": "Validation error; data.field names the field", "401": "Missing, malformed, unknown, revoked or expired token",
+			"403": "Forbidden; the message names the missing permission (data.account_access_denied for IP restrictions)", "404": "Not found",
+			"413": "Body larger than 1 MiB", "429": "Rate limited; see Retry-After", "500": "Internal error; the message carries a request id"} {
+			rs[code] = map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": ref("Envelope")}}}
+		}
+	}
+	return rs
+}
+
+func obj(props map[string]any, required ...string) map[string]any {
+	o := map[string]any{"type": "object", "properties": props}
+	if required != nil {
+		o["required"] = required
+	}
+	return o
+}
+
+func list(item string) map[string]any { return map[string]any{"type": "array", "items": ref(item)} }
+
+var (
+	tInt    = map[string]any{"type": "integer"}
+	tStr    = map[string]any{"type": "string"}
+	tBool   = map[string]any{"type": "boolean"}
+	tTime   = map[string]any{"type": []string{"string", "null"}, "format": "date-time"}
+	tState  = map[string]any{"type": "integer", "enum": []int{1, 2}, "description": "1 active, 2 deleted"}
+	tStrArr = map[string]any{"type": "array", "items": tStr}
+	tIntNil = map[string]any{"type": []string{"integer", "null"}}
+)
+
+func components() map[string]any {
+	grant := obj(map[string]any{
+		"permission_set": tStr, "all_projects": tBool, "project_id": tIntNil,
+		"writable_environment_categories": map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": []string{"all", "development", "staging", "production", "other"}}},
+	}, "permission_set")
+	return map[string]any{
+		"securitySchemes": map[string]any{
+			"token": map[string]any{"type": "apiKey", "in": "header", "name": "Authorization", "description": "Token <token> or Bearer <token>"},
+		},
+		"schemas": map[string]any{
+			"Envelope": obj(map[string]any{
+				"status": obj(map[string]any{"code": tInt, "is_success": tBool, "user_message": tStr, "developer_message": tStr}),
+				"data":   map[string]any{},
+				"extra":  obj(map[string]any{"pagination": obj(map[string]any{"count": tInt, "total_count": tInt}), "filters": map[string]any{"type": "object"}, "order_by": tStr}),
+			}),
+			"Account": obj(map[string]any{"id": tInt, "name": tStr, "plan": map[string]any{"type": "string", "enum": []string{"enterprise", "enterprise_plus", "team", "starter", "developer"}},
+				"state": tState, "created_at": tTime, "updated_at": tTime, "reuse_revokes_family": tBool, "leak_action": tStr,
+				"max_token_lifetime_seconds": tInt, "ip_restrictions_enabled": tBool}),
+			"AccountList": list("Account"),
+			"Whoami": obj(map[string]any{"kind": map[string]any{"type": "string", "enum": []string{"user", "service_token"}}, "id": tInt, "name": tStr,
+				"account_id": tInt, "auth_method": tStr, "license_type": tStr, "token_uid": tStr, "legacy": tBool, "expires_at": tTime, "account": ref("Account")}),
+			"Project":        obj(map[string]any{"id": tInt, "account_id": tInt, "name": tStr, "description": tStr, "state": tState, "created_at": tTime, "updated_at": tTime}),
+			"ProjectList":    list("Project"),
+			"ProjectRequest": obj(map[string]any{"name": tStr, "description": tStr, "account_id": tInt}, "name"),
+			"Grant":          grant,
+			"GrantArray":     map[string]any{"type": "array", "items": grant},
+			"Permission": obj(map[string]any{"id": tInt, "account_id": tInt, "service_token_id": tInt, "group_id": tInt, "permission_set": tStr,
+				"all_projects": tBool, "project_id": tIntNil, "writable_environment_categories": tStrArr, "state": tState}),
+			"PermissionList": list("Permission"),
+			"Token": obj(map[string]any{"id": tInt, "account_id": tInt, "user_id": tInt, "uid": tStr, "display": tStr, "name": tStr, "state": tState,
+				"created_at": tTime, "updated_at": tTime, "last_used": tTime, "last_used_ip": map[string]any{"type": []string{"string", "null"}},
+				"expires_at": tTime, "legacy": tBool, "family_id": tInt, "rotated_at": tTime, "grace_until": tTime, "replaced_by_id": tIntNil,
+				"allowed_cidrs": tStrArr, "flagged": tBool, "permission_grants": map[string]any{"type": "array", "items": grant},
+				"service_token_permissions": list("Permission"),
+				"token_string":              map[string]any{"type": "string", "description": "Only in create and rotate responses; never again."}}),
+			"TokenList": list("Token"),
+			"TokenRequest": obj(map[string]any{"name": tStr, "account_id": tInt, "state": tState, "permission_grants": map[string]any{"type": "array", "items": grant},
+				"expires_at": map[string]any{"type": "string", "format": "date-time"}, "allowed_cidrs": tStrArr}, "name"),
+			"PATRequest":    obj(map[string]any{"name": tStr, "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
+			"RotateRequest": obj(map[string]any{"grace_period_seconds": map[string]any{"type": "integer", "minimum": 0, "maximum": 604800}, "expires_at": map[string]any{"type": "string", "format": "date-time"}}),
+			"Group": obj(map[string]any{"id": tInt, "account_id": tInt, "name": tStr, "state": tState, "assign_by_default": tBool, "builtin": tBool,
+				"group_permissions": list("Permission"), "users": map[string]any{"type": "array", "items": tInt}, "created_at": tTime, "updated_at": tTime}),
+			"GroupList":     list("Group"),
+			"GroupRequest":  obj(map[string]any{"name": tStr, "assign_by_default": tBool, "state": tState, "group_permissions": map[string]any{"type": "array", "items": grant}}),
+			"AssignRequest": obj(map[string]any{"user_id": tInt, "desired_group_ids": map[string]any{"type": "array", "items": tInt}}, "user_id", "desired_group_ids"),
+			"Membership": obj(map[string]any{"id": tInt, "account_id": tInt, "user_id": tInt, "license_type": tStr, "state": tState,
+				"groups": map[string]any{"type": "array", "items": obj(map[string]any{"id": tInt, "name": tStr})}}),
+			"User": obj(map[string]any{"id": tInt, "email": tStr, "first_name": tStr, "last_name": tStr, "fullname": tStr, "is_active": tBool,
+				"license_type": tStr, "permissions": list("Membership")}),
+			"UserList": list("User"),
+			"UserRequest": obj(map[string]any{"email": tStr, "first_name": tStr, "last_name": tStr, "password": tStr,
+				"license_type": map[string]any{"type": "string", "enum": []string{"developer", "read_only", "it", "analyst"}}, "group_ids": map[string]any{"type": "array", "items": tInt}}, "email", "license_type"),
+			"LicenseRequest": obj(map[string]any{"license_type": tStr, "state": tState}),
+		},
+	}
+}
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	writeJSONBody(w, http.StatusOK, openAPI(s.cfg.Version))
+}

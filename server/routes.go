@@ -1,0 +1,89 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+)
+
+// routes lists every route.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern string, fn authedFunc) { mux.Handle(pattern, s.authed(fn)) }
+	const v3 = "/api/v3/accounts/{account_id}"
+
+	// Operations.
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.HandleFunc("GET /api/openapi.json", s.handleOpenAPI)
+
+	// Accounts and the caller.
+	api("GET /api/v2/accounts/{$}", s.handleAPIAccountList)
+	api("GET /api/v2/accounts/{account_id}/{$}", s.handleAPIAccountGet)
+	api("GET /api/v3/accounts/{$}", s.handleAPIAccountList)
+	api("GET /api/v3/accounts/{account_id}/{$}", s.handleAPIAccountGet)
+	api("GET /api/v2/whoami/{$}", s.handleAPIWhoami)
+	api("GET /api/v3/whoami/{$}", s.handleAPIWhoami)
+
+	// Projects.
+	api("GET "+v3+"/projects/{$}", s.handleAPIProjectList)
+	api("POST "+v3+"/projects/{$}", s.handleAPIProjectCreate)
+	api("GET "+v3+"/projects/{project_id}/{$}", s.handleAPIProjectGet)
+	api("POST "+v3+"/projects/{project_id}/{$}", s.handleAPIProjectUpdate)
+	api("PUT "+v3+"/projects/{project_id}/{$}", s.handleAPIProjectUpdate)
+	api("DELETE "+v3+"/projects/{project_id}/{$}", s.handleAPIProjectDelete)
+
+	// Service tokens.
+	api("GET "+v3+"/service-tokens/{$}", s.handleAPIServiceTokenList)
+	api("POST "+v3+"/service-tokens/{$}", s.handleAPIServiceTokenCreate)
+	api("GET "+v3+"/service-tokens/{token_id}/{$}", s.handleAPIServiceTokenGet)
+	api("PUT "+v3+"/service-tokens/{token_id}/{$}", s.handleAPIServiceTokenUpdate)
+	api("POST "+v3+"/service-tokens/{token_id}/{$}", s.handleAPIServiceTokenUpdate)
+	api("DELETE "+v3+"/service-tokens/{token_id}/{$}", s.handleAPIServiceTokenDelete)
+	api("GET "+v3+"/service-tokens/{token_id}/permissions/{$}", s.handleAPIServiceTokenPermissionList)
+	api("POST "+v3+"/service-tokens/{token_id}/permissions/{$}", s.handleAPIServiceTokenPermissionSet)
+	api("PUT "+v3+"/service-tokens/{token_id}/permissions/{$}", s.handleAPIServiceTokenPermissionSet)
+	api("POST "+v3+"/service-tokens/{token_id}/rotate/{$}", s.handleAPIServiceTokenRotate)
+
+	// Personal access tokens.
+	api("GET "+v3+"/users/{user_id}/account-apikeys/{$}", s.handleAPIPATList)
+	api("POST "+v3+"/users/{user_id}/account-apikeys/{$}", s.handleAPIPATCreate)
+	api("GET "+v3+"/users/{user_id}/account-apikeys/{token_id}/{$}", s.handleAPIPATGet)
+	api("POST "+v3+"/users/{user_id}/account-apikeys/{token_id}/{$}", s.handleAPIPATRotate)
+	api("DELETE "+v3+"/users/{user_id}/account-apikeys/{token_id}/{$}", s.handleAPIPATDelete)
+
+	// Groups.
+	api("GET "+v3+"/groups/{$}", s.handleAPIGroupList)
+	api("POST "+v3+"/groups/{$}", s.handleAPIGroupCreate)
+	api("GET "+v3+"/groups/{group_id}/{$}", s.handleAPIGroupGet)
+	api("POST "+v3+"/groups/{group_id}/{$}", s.handleAPIGroupUpdate)
+	api("PUT "+v3+"/groups/{group_id}/{$}", s.handleAPIGroupUpdate)
+	api("DELETE "+v3+"/groups/{group_id}/{$}", s.handleAPIGroupUpdate)
+	api("POST "+v3+"/group-permissions/{group_id}/{$}", s.handleAPIGroupPermissionsSet)
+	api("POST "+v3+"/assign-groups/{$}", s.handleAPIAssignGroups)
+
+	// Users and licenses.
+	api("GET "+v3+"/users/{$}", s.handleAPIUserList)
+	api("POST "+v3+"/users/{$}", s.handleAPIUserCreate)
+	api("GET "+v3+"/users/{user_id}/{$}", s.handleAPIUserGet)
+	api("POST /api/v2/accounts/{account_id}/permissions/{permission_id}/{$}", s.handleAPILicenseUpdate)
+
+	s.uiRoutes(mux)
+	mux.Handle("/api/", s.adapt(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute(r) }))
+	return s.observe(http.NewCrossOriginProtection().Handler(withTrailingSlash(mux)))
+}
+
+// withTrailingSlash lets API clients omit the trailing slash dbt's paths carry, without a
+// redirect (which would turn a POST into a GET in many clients).
+func withTrailingSlash(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if strings.HasPrefix(p, "/api/v") && !strings.HasSuffix(p, "/") {
+			r.URL.Path = p + "/"
+			if r.URL.RawPath != "" {
+				r.URL.RawPath += "/"
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,246 @@
+// Package server is latchkey's HTTP layer: the dbt-compatible admin API, latchkey's extensions,
+// the verification endpoints for gateways, the web UI, health checks and metrics. routes.go lists
+// every route on one screen.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/tokenfmt"
+	"github.com/latchkey/latchkey/verify"
+)
+
+// MaxBodyBytes caps every request body.
+const MaxBodyBytes = 1 << 20
+
+// Config wires a Server.
+type Config struct {
+	Store    latchkey.Store
+	Verifier *verify.Verifier
+	Logger   *slog.Logger
+	Format   tokenfmt.Format
+	// TrustedProxies are peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// Version is reported by /healthz and the UI footer.
+	Version string
+	// SecureCookies marks session cookies Secure (set when serving over TLS or behind a TLS proxy).
+	SecureCookies bool
+	// SessionIdle and SessionMax bound browser sessions (defaults 12 h idle, 7 days absolute).
+	SessionIdle time.Duration
+	SessionMax  time.Duration
+	// ForwardAuth holds the route rules of /v1/forward-auth (nil disables the endpoint).
+	ForwardAuth *ForwardRules
+	// ForwardAuthSecret, when set, must be sent in X-Latchkey-Forward-Secret by gateways not on
+	// loopback.
+	ForwardAuthSecret string
+}
+
+// Server serves latchkey's HTTP interface.
+type Server struct {
+	cfg     Config
+	store   latchkey.Store
+	verify  *verify.Verifier
+	log     *slog.Logger
+	format  tokenfmt.Format
+	handler http.Handler
+	metrics *metrics
+	pages   *uiTemplates
+	reqSeq  atomic.Uint64
+	reqPfx  string
+}
+
+// New returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Format.ServicePrefix == "" {
+		cfg.Format = tokenfmt.Default
+	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = 12 * time.Hour
+	}
+	if cfg.SessionMax <= 0 {
+		cfg.SessionMax = 7 * 24 * time.Hour
+	}
+	var pfx [3]byte
+	_, _ = rand.Read(pfx[:])
+	s := &Server{cfg: cfg, store: cfg.Store, verify: cfg.Verifier, log: cfg.Logger, format: cfg.Format,
+		reqPfx: hex.EncodeToString(pfx[:])}
+	s.metrics = newMetrics(s)
+	ui, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	s.pages = ui
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// reqState is per-request state shared between the outer middleware and the handlers.
+type reqState struct {
+	id        string
+	ip        netip.Addr
+	principal *latchkey.Principal
+	start     time.Time
+}
+
+type stateKey struct{}
+
+func state(ctx context.Context) *reqState {
+	if st, ok := ctx.Value(stateKey{}).(*reqState); ok {
+		return st
+	}
+	return &reqState{}
+}
+
+// statusWriter records the status code for logs and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe is the outermost middleware: request id, client address, body cap, panic recovery,
+// the request log line and metrics.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &reqState{
+			id:    s.reqPfx + "-" + strconv.FormatUint(s.reqSeq.Add(1), 36),
+			ip:    s.clientIP(r),
+			start: time.Now(),
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		sw.Header().Set("X-Request-Id", st.id)
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(sw, r.Body, MaxBodyBytes)
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic", "request_id", st.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					s.writeError(sw, r, errors.New("panic"))
+				}
+			}
+			s.logRequest(r, sw.status, st)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func (s *Server) logRequest(r *http.Request, status int, st *reqState) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	d := time.Since(st.start)
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	s.metrics.observeRequest(route, status, d)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	if !s.log.Enabled(r.Context(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", st.id),
+		slog.String("method", r.Method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.String("client_ip", addrString(st.ip)),
+		slog.String("principal", st.principal.String()),
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.Unmap().String()
+}
+
+// clientIP is the socket peer, unless the peer is a trusted proxy: then the right-most
+// X-Forwarded-For entry that is not itself a trusted proxy.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
+	if !s.trusted(peer) {
+		return peer
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	addr := peer
+	for i := len(xff) - 1; i >= 0; i-- {
+		parts := strings.Split(xff[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return addr
+			}
+			addr = a.Unmap()
+			if !s.trusted(addr) {
+				return addr
+			}
+		}
+	}
+	return addr
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Close flushes what the server buffers (last-used times) before the process exits.
+func (s *Server) Close(ctx context.Context) error { return nil }

@@ -1,0 +1,47 @@
+package verify
+
+import (
+	"errors"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/tokenfmt"
+)
+
+// Denials. None of them carries any part of the token.
+var (
+	ErrMissing    = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "authentication required: send Authorization: Token <token>"}
+	ErrUnknown    = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "invalid token"}
+	ErrRevoked    = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "token has been revoked"}
+	ErrExpired    = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "token has expired"}
+	ErrRotatedOut = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "token was replaced by rotation and is no longer valid"}
+	ErrNotMember  = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "the token's user is no longer an active member of the account"}
+	ErrIPDenied   = &latchkey.Error{Code: latchkey.EForbidden, Message: "Forbidden: Access denied from this IP address",
+		Data: map[string]any{"account_access_denied": true}}
+)
+
+// Reason returns a short machine-readable reason for a verification error, as /v1/check reports
+// it: malformed, checksum, unknown, revoked, expired, rotated_out, not_member, ip_denied, or
+// error for anything else.
+func Reason(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, tokenfmt.ErrMalformed), errors.Is(err, ErrMissing):
+		return "malformed"
+	case errors.Is(err, tokenfmt.ErrChecksum):
+		return "checksum"
+	case errors.Is(err, ErrUnknown):
+		return "unknown"
+	case errors.Is(err, ErrRevoked):
+		return "revoked"
+	case errors.Is(err, ErrExpired):
+		return "expired"
+	case errors.Is(err, ErrRotatedOut):
+		return "rotated_out"
+	case errors.Is(err, ErrNotMember):
+		return "not_member"
+	case errors.Is(err, ErrIPDenied):
+		return "ip_denied"
+	}
+	return "error"
+}
