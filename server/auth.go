@@ -56,9 +56,6 @@ func (s *Server) authenticate(r *http.Request, accountID int64) (*latchkey.Princ
 	return nil, verify.ErrMissing
 }
 
-// noteAuthFailure hooks failed token authentications (rate limiting and audit summaries).
-func (s *Server) noteAuthFailure(r *http.Request, err error) {}
-
 var errSessionExpired = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "your session has expired; sign in again"}
 
 // sessionPrincipal loads a browser session and the user's principal in accountID (or the

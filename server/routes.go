@@ -68,6 +68,25 @@ func (s *Server) routes() http.Handler {
 	api("GET "+v3+"/users/{user_id}/{$}", s.handleAPIUserGet)
 	api("POST /api/v2/accounts/{account_id}/permissions/{permission_id}/{$}", s.handleAPILicenseUpdate)
 
+	api("POST "+v3+"/settings/{$}", s.handleAPIAccountSettingsUpdate)
+
+	// IP restrictions and the audit log.
+	api("GET "+v3+"/ip-restrictions/{$}", s.handleAPIIPRuleList)
+	api("POST "+v3+"/ip-restrictions/{$}", s.handleAPIIPRuleCreate)
+	api("GET "+v3+"/ip-restrictions/{rule_id}/{$}", s.handleAPIIPRuleGet)
+	api("PUT "+v3+"/ip-restrictions/{rule_id}/{$}", s.handleAPIIPRuleUpdate)
+	api("POST "+v3+"/ip-restrictions/{rule_id}/{$}", s.handleAPIIPRuleUpdate)
+	api("DELETE "+v3+"/ip-restrictions/{rule_id}/{$}", s.handleAPIIPRuleDelete)
+	api("POST "+v3+"/ip-restrictions-set/{$}", s.handleAPIIPRuleSetToggle)
+	api("GET "+v3+"/ip-restrictions-set/{set_id}/validate/{$}", s.handleAPIIPRuleSetValidate)
+	api("GET "+v3+"/audit-logs/{$}", s.handleAPIAuditLogList)
+
+	// Verification for gateways and resource servers, and leak reports.
+	mux.Handle("POST /v1/check", s.adapt(s.handleCheck))
+	mux.Handle("/v1/forward-auth", http.HandlerFunc(s.handleForwardAuth))
+	mux.Handle("POST /oauth2/introspect", http.HandlerFunc(s.handleIntrospect))
+	mux.Handle("POST /v1/leaks/github", s.adapt(s.handleLeakReportGitHub))
+
 	s.uiRoutes(mux)
 	mux.Handle("/api/", s.adapt(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute(r) }))
 	return s.observe(http.NewCrossOriginProtection().Handler(withTrailingSlash(mux)))

@@ -217,12 +217,6 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *latchke
 	return nil
 }
 
-// signInFailed hooks failed sign-ins (audit and rate limiting).
-func (s *Server) signInFailed(r *http.Request, email string, userID int64) {}
-
-// limitSignIn hooks sign-in rate limiting.
-func (s *Server) limitSignIn(r *http.Request) error { return nil }
-
 var errCSRF = &latchkey.Error{Code: latchkey.EForbidden, Message: "the form's security token is missing or stale; reload the page and try again"}
 
 func equalStrings(a, b string) bool {

@@ -124,6 +124,12 @@ func New(src Source, opt Options) *Verifier {
 	return v
 }
 
+// SetHooks installs the OnUse and OnReuse callbacks after construction (the server owns them
+// and is built after the verifier). Call it before the verifier serves requests.
+func (v *Verifier) SetHooks(onUse func(latchkey.TokenUse), onReuse func(*latchkey.Token)) {
+	v.opt.OnUse, v.opt.OnReuse = onUse, onReuse
+}
+
 // Stats returns the verifier's counters.
 func (v *Verifier) Stats() *Stats { return &v.stats }
 

@@ -1,0 +1,52 @@
+package server
+
+// Placeholders for the governance issue (#5); replaced by api_ip.go, api_audit.go, leaks.go,
+// ratelimit.go and usage.go. Nothing here may ship.
+
+import (
+	"net/http"
+
+	"github.com/latchkey/latchkey"
+)
+
+var errNotYet = latchkey.Errorf(latchkey.EUnavailable, "not implemented yet")
+
+func (s *Server) handleAPIAccountSettingsUpdate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	return errNotYet
+}
+func (s *Server) handleAPIIPRuleList(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	return errNotYet
+}
+func (s *Server) handleAPIIPRuleCreate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	return errNotYet
+}
+func (s *Server) handleAPIIPRuleGet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	return errNotYet
+}
+func (s *Server) handleAPIIPRuleUpdate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	return errNotYet
+}
+func (s *Server) handleAPIIPRuleDelete(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	return errNotYet
+}
+func (s *Server) handleAPIIPRuleSetToggle(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	return errNotYet
+}
+func (s *Server) handleAPIIPRuleSetValidate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	return errNotYet
+}
+func (s *Server) handleAPIAuditLogList(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	return errNotYet
+}
+func (s *Server) handleLeakReportGitHub(w http.ResponseWriter, r *http.Request) error {
+	return errNotYet
+}
+
+// noteAuthFailure hooks failed token authentications (rate limiting and audit summaries).
+func (s *Server) noteAuthFailure(r *http.Request, err error) {}
+
+// signInFailed hooks failed sign-ins (audit and rate limiting).
+func (s *Server) signInFailed(r *http.Request, email string, userID int64) {}
+
+// limitSignIn hooks sign-in rate limiting.
+func (s *Server) limitSignIn(r *http.Request) error { return nil }
