@@ -130,7 +130,11 @@ func (s *Server) handleAPIPATRotate(w http.ResponseWriter, r *http.Request, p *l
 	if err != nil {
 		return err
 	}
-	j, err := s.rotate(r.Context(), r, p, tok)
+	grace, expiresAt, err := decodeRotate(r)
+	if err != nil {
+		return err
+	}
+	j, err := s.rotate(r.Context(), p, tok, grace, expiresAt)
 	if err != nil {
 		return err
 	}

@@ -356,19 +356,21 @@ func graceFrom(v *json.Number) (time.Duration, error) {
 	return time.Duration(n) * time.Second, nil
 }
 
-// rotate mints a successor for tok that keeps it valid for the grace period. The successor keeps
-// the old token's lifetime unless expires_at is given.
-func (s *Server) rotate(ctx context.Context, r *http.Request, p *latchkey.Principal, tok *latchkey.Token) (client.Token, error) {
+// decodeRotate reads an optional rotate body: grace_period_seconds and expires_at.
+func decodeRotate(r *http.Request) (grace time.Duration, expiresAt *string, err error) {
 	var req rotateRequest
 	if r.ContentLength != 0 {
 		if err := decode(r, &req); err != nil {
-			return client.Token{}, err
+			return 0, nil, err
 		}
 	}
-	grace, err := graceFrom(req.GracePeriodSeconds)
-	if err != nil {
-		return client.Token{}, err
-	}
+	grace, err = graceFrom(req.GracePeriodSeconds)
+	return grace, req.ExpiresAt, err
+}
+
+// rotate mints a successor for tok that keeps it valid for grace. The successor keeps the old
+// token's lifetime unless expiresAt is given. It returns the successor with its token string.
+func (s *Server) rotate(ctx context.Context, p *latchkey.Principal, tok *latchkey.Token, grace time.Duration, expiresAt *string) (client.Token, error) {
 	a, err := s.store.FindAccountByID(ctx, p.AccountID)
 	if err != nil {
 		return client.Token{}, err
@@ -376,8 +378,8 @@ func (s *Server) rotate(ctx context.Context, r *http.Request, p *latchkey.Princi
 	now := time.Now()
 	next := &latchkey.Token{CreatedBy: p.String()}
 	switch {
-	case req.ExpiresAt != nil:
-		next.ExpiresAt, err = expiry(req.ExpiresAt, a, now)
+	case expiresAt != nil:
+		next.ExpiresAt, err = expiry(expiresAt, a, now)
 	case tok.ExpiresAt != nil:
 		t := now.Add(tok.ExpiresAt.Sub(tok.CreatedAt)).UTC().Truncate(time.Microsecond)
 		next.ExpiresAt = &t
@@ -387,7 +389,6 @@ func (s *Server) rotate(ctx context.Context, r *http.Request, p *latchkey.Princi
 	if err != nil {
 		return client.Token{}, err
 	}
-	var secret string
 	for attempt := 0; ; attempt++ {
 		m, err := s.format.Mint(tok.Kind)
 		if err != nil {
@@ -395,8 +396,9 @@ func (s *Server) rotate(ctx context.Context, r *http.Request, p *latchkey.Princi
 		}
 		next.UID, next.Hash = m.UID, m.Hash
 		err = s.store.RotateToken(ctx, tok.ID, next, grace)
-		if latchkey.ErrorCodeOf(err) == latchkey.EConflict && attempt < 3 && next.ID == 0 {
-			if fresh, ferr := s.store.FindTokenByID(ctx, tok.ID); ferr == nil && fresh.ReplacedByID != 0 {
+		if latchkey.ErrorCodeOf(err) == latchkey.EConflict && attempt < 3 {
+			// A uid collision is retried; "already rotated" is final.
+			if fresh, ferr := s.store.FindTokenByID(ctx, tok.ID); ferr != nil || fresh.ReplacedByID != 0 {
 				return client.Token{}, err
 			}
 			continue
@@ -404,12 +406,10 @@ func (s *Server) rotate(ctx context.Context, r *http.Request, p *latchkey.Princi
 		if err != nil {
 			return client.Token{}, err
 		}
-		secret = m.String
-		break
+		j := toTokenJSON(s.format, next)
+		j.TokenString = m.String
+		return j, nil
 	}
-	j := toTokenJSON(s.format, next)
-	j.TokenString = secret
-	return j, nil
 }
 
 func (s *Server) handleAPIServiceTokenRotate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
@@ -426,7 +426,11 @@ func (s *Server) handleAPIServiceTokenRotate(w http.ResponseWriter, r *http.Requ
 			return err
 		}
 	}
-	j, err := s.rotate(r.Context(), r, p, tok)
+	grace, expiresAt, err := decodeRotate(r)
+	if err != nil {
+		return err
+	}
+	j, err := s.rotate(r.Context(), p, tok, grace, expiresAt)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ package server
 // ratelimit.go and usage.go. Nothing here may ship.
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/latchkey/latchkey"
@@ -50,3 +51,15 @@ func (s *Server) signInFailed(r *http.Request, email string, userID int64) {}
 
 // limitSignIn hooks sign-in rate limiting.
 func (s *Server) limitSignIn(r *http.Request) error { return nil }
+
+// initGovernance sets up governance state (rate limiters, last-used batching, metrics).
+func (s *Server) initGovernance() error { return nil }
+
+// recordUse receives a token's use (at most once a minute per token) from the verifier.
+func (s *Server) recordUse(u latchkey.TokenUse) {}
+
+// reportReuse receives a rotated-out token presented after its grace period.
+func (s *Server) reportReuse(tok *latchkey.Token) {}
+
+// Close flushes what the server buffers (last-used times) before the process exits.
+func (s *Server) Close(ctx context.Context) error { return nil }

@@ -82,6 +82,12 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, store: cfg.Store, verify: cfg.Verifier, log: cfg.Logger, format: cfg.Format,
 		reqPfx: hex.EncodeToString(pfx[:])}
 	s.metrics = newMetrics(s)
+	if s.verify != nil {
+		s.verify.SetHooks(s.recordUse, s.reportReuse)
+	}
+	if err := s.initGovernance(); err != nil {
+		return nil, err
+	}
 	ui, err := parseTemplates()
 	if err != nil {
 		return nil, err
@@ -241,6 +247,3 @@ func (s *Server) trusted(a netip.Addr) bool {
 	}
 	return false
 }
-
-// Close flushes what the server buffers (last-used times) before the process exits.
-func (s *Server) Close(ctx context.Context) error { return nil }
