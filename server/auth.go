@@ -42,6 +42,9 @@ func (s *Server) authenticate(r *http.Request, accountID int64) (*latchkey.Princ
 		return nil, err
 	}
 	if ok {
+		if err := s.authLimited(r); err != nil {
+			return nil, err
+		}
 		p, err := s.verify.Verify(r.Context(), tok, st.ip)
 		s.metrics.verification(err)
 		if err != nil {

@@ -63,3 +63,9 @@ func (s *Server) reportReuse(tok *latchkey.Token) {}
 
 // Close flushes what the server buffers (last-used times) before the process exits.
 func (s *Server) Close(ctx context.Context) error { return nil }
+
+// authLimited refuses (ERateLimited) a client address that failed authentication too often.
+func (s *Server) authLimited(r *http.Request) error { return nil }
+
+// Governance configures the governance features.
+type Governance struct{}

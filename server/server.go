@@ -47,6 +47,8 @@ type Config struct {
 	// ForwardAuthSecret, when set, must be sent in X-Latchkey-Forward-Secret by gateways not on
 	// loopback.
 	ForwardAuthSecret string
+	// Governance configures rate limits, last-used batching and leak reports.
+	Governance Governance
 }
 
 // Server serves latchkey's HTTP interface.

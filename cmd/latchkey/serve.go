@@ -30,6 +30,7 @@ type serveOptions struct {
 	adminEmail, account           string
 	forwardRules, forwardSecret   string
 	shutdownTimeout               time.Duration
+	governance                    governanceOptions
 }
 
 func addPrefixFlags(fl *pflag.FlagSet, service, pat *string) {
@@ -65,6 +66,7 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.StringVar(&o.forwardSecret, "forward-auth-secret", "", "shared secret gateways send in X-Latchkey-Forward-Secret (required for non-loopback gateways)")
 	fl.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to wait for in-flight requests on shutdown")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
+	o.governance.flags(fl)
 	return cmd
 }
 
@@ -151,6 +153,10 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	defer store.Subscribe(v.Invalidate)()
 	cfg := server.Config{Store: store, Verifier: v, Logger: log, Format: format, TrustedProxies: proxies,
 		Version: buildVersion(), SecureCookies: o.secureCookies, ForwardAuthSecret: o.forwardSecret}
+	if err := o.governance.apply(&cfg); err != nil {
+		ln.Close()
+		return err
+	}
 	if o.forwardRules != "" {
 		if cfg.ForwardAuth, err = server.LoadForwardRules(o.forwardRules); err != nil {
 			ln.Close()
