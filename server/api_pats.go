@@ -30,6 +30,7 @@ func (s *Server) patOwner(r *http.Request, p *latchkey.Principal, adminOK bool) 
 		if err := can(p, latchkey.ResMembers, latchkey.AccessWrite); err == nil {
 			return userID, nil
 		}
+		return 0, latchkey.Errorf(latchkey.EForbidden, "requires members:write, or being user %d", userID)
 	}
 	return 0, latchkey.Errorf(latchkey.EForbidden, "only user %d may do this with their personal access tokens", userID)
 }

@@ -59,7 +59,12 @@ func (s *Server) handleAPIProjectList(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	f := latchkey.ProjectFilter{AccountID: p.AccountID, State: lp.state, Offset: lp.offset, Limit: lp.limit, IDs: readableProjects(p)}
+	ids := readableProjects(p)
+	if ids != nil && len(ids) == 0 {
+		// Not one project is readable: the principal lacks the permission, it is not an empty list.
+		return latchkey.Errorf(latchkey.EForbidden, "requires projects:read on at least one project")
+	}
+	f := latchkey.ProjectFilter{AccountID: p.AccountID, State: lp.state, Offset: lp.offset, Limit: lp.limit, IDs: ids}
 	projects, total, err := s.store.FindProjects(r.Context(), f)
 	if err != nil {
 		return err
@@ -108,10 +113,11 @@ func (s *Server) project(ctx context.Context, r *http.Request, p *latchkey.Princ
 	if err != nil || pr.AccountID != p.AccountID {
 		return nil, latchkey.Errorf(latchkey.ENotFound, "project %d not found", id)
 	}
+	// A project the principal cannot even read does not exist for it, whatever it asks to do.
+	if !p.Can(latchkey.ResProjects, latchkey.AccessRead, id, "").Allowed {
+		return nil, latchkey.Errorf(latchkey.ENotFound, "project %d not found", id)
+	}
 	if err := p.Can(latchkey.ResProjects, want, id, "").Err(); err != nil {
-		if want == latchkey.AccessRead {
-			return nil, latchkey.Errorf(latchkey.ENotFound, "project %d not found", id)
-		}
 		return nil, err
 	}
 	return pr, nil

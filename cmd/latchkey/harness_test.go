@@ -98,7 +98,9 @@ func (ts *testServer) start(t testing.TB, extraArgs ...string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.stop, ts.done = cancel, make(chan error, 1)
 	args := append([]string{"serve", "--db", ts.DB, "--addr", "127.0.0.1:0"}, extraArgs...)
-	go func() { ts.done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), ts.Stdout, ts.Stderr) }()
+	go func() {
+		ts.done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), ts.Stdout, ts.Stderr)
+	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := servingRE.FindStringSubmatch(ts.Stdout.String()); m != nil {
