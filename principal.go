@@ -43,6 +43,8 @@ type Principal struct {
 	Permissions *Permissions
 	// ExpiresAt is the token's expiry, if any.
 	ExpiresAt *time.Time
+	// IssuedAt is when the token was created (zero for sessions).
+	IssuedAt time.Time
 	// Legacy marks a principal authenticated with a legacy-format token.
 	Legacy bool
 }

@@ -53,6 +53,9 @@ type Store interface {
 
 	// CreateToken stores a token with its grants and sets ID, FamilyID and times.
 	CreateToken(ctx context.Context, t *Token) error
+	// CreateTokens stores many tokens in one transaction (imports, seeding), each audited like
+	// CreateToken. Either all are stored or none.
+	CreateTokens(ctx context.Context, ts []*Token) error
 	FindTokenByID(ctx context.Context, id int64) (*Token, error)
 	// FindTokenByHash finds a token by the SHA-256 of its string, in any state.
 	FindTokenByHash(ctx context.Context, hash []byte) (*Token, error)

@@ -18,6 +18,8 @@ type metrics struct {
 	requests      *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
 	verifications *prometheus.CounterVec
+	// forwardOK and friends are resolved once: forward-auth counts every gateway request.
+	forwardOK, forward401, forward403, forwardOther prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -28,15 +30,17 @@ func newMetrics(s *Server) *metrics {
 		Help: "HTTP request latency by route pattern.", Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}},
 		[]string{"route"})
 	m.verifications = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_token_verifications_total",
-		Help: "Token verifications by result (ok, malformed, checksum, unknown, revoked, expired, rotated_out, not_member, ip_denied, error)."},
+		Help: "Token verifications by result (ok, malformed, checksum, not_found, revoked, expired, rotated_out, not_member, ip_denied, error)."},
 		[]string{"result"})
-	m.reg.MustRegister(m.requests, m.duration, m.verifications,
+	fwd := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_forward_auth_requests_total",
+		Help: "Forward-auth answers by status."}, []string{"code"})
+	m.forwardOK, m.forward401, m.forward403, m.forwardOther = fwd.WithLabelValues("200"), fwd.WithLabelValues("401"),
+		fwd.WithLabelValues("403"), fwd.WithLabelValues("other")
+	m.reg.MustRegister(m.requests, m.duration, m.verifications, fwd,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if s.verify != nil {
 		st := s.verify.Stats()
 		m.reg.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_cache_hits_total", Help: "Verifications answered from the cache."},
-				func() float64 { return float64(st.Hits.Load()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_cache_misses_total", Help: "Verifications that read storage."},
 				func() float64 { return float64(st.Misses.Load()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_rejected_without_lookup_total", Help: "Malformed or checksum-invalid tokens rejected without touching storage."},
@@ -59,4 +63,17 @@ func (m *metrics) observeRequest(route string, status int, d time.Duration) {
 
 func (m *metrics) verification(err error) {
 	m.verifications.WithLabelValues(verify.Reason(err)).Inc()
+}
+
+func (m *metrics) forward(status int) {
+	switch status {
+	case http.StatusOK:
+		m.forwardOK.Inc()
+	case http.StatusUnauthorized:
+		m.forward401.Inc()
+	case http.StatusForbidden:
+		m.forward403.Inc()
+	default:
+		m.forwardOther.Inc()
+	}
 }

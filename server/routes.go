@@ -83,7 +83,7 @@ func (s *Server) routes() http.Handler {
 
 	// Verification for gateways and resource servers, and leak reports.
 	mux.Handle("POST /v1/check", s.adapt(s.handleCheck))
-	mux.Handle("/v1/forward-auth", http.HandlerFunc(s.handleForwardAuth))
+	// /v1/forward-auth (any method) is dispatched in ServeHTTP, ahead of this mux.
 	mux.Handle("POST /oauth2/introspect", http.HandlerFunc(s.handleIntrospect))
 	mux.Handle("POST /v1/leaks/github", s.adapt(s.handleLeakReportGitHub))
 

@@ -99,8 +99,15 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Forward-auth skips the general middleware: gateways call
+// it for every request they proxy, so it keeps to the verification itself.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v1/forward-auth" {
+		s.handleForwardAuth(w, r)
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}
 
 // reqState is per-request state shared between the outer middleware and the handlers.
 type reqState struct {

@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		{"Groups", testGroups},
 		{"Tokens", testTokens},
 		{"TokenGrants", testTokenGrants},
+		{"CreateTokensAllOrNothing", testCreateTokens},
 		{"RotateToken", testRotate},
 		{"RecordTokenUses", testTokenUses},
 		{"RemovingMemberRevokesPATs", testMemberRemovalRevokesPATs},
@@ -807,5 +808,40 @@ func testConcurrentWrites(t *testing.T, s latchkey.Store) {
 	n, brk, err := latchkey.VerifyAuditChain(ctx, s)
 	if err != nil || brk != nil {
 		t.Fatalf("audit chain after concurrent writes: %d checked, break %+v, %v", n, brk, err)
+	}
+}
+
+func testCreateTokens(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	var batch []*latchkey.Token
+	for range 20 {
+		batch = append(batch, newToken(a.ID, latchkey.KindServiceToken, latchkey.Grant{PermissionSet: "metadata_only", AllProjects: true}))
+	}
+	if err := s.CreateTokens(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range batch {
+		got, err := s.FindTokenByHash(ctx, tok.Hash)
+		if err != nil || got.ID != tok.ID || len(got.Grants) != 1 {
+			t.Fatalf("FindTokenByHash(batch token) = %+v, %v", got, err)
+		}
+	}
+	ev := "service_token.created"
+	_, n, err := s.FindAuditEntries(ctx, latchkey.AuditFilter{AccountID: a.ID, EventType: &ev})
+	if err != nil || n != len(batch) {
+		t.Errorf("audit entries for the batch = %d, %v; want %d", n, err, len(batch))
+	}
+	// One bad token (a duplicate uid) keeps the whole batch out.
+	bad := []*latchkey.Token{newToken(a.ID, latchkey.KindServiceToken), newToken(a.ID, latchkey.KindServiceToken)}
+	bad[1].UID = batch[0].UID
+	if err := s.CreateTokens(ctx, bad); err == nil {
+		t.Fatal("CreateTokens with a duplicate uid succeeded")
+	}
+	if _, err := s.FindTokenByHash(ctx, bad[0].Hash); latchkey.ErrorCodeOf(err) != latchkey.ENotFound {
+		t.Errorf("first token of a failed batch was stored: %v", err)
+	}
+	if _, brk, err := latchkey.VerifyAuditChain(ctx, s); err != nil || brk != nil {
+		t.Errorf("audit chain after batches: %+v, %v", brk, err)
 	}
 }

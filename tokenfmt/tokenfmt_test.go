@@ -165,3 +165,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestBase62Check(t *testing.T) {
+	f := tokenfmt.Default
+	tok, _, _ := f.Generate(latchkey.KindServiceToken)
+	// Every position, every byte value: only alphabet bytes keep the string valid.
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	for i := 6; i < len(tok)-6; i++ {
+		for c := 0; c < 256; c++ {
+			b := []byte(tok)
+			b[i] = byte(c)
+			_, err := f.Parse(string(b))
+			valid := strings.IndexByte(alphabet, byte(c)) >= 0
+			if !valid && !errors.Is(err, tokenfmt.ErrMalformed) {
+				t.Fatalf("Parse(byte %#x at %d) = %v, want ErrMalformed", c, i, err)
+			}
+			if valid && errors.Is(err, tokenfmt.ErrMalformed) {
+				t.Fatalf("Parse(byte %q at %d) = ErrMalformed, want a checksum verdict", byte(c), i)
+			}
+		}
+	}
+}

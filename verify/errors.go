@@ -20,7 +20,7 @@ var (
 )
 
 // Reason returns a short machine-readable reason for a verification error, as /v1/check reports
-// it: malformed, checksum, unknown, revoked, expired, rotated_out, not_member, ip_denied, or
+// it: malformed, checksum, not_found, revoked, expired, rotated_out, not_member, ip_denied, or
 // error for anything else.
 func Reason(err error) string {
 	switch {
@@ -31,7 +31,7 @@ func Reason(err error) string {
 	case errors.Is(err, tokenfmt.ErrChecksum):
 		return "checksum"
 	case errors.Is(err, ErrUnknown):
-		return "unknown"
+		return "not_found"
 	case errors.Is(err, ErrRevoked):
 		return "revoked"
 	case errors.Is(err, ErrExpired):

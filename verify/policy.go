@@ -75,5 +75,5 @@ func (c *policyCache) invalidate(ch latchkey.Change) {
 
 // AccountPolicy returns the IP policy enforced for an account right now (nil for none).
 func (v *Verifier) AccountPolicy(ctx context.Context, accountID int64) (*latchkey.IPPolicy, error) {
-	return v.policies.get(ctx, accountID, v.opt.Now().UnixNano())
+	return v.policies.get(ctx, accountID, v.now())
 }

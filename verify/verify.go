@@ -42,7 +42,7 @@ type Options struct {
 	MaxNegative int
 	// LegacyTTL is how long a legacy token stays cached after a successful bcrypt check (default 60 s).
 	LegacyTTL time.Duration
-	// Now returns the current time (tests).
+	// Now, when set, replaces the clock (tests).
 	Now func() time.Time
 	// OnUse is called at most once a minute per cached token with the time and client address of
 	// a successful verification. It must not block.
@@ -57,42 +57,76 @@ type Verifier struct {
 	src    Source
 	opt    Options
 	shards [numShards]shard
-	epoch  atomic.Uint64
-	group  singleflight.Group
+	// epoch changes on every invalidation; a storage read that raced with one is not cached.
+	epoch atomic.Uint64
+	group singleflight.Group
 	// negatives counts negative entries across shards.
 	negatives atomic.Int64
-	policies  policyCache
-	stats     Stats
+	// byToken indexes cached hashes by token id, so a token change invalidates in O(1).
+	idxMu    sync.Mutex
+	byToken  map[int64][32]byte
+	policies policyCache
+	stats    Stats
+	// start anchors the verifier's clock: times are nanoseconds since start on the monotonic
+	// clock, which is cheaper to read than the wall clock and immune to its jumps.
+	start time.Time
+	fake  func() time.Time
 }
 
-// Stats counts verifier events for metrics.
+// Stats counts verifier events for metrics. Cache hits are not counted: an atomic add shared by
+// every core would cost more than the rest of a hit.
 type Stats struct {
-	Hits, Misses, Rejected, Legacy atomic.Uint64
+	Misses, Rejected, Legacy atomic.Uint64
 }
 
 const numShards = 64
 
+// key is the first half of a token's SHA-256: 128 bits are as unique as 256 for this purpose (a
+// collision needs ~2^64 tokens, a forged match a 2^128 preimage search) and halve the bytes a
+// lookup hashes and compares.
+type key [16]byte
+
+func keyOf(h *[32]byte) key { return key(h[:16]) }
+
 type shard struct {
 	mu sync.RWMutex
-	m  map[[32]byte]*entry
+	m  map[key]slot
 }
 
-// entry is one cached verification outcome. Immutable after insertion except lastUse and
-// reuseReported.
-type entry struct {
+// slot is a cache entry as stored in the map. What every hit needs is inline, so that a hit costs
+// the map lookup and no further pointer chase; the rest waits behind detail.
+type slot struct {
 	principal *latchkey.Principal
+	until     int64 // cache expiry on the verifier's clock
+	// limit is the earliest of the token's expiry and the end of its rotation grace period.
+	limit  int64
+	flags  uint8
+	minute int32 // last minute (plus one) a use was reported, written under the shard lock
+	detail *detail
+}
+
+// Slot flags.
+const (
+	flagDenied   uint8 = 1 << iota // detail.err answers
+	flagNegative                   // an unknown hash (also flagDenied)
+	flagLimit                      // limit applies
+	flagCIDRs                      // detail.cidrs applies
+	flagPolicy                     // detail.policy applies
+)
+
+// detail is the part of a cache entry that only some verifications read.
+type detail struct {
 	err       error
-	until     int64 // cache expiry, unix nanoseconds
 	accountID int64
 	userID    int64
 	tokenID   int64
-	expires   int64 // token expiry, unix nanoseconds, 0 for none
-	grace     int64 // end of the rotation grace period, 0 when not rotated
+	expires   int64 // when hasExpiry
+	grace     int64 // when rotated
+	hasExpiry bool
+	rotated   bool
 	cidrs     []netip.Prefix
-	policy    *latchkey.IPPolicy // the account's enforced IP rules, nil for none
-	token     *latchkey.Token // kept for OnReuse on rotated tokens only
-	negative  bool
-	lastUse   atomic.Int64 // unix minute of the last reported use
+	policy    *latchkey.IPPolicy // the account's enforced IP rules
+	token     *latchkey.Token    // kept for OnReuse on rotated tokens only
 	reported  atomic.Bool
 }
 
@@ -113,12 +147,9 @@ func New(src Source, opt Options) *Verifier {
 	if opt.LegacyTTL <= 0 {
 		opt.LegacyTTL = time.Minute
 	}
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	v := &Verifier{src: src, opt: opt}
+	v := &Verifier{src: src, opt: opt, start: time.Now(), fake: opt.Now, byToken: map[int64][32]byte{}}
 	for i := range v.shards {
-		v.shards[i].m = map[[32]byte]*entry{}
+		v.shards[i].m = map[key]slot{}
 	}
 	v.policies.init(src, opt.TTL)
 	return v
@@ -136,9 +167,20 @@ func (v *Verifier) Stats() *Stats { return &v.stats }
 // Format returns the token format the verifier accepts.
 func (v *Verifier) Format() tokenfmt.Format { return v.opt.Format }
 
+// now returns the verifier's clock: nanoseconds since start.
+func (v *Verifier) now() int64 {
+	if v.fake != nil {
+		return int64(v.fake().Sub(v.start))
+	}
+	return int64(time.Since(v.start))
+}
+
+// at converts a wall time to the verifier's clock.
+func (v *Verifier) at(t time.Time) int64 { return int64(t.Sub(v.start)) }
+
 // Verify checks token, used from client address ip (may be the zero Addr when unknown), and
 // returns the principal it authenticates. Errors are *latchkey.Error values from this package or
-// tokenfmt, or storage errors.
+// tokenfmt, or storage errors. A cache hit does not allocate.
 func (v *Verifier) Verify(ctx context.Context, token string, ip netip.Addr) (*latchkey.Principal, error) {
 	if len(token) > tokenfmt.MaxLen {
 		v.stats.Rejected.Add(1)
@@ -150,50 +192,72 @@ func (v *Verifier) Verify(ctx context.Context, token string, ip netip.Addr) (*la
 		return nil, err
 	}
 	h := tokenfmt.Hash(token)
-	now := v.opt.Now().UnixNano()
+	now := v.now()
 	sh := &v.shards[h[0]%numShards]
 	sh.mu.RLock()
-	e := sh.m[h]
+	sl, ok := sh.m[keyOf(&h)]
 	sh.mu.RUnlock()
-	if e == nil || now >= e.until {
+	if !ok || now >= sl.until {
 		v.stats.Misses.Add(1)
-		e, err = v.load(ctx, h, token, parsed)
-		if err != nil {
+		if sl, err = v.load(ctx, h, token, parsed); err != nil {
 			return nil, err
 		}
-	} else {
-		v.stats.Hits.Add(1)
 	}
-	return v.check(e, now, ip)
+	if sl.flags != 0 {
+		if err := v.check(&sl, now, ip); err != nil {
+			return nil, err
+		}
+	}
+	if v.opt.OnUse != nil {
+		v.noteUse(sh, h, &sl, now, ip)
+	}
+	return sl.principal, nil
 }
 
-// check applies the time- and address-dependent rules to a cached outcome.
-func (v *Verifier) check(e *entry, now int64, ip netip.Addr) (*latchkey.Principal, error) {
-	if e.err != nil {
-		return nil, e.err
+// check applies the rarer, time- and address-dependent rules.
+func (v *Verifier) check(sl *slot, now int64, ip netip.Addr) error {
+	d := sl.detail
+	if sl.flags&flagDenied != 0 {
+		return d.err
 	}
-	if e.expires != 0 && now >= e.expires {
-		return nil, ErrExpired
-	}
-	if e.grace != 0 && now >= e.grace {
-		if e.token != nil && v.opt.OnReuse != nil && e.reported.CompareAndSwap(false, true) {
-			v.opt.OnReuse(e.token)
+	if sl.flags&flagLimit != 0 && now >= sl.limit {
+		if d.hasExpiry && now >= d.expires {
+			return ErrExpired
 		}
-		return nil, ErrRotatedOut
-	}
-	if len(e.cidrs) > 0 && !containsAddr(e.cidrs, ip) {
-		return nil, ErrIPDenied
-	}
-	if e.policy != nil && !e.policy.Allows(ip) {
-		return nil, ErrIPDenied
-	}
-	if v.opt.OnUse != nil && e.tokenID != 0 {
-		minute := now / int64(time.Minute)
-		if last := e.lastUse.Load(); last != minute && e.lastUse.CompareAndSwap(last, minute) {
-			v.opt.OnUse(latchkey.TokenUse{TokenID: e.tokenID, At: time.Unix(0, now).UTC(), IP: addrString(ip)})
+		if d.token != nil && v.opt.OnReuse != nil && d.reported.CompareAndSwap(false, true) {
+			v.opt.OnReuse(d.token)
 		}
+		return ErrRotatedOut
 	}
-	return e.principal, nil
+	if sl.flags&flagCIDRs != 0 && !containsAddr(d.cidrs, ip) {
+		return ErrIPDenied
+	}
+	if sl.flags&flagPolicy != 0 && !d.policy.Allows(ip) {
+		return ErrIPDenied
+	}
+	return nil
+}
+
+// noteUse reports a token's use at most once a minute. The slot's minute changes under the shard's
+// write lock, once a minute per token.
+func (v *Verifier) noteUse(sh *shard, h [32]byte, sl *slot, now int64, ip netip.Addr) {
+	minute := int32(now/int64(time.Minute)) + 1
+	if sl.minute == minute || sl.detail == nil || sl.detail.tokenID == 0 {
+		return
+	}
+	k := keyOf(&h)
+	sh.mu.Lock()
+	cur, ok := sh.m[k]
+	fresh := ok && cur.minute != minute
+	if fresh {
+		cur.minute = minute
+		sh.m[k] = cur
+	}
+	sh.mu.Unlock()
+	if fresh || !ok {
+		v.opt.OnUse(latchkey.TokenUse{TokenID: sl.detail.tokenID,
+			At: v.start.Add(time.Duration(now)).UTC().Truncate(time.Microsecond), IP: addrString(ip)})
+	}
 }
 
 func addrString(ip netip.Addr) string {
@@ -218,126 +282,160 @@ func containsAddr(ps []netip.Prefix, ip netip.Addr) bool {
 
 // load reads a token from storage, once per hash at a time, and caches the outcome unless an
 // invalidation raced with the read.
-func (v *Verifier) load(ctx context.Context, h [32]byte, token string, parsed tokenfmt.Parsed) (*entry, error) {
+func (v *Verifier) load(ctx context.Context, h [32]byte, token string, parsed tokenfmt.Parsed) (slot, error) {
 	res, err, _ := v.group.Do(string(h[:]), func() (any, error) {
 		epoch := v.epoch.Load()
-		var e *entry
+		var sl slot
 		var err error
 		if parsed.Legacy {
-			e, err = v.loadLegacy(ctx, token)
+			sl, err = v.loadLegacy(ctx, token)
 		} else {
-			e, err = v.loadToken(ctx, h[:])
+			sl, err = v.loadToken(ctx, h[:])
 		}
 		if err != nil {
 			return nil, err
 		}
 		if v.epoch.Load() == epoch {
-			v.put(h, e)
+			v.put(h, sl)
 		}
-		return e, nil
+		return sl, nil
 	})
 	if err != nil {
-		return nil, err
+		return slot{}, err
 	}
-	return res.(*entry), nil
+	return res.(slot), nil
 }
 
-func (v *Verifier) put(h [32]byte, e *entry) {
+func (v *Verifier) put(h [32]byte, sl slot) {
+	if d := sl.detail; d != nil && d.tokenID != 0 {
+		v.idxMu.Lock()
+		v.byToken[d.tokenID] = h
+		v.idxMu.Unlock()
+	}
 	sh := &v.shards[h[0]%numShards]
+	k := keyOf(&h)
 	sh.mu.Lock()
-	old := sh.m[h]
-	sh.m[h] = e
-	if e.negative && (old == nil || !old.negative) {
+	old, had := sh.m[k]
+	sh.m[k] = sl
+	sh.mu.Unlock()
+	wasNeg := had && old.flags&flagNegative != 0
+	isNeg := sl.flags&flagNegative != 0
+	switch {
+	case isNeg && !wasNeg:
 		if v.negatives.Add(1) > int64(v.opt.MaxNegative) {
-			// Map iteration starts at a random place, so this evicts a random negative entry.
-			for k, x := range sh.m {
-				if x.negative && k != h {
-					delete(sh.m, k)
-					v.negatives.Add(-1)
-					break
-				}
-			}
+			v.evictNegative(h)
 		}
-	} else if old != nil && old.negative && !e.negative {
+	case !isNeg && wasNeg:
 		v.negatives.Add(-1)
 	}
-	sh.mu.Unlock()
 }
 
-func (v *Verifier) loadToken(ctx context.Context, h []byte) (*entry, error) {
-	now := v.opt.Now()
+// evictNegative drops one negative entry other than keep, looking through the shards from keep's
+// neighbour onwards. Map iteration starts at a random place, so the victim is random.
+func (v *Verifier) evictNegative(keep [32]byte) {
+	start := int(keep[0]) + 1
+	for i := range numShards {
+		sh := &v.shards[(start+i)%numShards]
+		sh.mu.Lock()
+		for k, x := range sh.m {
+			if x.flags&flagNegative != 0 && k != keyOf(&keep) {
+				delete(sh.m, k)
+				sh.mu.Unlock()
+				v.negatives.Add(-1)
+				return
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+func (v *Verifier) negative(now int64) slot {
+	return slot{flags: flagDenied | flagNegative, until: now + int64(v.opt.NegativeTTL), detail: &detail{err: ErrUnknown}}
+}
+
+func (v *Verifier) loadToken(ctx context.Context, h []byte) (slot, error) {
+	now := v.now()
 	tok, err := v.src.FindTokenByHash(ctx, h)
 	if latchkey.ErrorCodeOf(err) == latchkey.ENotFound {
-		return &entry{err: ErrUnknown, negative: true, until: now.Add(v.opt.NegativeTTL).UnixNano()}, nil
+		return v.negative(now), nil
 	}
 	if err != nil {
-		return nil, err
+		return slot{}, err
 	}
-	return v.entryFor(ctx, tok, now, v.opt.TTL)
+	return v.slotFor(ctx, tok, now, v.opt.TTL)
 }
 
 // loadLegacy checks a legacy 40-hex token against the bcrypt hashes stored under its first
 // eight characters. Success is cached for LegacyTTL under the token's SHA-256.
-func (v *Verifier) loadLegacy(ctx context.Context, token string) (*entry, error) {
-	now := v.opt.Now()
+func (v *Verifier) loadLegacy(ctx context.Context, token string) (slot, error) {
+	now := v.now()
 	v.stats.Legacy.Add(1)
 	prefix := tokenfmt.LegacyPrefix(token)
 	toks, _, err := v.src.FindTokens(ctx, latchkey.TokenFilter{LegacyPrefix: &prefix, Limit: latchkey.MaxLimit})
 	if err != nil {
-		return nil, err
+		return slot{}, err
 	}
 	for _, t := range toks {
 		if bcrypt.CompareHashAndPassword([]byte(t.LegacyHash), []byte(token)) == nil {
-			return v.entryFor(ctx, t, now, v.opt.LegacyTTL)
+			return v.slotFor(ctx, t, now, v.opt.LegacyTTL)
 		}
 	}
-	return &entry{err: ErrUnknown, negative: true, until: now.Add(v.opt.NegativeTTL).UnixNano()}, nil
+	return v.negative(now), nil
 }
 
-// entryFor compiles a stored token into a cache entry.
-func (v *Verifier) entryFor(ctx context.Context, tok *latchkey.Token, now time.Time, ttl time.Duration) (*entry, error) {
-	e := &entry{accountID: tok.AccountID, userID: tok.UserID, tokenID: tok.ID, cidrs: tok.AllowedCIDRs,
-		until: now.Add(ttl).UnixNano()}
+// slotFor compiles a stored token into a cache slot.
+func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, ttl time.Duration) (slot, error) {
+	d := &detail{accountID: tok.AccountID, userID: tok.UserID, tokenID: tok.ID, cidrs: tok.AllowedCIDRs}
+	sl := slot{until: now + int64(ttl), detail: d}
 	if tok.ExpiresAt != nil {
-		e.expires = tok.ExpiresAt.UnixNano()
+		d.expires, d.hasExpiry = v.at(*tok.ExpiresAt), true
+		sl.limit, sl.flags = d.expires, flagLimit
 	}
 	if tok.RotatedAt != nil {
-		e.grace = tok.RotatedAt.UnixNano()
+		d.grace, d.rotated, d.token = v.at(*tok.RotatedAt), true, tok
 		if tok.GraceUntil != nil {
-			e.grace = tok.GraceUntil.UnixNano()
+			d.grace = v.at(*tok.GraceUntil)
 		}
-		e.token = tok
-		if e.grace <= now.UnixNano() {
-			// Already past its grace: keep only what OnReuse needs.
-			return e, nil
+		if sl.flags&flagLimit == 0 || d.grace < sl.limit {
+			sl.limit = d.grace
 		}
-		if e.grace < e.until {
-			e.until = e.grace
+		sl.flags |= flagLimit
+		if d.grace <= now {
+			// Past its grace: the limit check answers (and reports reuse) before anything else.
+			return sl, nil
 		}
+		// Look again when the grace period ends.
+		sl.until = min(sl.until, d.grace)
 	}
 	if tok.State != latchkey.StateActive {
-		e.err = ErrRevoked
-		return e, nil
+		d.err, sl.flags = ErrRevoked, sl.flags|flagDenied
+		return sl, nil
 	}
-	pol, err := v.policies.get(ctx, tok.AccountID, now.UnixNano())
+	if len(d.cidrs) > 0 {
+		sl.flags |= flagCIDRs
+	}
+	pol, err := v.policies.get(ctx, tok.AccountID, now)
 	if err != nil {
-		return nil, err
+		return slot{}, err
 	}
-	e.policy = pol
-	p := &latchkey.Principal{AccountID: tok.AccountID, TokenID: tok.ID, TokenUID: tok.UID, ExpiresAt: tok.ExpiresAt, Legacy: tok.Legacy()}
+	if pol != nil {
+		d.policy, sl.flags = pol, sl.flags|flagPolicy
+	}
+	p := &latchkey.Principal{AccountID: tok.AccountID, TokenID: tok.ID, TokenUID: tok.UID, ExpiresAt: tok.ExpiresAt,
+		IssuedAt: tok.CreatedAt, Legacy: tok.Legacy()}
 	switch tok.Kind {
 	case latchkey.KindPAT:
 		m, grants, err := v.src.FindMemberGrants(ctx, tok.AccountID, tok.UserID)
 		if latchkey.ErrorCodeOf(err) == latchkey.ENotFound {
-			e.err = ErrNotMember
-			return e, nil
+			d.err, sl.flags = ErrNotMember, sl.flags|flagDenied
+			return sl, nil
 		}
 		if err != nil {
-			return nil, err
+			return slot{}, err
 		}
 		u, err := v.src.FindUserByID(ctx, tok.UserID)
 		if err != nil {
-			return nil, err
+			return slot{}, err
 		}
 		p.Kind, p.Method, p.UserID, p.Name, p.License = latchkey.PrincipalUser, latchkey.AuthPAT, tok.UserID, u.FullName(), m.License
 		p.Permissions = catalog.Compile(m.License, grants)
@@ -345,8 +443,8 @@ func (v *Verifier) entryFor(ctx context.Context, tok *latchkey.Token, now time.T
 		p.Kind, p.Method, p.Name = latchkey.PrincipalServiceToken, latchkey.AuthServiceToken, tok.Name
 		p.Permissions = catalog.Compile("", tok.Grants)
 	}
-	e.principal = p
-	return e, nil
+	sl.principal = p
+	return sl, nil
 }
 
 // Invalidate drops cached outcomes a committed change affects. Stores call it through Subscribe;
@@ -356,25 +454,42 @@ func (v *Verifier) Invalidate(c latchkey.Change) {
 	if c.Kind == latchkey.ChangeAccount || c.Kind == latchkey.ChangeAll {
 		v.policies.invalidate(c)
 	}
-	match := func(e *entry) bool {
+	if c.Kind == latchkey.ChangeToken {
+		v.idxMu.Lock()
+		h, ok := v.byToken[c.ID]
+		delete(v.byToken, c.ID)
+		v.idxMu.Unlock()
+		if ok {
+			sh := &v.shards[h[0]%numShards]
+			sh.mu.Lock()
+			if sl, ok := sh.m[keyOf(&h)]; ok && sl.detail != nil && sl.detail.tokenID == c.ID {
+				delete(sh.m, keyOf(&h))
+			}
+			sh.mu.Unlock()
+		}
+		return
+	}
+	match := func(d *detail) bool {
 		switch c.Kind {
-		case latchkey.ChangeToken:
-			return e.tokenID == c.ID
 		case latchkey.ChangeUser:
-			return e.userID == c.ID && (c.AccountID == 0 || e.accountID == c.AccountID)
+			return d.userID == c.ID && (c.AccountID == 0 || d.accountID == c.AccountID)
 		case latchkey.ChangeAccount:
-			return e.accountID == c.AccountID
+			return d.accountID == c.AccountID
 		}
 		return true
 	}
 	for i := range v.shards {
 		sh := &v.shards[i]
 		sh.mu.Lock()
-		for k, e := range sh.m {
-			if match(e) {
-				if e.negative {
+		for k, sl := range sh.m {
+			if sl.flags&flagNegative != 0 {
+				if c.Kind == latchkey.ChangeAll {
+					delete(sh.m, k)
 					v.negatives.Add(-1)
 				}
+				continue
+			}
+			if match(sl.detail) {
 				delete(sh.m, k)
 			}
 		}

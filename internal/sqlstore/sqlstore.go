@@ -79,6 +79,8 @@ type tx struct {
 	now     time.Time
 	actor   latchkey.Actor
 	changes []latchkey.Change
+	// lastHash is the audit chain's head once this transaction has read or extended it.
+	lastHash *string
 }
 
 // withTx runs fn in a transaction that commits when fn returns nil and rolls back on error or
@@ -98,6 +100,14 @@ func (s *Store) withTx(ctx context.Context, fn func(t *tx) error) (err error) {
 			_ = sqlTx.Rollback()
 		}
 	}()
+	// Take the audit lock before any row lock, not at the first audit entry: write transactions
+	// on a shared database then run one at a time, as SQLite's IMMEDIATE transactions already do
+	// (its LockAudit does nothing), so row locks and the audit lock cannot deadlock and
+	// read-check-write steps (rotate, revoke) see the last committed state.
+	if err = s.dialect.LockAudit(ctx, sqlTx); err != nil {
+		return s.wrap(err, "lock")
+	}
+	t.now = s.now()
 	if err = fn(t); err != nil {
 		return err
 	}
@@ -176,9 +186,13 @@ func (t *tx) appendAudit(e *latchkey.AuditEntry) error {
 		return fmt.Errorf("encode audit context: %w", err)
 	}
 	var prev string
-	err = t.queryRow(`SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`).Scan(&prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read audit chain: %w", err)
+	if t.lastHash != nil {
+		prev = *t.lastHash
+	} else {
+		err = t.queryRow(`SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`).Scan(&prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read audit chain: %w", err)
+		}
 	}
 	e.PrevHash = prev
 	e.Hash = e.ChainHash(prev, raw)
@@ -190,6 +204,7 @@ func (t *tx) appendAudit(e *latchkey.AuditEntry) error {
 	if err != nil {
 		return fmt.Errorf("append audit entry: %w", err)
 	}
+	t.lastHash = &e.Hash
 	return nil
 }
 

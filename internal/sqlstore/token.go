@@ -103,23 +103,37 @@ func (t *tx) insertToken(tok *latchkey.Token) error {
 
 // CreateToken stores a token and its grants.
 func (s *Store) CreateToken(ctx context.Context, tok *latchkey.Token) error {
+	return s.withTx(ctx, func(t *tx) error { return t.createToken(tok) })
+}
+
+// CreateTokens stores many tokens in one transaction.
+func (s *Store) CreateTokens(ctx context.Context, toks []*latchkey.Token) error {
 	return s.withTx(ctx, func(t *tx) error {
-		if err := t.insertToken(tok); err != nil {
-			return err
+		for _, tok := range toks {
+			if err := t.createToken(tok); err != nil {
+				return err
+			}
 		}
-		a := tokenAudit(tok)
-		if tok.Kind == latchkey.KindServiceToken {
-			a["permission_grants"] = grantsJSON(tok.Grants)
-		}
-		if tok.ExpiresAt != nil {
-			a["expires_at"] = tok.ExpiresAt.Format(time.RFC3339)
-		}
-		if tok.Legacy() {
-			a["legacy"] = true
-		}
-		t.changed(latchkey.ChangeToken, tok.AccountID, tok.ID)
-		return t.audit(tok.AccountID, tokenEvent(tok.Kind, "created"), a)
+		return nil
 	})
+}
+
+func (t *tx) createToken(tok *latchkey.Token) error {
+	if err := t.insertToken(tok); err != nil {
+		return err
+	}
+	a := tokenAudit(tok)
+	if tok.Kind == latchkey.KindServiceToken {
+		a["permission_grants"] = grantsJSON(tok.Grants)
+	}
+	if tok.ExpiresAt != nil {
+		a["expires_at"] = tok.ExpiresAt.Format(time.RFC3339)
+	}
+	if tok.Legacy() {
+		a["legacy"] = true
+	}
+	t.changed(latchkey.ChangeToken, tok.AccountID, tok.ID)
+	return t.audit(tok.AccountID, tokenEvent(tok.Kind, "created"), a)
 }
 
 func (s *Store) findToken(ctx context.Context, cond string, arg any) (*latchkey.Token, error) {

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/verify"
+)
+
+// checker authenticates a caller of /v1/check and /oauth2/introspect: a principal of the account
+// holding service_tokens:read.
+func (s *Server) checker(r *http.Request) (*latchkey.Principal, error) {
+	p, err := s.authenticate(r, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := can(p, latchkey.ResServiceTokens, latchkey.AccessRead); err != nil {
+		return nil, err
+	}
+	state(r.Context()).principal = p
+	return p, nil
+}
+
+type checkRequest struct {
+	Token               *string `json:"token"`
+	Resource            *string `json:"resource"`
+	Access              *string `json:"access"`
+	ProjectID           *int64  `json:"project_id"`
+	EnvironmentCategory *string `json:"environment_category"`
+	ClientIP            *string `json:"client_ip"`
+}
+
+type checkPrincipal struct {
+	Kind        string  `json:"kind"`
+	ID          int64   `json:"id"`
+	Name        string  `json:"name"`
+	AccountID   int64   `json:"account_id"`
+	TokenID     int64   `json:"token_id"`
+	TokenUID    string  `json:"token_uid"`
+	UserID      int64   `json:"user_id,omitempty"`
+	LicenseType string  `json:"license_type,omitempty"`
+	ExpiresAt   *string `json:"expires_at"`
+	Legacy      bool    `json:"legacy"`
+}
+
+// checkResponse is /v1/check's answer. reason is a short code: ok, forbidden, or a
+// verification failure (malformed, checksum, not_found, revoked, expired, rotated_out,
+// not_member, ip_denied).
+type checkResponse struct {
+	Allowed   bool            `json:"allowed"`
+	Reason    string          `json:"reason"`
+	Message   string          `json:"message"`
+	Principal *checkPrincipal `json:"principal"`
+}
+
+func toCheckPrincipal(p *latchkey.Principal) *checkPrincipal {
+	return &checkPrincipal{Kind: string(p.Kind), ID: p.ID(), Name: p.Name, AccountID: p.AccountID, TokenID: p.TokenID,
+		TokenUID: p.TokenUID, UserID: p.UserID, LicenseType: string(p.License), ExpiresAt: timePtrJSON(p.ExpiresAt), Legacy: p.Legacy}
+}
+
+// question is a parsed authorization question.
+type question struct {
+	resource latchkey.Resource
+	access   latchkey.Access
+	project  int64
+	env      latchkey.EnvCategory
+}
+
+func parseQuestion(resource, access string, project int64, env string) (question, error) {
+	var q question
+	res, ok := latchkey.LookupResource(resource, project != 0)
+	if !ok {
+		return q, latchkey.FieldError("resource", "unknown resource %q", resource)
+	}
+	a, ok := latchkey.ParseAccess(access)
+	if !ok {
+		return q, latchkey.FieldError("access", "access must be read or write")
+	}
+	if project < 0 {
+		return q, latchkey.FieldError("project_id", "project_id must be positive")
+	}
+	if res.Level() == latchkey.LevelAccount {
+		project = 0
+	}
+	q = question{resource: res, access: a, project: project, env: latchkey.EnvCategory(env)}
+	if env != "" && (!q.env.Valid() || q.env == latchkey.EnvAll) {
+		return q, latchkey.FieldError("environment_category", "environment_category must be development, staging, production or other")
+	}
+	return q, nil
+}
+
+// decide verifies token for the checking principal's account and answers q.
+func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token string, ip netip.Addr, q question) checkResponse {
+	p, err := s.verify.Verify(ctx, token, ip)
+	s.metrics.verification(err)
+	if err == nil && p.AccountID != caller.AccountID {
+		err = verify.ErrUnknown
+	}
+	if err != nil {
+		reason := verify.Reason(err)
+		if reason == "error" {
+			return checkResponse{Reason: "error", Message: "the token could not be checked; try again"}
+		}
+		return checkResponse{Reason: reason, Message: latchkey.ErrorMessage(err)}
+	}
+	d := p.Can(q.resource, q.access, q.project, q.env)
+	out := checkResponse{Allowed: d.Allowed, Reason: "ok", Message: "allowed", Principal: toCheckPrincipal(p)}
+	if !d.Allowed {
+		out.Reason, out.Message = "forbidden", d.Reason()
+	}
+	return out
+}
+
+// handleCheck answers POST /v1/check {token, resource, access, project_id?,
+// environment_category?, client_ip?} for gateways and resource servers.
+func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
+	caller, err := s.checker(r)
+	if err != nil {
+		return err
+	}
+	var req checkRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Token == nil || *req.Token == "" {
+		return latchkey.FieldError("token", "token is required")
+	}
+	if req.Resource == nil || req.Access == nil {
+		return latchkey.FieldError("resource", "resource and access are required")
+	}
+	var project int64
+	if req.ProjectID != nil {
+		project = *req.ProjectID
+	}
+	var env string
+	if req.EnvironmentCategory != nil {
+		env = *req.EnvironmentCategory
+	}
+	q, err := parseQuestion(*req.Resource, *req.Access, project, env)
+	if err != nil {
+		return err
+	}
+	var ip netip.Addr
+	if req.ClientIP != nil && *req.ClientIP != "" {
+		if ip, err = netip.ParseAddr(strings.TrimSpace(*req.ClientIP)); err != nil {
+			return latchkey.FieldError("client_ip", "client_ip is not an IP address")
+		}
+	}
+	writeJSONBody(w, http.StatusOK, s.decide(r.Context(), caller, *req.Token, ip, q))
+	return nil
+}
+
+// handleIntrospect is RFC 7662 token introspection: POST token=… (form-encoded), the caller
+// authenticated like /v1/check. Tokens that are invalid, or of another account, are inactive.
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	caller, err := s.checker(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeJSONBody(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "the body must be form-encoded"})
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		writeJSONBody(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "token is required"})
+		return
+	}
+	// Introspection carries no client address, so a token restricted to certain addresses
+	// reports inactive, like any token that would not be accepted.
+	p, err := s.verify.Verify(r.Context(), token, netip.Addr{})
+	s.metrics.verification(err)
+	switch {
+	case err != nil && verify.Reason(err) == "error":
+		s.writeError(w, r, err)
+		return
+	case err != nil || p.AccountID != caller.AccountID:
+		writeJSONBody(w, http.StatusOK, map[string]bool{"active": false})
+		return
+	}
+	out := map[string]any{
+		"active":     true,
+		"sub":        p.String(),
+		"token_type": tokenType(p),
+		"iat":        p.IssuedAt.Unix(),
+		"account_id": p.AccountID,
+		"jti":        p.TokenUID,
+		"username":   p.Name,
+	}
+	if p.ExpiresAt != nil {
+		out["exp"] = p.ExpiresAt.Unix()
+	}
+	writeJSONBody(w, http.StatusOK, out)
+}
+
+func tokenType(p *latchkey.Principal) string {
+	if p.Method == latchkey.AuthPAT {
+		return "personal_access_token"
+	}
+	return "service_token"
+}
