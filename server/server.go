@@ -190,8 +190,11 @@ func (s *Server) logRequest(r *http.Request, status int, st *reqState) {
 	}
 	s.metrics.observeRequest(route, status, d)
 	level := slog.LevelInfo
-	if status >= 500 {
+	switch {
+	case status >= 500:
 		level = slog.LevelError
+	case quietRoutes[route]:
+		level = slog.LevelDebug
 	}
 	if !s.log.Enabled(r.Context(), level) {
 		return
@@ -207,6 +210,10 @@ func (s *Server) logRequest(r *http.Request, status int, st *reqState) {
 	}
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
+
+// quietRoutes are called by gateways and resource servers for every request they serve; their
+// lines are logged at debug level (their outcomes are counted in metrics).
+var quietRoutes = map[string]bool{"POST /v1/check": true, "POST /oauth2/introspect": true}
 
 func addrString(a netip.Addr) string {
 	if !a.IsValid() {

@@ -20,13 +20,15 @@ var (
 )
 
 // Reason returns a short machine-readable reason for a verification error, as /v1/check reports
-// it: malformed, checksum, not_found, revoked, expired, rotated_out, not_member, ip_denied, or
+// it: missing, malformed, checksum, not_found, revoked, expired, rotated_out, not_member, ip_denied, or
 // error for anything else.
 func Reason(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, tokenfmt.ErrMalformed), errors.Is(err, ErrMissing):
+	case errors.Is(err, ErrMissing):
+		return "missing"
+	case errors.Is(err, tokenfmt.ErrMalformed):
 		return "malformed"
 	case errors.Is(err, tokenfmt.ErrChecksum):
 		return "checksum"
@@ -42,6 +44,10 @@ func Reason(err error) string {
 		return "not_member"
 	case errors.Is(err, ErrIPDenied):
 		return "ip_denied"
+	}
+	var le *latchkey.Error
+	if errors.As(err, &le) && le.Code == latchkey.EForbidden {
+		return "forbidden"
 	}
 	return "error"
 }

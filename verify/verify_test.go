@@ -3,7 +3,10 @@ package verify_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -408,4 +411,31 @@ func mustBcrypt(t testing.TB, s string) string {
 		t.Fatal(err)
 	}
 	return string(h)
+}
+
+func TestMiddlewareRequire(t *testing.T) {
+	f := newFixture(t, verify.Options{})
+	viewer, _ := f.token(t, nil, latchkey.Grant{PermissionSet: "job_viewer", ProjectID: f.project.ID})
+	h := verify.Middleware(f.v, verify.Require(latchkey.ResJobs, latchkey.AccessWrite, func(*http.Request) int64 { return f.project.ID },
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })))
+	for _, tt := range []struct {
+		auth   string
+		status int
+		reason string
+	}{
+		{"Bearer " + viewer, http.StatusForbidden, "forbidden"},
+		{"token " + viewer + "x", http.StatusUnauthorized, "malformed"},
+		{"Basic abc", http.StatusUnauthorized, "missing"},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/jobs", nil)
+		req.Header.Set("Authorization", tt.auth)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.reason) {
+			t.Errorf("%.12s…: %d %s, want %d with reason %s", tt.auth, rec.Code, rec.Body, tt.status, tt.reason)
+		}
+		if strings.Contains(rec.Body.String(), viewer) {
+			t.Error("the denial repeats the token")
+		}
+	}
 }
