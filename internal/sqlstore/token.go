@@ -79,11 +79,15 @@ func tokenAudit(tok *latchkey.Token) map[string]any {
 }
 
 func (t *tx) insertToken(tok *latchkey.Token) error {
-	tok.State, tok.CreatedAt, tok.UpdatedAt = latchkey.StateActive, t.now, t.now
+	// An import may carry the token's original creation time.
+	if tok.CreatedAt.IsZero() {
+		tok.CreatedAt = t.now
+	}
+	tok.State, tok.UpdatedAt = latchkey.StateActive, t.now
 	id, err := t.insert(`INSERT INTO tokens (account_id, kind, user_id, uid, name, state, hash, legacy_prefix, legacy_hash,
 		created_at, updated_at, expires_at, family_id, allowed_cidrs, created_by) VALUES (?,?,?,?,?,1,?,?,?,?,?,?,?,?,?)`,
 		tok.AccountID, tok.Kind, nullID(tok.UserID), tok.UID, tok.Name, tok.Hash, nullString(tok.LegacyPrefix),
-		nullString(tok.LegacyHash), micros(t.now), micros(t.now), nullMicros(tok.ExpiresAt), tok.FamilyID,
+		nullString(tok.LegacyHash), micros(tok.CreatedAt), micros(t.now), nullMicros(tok.ExpiresAt), tok.FamilyID,
 		joinCIDRs(tok.AllowedCIDRs), tok.CreatedBy)
 	if err != nil {
 		if t.s.dialect.IsUniqueViolation(err) {
