@@ -47,6 +47,15 @@ type Principal struct {
 	IssuedAt time.Time
 	// Legacy marks a principal authenticated with a legacy-format token.
 	Legacy bool
+	// ref caches String for principals built once and shared (see Seal).
+	ref string
+}
+
+// Seal precomputes what String returns, for principals that are cached and served many times.
+func (p *Principal) Seal() *Principal {
+	p.ref = ""
+	p.ref = p.String()
+	return p
 }
 
 // ID returns the id of the user or service token the principal is.
@@ -61,6 +70,9 @@ func (p *Principal) ID() int64 {
 func (p *Principal) String() string {
 	if p == nil {
 		return "anonymous"
+	}
+	if p.ref != "" {
+		return p.ref
 	}
 	return string(p.Kind) + ":" + strconv.FormatInt(p.ID(), 10)
 }

@@ -22,7 +22,11 @@ type authedFunc func(w http.ResponseWriter, r *http.Request, p *latchkey.Princip
 // bearer extracts the token from "Authorization: Token <t>" or "Bearer <t>" (scheme
 // case-insensitive). ok is false when there is no Authorization header.
 func bearer(r *http.Request) (token string, ok bool, err error) {
-	h := r.Header.Get("Authorization")
+	return bearerValue(r.Header.Get("Authorization"))
+}
+
+// bearerValue is bearer for an Authorization header value.
+func bearerValue(h string) (token string, ok bool, err error) {
 	if h == "" {
 		return "", false, nil
 	}

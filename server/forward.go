@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"net/http"
@@ -222,11 +223,12 @@ func (r *forwardRule) matchPath(path string) (int64, bool) {
 	return project, true
 }
 
-// forwardHeader returns the first non-empty header among names.
+// forwardHeader returns the first non-empty header among names, which must be in canonical form
+// (direct map access skips Header.Get's canonicalisation, a measurable cost per gateway request).
 func forwardHeader(r *http.Request, names ...string) string {
 	for _, n := range names {
-		if v := r.Header.Get(n); v != "" {
-			return v
+		if v := r.Header[n]; len(v) > 0 && v[0] != "" {
+			return v[0]
 		}
 	}
 	return ""
@@ -234,45 +236,41 @@ func forwardHeader(r *http.Request, names ...string) string {
 
 // gatewayAllowed checks who is asking: with a shared secret configured, the gateway must send
 // it; without one, only loopback peers may ask.
-func (s *Server) gatewayAllowed(r *http.Request) bool {
+func (s *Server) gatewayAllowed(r *http.Request, peer netip.Addr) bool {
 	if s.cfg.ForwardAuthSecret != "" {
 		got := r.Header.Get("X-Latchkey-Forward-Secret")
 		return subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.ForwardAuthSecret)) == 1
 	}
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	return err == nil && a.IsLoopback()
+	return peer.IsLoopback()
 }
 
 // handleForwardAuth answers nginx auth_request, Traefik ForwardAuth and Envoy ext_authz (HTTP):
 // 200 with identity headers, 401 without a valid token, 403 without the permission. It is
-// served outside the logging middleware (gateways call it for every request; outcomes are
-// counted in metrics, and denials are logged at debug level) and never echoes the token.
+// served outside the general middleware (gateways call it for every request they proxy: outcomes
+// are counted in metrics and denials logged at debug level) and never echoes the token.
 func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
 	if s.cfg.ForwardAuth == nil {
 		s.metrics.forward(http.StatusNotFound)
 		http.Error(w, "forward-auth is not configured (start serve with --forward-auth-rules)", http.StatusNotFound)
 		return
 	}
-	if !s.gatewayAllowed(r) {
+	peer := peerAddr(r)
+	if !s.gatewayAllowed(r, peer) {
 		s.metrics.forward(http.StatusForbidden)
 		http.Error(w, "forward-auth: this gateway is not allowed to ask", http.StatusForbidden)
 		return
 	}
-	ip := s.clientIP(r)
-	tok, ok, err := bearer(r)
+	st := &reqState{ip: s.clientIPFrom(r, peer)}
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	h := w.Header()
+	tok, ok, err := bearerValue(forwardHeader(r, "Authorization"))
 	if err == nil && !ok {
 		err = verify.ErrMissing
 	}
 	var p *latchkey.Principal
 	if err == nil {
 		if err = s.authLimited(r); err == nil {
-			p, err = s.verify.Verify(r.Context(), tok, ip)
+			p, err = s.verify.Verify(r.Context(), tok, st.ip)
 			s.metrics.verification(err)
 			if err != nil {
 				s.noteAuthFailure(r, err)
@@ -281,11 +279,15 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		status, le := errorStatus(err, "")
-		if status == http.StatusInternalServerError {
+		switch status {
+		case http.StatusInternalServerError:
 			s.log.Error("forward-auth", "error", err.Error())
-		}
-		if status == http.StatusUnauthorized {
+		case http.StatusUnauthorized:
 			h.Set("WWW-Authenticate", `Token realm="latchkey"`)
+		case http.StatusTooManyRequests:
+			if ra, ok := le.Data["retry_after_seconds"]; ok {
+				h.Set("Retry-After", fmt.Sprint(ra))
+			}
 		}
 		h.Set("X-Latchkey-Reason", verify.Reason(err))
 		s.metrics.forward(status)
@@ -301,36 +303,33 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	if uri == "" {
 		uri = r.URL.RequestURI()
 	}
-	h.Set("X-Latchkey-Account-Id", strconv.FormatInt(p.AccountID, 10))
-	h.Set("X-Latchkey-Principal", p.String())
-	h.Set("X-Latchkey-Token-Uid", p.TokenUID)
 	rule, project, found := s.cfg.ForwardAuth.match(method, uri)
-	if !found {
-		if s.cfg.ForwardAuth.authenticatedDefault {
-			s.metrics.forward(http.StatusOK)
-			w.WriteHeader(http.StatusOK)
-			return
-		}
+	if !found && !s.cfg.ForwardAuth.authenticatedDefault {
 		h.Set("X-Latchkey-Reason", "no_rule")
 		s.metrics.forward(http.StatusForbidden)
 		s.debugDenial(r, http.StatusForbidden, "no_rule")
 		http.Error(w, "no forward-auth rule matches "+method+" "+sanitizePath(uri), http.StatusForbidden)
 		return
 	}
-	env := rule.env
-	if rule.envHeader != "" {
-		env = latchkey.EnvCategory(r.Header.Get(rule.envHeader))
-		if env != "" && !env.Valid() {
-			env = ""
+	if found {
+		env := rule.env
+		if rule.envHeader != "" {
+			env = latchkey.EnvCategory(r.Header.Get(rule.envHeader))
+			if env != "" && !env.Valid() {
+				env = ""
+			}
+		}
+		if d := p.Can(rule.resource, rule.access, project, env); !d.Allowed {
+			h.Set("X-Latchkey-Reason", "forbidden")
+			s.metrics.forward(http.StatusForbidden)
+			s.debugDenial(r, http.StatusForbidden, "forbidden")
+			http.Error(w, d.Reason(), http.StatusForbidden)
+			return
 		}
 	}
-	if d := p.Can(rule.resource, rule.access, project, env); !d.Allowed {
-		h.Set("X-Latchkey-Reason", "forbidden")
-		s.metrics.forward(http.StatusForbidden)
-		s.debugDenial(r, http.StatusForbidden, "forbidden")
-		http.Error(w, d.Reason(), http.StatusForbidden)
-		return
-	}
+	// Header keys are already canonical: assigning skips canonicalisation.
+	h["X-Latchkey-Account-Id"] = []string{strconv.FormatInt(p.AccountID, 10)}
+	h["X-Latchkey-Principal"] = []string{p.String()}
 	s.metrics.forward(http.StatusOK)
 	w.WriteHeader(http.StatusOK)
 }

@@ -20,6 +20,7 @@ type metrics struct {
 	verifications *prometheus.CounterVec
 	// forwardOK and friends are resolved once: forward-auth counts every gateway request.
 	forwardOK, forward401, forward403, forwardOther prometheus.Counter
+	verifiedOK                                      prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -36,6 +37,7 @@ func newMetrics(s *Server) *metrics {
 		Help: "Forward-auth answers by status."}, []string{"code"})
 	m.forwardOK, m.forward401, m.forward403, m.forwardOther = fwd.WithLabelValues("200"), fwd.WithLabelValues("401"),
 		fwd.WithLabelValues("403"), fwd.WithLabelValues("other")
+	m.verifiedOK = m.verifications.WithLabelValues("ok")
 	m.reg.MustRegister(m.requests, m.duration, m.verifications, fwd,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if s.verify != nil {
@@ -62,6 +64,10 @@ func (m *metrics) observeRequest(route string, status int, d time.Duration) {
 }
 
 func (m *metrics) verification(err error) {
+	if err == nil {
+		m.verifiedOK.Inc()
+		return
+	}
 	m.verifications.WithLabelValues(verify.Reason(err)).Inc()
 }
 

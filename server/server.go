@@ -225,16 +225,26 @@ func addrString(a netip.Addr) string {
 // clientIP is the socket peer, unless the peer is a trusted proxy: then the right-most
 // X-Forwarded-For entry that is not itself a trusted proxy.
 func (s *Server) clientIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	return s.clientIPFrom(r, peerAddr(r))
+}
+
+// peerAddr is the socket peer's address.
+func peerAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return netip.Addr{}
+		}
+		a, _ := netip.ParseAddr(host)
+		return a.Unmap()
 	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	peer = peer.Unmap()
-	if !s.trusted(peer) {
+	return ap.Addr().Unmap()
+}
+
+// clientIPFrom is clientIP for a peer address already parsed.
+func (s *Server) clientIPFrom(r *http.Request, peer netip.Addr) netip.Addr {
+	if !peer.IsValid() || !s.trusted(peer) {
 		return peer
 	}
 	xff := r.Header.Values("X-Forwarded-For")

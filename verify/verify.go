@@ -443,7 +443,7 @@ func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, 
 		p.Kind, p.Method, p.Name = latchkey.PrincipalServiceToken, latchkey.AuthServiceToken, tok.Name
 		p.Permissions = catalog.Compile("", tok.Grants)
 	}
-	sl.principal = p
+	sl.principal = p.Seal()
 	return sl, nil
 }
 
