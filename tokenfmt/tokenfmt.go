@@ -8,8 +8,8 @@ package tokenfmt
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
