@@ -72,6 +72,21 @@ var apiDocs = []endpointDoc{
 	{"POST", a3 + "/users/", "Add a user (created when the email is new) with a license and groups", "members:write and licenses:write", true, "UserRequest", "User", "Users"},
 	{"GET", a3 + "/users/{user_id}/", "Get a user", "members:read, or the user themself", false, "", "User", "Users"},
 	{"POST", "/api/v2/accounts/{account_id}/permissions/{permission_id}/", "Change a member's license_type, or remove them with state 2", "licenses:write (giving it also needs what it grants)", false, "LicenseRequest", "Membership", "Users"},
+
+	{"POST", a3 + "/settings/", "Change the account's token policies: reuse_revokes_family, leak_action (revoke or flag), max_token_lifetime_seconds (0: no cap)", "account_settings:write", true, "", "Account", "Account settings"},
+	{"GET", a3 + "/ip-restrictions/", "List IP restriction rules: type 1 allow or 2 deny, cidrs as dbt objects ({cidr} or {cidr_ipv6}) and ip_cidrs as strings, rule_set_enabled", "ip_restrictions:read; Enterprise plans", false, "", "", "IP restrictions"},
+	{"POST", a3 + "/ip-restrictions/", "Create a rule {name, type, description, cidrs or ip_cidrs, rule_set_enabled}; refused when a CIDR is both allowed and denied, or when enforcement would block the caller's own address", "ip_restrictions:write; Enterprise plans", false, "", "", "IP restrictions"},
+	{"GET", a3 + "/ip-restrictions/{rule_id}/", "Get a rule", "ip_restrictions:read; Enterprise plans", false, "", "", "IP restrictions"},
+	{"PUT", a3 + "/ip-restrictions/{rule_id}/", "Change a rule (given cidrs replace the rule's); refused when enforcement would block the caller", "ip_restrictions:write; Enterprise plans", false, "", "", "IP restrictions"},
+	{"POST", a3 + "/ip-restrictions/{rule_id}/", "Change a rule (as PUT)", "ip_restrictions:write; Enterprise plans", false, "", "", "IP restrictions"},
+	{"DELETE", a3 + "/ip-restrictions/{rule_id}/", "Delete a rule; refused when enforcement would then block the caller", "ip_restrictions:write; Enterprise plans", false, "", "", "IP restrictions"},
+	{"POST", a3 + "/ip-restrictions-set/", "Enable or disable enforcement of the account's rules {enabled}; enabling is refused when it would block the caller's own address", "ip_restrictions:write; Enterprise plans", false, "", "", "IP restrictions"},
+	{"GET", a3 + "/ip-restrictions-set/{set_id}/validate/", "Whether the caller's address (or ?ip=) is allowed by the rules, and whether it gets in now; the set id is the account id", "ip_restrictions:read; Enterprise plans", false, "", "", "IP restrictions"},
+	{"GET", a3 + "/audit-logs/", "List audit entries, newest first; filters event_type (exact or prefix.*), actor (type:id or name), since, until; limit and offset", "audit_logs:read", true, "", "", "Audit log"},
+	{"POST", "/v1/check", "Is this token allowed this access? {token, resource, access, project_id?, environment_category?, client_ip?} → {allowed, reason, message, principal}; not enveloped", "service_tokens:read (the caller); tokens of other accounts answer not_found", true, "CheckRequest", "", "Verification"},
+	{"GET", "/v1/forward-auth", "For nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: maps the original method and URI to a permission with --forward-auth-rules; 200 with X-Latchkey-Account-Id and X-Latchkey-Principal, 401 or 403 (any method)", "a loopback gateway, or X-Latchkey-Forward-Secret", true, "", "", "Verification"},
+	{"POST", "/oauth2/introspect", "RFC 7662 token introspection (form-encoded token=…): active, sub, token_type, exp, iat, account_id", "service_tokens:read (the caller)", true, "", "", "Verification"},
+	{"POST", "/v1/leaks/github", "GitHub secret-scanning partner endpoint: a signed JSON array of {token, type, url, source}; revokes (or flags) each reported latchkey token and answers [{token_hash, token_type, label}]", "a Github-Public-Key-Signature by a key from --github-keys-file (no token)", true, "", "", "Leak reports"},
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
@@ -240,6 +255,8 @@ func components() map[string]any {
 			"UserRequest": obj(map[string]any{"email": tStr, "first_name": tStr, "last_name": tStr, "password": tStr,
 				"license_type": map[string]any{"type": "string", "enum": []string{"developer", "read_only", "it", "analyst"}}, "group_ids": map[string]any{"type": "array", "items": tInt}}, "email", "license_type"),
 			"LicenseRequest": obj(map[string]any{"license_type": tStr, "state": tState}),
+			"CheckRequest": obj(map[string]any{"token": tStr, "resource": tStr, "access": map[string]any{"type": "string", "enum": []string{"read", "write"}},
+				"project_id": tInt, "environment_category": tStr, "client_ip": tStr}, "token", "resource", "access"),
 		},
 	}
 }

@@ -8,14 +8,18 @@ import (
 // routes lists every route.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	api := func(pattern string, fn authedFunc) { mux.Handle(pattern, s.authed(fn)) }
+	handle := func(pattern string, h http.Handler) {
+		s.patterns = append(s.patterns, pattern)
+		mux.Handle(pattern, h)
+	}
+	api := func(pattern string, fn authedFunc) { handle(pattern, s.authed(fn)) }
 	const v3 = "/api/v3/accounts/{account_id}"
 
 	// Operations.
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", s.metrics.handler())
-	mux.HandleFunc("GET /api/openapi.json", s.handleOpenAPI)
+	handle("GET /healthz", http.HandlerFunc(s.handleHealthz))
+	handle("GET /readyz", http.HandlerFunc(s.handleReadyz))
+	handle("GET /metrics", s.metrics.handler())
+	handle("GET /api/openapi.json", http.HandlerFunc(s.handleOpenAPI))
 
 	// Accounts and the caller.
 	api("GET /api/v2/accounts/{$}", s.handleAPIAccountList)
@@ -82,10 +86,10 @@ func (s *Server) routes() http.Handler {
 	api("GET "+v3+"/audit-logs/{$}", s.handleAPIAuditLogList)
 
 	// Verification for gateways and resource servers, and leak reports.
-	mux.Handle("POST /v1/check", s.adapt(s.handleCheck))
+	handle("POST /v1/check", s.adapt(s.handleCheck))
 	// /v1/forward-auth (any method) is dispatched in ServeHTTP, ahead of this mux.
-	mux.Handle("POST /oauth2/introspect", http.HandlerFunc(s.handleIntrospect))
-	mux.Handle("POST /v1/leaks/github", s.adapt(s.handleLeakReportGitHub))
+	handle("POST /oauth2/introspect", http.HandlerFunc(s.handleIntrospect))
+	handle("POST /v1/leaks/github", s.adapt(s.handleLeakReportGitHub))
 
 	s.uiRoutes(mux)
 	mux.Handle("/api/", s.adapt(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute(r) }))

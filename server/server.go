@@ -63,6 +63,8 @@ type Server struct {
 	pages   *uiTemplates
 	reqSeq  atomic.Uint64
 	reqPfx  string
+	// patterns lists the registered routes (for the documentation check).
+	patterns []string
 }
 
 // New returns a Server.
