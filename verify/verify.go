@@ -151,7 +151,9 @@ func New(src Source, opt Options) *Verifier {
 	for i := range v.shards {
 		v.shards[i].m = map[key]slot{}
 	}
-	v.policies.init(src, opt.TTL)
+	// Account policies change rarely and are invalidated by ChangeAccount; a TTL below a second
+	// would only reread them.
+	v.policies.init(src, max(opt.TTL, time.Second))
 	return v
 }
 

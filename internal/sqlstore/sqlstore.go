@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -36,6 +37,8 @@ type Store struct {
 	dialect Dialect
 	feed    latchkey.ChangeFeed
 	queries sync.Map // query text -> rebound text
+	stmts   sync.Map // query text -> *sql.Stmt, for reads outside transactions
+	nstmts  atomic.Int64
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -61,8 +64,14 @@ func (s *Store) q(query string) string {
 // Ping checks the database.
 func (s *Store) Ping(ctx context.Context) error { return s.DB.PingContext(ctx) }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.DB.Close() }
+// Close closes the prepared statements and the database.
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return s.DB.Close()
+}
 
 // Subscribe registers fn for committed changes.
 func (s *Store) Subscribe(fn func(latchkey.Change)) func() { return s.feed.Subscribe(fn) }
@@ -257,11 +266,42 @@ func (s *Store) count(ctx context.Context, table string, w *where) (int, error) 
 }
 
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return s.DB.QueryContext(ctx, s.q(query), args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return s.DB.QueryRowContext(ctx, s.q(query), args...)
+}
+
+// maxStmts bounds the prepared-statement cache; queries past it run unprepared.
+const maxStmts = 256
+
+// stmt returns a prepared statement for a read outside transactions. Preparing once matters:
+// parsing the SQL was most of an uncached token lookup on SQLite. It returns nil when the cache is
+// full or preparing fails (the caller then runs the query directly and reports any error).
+func (s *Store) stmt(ctx context.Context, query string) *sql.Stmt {
+	if v, ok := s.stmts.Load(query); ok {
+		return v.(*sql.Stmt)
+	}
+	if s.nstmts.Load() >= maxStmts {
+		return nil
+	}
+	st, err := s.DB.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil
+	}
+	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt)
+	}
+	s.nstmts.Add(1)
+	return st
 }
 
 // scanner is *sql.Row or *sql.Rows.
