@@ -46,7 +46,7 @@ trap cleanup EXIT
 pids+=($!)
 "$out/baseline" -tokens "$out/http-tokens.txt" >"$out/baseline.out" 2>&1 &
 pids+=($!)
-url_of() { for _ in $(seq 1 200); do u=$(grep -o 'serving on http://[0-9.:]*' "$1" | head -1 | cut -d' ' -f3); [ -n "$u" ] && { echo "$u"; return; }; sleep 0.05; done; echo "no server in $1" >&2; exit 1; }
+url_of() { for _ in $(seq 1 200); do u=$(grep -o 'serving on http://[0-9.:]*' "$1" | head -1 | cut -d' ' -f3 || true); [ -n "$u" ] && { echo "$u"; return; }; sleep 0.05; done; echo "no server in $1" >&2; exit 1; }
 lk=$(url_of "$out/latchkey.out")/v1/forward-auth
 base=$(url_of "$out/baseline.out")/check
 
@@ -58,8 +58,9 @@ lk_sum=0 base_sum=0
 for r in $(seq 1 "$ROUNDS"); do
   b=$(rps "$DURATION" "$base"); l=$(rps "$DURATION" "$lk")
   printf 'round %d: baseline %s rps, forward-auth %s rps\n' "$r" "$b" "$l"
-  base_sum=$(echo "$base_sum + $b" | bc -l); lk_sum=$(echo "$lk_sum + $l" | bc -l)
+  base_sum=$(awk "BEGIN{print $base_sum + $b}"); lk_sum=$(awk "BEGIN{print $lk_sum + $l}")
 done
-printf 'mean: baseline %.0f rps, forward-auth %.0f rps (%d tokens, %d connections, %s x %d rounds)\n' \
-  "$(echo "$base_sum / $ROUNDS" | bc -l)" "$(echo "$lk_sum / $ROUNDS" | bc -l)" "$N" "$CONNS" "$DURATION" "$ROUNDS"
-printf 'forward-auth/baseline rps ratio: %.2f\n' "$(echo "$lk_sum / $base_sum" | bc -l)"
+awk -v b="$base_sum" -v l="$lk_sum" -v r="$ROUNDS" -v n="$N" -v c="$CONNS" -v d="$DURATION" 'BEGIN {
+  printf "mean: baseline %.0f rps, forward-auth %.0f rps (%d tokens, %d connections, %s x %d rounds)\n", b / r, l / r, n, c, d, r
+  printf "forward-auth/baseline rps ratio: %.2f\n", l / b
+}'
