@@ -46,13 +46,13 @@ func (s *Server) authenticate(r *http.Request, accountID int64) (*latchkey.Princ
 		return nil, err
 	}
 	if ok {
-		if err := s.authLimited(r); err != nil {
+		if err := s.authLimited(st.ip); err != nil {
 			return nil, err
 		}
 		p, err := s.verify.Verify(r.Context(), tok, st.ip)
 		s.metrics.verification(err)
 		if err != nil {
-			s.noteAuthFailure(r, err)
+			s.noteAuthFailure(r, st.ip, err)
 			return nil, err
 		}
 		return p, nil

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/subtle"
 	"fmt"
 	"net/http"
@@ -260,8 +259,7 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forward-auth: this gateway is not allowed to ask", http.StatusForbidden)
 		return
 	}
-	st := &reqState{ip: s.clientIPFrom(r, peer)}
-	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	ip := s.clientIPFrom(r, peer)
 	h := w.Header()
 	tok, ok, err := bearerValue(forwardHeader(r, "Authorization"))
 	if err == nil && !ok {
@@ -269,11 +267,11 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	var p *latchkey.Principal
 	if err == nil {
-		if err = s.authLimited(r); err == nil {
-			p, err = s.verify.Verify(r.Context(), tok, st.ip)
+		if err = s.authLimited(ip); err == nil {
+			p, err = s.verify.Verify(r.Context(), tok, ip)
 			s.metrics.verification(err)
 			if err != nil {
-				s.noteAuthFailure(r, err)
+				s.noteAuthFailure(r, ip, err)
 			}
 		}
 	}

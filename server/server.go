@@ -65,6 +65,8 @@ type Server struct {
 	reqPfx  string
 	// patterns lists the registered routes (for the documentation check).
 	patterns []string
+	// governor runs the governance features (rate limits, last-used batching, sweeps).
+	governor *governor
 }
 
 // New returns a Server.

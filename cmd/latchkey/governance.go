@@ -1,14 +1,65 @@
 package main
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/spf13/pflag"
 
 	"github.com/latchkey/latchkey/server"
 )
 
-// governanceOptions are serve's flags for the governance features (rate limits, leak reports).
-type governanceOptions struct{}
+// governanceOptions are serve's flags for the governance features: brute-force limits, audit
+// summaries, last-used batching, the expiry sweep and leaked-token reports.
+type governanceOptions struct {
+	githubKeysFile      string
+	authFailureBurst    int
+	authFailureRefill   time.Duration
+	maxTrackedAddresses int
+	failureSummary      time.Duration
+	lastUsedFlush       time.Duration
+	expirySweep         time.Duration
+	expiringWithin      time.Duration
+}
 
-func (g *governanceOptions) flags(fl *pflag.FlagSet) {}
+func (g *governanceOptions) flags(fl *pflag.FlagSet) {
+	fl.StringVar(&g.githubKeysFile, "github-keys-file", "", "GitHub secret-scanning public keys (GitHub's public_keys JSON, {id: PEM} JSON, or PEM blocks) for POST /v1/leaks/github")
+	fl.IntVar(&g.authFailureBurst, "auth-failure-burst", 20, "failed authentications a client address may make in a row before it gets 429")
+	fl.DurationVar(&g.authFailureRefill, "auth-failure-refill", 6*time.Second, "time after which a rate-limited address regains one attempt")
+	fl.IntVar(&g.maxTrackedAddresses, "auth-failure-max-addresses", 100_000, "most client addresses the rate limiter remembers")
+	fl.DurationVar(&g.failureSummary, "auth-failure-summary-interval", 5*time.Minute, "window over which failed authentications are summarized in the audit log")
+	fl.DurationVar(&g.lastUsedFlush, "last-used-flush-interval", time.Minute, "how often buffered last-used times are written")
+	fl.DurationVar(&g.expirySweep, "expiry-sweep-interval", time.Minute, "how often tokens that expired are looked for and audited")
+	fl.DurationVar(&g.expiringWithin, "expiring-within", 7*24*time.Hour, "horizon of the latchkey_tokens_expiring gauge")
+}
 
-func (g *governanceOptions) apply(cfg *server.Config) error { return nil }
+func (g *governanceOptions) apply(cfg *server.Config) error {
+	gov := server.Governance{
+		AuthFailureBurst:       g.authFailureBurst,
+		AuthFailureRefill:      g.authFailureRefill,
+		MaxTrackedAddresses:    g.maxTrackedAddresses,
+		FailureSummaryInterval: g.failureSummary,
+		LastUsedFlushInterval:  g.lastUsedFlush,
+		ExpirySweepInterval:    g.expirySweep,
+		ExpiringWithin:         g.expiringWithin,
+	}
+	for name, d := range map[string]time.Duration{"--auth-failure-refill": g.authFailureRefill,
+		"--auth-failure-summary-interval": g.failureSummary, "--last-used-flush-interval": g.lastUsedFlush,
+		"--expiry-sweep-interval": g.expirySweep, "--expiring-within": g.expiringWithin} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be positive", name)
+		}
+	}
+	if g.authFailureBurst < 1 || g.maxTrackedAddresses < 1 {
+		return fmt.Errorf("--auth-failure-burst and --auth-failure-max-addresses must be at least 1")
+	}
+	if g.githubKeysFile != "" {
+		keys, err := server.LoadGitHubKeys(g.githubKeysFile)
+		if err != nil {
+			return err
+		}
+		gov.GitHubKeys = keys
+	}
+	cfg.Governance = gov
+	return nil
+}

@@ -1,0 +1,239 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Governance configures rate limits on failed authentication, the batching of last-used times,
+// the expiry sweep, audit summaries and leaked-token reports. Zero values take the defaults.
+type Governance struct {
+	// GitHubKeys verify GitHub secret-scanning reports at /v1/leaks/github, by key identifier.
+	// Without keys the endpoint answers 503.
+	GitHubKeys map[string]*ecdsa.PublicKey
+	// AuthFailureBurst is how many failed authentications a client address may make in a row
+	// before it is refused with 429 (default 20). Sign-ins and tokens are counted separately.
+	AuthFailureBurst int
+	// AuthFailureRefill is how long an address waits to regain one attempt (default 6 s, ten a
+	// minute).
+	AuthFailureRefill time.Duration
+	// MaxTrackedAddresses bounds the memory the rate limiter uses (default 100,000 addresses).
+	MaxTrackedAddresses int
+	// FailureSummaryInterval is the window over which failed authentications are summarized in
+	// one audit entry per account and address (default 5 minutes).
+	FailureSummaryInterval time.Duration
+	// LastUsedFlushInterval is how often buffered last-used times are written (default 1 minute).
+	LastUsedFlushInterval time.Duration
+	// ExpirySweepInterval is how often tokens that expired are looked for and audited as
+	// service_token.expired (default 1 minute).
+	ExpirySweepInterval time.Duration
+	// ExpiringWithin is the horizon of the latchkey_tokens_expiring gauge (default 7 days).
+	ExpiringWithin time.Duration
+}
+
+func (g *Governance) defaults() {
+	if g.AuthFailureBurst <= 0 {
+		g.AuthFailureBurst = 20
+	}
+	if g.AuthFailureRefill <= 0 {
+		g.AuthFailureRefill = 6 * time.Second
+	}
+	if g.MaxTrackedAddresses <= 0 {
+		g.MaxTrackedAddresses = 100_000
+	}
+	if g.FailureSummaryInterval <= 0 {
+		g.FailureSummaryInterval = 5 * time.Minute
+	}
+	if g.LastUsedFlushInterval <= 0 {
+		g.LastUsedFlushInterval = time.Minute
+	}
+	if g.ExpirySweepInterval <= 0 {
+		g.ExpirySweepInterval = time.Minute
+	}
+	if g.ExpiringWithin <= 0 {
+		g.ExpiringWithin = 7 * 24 * time.Hour
+	}
+}
+
+// governor is the running state of the governance features: the rate limiters, the last-used
+// buffer, the reuse queue, the failure summaries and the background loops that drain them.
+type governor struct {
+	tokenLimits  *limiter
+	signInLimits *limiter
+	uses         *useBuffer
+	reuse        *reuseQueue
+	summary      *failureSummary
+	expiry       *expirySweep
+	metrics      *govMetrics
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// initGovernance sets up the rate limiters, last-used batching, reuse handling, failure
+// summaries, the expiry sweep and their metrics, and starts the background loops (only when
+// the server has a store).
+func (s *Server) initGovernance() error {
+	g := &s.cfg.Governance
+	g.defaults()
+	gv := &governor{
+		tokenLimits:  newLimiter(g.AuthFailureBurst, g.AuthFailureRefill, g.MaxTrackedAddresses),
+		signInLimits: newLimiter(g.AuthFailureBurst, g.AuthFailureRefill, g.MaxTrackedAddresses),
+		uses:         newUseBuffer(),
+		reuse:        newReuseQueue(),
+		summary:      newFailureSummary(),
+		expiry:       &expirySweep{audited: map[int64]bool{}},
+		stop:         make(chan struct{}),
+	}
+	s.governor = gv
+	gv.metrics = newGovMetrics(s)
+	if s.store == nil {
+		return nil
+	}
+	// Errors are logged where they happen; the next round retries.
+	s.every(g.LastUsedFlushInterval, func(ctx context.Context) { _ = s.flushUses(ctx) })
+	s.every(g.FailureSummaryInterval, func(ctx context.Context) { _ = s.flushSummaries(ctx) })
+	s.every(g.ExpirySweepInterval, func(ctx context.Context) { _ = s.sweepExpired(ctx) })
+	s.every(time.Minute, func(context.Context) {
+		now := time.Now()
+		gv.tokenLimits.sweep(now)
+		gv.signInLimits.sweep(now)
+	})
+	gv.wg.Add(1)
+	go func() {
+		defer gv.wg.Done()
+		s.runReuse()
+	}()
+	return nil
+}
+
+// gov returns the running governance state.
+func (s *Server) gov() *governor { return s.governor }
+
+// every runs fn every interval until Close, with a context that Close cancels.
+func (s *Server) every(interval time.Duration, fn func(ctx context.Context)) {
+	gv := s.gov()
+	gv.wg.Add(1)
+	go func() {
+		defer gv.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-gv.stop:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), interval+30*time.Second)
+				fn(ctx)
+				cancel()
+			}
+		}
+	}()
+}
+
+// Close stops the background loops and writes what the server buffers: last-used times,
+// pending reuse reports and failure summaries. Call it after the HTTP server has stopped taking
+// requests and before the store closes. It is safe to call more than once.
+func (s *Server) Close(ctx context.Context) error {
+	gv := s.gov()
+	if gv == nil || s.store == nil {
+		return nil
+	}
+	var err error
+	gv.closeOnce.Do(func() {
+		gv.reuse.close()
+		close(gv.stop)
+		done := make(chan struct{})
+		go func() { gv.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = errors.New("timed out waiting for background work")
+		}
+		err = errors.Join(err, s.flushUses(ctx), s.flushSummaries(ctx))
+	})
+	return err
+}
+
+// govMetrics are the governance features' Prometheus metrics.
+type govMetrics struct {
+	authFailures  *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	leakReports   *prometheus.CounterVec
+	reuseDetected prometheus.Counter
+	tokensExpired prometheus.Counter
+
+	mu           sync.Mutex
+	expiring     float64
+	expiringAt   time.Time
+	expiringFunc func(ctx context.Context) (float64, error)
+}
+
+func newGovMetrics(s *Server) *govMetrics {
+	m := &govMetrics{
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_auth_failures_total",
+			Help: "Failed authentications by kind (token, sign_in, leak_signature) and reason."}, []string{"kind", "reason"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_auth_rate_limited_total",
+			Help: "Requests refused with 429 because their address failed authentication too often, by kind."}, []string{"kind"}),
+		leakReports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_leak_reports_total",
+			Help: "Tokens named in leak reports, by label (true_positive, false_positive)."}, []string{"label"}),
+		reuseDetected: prometheus.NewCounter(prometheus.CounterOpts{Name: "latchkey_token_reuse_detected_total",
+			Help: "Rotated-out tokens presented after their grace period."}),
+		tokensExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "latchkey_tokens_expired_total",
+			Help: "Tokens the expiry sweep found expired and audited."}),
+	}
+	gv := s.gov()
+	horizon := s.cfg.Governance.ExpiringWithin
+	m.expiringFunc = func(ctx context.Context) (float64, error) {
+		if s.store == nil {
+			return 0, nil
+		}
+		now := time.Now()
+		active := latchkey.StateActive
+		within, before := now.Add(horizon), now
+		_, n, err := s.store.FindTokens(ctx, latchkey.TokenFilter{State: &active, ExpiresBefore: &within, Limit: 1})
+		if err != nil {
+			return 0, err
+		}
+		_, gone, err := s.store.FindTokens(ctx, latchkey.TokenFilter{State: &active, ExpiresBefore: &before, Limit: 1})
+		if err != nil {
+			return 0, err
+		}
+		return float64(n - gone), nil
+	}
+	s.metrics.reg.MustRegister(m.authFailures, m.rateLimited, m.leakReports, m.reuseDetected, m.tokensExpired,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "latchkey_tokens_expiring",
+			Help: "Active tokens that expire within the configured horizon (default 7 days) and have not expired yet."},
+			m.expiringTokens),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "latchkey_last_used_pending",
+			Help: "Last-used observations buffered in memory, not yet written."},
+			func() float64 { return float64(gv.uses.len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "latchkey_auth_rate_limit_tracked_addresses",
+			Help: "Client addresses the authentication rate limiter currently tracks."},
+			func() float64 { return float64(gv.tokenLimits.len() + gv.signInLimits.len()) }),
+	)
+	return m
+}
+
+// expiringTokens computes latchkey_tokens_expiring at scrape time, at most every 30 seconds.
+func (m *govMetrics) expiringTokens() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if time.Since(m.expiringAt) < 30*time.Second {
+		return m.expiring
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if v, err := m.expiringFunc(ctx); err == nil {
+		m.expiring, m.expiringAt = v, time.Now()
+	}
+	return m.expiring
+}
