@@ -132,13 +132,19 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 		return err
 	}
 	if len(accounts) == 0 {
-		pw := randomPassword()
-		res, err := bootstrap(ctx, store, format, bootstrapInput{Account: o.account, Plan: latchkey.PlanEnterprise, Email: o.adminEmail, Password: pw})
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("bootstrap: %w", err)
-		}
-		fmt.Fprintf(e.stdout, `
+		// Nodes started together on an empty shared database take turns; the first creates the
+		// account and the others, looking again, find it.
+		err := exclusive(ctx, store, "bootstrap", func(ctx context.Context) error {
+			accounts, _, err := store.FindAccounts(ctx, latchkey.AccountFilter{Limit: 1})
+			if err != nil || len(accounts) > 0 {
+				return err
+			}
+			pw := randomPassword()
+			res, err := bootstrap(ctx, store, format, bootstrapInput{Account: o.account, Plan: latchkey.PlanEnterprise, Email: o.adminEmail, Password: pw})
+			if err != nil {
+				return fmt.Errorf("bootstrap: %w", err)
+			}
+			fmt.Fprintf(e.stdout, `
 latchkey created account %q (id %d) and its first admin. These are shown once:
 
   Sign in at  %s/login
@@ -147,6 +153,12 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
   Admin token %s
 
 `, res.Account.Name, res.Account.ID, base, res.User.Email, pw, res.PAT)
+			return nil
+		})
+		if err != nil {
+			ln.Close()
+			return err
+		}
 	}
 
 	v := verify.New(store, verify.Options{Format: format, TTL: o.cacheTTL})

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/postgres"
+)
+
+// PostgreSQL support: --db postgres://… (see docs/deploy.md). Pool sizing goes in the URL's
+// pool_* parameters, so serve, migrate and init take it the same way.
+func init() {
+	openPostgres = func(ctx context.Context, dsn string) (latchkey.Store, error) {
+		return postgres.Open(ctx, dsn)
+	}
+}
+
+// exclusiveStore is a store shared by several nodes that can run a section on one node at a
+// time (postgres.Store, with an advisory lock).
+type exclusiveStore interface {
+	Exclusive(ctx context.Context, name string, fn func(ctx context.Context) error) error
+}
+
+// exclusive runs fn while no other node runs the section called name. A store only one node
+// uses (SQLite) runs fn directly.
+func exclusive(ctx context.Context, s latchkey.Store, name string, fn func(ctx context.Context) error) error {
+	if x, ok := s.(exclusiveStore); ok {
+		return x.Exclusive(ctx, name, fn)
+	}
+	return fn(ctx)
+}
