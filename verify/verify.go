@@ -297,9 +297,7 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, token string, parsed to
 		if err != nil {
 			return nil, err
 		}
-		if v.epoch.Load() == epoch {
-			v.put(h, sl)
-		}
+		v.put(h, sl, epoch)
 		return sl, nil
 	})
 	if err != nil {
@@ -308,17 +306,40 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, token string, parsed to
 	return res.(slot), nil
 }
 
-func (v *Verifier) put(h [32]byte, sl slot) {
-	if d := sl.detail; d != nil && d.tokenID != 0 {
-		v.idxMu.Lock()
-		v.byToken[d.tokenID] = h
-		v.idxMu.Unlock()
+// put caches a slot read at epoch. It inserts first and then checks the epoch, all under the
+// shard's lock: an Invalidate that began before the check makes put take its entry back, and one
+// that begins after it finds the entry (index included) and removes it. Either way no stale
+// entry outlives an invalidation.
+func (v *Verifier) put(h [32]byte, sl slot, epoch uint64) {
+	k := keyOf(&h)
+	var tokenID int64
+	if d := sl.detail; d != nil {
+		tokenID = d.tokenID
 	}
 	sh := &v.shards[h[0]%numShards]
-	k := keyOf(&h)
 	sh.mu.Lock()
+	if tokenID != 0 {
+		v.idxMu.Lock()
+		v.byToken[tokenID] = h
+		v.idxMu.Unlock()
+	}
 	old, had := sh.m[k]
 	sh.m[k] = sl
+	if v.epoch.Load() != epoch {
+		delete(sh.m, k)
+		if tokenID != 0 {
+			v.idxMu.Lock()
+			if v.byToken[tokenID] == h {
+				delete(v.byToken, tokenID)
+			}
+			v.idxMu.Unlock()
+		}
+		sh.mu.Unlock()
+		if had && old.flags&flagNegative != 0 {
+			v.negatives.Add(-1)
+		}
+		return
+	}
 	sh.mu.Unlock()
 	wasNeg := had && old.flags&flagNegative != 0
 	isNeg := sl.flags&flagNegative != 0

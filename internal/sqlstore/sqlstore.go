@@ -25,7 +25,8 @@ type Dialect interface {
 	Rebind(query string) string
 	// IsUniqueViolation reports whether err is a unique-constraint violation.
 	IsUniqueViolation(err error) bool
-	// LockAudit serializes audit-chain appends within tx.
+	// LockAudit serializes write transactions (and so audit-chain appends); withTx takes it
+	// right after BEGIN.
 	LockAudit(ctx context.Context, tx *sql.Tx) error
 	// Notify announces changes to other nodes as part of tx (no-op for single-node databases).
 	Notify(ctx context.Context, tx *sql.Tx, changes []latchkey.Change) error
@@ -184,9 +185,6 @@ func (t *tx) audit(accountID int64, event string, context map[string]any) error 
 }
 
 func (t *tx) appendAudit(e *latchkey.AuditEntry) error {
-	if err := t.s.dialect.LockAudit(t.ctx, t.tx); err != nil {
-		return fmt.Errorf("lock audit log: %w", err)
-	}
 	if e.Context == nil {
 		e.Context = map[string]any{}
 	}
