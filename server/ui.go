@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,17 +12,25 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/catalog"
 	"github.com/latchkey/latchkey/password"
 )
+
+// The web UI is server-rendered: html/template pages parsed once from embedded files, plain
+// forms with a CSRF token, and JavaScript only for copy buttons. Files whose names start with "_"
+// hold shared partials (the settings sidebar, the grant editor, the reveal panel) and are parsed
+// into every page.
 
 //go:embed ui/*.html ui/static/*
 var uiFS embed.FS
 
-// uiTemplates holds one parsed template set per page, each with the shared layout.
+// uiTemplates holds one parsed template set per page, each with the shared layout and partials.
 type uiTemplates struct {
 	pages map[string]*template.Template
 }
@@ -31,16 +40,29 @@ func parseTemplates() (*uiTemplates, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages, err := fs.Glob(uiFS, "ui/*.html")
+	files, err := fs.Glob(uiFS, "ui/*.html")
 	if err != nil {
 		return nil, err
+	}
+	var partials [][]byte
+	var pages []string
+	for _, f := range files {
+		base := strings.TrimPrefix(f, "ui/")
+		switch {
+		case base == "layout.html":
+		case strings.HasPrefix(base, "_"):
+			b, err := fs.ReadFile(uiFS, f)
+			if err != nil {
+				return nil, err
+			}
+			partials = append(partials, b)
+		default:
+			pages = append(pages, f)
+		}
 	}
 	t := &uiTemplates{pages: map[string]*template.Template{}}
 	for _, p := range pages {
 		name := strings.TrimSuffix(strings.TrimPrefix(p, "ui/"), ".html")
-		if name == "layout" {
-			continue
-		}
 		body, err := fs.ReadFile(uiFS, p)
 		if err != nil {
 			return nil, err
@@ -48,6 +70,11 @@ func parseTemplates() (*uiTemplates, error) {
 		tmpl, err := template.New(name).Funcs(uiFuncs).Parse(string(layout))
 		if err != nil {
 			return nil, err
+		}
+		for _, part := range partials {
+			if _, err := tmpl.Parse(string(part)); err != nil {
+				return nil, err
+			}
 		}
 		if _, err := tmpl.Parse(string(body)); err != nil {
 			return nil, err
@@ -68,12 +95,47 @@ type page struct {
 	CSRF        string
 	Flash       string
 	Error       string
-	// Section marks the current Account settings sidebar entry.
+	// Section marks the current Account settings sidebar entry ("" outside Account settings).
 	Section string
+	// Can says which actions the principal may take, so pages show only usable buttons.
+	Can caps
 	// Page-specific data.
 	Data  any
 	Email string
 	Next  string
+}
+
+// caps are the actions a principal may take in its account. Pages use them to hide what the
+// principal may not use; handlers check permissions again on every request.
+type caps struct {
+	AccountWrite        bool
+	ProjectsCreate      bool
+	MembersRead         bool
+	MembersWrite        bool
+	LicensesWrite       bool
+	GroupsRead          bool
+	GroupsWrite         bool
+	ServiceTokensRead   bool
+	ServiceTokensManage bool
+	IPRestrictionsRead  bool
+	AuditLogsRead       bool
+}
+
+func capsOf(p *latchkey.Principal) caps {
+	has := func(r latchkey.Resource, a latchkey.Access) bool { return can(p, r, a) == nil }
+	return caps{
+		AccountWrite:        has(latchkey.ResAccountSettings, latchkey.AccessWrite),
+		ProjectsCreate:      has(latchkey.ResProjectCreate, latchkey.AccessWrite),
+		MembersRead:         has(latchkey.ResMembers, latchkey.AccessRead),
+		MembersWrite:        has(latchkey.ResMembers, latchkey.AccessWrite) && has(latchkey.ResLicenses, latchkey.AccessWrite),
+		LicensesWrite:       has(latchkey.ResLicenses, latchkey.AccessWrite),
+		GroupsRead:          has(latchkey.ResGroups, latchkey.AccessRead),
+		GroupsWrite:         has(latchkey.ResGroups, latchkey.AccessWrite),
+		ServiceTokensRead:   has(latchkey.ResServiceTokens, latchkey.AccessRead),
+		ServiceTokensManage: canManageServiceTokens(p) == nil,
+		IPRestrictionsRead:  has(latchkey.ResIPRestrictions, latchkey.AccessRead),
+		AuditLogsRead:       has(latchkey.ResAuditLogs, latchkey.AccessRead),
+	}
 }
 
 // render writes a page. Rendering into a buffer first means a template error never leaves a
@@ -97,7 +159,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	_, _ = buf.WriteTo(w)
 }
 
-// setPageHeaders sets the security headers of every UI response.
+// setPageHeaders sets the security headers of every UI response. no-store keeps revealed tokens
+// (and every other page) out of the browser's and proxies' caches.
 func setPageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -115,7 +178,39 @@ var uiFuncs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
+	"timestamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"duration":  humanDuration,
+	"setTitle":  catalog.Title,
+	"plus":      func(a, b int) int { return a + b },
+	"license": func(l latchkey.License) string {
+		switch l {
+		case latchkey.LicenseDeveloper:
+			return "Developer"
+		case latchkey.LicenseReadOnly:
+			return "Read-only"
+		case latchkey.LicenseIT:
+			return "IT"
+		case latchkey.LicenseAnalyst:
+			return "Analyst"
+		}
+		return string(l)
+	},
 }
+
+// humanDuration writes a lifetime in days when it is a whole number of days, e.g. "90 days".
+func humanDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == day:
+		return "1 day"
+	case d > 0 && d%day == 0:
+		return strconv.FormatInt(int64(d/day), 10) + " days"
+	}
+	return d.String()
+}
+
+// licenses lists the licenses in the order forms offer them.
+var licenses = []latchkey.License{latchkey.LicenseDeveloper, latchkey.LicenseReadOnly, latchkey.LicenseIT, latchkey.LicenseAnalyst}
 
 func randomString(n int) string {
 	b := make([]byte, n)
@@ -126,9 +221,21 @@ func randomString(n int) string {
 // csrfCookie carries the login form's CSRF token before a session exists (double submit).
 const csrfCookie = "latchkey_csrf"
 
+// flashCookie carries a one-line confirmation ("Token ci deleted.") across a redirect. A cookie
+// rather than a query parameter, so nobody can put words in latchkey's mouth with a link.
+const flashCookie = "latchkey_flash"
+
 func (s *Server) cookie(name, value string, maxAge time.Duration) *http.Cookie {
 	return &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.cfg.SecureCookies,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(maxAge / time.Second)}
+}
+
+// redirectFlash redirects after a successful form post (post/redirect/get) with a confirmation.
+func (s *Server) redirectFlash(w http.ResponseWriter, r *http.Request, to, msg string) {
+	if msg != "" {
+		http.SetCookie(w, s.cookie(flashCookie, url.QueryEscape(msg), time.Minute))
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func safeNext(next string) string {
@@ -228,6 +335,8 @@ type uiSession struct {
 	p    *latchkey.Principal
 	sess *latchkey.Session
 	hash []byte
+	// section is the Account settings sidebar entry of the request, so errors render in place.
+	section string
 }
 
 // uiFunc is a UI handler for a signed-in user.
@@ -236,6 +345,11 @@ type uiFunc func(w http.ResponseWriter, r *http.Request, us *uiSession) error
 // ui wraps a page handler: it requires a session (redirecting to sign-in), checks the CSRF token
 // of every state-changing request and renders errors as pages.
 func (s *Server) ui(fn uiFunc) http.Handler {
+	return s.uiSection("", fn)
+}
+
+// uiSection is ui for a page of the Account settings section.
+func (s *Server) uiSection(section string, fn uiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := state(r.Context())
 		c, err := r.Cookie(sessionCookie)
@@ -260,14 +374,14 @@ func (s *Server) ui(fn uiFunc) http.Handler {
 			return
 		}
 		st.principal = p
+		us := &uiSession{p: p, sess: sess, hash: h[:], section: section}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := r.ParseForm(); err != nil || !equalStrings(sess.CSRFSecret, r.PostForm.Get("csrf_token")) {
-				s.renderError(w, r, &uiSession{p: p, sess: sess, hash: h[:]}, errCSRF)
+				s.renderError(w, r, us, errCSRF)
 				return
 			}
 		}
 		ctx := latchkey.WithActor(r.Context(), latchkey.ActorOf(p, addrString(st.ip), "ui"))
-		us := &uiSession{p: p, sess: sess, hash: h[:]}
 		if err := fn(w, r.WithContext(ctx), us); err != nil {
 			s.renderError(w, r, us, err)
 		}
@@ -282,7 +396,8 @@ func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login"+next, http.StatusSeeOther)
 }
 
-// renderError shows an error page with the status of the error.
+// renderError shows an error page with the status of the error, inside the settings layout when
+// the request belongs to it.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, us *uiSession, err error) {
 	status, le := errorStatus(err, state(r.Context()).id)
 	if status == http.StatusInternalServerError {
@@ -290,14 +405,22 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, us *uiSessi
 	}
 	pg := &page{Title: "Error", Error: le.Message}
 	if us != nil {
-		s.fillPage(r, us, pg)
+		s.fillPage(w, r, us, pg)
+		pg.Section = us.section
+	}
+	if status == http.StatusForbidden {
+		pg.Title = "Not allowed"
 	}
 	s.render(w, r, status, "error", pg)
 }
 
-// fillPage sets the common fields of a signed-in page.
-func (s *Server) fillPage(r *http.Request, us *uiSession, pg *page) {
+// fillPage sets the common fields of a signed-in page and consumes the flash message.
+func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, us *uiSession, pg *page) {
 	pg.Principal, pg.AccountID, pg.CSRF = us.p, us.p.AccountID, us.sess.CSRFSecret
+	pg.Can = capsOf(us.p)
+	if pg.Section == "" {
+		pg.Section = us.section
+	}
 	accounts, _, err := s.store.FindAccounts(r.Context(), latchkey.AccountFilter{MemberUserID: &us.p.UserID, Limit: latchkey.MaxLimit})
 	if err == nil {
 		pg.Accounts = accounts
@@ -307,9 +430,33 @@ func (s *Server) fillPage(r *http.Request, us *uiSession, pg *page) {
 			}
 		}
 	}
-	if f := r.URL.Query().Get("flash"); f != "" && len(f) < 200 {
-		pg.Flash = f
+	if c, err := r.Cookie(flashCookie); err == nil && c.Value != "" {
+		if f, err := url.QueryUnescape(c.Value); err == nil && len(f) < 300 {
+			pg.Flash = f
+		}
+		http.SetCookie(w, s.cookie(flashCookie, "", -1))
 	}
+}
+
+// show renders a signed-in page with status 200.
+func (s *Server) show(w http.ResponseWriter, r *http.Request, us *uiSession, name, title string, data any) {
+	s.showStatus(w, r, us, http.StatusOK, name, title, data, "")
+}
+
+// showStatus renders a signed-in page with a status and an optional error at the top.
+func (s *Server) showStatus(w http.ResponseWriter, r *http.Request, us *uiSession, status int, name, title string, data any, errMsg string) {
+	pg := &page{Title: title, Data: data, Error: errMsg}
+	s.fillPage(w, r, us, pg)
+	s.render(w, r, status, name, pg)
+}
+
+// formStatus is the status of a form page re-rendered after err.
+func formStatus(err error) int {
+	status, _ := errorStatus(err, "")
+	if status == http.StatusInternalServerError {
+		return http.StatusOK
+	}
+	return status
 }
 
 func (s *Server) handleUILogout(w http.ResponseWriter, r *http.Request, us *uiSession) error {
@@ -322,10 +469,142 @@ func (s *Server) handleUILogout(w http.ResponseWriter, r *http.Request, us *uiSe
 }
 
 func (s *Server) handleUIHome(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	pg := &page{Title: "Home"}
-	s.fillPage(r, us, pg)
-	s.render(w, r, http.StatusOK, "home", pg)
+	s.show(w, r, us, "home", "Home", nil)
 	return nil
+}
+
+// handleUISwitchAccount moves the session to another account the user is a member of.
+func (s *Server) handleUISwitchAccount(w http.ResponseWriter, r *http.Request, us *uiSession) error {
+	id, err := strconv.ParseInt(r.PostForm.Get("account_id"), 10, 64)
+	if err != nil || id <= 0 {
+		return latchkey.FieldError("account_id", "choose an account")
+	}
+	p, err := s.userPrincipal(r.Context(), us.p.UserID, id, latchkey.AuthSession)
+	if err != nil {
+		return err
+	}
+	if err := s.store.UpdateSession(r.Context(), us.hash, id, time.Now()); err != nil {
+		return err
+	}
+	a, err := s.store.FindAccountByID(r.Context(), p.AccountID)
+	if err != nil {
+		return err
+	}
+	s.redirectFlash(w, r, "/", "Switched to "+a.Name+".")
+	return nil
+}
+
+// formOnce remembers which one-time forms (new token, rotate) were submitted successfully, so a
+// browser's "resubmit the form?" after Back does not mint a second token.
+type formOnce struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+var usedForms = &formOnce{seen: map[string]time.Time{}}
+
+// claim marks id used; false when it already was. An empty id (a hand-made form) is not guarded.
+func (f *formOnce) claim(id string) bool {
+	if id == "" {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if len(f.seen) > 10000 {
+		for k, t := range f.seen {
+			if now.Sub(t) > time.Hour {
+				delete(f.seen, k)
+			}
+		}
+	}
+	if _, ok := f.seen[id]; ok {
+		return false
+	}
+	f.seen[id] = now
+	return true
+}
+
+// release forgets id after a failed submission, so the corrected form can be sent again.
+func (f *formOnce) release(id string) {
+	f.mu.Lock()
+	delete(f.seen, id)
+	f.mu.Unlock()
+}
+
+var errFormUsed = latchkey.Errorf(latchkey.EConflict, "this form was already submitted, and its token was shown then; it is not shown again")
+
+// allProjects returns the account's projects (active only, or in every state).
+func (s *Server) allProjects(ctx context.Context, accountID int64, activeOnly bool) ([]*latchkey.Project, error) {
+	f := latchkey.ProjectFilter{AccountID: accountID, Limit: latchkey.MaxLimit}
+	if activeOnly {
+		st := latchkey.StateActive
+		f.State = &st
+	}
+	var out []*latchkey.Project
+	for {
+		ps, total, err := s.store.FindProjects(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
+		f.Offset += len(ps)
+		if len(ps) == 0 || f.Offset >= total {
+			return out, nil
+		}
+	}
+}
+
+// projectNamer maps project ids to names for permission summaries.
+func (s *Server) projectNamer(ctx context.Context, accountID int64) (func(int64) string, error) {
+	ps, err := s.allProjects(ctx, accountID, false)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[int64]string, len(ps))
+	for _, p := range ps {
+		names[p.ID] = p.Name
+	}
+	return func(id int64) string { return names[id] }, nil
+}
+
+// pageParam reads ?page= (1-based) for paged lists.
+func pageParam(r *http.Request) int {
+	n, err := strconv.Atoi(r.URL.Query().Get("page"))
+	if err != nil || n < 1 || n > 100000 {
+		return 1
+	}
+	return n
+}
+
+// pager links the pages of a list. Base is the list's URL up to the page number, e.g.
+// "/settings/audit-log?event_type=x&".
+type pager struct {
+	Page, Total, PerPage int
+	Base                 string
+}
+
+func newPager(r *http.Request, base string, total int) pager {
+	return pager{Page: pageParam(r), Total: total, PerPage: latchkey.MaxLimit, Base: base}
+}
+
+// Offset is the first row of the page.
+func (p pager) Offset() int { return (p.Page - 1) * p.PerPage }
+
+// Prev links the previous page, or "".
+func (p pager) Prev() string {
+	if p.Page <= 1 {
+		return ""
+	}
+	return p.Base + "page=" + strconv.Itoa(p.Page-1)
+}
+
+// Next links the next page, or "".
+func (p pager) Next() string {
+	if p.Page*p.PerPage >= p.Total {
+		return ""
+	}
+	return p.Base + "page=" + strconv.Itoa(p.Page+1)
 }
 
 func (s *Server) uiRoutes(mux *http.ServeMux) {
@@ -335,6 +614,45 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login", s.handleUILogin)
 	mux.Handle("POST /logout", s.ui(s.handleUILogout))
 	mux.Handle("GET /{$}", s.ui(s.handleUIHome))
+	mux.Handle("POST /switch-account", s.ui(s.handleUISwitchAccount))
+
+	// Account settings.
+	mux.Handle("GET /settings", http.RedirectHandler("/settings/account", http.StatusSeeOther))
+	mux.Handle("GET /settings/{$}", http.RedirectHandler("/settings/account", http.StatusSeeOther))
+	settings := func(pattern, section string, fn uiFunc) { mux.Handle(pattern, s.uiSection(section, fn)) }
+	settings("GET /settings/account", "account", s.handleUIAccount)
+	settings("POST /settings/account", "account", s.handleUIAccountUpdate)
+	settings("GET /settings/projects", "projects", s.handleUIProjectList)
+	settings("POST /settings/projects", "projects", s.handleUIProjectCreate)
+	settings("GET /settings/projects/{project_id}/delete", "projects", s.handleUIProjectDeleteConfirm)
+	settings("POST /settings/projects/{project_id}/delete", "projects", s.handleUIProjectDelete)
+	settings("GET /settings/users", "users", s.handleUIUserList)
+	settings("POST /settings/users", "users", s.handleUIUserAdd)
+	settings("POST /settings/users/{membership_id}/license", "users", s.handleUIUserLicense)
+	settings("GET /settings/users/{membership_id}/remove", "users", s.handleUIUserRemoveConfirm)
+	settings("POST /settings/users/{membership_id}/remove", "users", s.handleUIUserRemove)
+	settings("GET /settings/groups", "groups", s.handleUIGroupList)
+	settings("POST /settings/groups", "groups", s.handleUIGroupCreate)
+	settings("GET /settings/groups/{group_id}", "groups", s.handleUIGroupEdit)
+	settings("POST /settings/groups/{group_id}", "groups", s.handleUIGroupSave)
+	settings("POST /settings/groups/{group_id}/members", "groups", s.handleUIGroupMembers)
+	settings("GET /settings/service-tokens", "service-tokens", s.handleUIServiceTokenList)
+	settings("GET /settings/service-tokens/new", "service-tokens", s.handleUIServiceTokenNew)
+	settings("POST /settings/service-tokens/new", "service-tokens", s.handleUIServiceTokenCreate)
+	settings("GET /settings/service-tokens/{token_id}/rotate", "service-tokens", s.handleUIServiceTokenRotateForm)
+	settings("POST /settings/service-tokens/{token_id}/rotate", "service-tokens", s.handleUIServiceTokenRotate)
+	settings("GET /settings/service-tokens/{token_id}/delete", "service-tokens", s.handleUIServiceTokenDeleteConfirm)
+	settings("POST /settings/service-tokens/{token_id}/delete", "service-tokens", s.handleUIServiceTokenDelete)
+	settings("GET /settings/ip-restrictions", "ip-restrictions", s.handleUIIPRestrictions)
+	settings("GET /settings/audit-log", "audit-log", s.handleUIAuditLog)
+
+	// Profile and personal access tokens.
+	mux.Handle("GET /profile", s.ui(s.handleUIProfile))
+	mux.Handle("POST /profile/tokens", s.ui(s.handleUIPATCreate))
+	mux.Handle("GET /profile/tokens/{token_id}/rotate", s.ui(s.handleUIPATRotateForm))
+	mux.Handle("POST /profile/tokens/{token_id}/rotate", s.ui(s.handleUIPATRotate))
+	mux.Handle("GET /profile/tokens/{token_id}/delete", s.ui(s.handleUIPATDeleteConfirm))
+	mux.Handle("POST /profile/tokens/{token_id}/delete", s.ui(s.handleUIPATDelete))
 }
 
 func staticHandler(fsys fs.FS) http.Handler {
