@@ -68,7 +68,8 @@ type Verifier struct {
 	policies policyCache
 	stats    Stats
 	// start anchors the verifier's clock: times are nanoseconds since start on the monotonic
-	// clock, which is cheaper to read than the wall clock and immune to its jumps.
+	// clock, which is cheaper to read than the wall clock and immune to its jumps. It is the
+	// coarse clock's start, so both clocks count alike.
 	start time.Time
 	fake  func() time.Time
 }
@@ -94,15 +95,15 @@ type shard struct {
 }
 
 // slot is a cache entry as stored in the map. What every hit needs is inline, so that a hit costs
-// the map lookup and no further pointer chase; the rest waits behind detail.
+// the map lookup and no further pointer chase; the rest waits behind detail. Keeping it at 32
+// bytes matters: with a 16-byte key a map slot is no bigger than a [32]byte → pointer map's,
+// and map memory is most of a lookup's cost once the cache outgrows the CPU's.
 type slot struct {
 	principal *latchkey.Principal
 	until     int64 // cache expiry on the verifier's clock
-	// limit is the earliest of the token's expiry and the end of its rotation grace period.
-	limit  int64
-	flags  uint8
-	minute int32 // last minute (plus one) a use was reported, written under the shard lock
-	detail *detail
+	detail    *detail
+	minute    int32 // last minute (plus one) a use was reported, written under the shard lock
+	flags     uint8
 }
 
 // Slot flags.
@@ -116,7 +117,9 @@ const (
 
 // detail is the part of a cache entry that only some verifications read.
 type detail struct {
-	err       error
+	err error
+	// limit is the earliest of the token's expiry and the end of its rotation grace period.
+	limit     int64
 	accountID int64
 	userID    int64
 	tokenID   int64
@@ -147,7 +150,7 @@ func New(src Source, opt Options) *Verifier {
 	if opt.LegacyTTL <= 0 {
 		opt.LegacyTTL = time.Minute
 	}
-	v := &Verifier{src: src, opt: opt, start: time.Now(), fake: opt.Now, byToken: map[int64][32]byte{}}
+	v := &Verifier{src: src, opt: opt, start: coarse.start, fake: opt.Now, byToken: map[int64][32]byte{}}
 	for i := range v.shards {
 		v.shards[i].m = map[key]slot{}
 	}
@@ -177,6 +180,14 @@ func (v *Verifier) now() int64 {
 	return int64(time.Since(v.start))
 }
 
+// roughNow is now, up to coarseTick behind, for what tolerates it (see coarse).
+func (v *Verifier) roughNow() int64 {
+	if v.fake != nil {
+		return v.now()
+	}
+	return coarseNow()
+}
+
 // at converts a wall time to the verifier's clock.
 func (v *Verifier) at(t time.Time) int64 { return int64(t.Sub(v.start)) }
 
@@ -194,7 +205,7 @@ func (v *Verifier) Verify(ctx context.Context, token string, ip netip.Addr) (*la
 		return nil, err
 	}
 	h := tokenfmt.Hash(token)
-	now := v.now()
+	now := v.roughNow()
 	sh := &v.shards[h[0]%numShards]
 	sh.mu.RLock()
 	sl, ok := sh.m[keyOf(&h)]
@@ -206,6 +217,9 @@ func (v *Verifier) Verify(ctx context.Context, token string, ip netip.Addr) (*la
 		}
 	}
 	if sl.flags != 0 {
+		if sl.flags&flagLimit != 0 {
+			now = v.now() // expiry and grace are exact
+		}
 		if err := v.check(&sl, now, ip); err != nil {
 			return nil, err
 		}
@@ -222,7 +236,7 @@ func (v *Verifier) check(sl *slot, now int64, ip netip.Addr) error {
 	if sl.flags&flagDenied != 0 {
 		return d.err
 	}
-	if sl.flags&flagLimit != 0 && now >= sl.limit {
+	if sl.flags&flagLimit != 0 && now >= d.limit {
 		if d.hasExpiry && now >= d.expires {
 			return ErrExpired
 		}
@@ -412,15 +426,15 @@ func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, 
 	sl := slot{until: now + int64(ttl), detail: d}
 	if tok.ExpiresAt != nil {
 		d.expires, d.hasExpiry = v.at(*tok.ExpiresAt), true
-		sl.limit, sl.flags = d.expires, flagLimit
+		d.limit, sl.flags = d.expires, flagLimit
 	}
 	if tok.RotatedAt != nil {
 		d.grace, d.rotated, d.token = v.at(*tok.RotatedAt), true, tok
 		if tok.GraceUntil != nil {
 			d.grace = v.at(*tok.GraceUntil)
 		}
-		if sl.flags&flagLimit == 0 || d.grace < sl.limit {
-			sl.limit = d.grace
+		if sl.flags&flagLimit == 0 || d.grace < d.limit {
+			d.limit = d.grace
 		}
 		sl.flags |= flagLimit
 		if d.grace <= now {
