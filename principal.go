@@ -47,15 +47,25 @@ type Principal struct {
 	IssuedAt time.Time
 	// Legacy marks a principal authenticated with a legacy-format token.
 	Legacy bool
-	// ref caches String for principals built once and shared (see Seal).
-	ref string
+	// ref and accountRef cache String and AccountRef for principals built once and shared
+	// (see Seal).
+	ref, accountRef string
 }
 
-// Seal precomputes what String returns, for principals that are cached and served many times.
+// Seal precomputes what String and AccountRef return, for principals that are cached and served
+// many times.
 func (p *Principal) Seal() *Principal {
-	p.ref = ""
-	p.ref = p.String()
+	p.ref, p.accountRef = "", ""
+	p.ref, p.accountRef = p.String(), p.AccountRef()
 	return p
+}
+
+// AccountRef returns the account id in decimal.
+func (p *Principal) AccountRef() string {
+	if p.accountRef != "" {
+		return p.accountRef
+	}
+	return strconv.FormatInt(p.AccountID, 10)
 }
 
 // ID returns the id of the user or service token the principal is.
