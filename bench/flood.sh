@@ -3,7 +3,7 @@
 # one address (127.0.0.2), while an honest client with a valid token measures its latency from
 # 127.0.0.1: first alone, then during the flood. The last line is the p99 ratio (target ≤ 3).
 #
-#   bash bench/flood.sh              # DURATION=10s FLOODERS=4 NICE=19
+#   bash bench/flood.sh              # DURATION=10s FLOODERS=4 NICE=19 LIMITS=on
 #
 # On a real deployment the attacker is on other machines; here it shares the CPU, so it runs
 # niced (NICE=0 shows the shared-CPU case).
@@ -13,6 +13,7 @@ export PATH="/usr/local/go/bin:$PATH"
 DURATION=${DURATION:-10s}
 FLOODERS=${FLOODERS:-4}
 NICE=${NICE:-19}   # the attacker runs at this CPU niceness (0 to share the CPU equally)
+LIMITS=${LIMITS:-on}  # off: no per-address limit, so every made-up token reaches storage
 out=bench/out
 mkdir -p "$out"
 go build -o "$out/latchkey" ./cmd/latchkey
@@ -21,7 +22,9 @@ go build -o "$out/flood" ./bench/cmd/flood
 rm -f "$out"/flood.db*
 "$out/seed" -db "$out/flood.db" -n 1000 -tokens "$out/flood-tokens.txt" >&2
 printf 'rules:\n  - methods: [GET]\n    path: /api/projects/{project_id}/jobs/**\n    resource: jobs\n    access: read\n' > "$out/flood-rules.yaml"
-"$out/latchkey" serve --db "$out/flood.db" --addr 127.0.0.1:0 --forward-auth-rules "$out/flood-rules.yaml" --log-level warn >"$out/flood-latchkey.out" 2>&1 &
+extra=()
+[ "$LIMITS" = off ] && extra=(--auth-failure-burst 1000000000 --rate-limit-delay 0)
+"$out/latchkey" serve --db "$out/flood.db" --addr 127.0.0.1:0 --forward-auth-rules "$out/flood-rules.yaml" --log-level warn "${extra[@]}" >"$out/flood-latchkey.out" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 200); do url=$(grep -o 'serving on http://[0-9.:]*' "$out/flood-latchkey.out" | head -1 | cut -d' ' -f3 || true); [ -n "$url" ] && break; sleep 0.05; done

@@ -46,7 +46,7 @@ func (s *Server) authenticate(r *http.Request, accountID int64) (*latchkey.Princ
 		return nil, err
 	}
 	if ok {
-		if err := s.authLimited(st.ip); err != nil {
+		if err := s.authLimited(r.Context(), st.ip); err != nil {
 			return nil, err
 		}
 		p, err := s.verify.Verify(r.Context(), tok, st.ip)

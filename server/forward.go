@@ -267,7 +267,7 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	var p *latchkey.Principal
 	if err == nil {
-		if err = s.authLimited(ip); err == nil {
+		if err = s.authLimited(r.Context(), ip); err == nil {
 			// Successes are counted once, in latchkey_forward_auth_requests_total: a second
 			// shared counter per request costs measurable throughput on busy gateways.
 			p, err = s.verify.Verify(r.Context(), tok, ip)

@@ -24,6 +24,10 @@ type Governance struct {
 	// AuthFailureRefill is how long an address waits to regain one attempt (default 6 s, ten a
 	// minute).
 	AuthFailureRefill time.Duration
+	// RateLimitDelay holds a refused (429) answer to a rate-limited address this long (default
+	// 250 ms; negative for none), so that a flood from one address slows itself down instead of
+	// taking the CPU honest clients need.
+	RateLimitDelay time.Duration
 	// MaxTrackedAddresses bounds the memory the rate limiter uses (default 100,000 addresses).
 	MaxTrackedAddresses int
 	// FailureSummaryInterval is the window over which failed authentications are summarized in
@@ -44,6 +48,12 @@ func (g *Governance) defaults() {
 	}
 	if g.AuthFailureRefill <= 0 {
 		g.AuthFailureRefill = 6 * time.Second
+	}
+	switch {
+	case g.RateLimitDelay == 0:
+		g.RateLimitDelay = 250 * time.Millisecond
+	case g.RateLimitDelay < 0:
+		g.RateLimitDelay = 0
 	}
 	if g.MaxTrackedAddresses <= 0 {
 		g.MaxTrackedAddresses = 100_000

@@ -173,16 +173,33 @@ func rateLimited(what string, d time.Duration) error {
 
 // authLimited refuses (ERateLimited) a client address that failed token authentication too
 // often. It runs before the token is looked at, so a blocked address learns nothing more.
-func (s *Server) authLimited(ip netip.Addr) error {
+func (s *Server) authLimited(ctx context.Context, ip netip.Addr) error {
 	gv := s.gov()
 	if gv.tokenLimits.len() == 0 {
 		return nil // nobody is failing: skip reading the clock on the hot path
 	}
 	if d := gv.tokenLimits.wait(ip, time.Now()); d > 0 {
 		gv.metrics.rateLimited.WithLabelValues("token").Inc()
+		s.tarpit(ctx)
 		return rateLimited("authentication attempts", d)
 	}
 	return nil
+}
+
+// tarpit holds a refusal to a rate-limited address for RateLimitDelay (or until the client
+// goes away): a flood over a few connections then runs at a few requests a second per
+// connection instead of as fast as the server can refuse it.
+func (s *Server) tarpit(ctx context.Context) {
+	d := s.cfg.Governance.RateLimitDelay
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // noteAuthFailure records a failed token authentication: it is counted in metrics, drains the
@@ -209,6 +226,7 @@ func (s *Server) limitSignIn(r *http.Request) error {
 	gv := s.gov()
 	if d := gv.signInLimits.wait(state(r.Context()).ip, time.Now()); d > 0 {
 		gv.metrics.rateLimited.WithLabelValues("sign_in").Inc()
+		s.tarpit(r.Context())
 		return rateLimited("sign-in attempts", d)
 	}
 	return nil

@@ -15,6 +15,7 @@ type governanceOptions struct {
 	githubKeysFile      string
 	authFailureBurst    int
 	authFailureRefill   time.Duration
+	rateLimitDelay      time.Duration
 	maxTrackedAddresses int
 	failureSummary      time.Duration
 	lastUsedFlush       time.Duration
@@ -26,6 +27,7 @@ func (g *governanceOptions) flags(fl *pflag.FlagSet) {
 	fl.StringVar(&g.githubKeysFile, "github-keys-file", "", "GitHub secret-scanning public keys (GitHub's public_keys JSON, {id: PEM} JSON, or PEM blocks) for POST /v1/leaks/github")
 	fl.IntVar(&g.authFailureBurst, "auth-failure-burst", 20, "failed authentications a client address may make in a row before it gets 429")
 	fl.DurationVar(&g.authFailureRefill, "auth-failure-refill", 6*time.Second, "time after which a rate-limited address regains one attempt")
+	fl.DurationVar(&g.rateLimitDelay, "rate-limit-delay", 250*time.Millisecond, "how long a 429 to a rate-limited address is held (0 for none), slowing floods down")
 	fl.IntVar(&g.maxTrackedAddresses, "auth-failure-max-addresses", 100_000, "most client addresses the rate limiter remembers")
 	fl.DurationVar(&g.failureSummary, "auth-failure-summary-interval", 5*time.Minute, "window over which failed authentications are summarized in the audit log")
 	fl.DurationVar(&g.lastUsedFlush, "last-used-flush-interval", time.Minute, "how often buffered last-used times are written")
@@ -37,6 +39,7 @@ func (g *governanceOptions) apply(cfg *server.Config) error {
 	gov := server.Governance{
 		AuthFailureBurst:       g.authFailureBurst,
 		AuthFailureRefill:      g.authFailureRefill,
+		RateLimitDelay:         g.rateLimitDelay,
 		MaxTrackedAddresses:    g.maxTrackedAddresses,
 		FailureSummaryInterval: g.failureSummary,
 		LastUsedFlushInterval:  g.lastUsedFlush,
@@ -49,6 +52,12 @@ func (g *governanceOptions) apply(cfg *server.Config) error {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", name)
 		}
+	}
+	if g.rateLimitDelay == 0 {
+		gov.RateLimitDelay = -1 // none
+	}
+	if g.rateLimitDelay < 0 || g.rateLimitDelay > time.Minute {
+		return fmt.Errorf("--rate-limit-delay must be between 0 and 1m")
 	}
 	if g.authFailureBurst < 1 || g.maxTrackedAddresses < 1 {
 		return fmt.Errorf("--auth-failure-burst and --auth-failure-max-addresses must be at least 1")
