@@ -3,7 +3,7 @@
 # Builds both, seeds N tokens, runs wrk against each alternately (ROUNDS rounds, same connections
 # and duration) and prints the mean requests/s of each; the last line is the ratio.
 #
-#   bash bench/http.sh                 # N=10000 ROUNDS=3 DURATION=10s CONNS=16
+#   bash bench/http.sh                 # N=10000 ROUNDS=3 DURATION=10s CONNS=16 IDENTITY_HEADERS=0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -12,6 +12,9 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-16}
 THREADS=${THREADS:-1}
+# IDENTITY_HEADERS=1 makes the baseline also send the two identity headers forward-auth must send
+# (a like-for-like comparison); by default it is the bare handler.
+IDENTITY_HEADERS=${IDENTITY_HEADERS:-0}
 out=bench/out
 mkdir -p "$out"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
@@ -44,7 +47,9 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 "$out/latchkey" serve --db "$out/http.db" --addr 127.0.0.1:0 --forward-auth-rules "$out/http-rules.yaml" --log-level warn >"$out/latchkey.out" 2>&1 &
 pids+=($!)
-"$out/baseline" -tokens "$out/http-tokens.txt" >"$out/baseline.out" 2>&1 &
+bflags=()
+[ "$IDENTITY_HEADERS" = 1 ] && bflags=(-identity-headers)
+"$out/baseline" -tokens "$out/http-tokens.txt" "${bflags[@]}" >"$out/baseline.out" 2>&1 &
 pids+=($!)
 url_of() { for _ in $(seq 1 200); do u=$(grep -o 'serving on http://[0-9.:]*' "$1" | head -1 | cut -d' ' -f3 || true); [ -n "$u" ] && { echo "$u"; return; }; sleep 0.05; done; echo "no server in $1" >&2; exit 1; }
 lk=$(url_of "$out/latchkey.out")/v1/forward-auth

@@ -163,6 +163,7 @@ func BenchmarkVerifyCachedParallel(b *testing.B) {
 	v, tokens := cachedVerifier(b, 100_000)
 	ctx := context.Background()
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := rand.IntN(len(tokens))
 		for pb.Next() {

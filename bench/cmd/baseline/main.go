@@ -17,6 +17,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	tokens := flag.String("tokens", "", "file of token strings, one per line")
+	headers := flag.Bool("identity-headers", false, "also answer with two identity headers, as forward-auth must (a like-for-like comparison)")
 	flag.Parse()
 	b, err := os.ReadFile(*tokens)
 	if err != nil {
@@ -34,6 +35,11 @@ func main() {
 	log.Fatal(http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if known[sha256.Sum256([]byte(tok))] {
+			if *headers {
+				h := w.Header()
+				h["X-Latchkey-Account-Id"] = []string{"1"}
+				h["X-Latchkey-Principal"] = []string{"service_token:42"}
+			}
 			w.WriteHeader(http.StatusOK)
 			return
 		}
