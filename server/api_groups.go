@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/catalog"
 	"github.com/latchkey/latchkey/client"
 )
 
@@ -237,10 +236,8 @@ func (s *Server) handleAPIAssignGroups(w http.ResponseWriter, r *http.Request, p
 			return latchkey.FieldError("desired_group_ids", "group %d does not exist in this account", id)
 		}
 		if !current[id] {
-			for _, gr := range g.Grants {
-				if err := catalog.CheckEscalation(p.Permissions, gr); err != nil {
-					return latchkey.Errorf(latchkey.EForbidden, "cannot add the user to group %s: %s", g.Name, latchkey.ErrorMessage(err))
-				}
+			if err := checkGroupJoin(p, g); err != nil {
+				return err
 			}
 		}
 		out = append(out, toGroupJSON(g))

@@ -3,13 +3,9 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/mail"
-	"strings"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/catalog"
 	"github.com/latchkey/latchkey/client"
-	"github.com/latchkey/latchkey/password"
 )
 
 // userView renders users with their membership in one account.
@@ -99,20 +95,6 @@ type userCreateRequest struct {
 	GroupIDs    []int64 `json:"group_ids"`
 }
 
-// checkLicenseGrant refuses handing out a license that gives more than the caller holds: the it
-// license carries security_admin and billing_admin whatever the groups.
-func checkLicenseGrant(p *latchkey.Principal, l latchkey.License) error {
-	if l != latchkey.LicenseIT {
-		return nil
-	}
-	for _, set := range []string{"security_admin", "billing_admin"} {
-		if err := catalog.CheckEscalation(p.Permissions, latchkey.Grant{PermissionSet: set, AllProjects: true}); err != nil {
-			return latchkey.Errorf(latchkey.EForbidden, "cannot give the it license: %s", latchkey.ErrorMessage(err))
-		}
-	}
-	return nil
-}
-
 func parseLicense(v *string) (latchkey.License, error) {
 	if v == nil {
 		return "", latchkey.FieldError("license_type", "license_type is required (developer, read_only, it or analyst)")
@@ -143,59 +125,18 @@ func (s *Server) handleAPIUserCreate(w http.ResponseWriter, r *http.Request, p *
 	if req.Email == nil {
 		return latchkey.FieldError("email", "email is required")
 	}
-	addr, err := mail.ParseAddress(*req.Email)
-	if err != nil || addr.Name != "" || len(addr.Address) > 254 {
-		return latchkey.FieldError("email", "email is not a valid address")
-	}
 	license, err := parseLicense(req.LicenseType)
 	if err != nil {
 		return err
 	}
-	if err := checkLicenseGrant(p, license); err != nil {
-		return err
-	}
-	var groupIDs []int64
-	if req.GroupIDs != nil {
-		groupIDs = req.GroupIDs
-		for _, id := range groupIDs {
-			g, err := s.group(r.Context(), p, id)
-			if err != nil {
-				return latchkey.FieldError("group_ids", "group %d does not exist in this account", id)
-			}
-			for _, gr := range g.Grants {
-				if err := catalog.CheckEscalation(p.Permissions, gr); err != nil {
-					return latchkey.Errorf(latchkey.EForbidden, "cannot add the user to group %s: %s", g.Name, latchkey.ErrorMessage(err))
-				}
-			}
+	in := newMember{Email: *req.Email, License: license, GroupIDs: req.GroupIDs}
+	for dst, src := range map[*string]*string{&in.FirstName: req.FirstName, &in.LastName: req.LastName, &in.Password: req.Password} {
+		if src != nil {
+			*dst = *src
 		}
 	}
-	u, err := s.store.FindUserByEmail(r.Context(), addr.Address)
-	switch latchkey.ErrorCodeOf(err) {
-	case "":
-	case latchkey.ENotFound:
-		u = &latchkey.User{Email: addr.Address}
-		if req.FirstName != nil {
-			u.FirstName = strings.TrimSpace(*req.FirstName)
-		}
-		if req.LastName != nil {
-			u.LastName = strings.TrimSpace(*req.LastName)
-		}
-		if req.Password != nil {
-			if err := password.Validate(*req.Password); err != nil {
-				return latchkey.FieldError("password", "%v", err)
-			}
-			if u.PasswordHash, err = password.Hash(*req.Password); err != nil {
-				return err
-			}
-		}
-		if err := s.store.CreateUser(r.Context(), u); err != nil {
-			return err
-		}
-	default:
-		return err
-	}
-	m := &latchkey.Membership{AccountID: p.AccountID, UserID: u.ID, License: license}
-	if err := s.store.CreateMembership(r.Context(), m, groupIDs); err != nil {
+	u, err := s.addMember(r.Context(), p, in)
+	if err != nil {
 		return err
 	}
 	out, err := s.userView(r.Context(), p.AccountID, []*latchkey.User{u})
@@ -247,24 +188,13 @@ func (s *Server) handleAPILicenseUpdate(w http.ResponseWriter, r *http.Request, 
 		if err != nil {
 			return err
 		}
-		if err := checkLicenseGrant(p, l); err != nil {
-			return err
-		}
 		upd.License = &l
 	}
 	if req.State != nil {
 		st := latchkey.State(*req.State)
-		if !st.Valid() {
-			return latchkey.FieldError("state", "state must be 1 or 2")
-		}
 		upd.State = &st
 	}
-	if p.Kind == latchkey.PrincipalUser && p.UserID == m.UserID &&
-		(upd.State != nil && *upd.State != m.State || upd.License != nil && *upd.License != m.License) {
-		return latchkey.Errorf(latchkey.EForbidden, "you cannot change your own license or remove yourself; ask another admin")
-	}
-	m, err = s.store.UpdateMembership(r.Context(), id, upd)
-	if err != nil {
+	if m, err = s.changeMembership(r.Context(), p, m, upd); err != nil {
 		return err
 	}
 	ms, err = s.store.FindMemberships(r.Context(), latchkey.MembershipFilter{ID: &m.ID})

@@ -3,14 +3,12 @@ package server
 import (
 	"context"
 	"net/http"
-	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/catalog"
-	"github.com/latchkey/latchkey/password"
 )
 
 // Account settings pages: Account, Projects, Users and Groups. Each handler checks the same
@@ -276,45 +274,23 @@ func (s *Server) handleUIUserAdd(w http.ResponseWriter, r *http.Request, us *uiS
 		s.showStatus(w, r, us, http.StatusBadRequest, "users", "Users", d, msg)
 		return nil
 	}
-	addr, err := mail.ParseAddress(d.Email)
-	if err != nil || addr.Name != "" || len(addr.Address) > 254 {
-		d.Errors["email"] = "Enter an email address such as ada@example.com."
+	// Someone signing in through the UI needs a password; the API may add users who set theirs
+	// later.
+	if _, err := s.store.FindUserByEmail(ctx, d.Email); latchkey.ErrorCodeOf(err) == latchkey.ENotFound && pw == "" {
+		d.Errors["password"] = "A new user needs a password to sign in."
 	}
 	if !d.License.Valid() {
 		d.Errors["license_type"] = "Choose a license."
-	} else if err := checkLicenseGrant(us.p, d.License); err != nil {
-		d.Errors["license_type"] = latchkey.ErrorMessage(err)
 	}
 	if len(d.Errors) > 0 {
 		return again("The user was not added: fix the fields marked below.")
 	}
-	u, err := s.store.FindUserByEmail(ctx, addr.Address)
-	switch latchkey.ErrorCodeOf(err) {
-	case "":
-	case latchkey.ENotFound:
-		if pw == "" {
-			d.Errors["password"] = "A new user needs a password to sign in."
+	u, err := s.addMember(ctx, us.p, newMember{Email: d.Email, FirstName: d.FirstName, LastName: d.LastName, Password: pw, License: d.License})
+	if err != nil {
+		if le, ok := err.(*latchkey.Error); ok && le.Field != "" {
+			d.Errors[le.Field] = le.Message
 			return again("The user was not added: fix the fields marked below.")
 		}
-		if err := password.Validate(pw); err != nil {
-			d.Errors["password"] = err.Error()
-			return again("The user was not added: fix the fields marked below.")
-		}
-		u = &latchkey.User{Email: addr.Address, FirstName: d.FirstName, LastName: d.LastName}
-		if u.PasswordHash, err = password.Hash(pw); err != nil {
-			return err
-		}
-		if err := s.store.CreateUser(ctx, u); err != nil {
-			if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
-				return err
-			}
-			return again(latchkey.ErrorMessage(err))
-		}
-	default:
-		return err
-	}
-	m := &latchkey.Membership{AccountID: us.p.AccountID, UserID: u.ID, License: d.License}
-	if err := s.store.CreateMembership(ctx, m, nil); err != nil {
 		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
 			return err
 		}
@@ -342,9 +318,6 @@ func (s *Server) uiMembership(r *http.Request, p *latchkey.Principal) (*latchkey
 	if len(ms) == 0 {
 		return nil, nil, latchkey.Errorf(latchkey.ENotFound, "user %d is not a member of this account", id)
 	}
-	if p.Kind == latchkey.PrincipalUser && p.UserID == ms[0].UserID {
-		return nil, nil, latchkey.Errorf(latchkey.EForbidden, "you cannot change your own license or remove yourself; ask another admin")
-	}
 	u, err := s.store.FindUserByID(r.Context(), ms[0].UserID)
 	if err != nil {
 		return nil, nil, err
@@ -358,13 +331,7 @@ func (s *Server) handleUIUserLicense(w http.ResponseWriter, r *http.Request, us 
 		return err
 	}
 	l := latchkey.License(r.PostForm.Get("license_type"))
-	if !l.Valid() {
-		return latchkey.FieldError("license_type", "choose a license")
-	}
-	if err := checkLicenseGrant(us.p, l); err != nil {
-		return err
-	}
-	if _, err := s.store.UpdateMembership(r.Context(), m.ID, latchkey.MembershipUpdate{License: &l}); err != nil {
+	if _, err := s.changeMembership(r.Context(), us.p, m, latchkey.MembershipUpdate{License: &l}); err != nil {
 		return err
 	}
 	s.redirectFlash(w, r, "/settings/users", u.Email+" now has the "+string(l)+" license.")
@@ -386,7 +353,7 @@ func (s *Server) handleUIUserRemove(w http.ResponseWriter, r *http.Request, us *
 		return err
 	}
 	deleted := latchkey.StateDeleted
-	if _, err := s.store.UpdateMembership(r.Context(), m.ID, latchkey.MembershipUpdate{State: &deleted}); err != nil {
+	if _, err := s.changeMembership(r.Context(), us.p, m, latchkey.MembershipUpdate{State: &deleted}); err != nil {
 		return err
 	}
 	s.redirectFlash(w, r, "/settings/users", "Removed "+u.Email+" from the account.")
@@ -629,10 +596,8 @@ func (s *Server) handleUIGroupMembers(w http.ResponseWriter, r *http.Request, us
 		}
 		ids := slices.DeleteFunc(slices.Clone(m.GroupIDs), func(id int64) bool { return id == g.ID })
 		if !in {
-			for _, gr := range g.Grants {
-				if err := catalog.CheckEscalation(us.p.Permissions, gr); err != nil {
-					return latchkey.Errorf(latchkey.EForbidden, "cannot add members to group %s: %s", g.Name, latchkey.ErrorMessage(err))
-				}
+			if err := checkGroupJoin(us.p, g); err != nil {
+				return err
 			}
 			ids = append(ids, g.ID)
 			added++
