@@ -39,6 +39,16 @@ func (r *remote) client() (*client.Client, error) {
 	return c, nil
 }
 
+// connect returns a client and the account to act in.
+func (r *remote) connect(ctx context.Context) (*client.Client, int64, error) {
+	c, err := r.client()
+	if err != nil {
+		return nil, 0, err
+	}
+	acct, err := r.accountID(ctx, c)
+	return c, acct, err
+}
+
 // accountID returns --account or the token's own account.
 func (r *remote) accountID(ctx context.Context, c *client.Client) (int64, error) {
 	if r.account != 0 {
@@ -194,12 +204,8 @@ func tokenListCmd(e *env) *cobra.Command {
 		Short: "List service tokens",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			acct, err := r.accountID(ctx, c)
+			c, acct, err := r.connect(ctx)
 			if err != nil {
 				return err
 			}
@@ -264,12 +270,8 @@ func tokenRotateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			acct, err := r.accountID(ctx, c)
+			c, acct, err := r.connect(ctx)
 			if err != nil {
 				return err
 			}
@@ -306,12 +308,8 @@ func tokenDeleteCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := r.client()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			acct, err := r.accountID(ctx, c)
+			c, acct, err := r.connect(ctx)
 			if err != nil {
 				return err
 			}
