@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/postgres"
@@ -10,8 +11,8 @@ import (
 // PostgreSQL support: --db postgres://… (see docs/deploy.md). Pool sizing goes in the URL's
 // pool_* parameters, so serve, migrate and init take it the same way.
 func init() {
-	openPostgres = func(ctx context.Context, dsn string) (latchkey.Store, error) {
-		return postgres.Open(ctx, dsn)
+	openPostgres = func(ctx context.Context, dsn string, log *slog.Logger) (latchkey.Store, error) {
+		return postgres.OpenWith(ctx, dsn, postgres.Options{Logger: log})
 	}
 }
 

@@ -114,7 +114,7 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 		return err
 	}
 	start := time.Now()
-	store, err := openStore(ctx, o.db)
+	store, err := openStoreLogged(ctx, o.db, log)
 	if err != nil {
 		return err
 	}

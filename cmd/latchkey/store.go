@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -16,16 +17,19 @@ func isPostgres(dsn string) bool {
 
 // openStore opens and migrates the store a --db value names: a PostgreSQL URL or an SQLite file.
 func openStore(ctx context.Context, dsn string) (latchkey.Store, error) {
+	return openStoreLogged(ctx, dsn, slog.Default())
+}
+
+// openStoreLogged is openStore for a server, whose store reports connection events to log.
+func openStoreLogged(ctx context.Context, dsn string, log *slog.Logger) (latchkey.Store, error) {
 	if dsn == "" {
 		return nil, fmt.Errorf("--db is empty")
 	}
 	if isPostgres(dsn) {
-		return openPostgres(ctx, dsn)
+		return openPostgres(ctx, dsn, log)
 	}
 	return sqlite.Open(ctx, dsn)
 }
 
-// openPostgres is replaced by postgres.go when PostgreSQL support is built in.
-var openPostgres = func(ctx context.Context, dsn string) (latchkey.Store, error) {
-	return nil, fmt.Errorf("PostgreSQL is not supported by this build")
-}
+// openPostgres is set by postgres.go.
+var openPostgres func(ctx context.Context, dsn string, log *slog.Logger) (latchkey.Store, error)
