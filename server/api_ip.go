@@ -237,6 +237,63 @@ func withRule(rules []*latchkey.IPRule, r *latchkey.IPRule, remove bool) []*latc
 	return out
 }
 
+// addIPRule stores a new rule of a's account after checking the whole set (no CIDR both allowed
+// and denied; no lockout of caller while enforced). enable, when set, also switches enforcement.
+func (s *Server) addIPRule(ctx context.Context, a *latchkey.Account, caller netip.Addr, rule *latchkey.IPRule, enable *bool) (*latchkey.Account, error) {
+	enabled := a.Settings.IPRestrictionsEnabled
+	if enable != nil {
+		enabled = *enable
+	}
+	rules, err := s.store.FindIPRules(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRuleSet(withRule(rules, rule, false), enabled, caller); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateIPRule(ctx, rule); err != nil {
+		return nil, err
+	}
+	return s.setEnforcement(ctx, a, enabled)
+}
+
+// removeIPRule deletes a rule, refusing when the remaining enforced rules would lock caller out.
+func (s *Server) removeIPRule(ctx context.Context, a *latchkey.Account, caller netip.Addr, rule *latchkey.IPRule) error {
+	if rule.State != latchkey.StateActive {
+		return nil
+	}
+	if a.Settings.IPRestrictionsEnabled {
+		rules, err := s.store.FindIPRules(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := checkRuleSet(withRule(rules, rule, true), true, caller); err != nil {
+			return err
+		}
+	}
+	return s.store.DeleteIPRule(ctx, rule.ID)
+}
+
+// enforceIPRules switches enforcement of a's rules; enabling is refused when they would block
+// caller. It returns the account and its rules.
+func (s *Server) enforceIPRules(ctx context.Context, a *latchkey.Account, caller netip.Addr, enabled bool) (*latchkey.Account, []*latchkey.IPRule, error) {
+	rules, err := s.store.FindIPRules(ctx, a.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if enabled {
+		if err := checkRuleSet(rules, true, caller); err != nil {
+			var le *latchkey.Error
+			if errors.As(err, &le) && le.Field == "cidrs" {
+				return nil, nil, &latchkey.Error{Code: le.Code, Field: "enabled", Message: le.Message}
+			}
+			return nil, nil, err
+		}
+	}
+	a, err = s.setEnforcement(ctx, a, enabled)
+	return a, rules, err
+}
+
 // setEnforcement turns the account's rule-set enforcement on or off when it differs.
 func (s *Server) setEnforcement(ctx context.Context, a *latchkey.Account, enabled bool) (*latchkey.Account, error) {
 	if a.Settings.IPRestrictionsEnabled == enabled {
@@ -314,21 +371,7 @@ func (s *Server) handleAPIIPRuleCreate(w http.ResponseWriter, r *http.Request, p
 		return latchkey.FieldError("cidrs", "cidrs is required: a list of CIDR ranges")
 	}
 	rule.CIDRs = *cidrs
-	enabled := a.Settings.IPRestrictionsEnabled
-	if req.RuleSetEnabled != nil {
-		enabled = *req.RuleSetEnabled
-	}
-	rules, err := s.store.FindIPRules(r.Context(), p.AccountID)
-	if err != nil {
-		return err
-	}
-	if err := checkRuleSet(withRule(rules, rule, false), enabled, state(r.Context()).ip); err != nil {
-		return err
-	}
-	if err := s.store.CreateIPRule(r.Context(), rule); err != nil {
-		return err
-	}
-	if a, err = s.setEnforcement(r.Context(), a, enabled); err != nil {
+	if a, err = s.addIPRule(r.Context(), a, state(r.Context()).ip, rule, req.RuleSetEnabled); err != nil {
 		return err
 	}
 	respond(w, http.StatusCreated, toIPRuleJSON(rule, a.Settings.IPRestrictionsEnabled), nil)
@@ -418,16 +461,7 @@ func (s *Server) handleAPIIPRuleDelete(w http.ResponseWriter, r *http.Request, p
 		return err
 	}
 	if rule.State == latchkey.StateActive {
-		if a.Settings.IPRestrictionsEnabled {
-			rules, err := s.store.FindIPRules(r.Context(), p.AccountID)
-			if err != nil {
-				return err
-			}
-			if err := checkRuleSet(withRule(rules, rule, true), true, state(r.Context()).ip); err != nil {
-				return err
-			}
-		}
-		if err := s.store.DeleteIPRule(r.Context(), rule.ID); err != nil {
+		if err := s.removeIPRule(r.Context(), a, state(r.Context()).ip, rule); err != nil {
 			return err
 		}
 		if rule, err = s.store.FindIPRuleByID(r.Context(), rule.ID); err != nil {
@@ -468,20 +502,8 @@ func (s *Server) handleAPIIPRuleSetToggle(w http.ResponseWriter, r *http.Request
 	if req.Enabled == nil {
 		return latchkey.FieldError("enabled", "enabled is required: true or false")
 	}
-	rules, err := s.store.FindIPRules(r.Context(), p.AccountID)
+	a, rules, err := s.enforceIPRules(r.Context(), a, state(r.Context()).ip, *req.Enabled)
 	if err != nil {
-		return err
-	}
-	if *req.Enabled {
-		if err := checkRuleSet(rules, true, state(r.Context()).ip); err != nil {
-			var le *latchkey.Error
-			if errors.As(err, &le) && le.Field == "cidrs" {
-				return &latchkey.Error{Code: le.Code, Field: "enabled", Message: le.Message}
-			}
-			return err
-		}
-	}
-	if a, err = s.setEnforcement(r.Context(), a, *req.Enabled); err != nil {
 		return err
 	}
 	respond(w, http.StatusOK, ipRuleSetJSON{ID: a.ID, AccountID: a.ID, Enabled: a.Settings.IPRestrictionsEnabled, Rules: len(rules)}, nil)

@@ -644,6 +644,9 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	settings("GET /settings/service-tokens/{token_id}/delete", "service-tokens", s.handleUIServiceTokenDeleteConfirm)
 	settings("POST /settings/service-tokens/{token_id}/delete", "service-tokens", s.handleUIServiceTokenDelete)
 	settings("GET /settings/ip-restrictions", "ip-restrictions", s.handleUIIPRestrictions)
+	settings("POST /settings/ip-restrictions", "ip-restrictions", s.handleUIIPRuleAdd)
+	settings("POST /settings/ip-restrictions/enforcement", "ip-restrictions", s.handleUIIPEnforcement)
+	settings("POST /settings/ip-restrictions/{rule_id}/delete", "ip-restrictions", s.handleUIIPRuleDelete)
 	settings("GET /settings/audit-log", "audit-log", s.handleUIAuditLog)
 
 	// Profile and personal access tokens.
