@@ -152,13 +152,5 @@ func (s *Server) handleAPIPATDelete(w http.ResponseWriter, r *http.Request, p *l
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteToken(r.Context(), tok.ID, "deleted"); err != nil {
-		return err
-	}
-	tok, err = s.store.FindTokenByID(r.Context(), tok.ID)
-	if err != nil {
-		return err
-	}
-	respond(w, http.StatusOK, toTokenJSON(s.format, tok), nil)
-	return nil
+	return s.deleteToken(w, r, tok)
 }

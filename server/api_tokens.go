@@ -255,10 +255,15 @@ func (s *Server) handleAPIServiceTokenDelete(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
+	return s.deleteToken(w, r, tok)
+}
+
+// deleteToken revokes a token at once and answers with it (state 2), as dbt's DELETE does.
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, tok *latchkey.Token) error {
 	if err := s.store.DeleteToken(r.Context(), tok.ID, "deleted"); err != nil {
 		return err
 	}
-	tok, err = s.store.FindTokenByID(r.Context(), tok.ID)
+	tok, err := s.store.FindTokenByID(r.Context(), tok.ID)
 	if err != nil {
 		return err
 	}
