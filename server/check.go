@@ -94,11 +94,8 @@ func parseQuestion(resource, access string, project int64, env string) (question
 
 // decide verifies token for the checking principal's account and answers q.
 func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token string, ip netip.Addr, q question) checkResponse {
-	p, err := s.verify.Verify(ctx, token, ip)
+	p, err := s.verify.VerifyInAccount(ctx, token, ip, caller.AccountID)
 	s.metrics.verification(err)
-	if err == nil && p.AccountID != caller.AccountID {
-		err = verify.ErrUnknown
-	}
 	if err != nil {
 		reason := verify.Reason(err)
 		if reason == "error" {
@@ -172,13 +169,13 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	// Introspection carries no client address, so a token restricted to certain addresses
 	// reports inactive, like any token that would not be accepted.
-	p, err := s.verify.Verify(r.Context(), token, netip.Addr{})
+	p, err := s.verify.VerifyInAccount(r.Context(), token, netip.Addr{}, caller.AccountID)
 	s.metrics.verification(err)
 	switch {
 	case err != nil && verify.Reason(err) == "error":
 		s.writeError(w, r, err)
 		return
-	case err != nil || p.AccountID != caller.AccountID:
+	case err != nil:
 		writeJSONBody(w, http.StatusOK, map[string]bool{"active": false})
 		return
 	}

@@ -15,6 +15,8 @@ type policyCache struct {
 	ttl time.Duration
 	mu  sync.RWMutex
 	m   map[int64]*policyEntry
+	// epoch changes on every invalidation, under mu; a read that raced with one is not kept.
+	epoch uint64
 }
 
 type policyEntry struct {
@@ -35,6 +37,9 @@ func (c *policyCache) get(ctx context.Context, accountID int64, now int64) (*lat
 	if e != nil && now < e.until {
 		return e.pol, nil
 	}
+	c.mu.RLock()
+	epoch := c.epoch
+	c.mu.RUnlock()
 	pol, err := c.load(ctx, accountID)
 	if err != nil {
 		if e != nil {
@@ -43,7 +48,9 @@ func (c *policyCache) get(ctx context.Context, accountID int64, now int64) (*lat
 		return nil, err
 	}
 	c.mu.Lock()
-	c.m[accountID] = &policyEntry{pol: pol, until: now + int64(c.ttl)}
+	if c.epoch == epoch {
+		c.m[accountID] = &policyEntry{pol: pol, until: now + int64(c.ttl)}
+	}
 	c.mu.Unlock()
 	return pol, nil
 }
@@ -66,6 +73,7 @@ func (c *policyCache) load(ctx context.Context, accountID int64) (*latchkey.IPPo
 func (c *policyCache) invalidate(ch latchkey.Change) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.epoch++
 	if ch.Kind == latchkey.ChangeAll {
 		clear(c.m)
 		return

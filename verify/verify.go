@@ -9,6 +9,7 @@ package verify
 import (
 	"context"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,9 @@ type Verifier struct {
 	fake  func() time.Time
 }
 
+// loadTimeout bounds one storage read of a token.
+const loadTimeout = 10 * time.Second
+
 // Stats counts verifier events for metrics. Cache hits are not counted: an atomic add shared by
 // every core would cost more than the rest of a hit.
 type Stats struct {
@@ -118,7 +122,8 @@ const (
 // detail is the part of a cache entry that only some verifications read.
 type detail struct {
 	err error
-	// limit is the earliest of the token's expiry and the end of its rotation grace period.
+	// limit is the earliest of the token's expiry and the end of its rotation grace period;
+	// limit, expires and grace are wall-clock Unix nanoseconds.
 	limit     int64
 	accountID int64
 	userID    int64
@@ -188,13 +193,29 @@ func (v *Verifier) roughNow() int64 {
 	return coarseNow()
 }
 
-// at converts a wall time to the verifier's clock.
-func (v *Verifier) at(t time.Time) int64 { return int64(t.Sub(v.start)) }
+// wallNow returns the wall clock in Unix nanoseconds, for comparing with stored times.
+func (v *Verifier) wallNow() int64 {
+	if v.fake != nil {
+		return v.fake().UnixNano()
+	}
+	return time.Now().UnixNano()
+}
 
 // Verify checks token, used from client address ip (may be the zero Addr when unknown), and
 // returns the principal it authenticates. Errors are *latchkey.Error values from this package or
 // tokenfmt, or storage errors. A cache hit does not allocate.
 func (v *Verifier) Verify(ctx context.Context, token string, ip netip.Addr) (*latchkey.Principal, error) {
+	return v.verify(ctx, token, ip, 0)
+}
+
+// VerifyInAccount is Verify for a caller that may only learn about tokens of one account
+// (/v1/check, introspection): a token of another account is ErrUnknown, before any of its state
+// is revealed or acted on (no last-used report, no reuse response).
+func (v *Verifier) VerifyInAccount(ctx context.Context, token string, ip netip.Addr, accountID int64) (*latchkey.Principal, error) {
+	return v.verify(ctx, token, ip, accountID)
+}
+
+func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, account int64) (*latchkey.Principal, error) {
 	if len(token) > tokenfmt.MaxLen {
 		v.stats.Rejected.Add(1)
 		return nil, tokenfmt.ErrMalformed
@@ -216,11 +237,11 @@ func (v *Verifier) Verify(ctx context.Context, token string, ip netip.Addr) (*la
 			return nil, err
 		}
 	}
+	if account != 0 && (sl.detail == nil || sl.detail.accountID != account) {
+		return nil, ErrUnknown
+	}
 	if sl.flags != 0 {
-		if sl.flags&flagLimit != 0 {
-			now = v.now() // expiry and grace are exact
-		}
-		if err := v.check(&sl, now, ip); err != nil {
+		if err := v.check(&sl, ip); err != nil {
 			return nil, err
 		}
 	}
@@ -230,20 +251,18 @@ func (v *Verifier) Verify(ctx context.Context, token string, ip netip.Addr) (*la
 	return sl.principal, nil
 }
 
-// check applies the rarer, time- and address-dependent rules.
-func (v *Verifier) check(sl *slot, now int64, ip netip.Addr) error {
+// check applies the rarer, time- and address-dependent rules. Expiry and grace are wall-clock
+// times from the database and are compared with the wall clock (the monotonic clock stops while a
+// machine sleeps).
+func (v *Verifier) check(sl *slot, ip netip.Addr) error {
 	d := sl.detail
 	if sl.flags&flagDenied != 0 {
 		return d.err
 	}
-	if sl.flags&flagLimit != 0 && now >= d.limit {
-		if d.hasExpiry && now >= d.expires {
-			return ErrExpired
+	if sl.flags&flagLimit != 0 {
+		if wall := v.wallNow(); wall >= d.limit {
+			return v.pastLimit(d, wall)
 		}
-		if d.token != nil && v.opt.OnReuse != nil && d.reported.CompareAndSwap(false, true) {
-			v.opt.OnReuse(d.token)
-		}
-		return ErrRotatedOut
 	}
 	if sl.flags&flagCIDRs != 0 && !containsAddr(d.cidrs, ip) {
 		return ErrIPDenied
@@ -252,6 +271,17 @@ func (v *Verifier) check(sl *slot, now int64, ip netip.Addr) error {
 		return ErrIPDenied
 	}
 	return nil
+}
+
+// pastLimit answers for a token past its expiry or its rotation grace period.
+func (v *Verifier) pastLimit(d *detail, wall int64) error {
+	if d.hasExpiry && wall >= d.expires {
+		return ErrExpired
+	}
+	if d.token != nil && v.opt.OnReuse != nil && d.reported.CompareAndSwap(false, true) {
+		v.opt.OnReuse(d.token)
+	}
+	return ErrRotatedOut
 }
 
 // noteUse reports a token's use at most once a minute. The slot's minute changes under the shard's
@@ -272,7 +302,7 @@ func (v *Verifier) noteUse(sh *shard, h [32]byte, sl *slot, now int64, ip netip.
 	sh.mu.Unlock()
 	if fresh || !ok {
 		v.opt.OnUse(latchkey.TokenUse{TokenID: sl.detail.tokenID,
-			At: v.start.Add(time.Duration(now)).UTC().Truncate(time.Microsecond), IP: addrString(ip)})
+			At: time.Unix(0, v.wallNow()).UTC().Truncate(time.Microsecond), IP: addrString(ip)})
 	}
 }
 
@@ -298,9 +328,16 @@ func containsAddr(ps []netip.Prefix, ip netip.Addr) bool {
 
 // load reads a token from storage, once per hash at a time, and caches the outcome unless an
 // invalidation raced with the read.
+//
+// The shared read runs detached from the first caller's context (with its own time limit), so
+// one client going away does not fail the others waiting on the same token; and callers that
+// arrive after an invalidation do not join a read that started before it.
 func (v *Verifier) load(ctx context.Context, h [32]byte, token string, parsed tokenfmt.Parsed) (slot, error) {
-	res, err, _ := v.group.Do(string(h[:]), func() (any, error) {
-		epoch := v.epoch.Load()
+	epoch := v.epoch.Load()
+	key := string(h[:]) + strconv.FormatUint(epoch, 36)
+	res, err, _ := v.group.Do(key, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+		defer cancel()
 		var sl slot
 		var err error
 		if parsed.Legacy {
@@ -424,25 +461,26 @@ func (v *Verifier) loadLegacy(ctx context.Context, token string) (slot, error) {
 func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, ttl time.Duration) (slot, error) {
 	d := &detail{accountID: tok.AccountID, userID: tok.UserID, tokenID: tok.ID, cidrs: tok.AllowedCIDRs}
 	sl := slot{until: now + int64(ttl), detail: d}
+	wall := v.wallNow()
 	if tok.ExpiresAt != nil {
-		d.expires, d.hasExpiry = v.at(*tok.ExpiresAt), true
+		d.expires, d.hasExpiry = tok.ExpiresAt.UnixNano(), true
 		d.limit, sl.flags = d.expires, flagLimit
 	}
 	if tok.RotatedAt != nil {
-		d.grace, d.rotated, d.token = v.at(*tok.RotatedAt), true, tok
+		d.grace, d.rotated, d.token = tok.RotatedAt.UnixNano(), true, tok
 		if tok.GraceUntil != nil {
-			d.grace = v.at(*tok.GraceUntil)
+			d.grace = tok.GraceUntil.UnixNano()
 		}
 		if sl.flags&flagLimit == 0 || d.grace < d.limit {
 			d.limit = d.grace
 		}
 		sl.flags |= flagLimit
-		if d.grace <= now {
+		if d.grace <= wall {
 			// Past its grace: the limit check answers (and reports reuse) before anything else.
 			return sl, nil
 		}
 		// Look again when the grace period ends.
-		sl.until = min(sl.until, d.grace)
+		sl.until = min(sl.until, now+(d.grace-wall))
 	}
 	if tok.State != latchkey.StateActive {
 		d.err, sl.flags = ErrRevoked, sl.flags|flagDenied

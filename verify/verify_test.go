@@ -439,3 +439,46 @@ func TestMiddlewareRequire(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifyInAccountHidesOtherAccounts(t *testing.T) {
+	f := newFixture(t, verify.Options{})
+	var reused atomic.Int64
+	var used atomic.Int64
+	f.v.SetHooks(func(latchkey.TokenUse) { used.Add(1) }, func(*latchkey.Token) { reused.Add(1) })
+	old, oldTok := f.token(t, nil)
+	next, _ := tokenfmt.Default.Mint(latchkey.KindServiceToken)
+	if err := f.store.RotateToken(ctx, oldTok.ID, &latchkey.Token{UID: next.UID, Hash: next.Hash}, 0); err != nil {
+		t.Fatal(err)
+	}
+	live, _ := f.token(t, nil)
+	other := f.account.ID + 1000
+	for _, tok := range []string{old, live} {
+		if _, err := f.v.VerifyInAccount(ctx, tok, localhost, other); !errors.Is(err, verify.ErrUnknown) {
+			t.Errorf("VerifyInAccount(other account) = %v, want ErrUnknown", err)
+		}
+	}
+	if reused.Load() != 0 || used.Load() != 0 {
+		t.Errorf("verifying for another account triggered reuse=%d use=%d reports, want none", reused.Load(), used.Load())
+	}
+	if _, err := f.v.VerifyInAccount(ctx, live, localhost, f.account.ID); err != nil {
+		t.Errorf("VerifyInAccount(own account) = %v", err)
+	}
+}
+
+// TestExpiryFollowsTheWallClock: stored expiry is wall time, so a clock that jumps (or a machine
+// that slept) cannot stretch a token's life.
+func TestExpiryFollowsTheWallClock(t *testing.T) {
+	base := time.Now()
+	wall := base
+	f := newFixture(t, verify.Options{Now: func() time.Time { return wall }, TTL: time.Hour})
+	exp := base.Add(time.Minute)
+	tok, _ := f.token(t, func(tk *latchkey.Token) { tk.ExpiresAt = &exp })
+	if _, err := f.v.Verify(ctx, tok, localhost); err != nil {
+		t.Fatal(err)
+	}
+	// A wall time without a monotonic reading, as after a suspend, two hours later.
+	wall = time.Unix(0, base.Add(2*time.Hour).UnixNano())
+	if _, err := f.v.Verify(ctx, tok, localhost); !errors.Is(err, verify.ErrExpired) {
+		t.Errorf("Verify two hours after expiry = %v, want ErrExpired", err)
+	}
+}
