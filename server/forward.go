@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -165,6 +166,36 @@ func compileRule(methods []string, path, resource, access, env, envHeader string
 	return fr, nil
 }
 
+// canonicalPath returns the path of a request URI as an upstream server will see it, or ok false
+// when the URI is not in canonical form: dot segments, doubled slashes, backslashes or encoded
+// slashes could make latchkey check one path while the upstream serves another, so such requests
+// are refused rather than matched.
+func canonicalPath(uri string) (string, bool) {
+	p := uri
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	if !strings.HasPrefix(p, "/") || strings.IndexByte(p, '\\') >= 0 {
+		return "", false
+	}
+	if strings.IndexByte(p, '%') >= 0 {
+		lower := strings.ToLower(p)
+		if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(lower, "%00") {
+			return "", false
+		}
+		d, err := url.PathUnescape(p)
+		if err != nil || strings.ContainsAny(d, "\\?#") {
+			return "", false
+		}
+		p = d
+	}
+	if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
+		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..") {
+		return "", false
+	}
+	return p, true
+}
+
 // match finds the rule for a request and the project id its path names.
 func (fr *ForwardRules) match(method, path string) (*forwardRule, int64, bool) {
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
@@ -303,7 +334,15 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	if uri == "" {
 		uri = r.URL.RequestURI()
 	}
-	rule, project, found := s.cfg.ForwardAuth.match(method, uri)
+	path, canonical := canonicalPath(uri)
+	if !canonical {
+		h.Set("X-Latchkey-Reason", "non_canonical_path")
+		s.metrics.forward(http.StatusForbidden)
+		s.debugDenial(r, http.StatusForbidden, "non_canonical_path")
+		http.Error(w, "the request path is not in canonical form (dot segments, doubled or encoded slashes)", http.StatusForbidden)
+		return
+	}
+	rule, project, found := s.cfg.ForwardAuth.match(method, path)
 	if !found && !s.cfg.ForwardAuth.authenticatedDefault {
 		h.Set("X-Latchkey-Reason", "no_rule")
 		s.metrics.forward(http.StatusForbidden)

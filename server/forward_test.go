@@ -65,6 +65,34 @@ func TestForwardRulesMatch(t *testing.T) {
 	}
 }
 
+func TestCanonicalPath(t *testing.T) {
+	tests := []struct {
+		uri, want string
+		ok        bool
+	}{
+		{"/api/projects/1/jobs/7?x=1", "/api/projects/1/jobs/7", true},
+		{"/api/projects/1/jobs/", "/api/projects/1/jobs/", true},
+		{"/api/%70rojects/1/jobs", "/api/projects/1/jobs", true},
+		{"/", "/", true},
+		{"/api/projects/1/jobs/../../2/jobs/x", "", false},
+		{"/api/projects/1/jobs/%2e%2e/%2e%2e/2/jobs/x", "", false},
+		{"/api/projects/1/jobs/..", "", false},
+		{"/api/./projects/2/jobs", "", false},
+		{"//api/projects/2/jobs", "", false},
+		{"/api/projects/1%2F..%2F2/jobs", "", false},
+		{"/api/projects\\2/jobs", "", false},
+		{"/api/projects/%zz", "", false},
+		{"api/projects/1", "", false},
+		{"/api/projects/1%00/jobs", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := canonicalPath(tt.uri)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("canonicalPath(%q) = %q, %v; want %q, %v", tt.uri, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
 func TestParseForwardRulesErrors(t *testing.T) {
 	tests := []struct{ rules, want string }{
 		{`rules: [{path: "/x/{project_id}", resource: nope, access: read}]`, "unknown resource"},
@@ -94,6 +122,11 @@ func FuzzForwardMatch(f *testing.F) {
 		f.Add("GET", s)
 	}
 	f.Fuzz(func(t *testing.T, method, uri string) {
+		if p, ok := canonicalPath(uri); ok {
+			if strings.Contains(p, "/../") || strings.Contains(p, "//") || strings.HasSuffix(p, "/..") {
+				t.Fatalf("canonicalPath(%q) = %q, not canonical", uri, p)
+			}
+		}
 		r, project, found := fr.match(method, uri)
 		if found && r == nil || project < 0 || !found && project != 0 {
 			t.Fatalf("match(%q, %q) = %v, %d, %v", method, uri, r, project, found)

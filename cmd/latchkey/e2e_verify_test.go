@@ -312,3 +312,31 @@ func TestForwardAuthGatewaySecret(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardAuthRefusesPathTricks: a path that an upstream would resolve to another project
+// must not be checked as the project it spells first.
+func TestForwardAuthRefusesPathTricks(t *testing.T) {
+	ts := startServer(t, "enterprise", "--forward-auth-rules", rulesFile(t))
+	ctx := context.Background()
+	pa, _ := ts.Admin.CreateProject(ctx, ts.AccountID, "a", "")
+	pb, _ := ts.Admin.CreateProject(ctx, ts.AccountID, "b", "")
+	_, viewer := ts.serviceToken(t, "viewer", client.GrantOn("job_viewer", pa.ID))
+	for _, uri := range []string{
+		fmt.Sprintf("/api/projects/%d/jobs/../../%d/jobs/x", pa.ID, pb.ID),
+		fmt.Sprintf("/api/projects/%d/jobs/%%2e%%2e/%%2e%%2e/%d/jobs/x", pa.ID, pb.ID),
+		fmt.Sprintf("//api/projects/%d/jobs/x", pb.ID),
+	} {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/v1/forward-auth", nil)
+		req.Header.Set("Authorization", "Token "+viewer.TokenString)
+		req.Header.Set("X-Original-Method", "GET")
+		req.Header.Set("X-Original-URI", uri)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Latchkey-Reason") != "non_canonical_path" {
+			t.Errorf("forward-auth %s = %d (%s), want 403 non_canonical_path", uri, resp.StatusCode, resp.Header.Get("X-Latchkey-Reason"))
+		}
+	}
+}
