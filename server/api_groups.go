@@ -131,6 +131,9 @@ func (s *Server) handleAPIGroupUpdate(w http.ResponseWriter, r *http.Request, p 
 		}
 		upd.State = &st
 	}
+	if err := s.checkGroupUpdate(r.Context(), p, g, upd); err != nil {
+		return err
+	}
 	if req.GroupPermissions != nil {
 		if err := s.replaceGroupGrants(r, p, g, *req.GroupPermissions); err != nil {
 			return err

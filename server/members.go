@@ -35,6 +35,65 @@ func checkLicenseGrant(p *latchkey.Principal, l latchkey.License) error {
 				Message: "cannot give the it license: " + latchkey.ErrorMessage(err)}
 		}
 	}
+	if err := can(p, latchkey.ResConnections, latchkey.AccessWrite); err != nil {
+		return &latchkey.Error{Code: latchkey.EForbidden, Field: "license_type",
+			Message: "cannot give the it license: it " + latchkey.ErrorMessage(err) + ", which you do not hold"}
+	}
+	return nil
+}
+
+// groupsSwitchOn reports whether a license change or a reactivation turns the member's group
+// grants on (only developer and analyst licenses count groups).
+func groupsSwitchOn(m *latchkey.Membership, upd latchkey.MembershipUpdate) bool {
+	counts := func(l latchkey.License) bool { return l == latchkey.LicenseDeveloper || l == latchkey.LicenseAnalyst }
+	license := m.License
+	if upd.License != nil {
+		license = *upd.License
+	}
+	if !counts(license) {
+		return false
+	}
+	reactivated := upd.State != nil && *upd.State == latchkey.StateActive && m.State != latchkey.StateActive
+	return reactivated || !counts(m.License)
+}
+
+// checkMemberGroups refuses turning on a member's group grants that the caller does not hold.
+func (s *Server) checkMemberGroups(ctx context.Context, p *latchkey.Principal, m *latchkey.Membership) error {
+	active := latchkey.StateActive
+	groups, _, err := s.store.FindGroups(ctx, latchkey.GroupFilter{AccountID: m.AccountID, UserID: &m.UserID, State: &active, Limit: latchkey.MaxLimit})
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if err := checkGroupJoin(p, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkGroupUpdate validates a group change before anything is written: built-in groups keep
+// their name and cannot be deleted, names stay unique, and making the group a default one or
+// restoring it (both hand its grants out) needs the caller to hold those grants.
+func (s *Server) checkGroupUpdate(ctx context.Context, p *latchkey.Principal, g *latchkey.Group, upd latchkey.GroupUpdate) error {
+	if g.Builtin && (upd.Name != nil && *upd.Name != g.Name || upd.State != nil && *upd.State == latchkey.StateDeleted) {
+		return latchkey.Errorf(latchkey.EInvalid, "the built-in group %s cannot be renamed or deleted", g.Name)
+	}
+	if upd.Name != nil && *upd.Name != g.Name {
+		active := latchkey.StateActive
+		same, _, err := s.store.FindGroups(ctx, latchkey.GroupFilter{AccountID: g.AccountID, Name: upd.Name, State: &active})
+		if err != nil {
+			return err
+		}
+		if len(same) > 0 {
+			return &latchkey.Error{Code: latchkey.EConflict, Field: "name", Message: "a group with this name already exists"}
+		}
+	}
+	handsOut := upd.AssignByDefault != nil && *upd.AssignByDefault && !g.AssignByDefault ||
+		upd.State != nil && *upd.State == latchkey.StateActive && g.State != latchkey.StateActive
+	if handsOut {
+		return checkGroupJoin(p, g)
+	}
 	return nil
 }
 
@@ -76,6 +135,21 @@ func (s *Server) addMember(ctx context.Context, p *latchkey.Principal, in newMem
 		}
 		if err := checkGroupJoin(p, g); err != nil {
 			return nil, err
+		}
+	}
+	if in.GroupIDs == nil && (in.License == latchkey.LicenseDeveloper || in.License == latchkey.LicenseAnalyst) {
+		// The new member joins the default groups: their grants are handed out too.
+		active := latchkey.StateActive
+		groups, _, err := s.store.FindGroups(ctx, latchkey.GroupFilter{AccountID: p.AccountID, State: &active, Limit: latchkey.MaxLimit})
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range groups {
+			if g.AssignByDefault {
+				if err := checkGroupJoin(p, g); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	u, err := s.store.FindUserByEmail(ctx, addr.Address)
@@ -120,6 +194,16 @@ func (s *Server) changeMembership(ctx context.Context, p *latchkey.Principal, m 
 	}
 	if upd.State != nil && !upd.State.Valid() {
 		return nil, latchkey.FieldError("state", "state must be 1 or 2")
+	}
+	if upd.State != nil && *upd.State == latchkey.StateActive && m.State != latchkey.StateActive && upd.License == nil {
+		if err := checkLicenseGrant(p, m.License); err != nil {
+			return nil, err
+		}
+	}
+	if groupsSwitchOn(m, upd) {
+		if err := s.checkMemberGroups(ctx, p, m); err != nil {
+			return nil, err
+		}
 	}
 	if p.Kind == latchkey.PrincipalUser && p.UserID == m.UserID &&
 		(upd.State != nil && *upd.State != m.State || upd.License != nil && *upd.License != m.License) {

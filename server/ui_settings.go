@@ -515,6 +515,15 @@ func (s *Server) handleUIGroupSave(w http.ResponseWriter, r *http.Request, us *u
 	if err != nil {
 		d.Errors["name"] = "Enter the group's name."
 	}
+	upd := latchkey.GroupUpdate{AssignByDefault: &d.AssignByDefault}
+	if !g.Builtin {
+		upd.Name = &name
+	}
+	if err := s.checkGroupUpdate(ctx, us.p, g, upd); err != nil {
+		if err := fieldErr(d.Errors, err, "name"); err != nil {
+			return again(formStatus(err), latchkey.ErrorMessage(err))
+		}
+	}
 	var grants []latchkey.Grant
 	ok := true
 	if !g.Immutable() {
@@ -533,10 +542,6 @@ func (s *Server) handleUIGroupSave(w http.ResponseWriter, r *http.Request, us *u
 			}
 			return again(formStatus(err), latchkey.ErrorMessage(err))
 		}
-	}
-	upd := latchkey.GroupUpdate{AssignByDefault: &d.AssignByDefault}
-	if !g.Builtin {
-		upd.Name = &name
 	}
 	if _, err := s.store.UpdateGroup(ctx, g.ID, upd); err != nil {
 		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
