@@ -386,7 +386,11 @@ func (s *Server) rotate(ctx context.Context, p *latchkey.Principal, tok *latchke
 	case expiresAt != nil:
 		next.ExpiresAt, err = expiry(expiresAt, a, now)
 	case tok.ExpiresAt != nil:
+		// The same lifetime as the old token, within the account's current maximum.
 		t := now.Add(tok.ExpiresAt.Sub(tok.CreatedAt)).UTC().Truncate(time.Microsecond)
+		if max := a.Settings.MaxTokenLifetime; max > 0 && t.After(now.Add(max)) {
+			t = now.Add(max).UTC().Truncate(time.Microsecond)
+		}
 		next.ExpiresAt = &t
 	default:
 		next.ExpiresAt, err = expiry(nil, a, now)

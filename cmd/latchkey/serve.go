@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/postgres"
 	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/tokenfmt"
 	"github.com/latchkey/latchkey/verify"
@@ -215,18 +216,12 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	return nil
 }
 
-// redactDSN hides a PostgreSQL password in logs.
+// redactDSN hides a PostgreSQL password (in the user info or a password parameter) in logs.
 func redactDSN(dsn string) string {
 	if !isPostgres(dsn) {
 		return dsn
 	}
-	if at := strings.LastIndex(dsn, "@"); at > 0 {
-		if colon := strings.Index(dsn[strings.Index(dsn, "//")+2:at], ":"); colon >= 0 {
-			start := strings.Index(dsn, "//") + 2
-			return dsn[:start+colon+1] + "****" + dsn[at:]
-		}
-	}
-	return dsn
+	return postgres.Redact(dsn)
 }
 
 func randomPassword() string {
