@@ -225,15 +225,19 @@ const csrfCookie = "latchkey_csrf"
 // rather than a query parameter, so nobody can put words in latchkey's mouth with a link.
 const flashCookie = "latchkey_flash"
 
-func (s *Server) cookie(name, value string, maxAge time.Duration) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: s.cfg.SecureCookies,
+// cookie makes a cookie for the UI: HttpOnly, SameSite=Lax, and Secure when --secure-cookies is
+// set or the request came over HTTPS (directly, or through a trusted proxy that says so).
+func (s *Server) cookie(r *http.Request, name, value string, maxAge time.Duration) *http.Cookie {
+	secure := s.cfg.SecureCookies || r.TLS != nil ||
+		s.trusted(peerAddr(r)) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(maxAge / time.Second)}
 }
 
 // redirectFlash redirects after a successful form post (post/redirect/get) with a confirmation.
 func (s *Server) redirectFlash(w http.ResponseWriter, r *http.Request, to, msg string) {
 	if msg != "" {
-		http.SetCookie(w, s.cookie(flashCookie, url.QueryEscape(msg), time.Minute))
+		http.SetCookie(w, s.cookie(r, flashCookie, url.QueryEscape(msg), time.Minute))
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
@@ -247,7 +251,7 @@ func safeNext(next string) string {
 
 func (s *Server) handleUILoginForm(w http.ResponseWriter, r *http.Request) {
 	token := randomString(24)
-	http.SetCookie(w, s.cookie(csrfCookie, token, time.Hour))
+	http.SetCookie(w, s.cookie(r, csrfCookie, token, time.Hour))
 	s.render(w, r, http.StatusOK, "login", &page{Title: "Sign in", CSRF: token, Next: safeNext(r.URL.Query().Get("next"))})
 }
 
@@ -269,7 +273,7 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostForm.Get("next"))
 	fail := func(status int, msg string) {
 		token := randomString(24)
-		http.SetCookie(w, s.cookie(csrfCookie, token, time.Hour))
+		http.SetCookie(w, s.cookie(r, csrfCookie, token, time.Hour))
 		s.render(w, r, status, "login", &page{Title: "Sign in", CSRF: token, Email: email, Next: next, Error: msg})
 	}
 	if err := s.limitSignIn(r); err != nil {
@@ -319,8 +323,8 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *latchke
 		Context: map[string]any{"user_id": u.ID}}); err != nil {
 		return err
 	}
-	http.SetCookie(w, s.cookie(sessionCookie, value, s.cfg.SessionMax))
-	http.SetCookie(w, s.cookie(csrfCookie, "", -1))
+	http.SetCookie(w, s.cookie(r, sessionCookie, value, s.cfg.SessionMax))
+	http.SetCookie(w, s.cookie(r, csrfCookie, "", -1))
 	return nil
 }
 
@@ -366,7 +370,7 @@ func (s *Server) uiSection(section string, fn uiFunc) http.Handler {
 		p, err := s.sessionPrincipal(r.Context(), c.Value, 0, st)
 		if err != nil {
 			if latchkey.ErrorCodeOf(err) == latchkey.EUnauthorized || latchkey.ErrorCodeOf(err) == latchkey.ENotFound {
-				http.SetCookie(w, s.cookie(sessionCookie, "", -1))
+				http.SetCookie(w, s.cookie(r, sessionCookie, "", -1))
 				s.redirectToLogin(w, r)
 				return
 			}
@@ -434,7 +438,7 @@ func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, us *uiSession,
 		if f, err := url.QueryUnescape(c.Value); err == nil && len(f) < 300 {
 			pg.Flash = f
 		}
-		http.SetCookie(w, s.cookie(flashCookie, "", -1))
+		http.SetCookie(w, s.cookie(r, flashCookie, "", -1))
 	}
 }
 
@@ -463,7 +467,7 @@ func (s *Server) handleUILogout(w http.ResponseWriter, r *http.Request, us *uiSe
 	if err := s.store.DeleteSession(r.Context(), us.hash); err != nil {
 		return err
 	}
-	http.SetCookie(w, s.cookie(sessionCookie, "", -1))
+	http.SetCookie(w, s.cookie(r, sessionCookie, "", -1))
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }

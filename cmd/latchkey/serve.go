@@ -59,7 +59,7 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For is trusted (comma-separated)")
-	fl.BoolVar(&o.secureCookies, "secure-cookies", false, "mark session cookies Secure (set when users reach latchkey over HTTPS)")
+	fl.BoolVar(&o.secureCookies, "secure-cookies", false, "always mark session cookies Secure (they are anyway when a request arrives over HTTPS, or from a trusted proxy sending X-Forwarded-Proto: https)")
 	fl.DurationVar(&o.cacheTTL, "cache-ttl", 10*time.Second, "longest time a cached token is trusted without hearing of a change")
 	fl.StringVar(&o.adminEmail, "admin-email", "admin@latchkey.local", "email of the admin created on an empty database")
 	fl.StringVar(&o.account, "account", "Default", "name of the account created on an empty database")
