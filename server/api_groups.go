@@ -67,6 +67,18 @@ func (s *Server) handleAPIGroupCreate(w http.ResponseWriter, r *http.Request, p 
 	return nil
 }
 
+// pathGroup checks that p holds want on groups and loads the group named by {group_id}.
+func (s *Server) pathGroup(r *http.Request, p *latchkey.Principal, want latchkey.Access) (*latchkey.Group, error) {
+	if err := can(p, latchkey.ResGroups, want); err != nil {
+		return nil, err
+	}
+	id, err := pathID(r, "group_id")
+	if err != nil {
+		return nil, err
+	}
+	return s.group(r.Context(), p, id)
+}
+
 func (s *Server) group(ctx context.Context, p *latchkey.Principal, id int64) (*latchkey.Group, error) {
 	g, err := s.store.FindGroupByID(ctx, id)
 	if err != nil || g.AccountID != p.AccountID {
@@ -76,14 +88,7 @@ func (s *Server) group(ctx context.Context, p *latchkey.Principal, id int64) (*l
 }
 
 func (s *Server) handleAPIGroupGet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	if err := can(p, latchkey.ResGroups, latchkey.AccessRead); err != nil {
-		return err
-	}
-	id, err := pathID(r, "group_id")
-	if err != nil {
-		return err
-	}
-	g, err := s.group(r.Context(), p, id)
+	g, err := s.pathGroup(r, p, latchkey.AccessRead)
 	if err != nil {
 		return err
 	}
@@ -94,14 +99,7 @@ func (s *Server) handleAPIGroupGet(w http.ResponseWriter, r *http.Request, p *la
 // handleAPIGroupUpdate changes name, assign_by_default or state (2 deletes); group_permissions
 // in the body replace the grants, as dbt's group update does.
 func (s *Server) handleAPIGroupUpdate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	if err := can(p, latchkey.ResGroups, latchkey.AccessWrite); err != nil {
-		return err
-	}
-	id, err := pathID(r, "group_id")
-	if err != nil {
-		return err
-	}
-	g, err := s.group(r.Context(), p, id)
+	g, err := s.pathGroup(r, p, latchkey.AccessWrite)
 	if err != nil {
 		return err
 	}
@@ -173,14 +171,7 @@ func sameGrants(a, b []latchkey.Grant) bool {
 
 // handleAPIGroupPermissionsSet replaces all of a group's grants with the posted array.
 func (s *Server) handleAPIGroupPermissionsSet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	if err := can(p, latchkey.ResGroups, latchkey.AccessWrite); err != nil {
-		return err
-	}
-	id, err := pathID(r, "group_id")
-	if err != nil {
-		return err
-	}
-	g, err := s.group(r.Context(), p, id)
+	g, err := s.pathGroup(r, p, latchkey.AccessWrite)
 	if err != nil {
 		return err
 	}

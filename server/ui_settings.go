@@ -445,11 +445,7 @@ type groupData struct {
 }
 
 func (s *Server) groupData(ctx context.Context, r *http.Request, p *latchkey.Principal) (*groupData, error) {
-	id, err := pathID(r, "group_id")
-	if err != nil {
-		return nil, err
-	}
-	g, err := s.group(ctx, p, id)
+	g, err := s.pathGroup(r, p, latchkey.AccessRead)
 	if err != nil {
 		return nil, err
 	}
