@@ -60,6 +60,11 @@ var flushAll = []latchkey.Change{{Kind: latchkey.ChangeAll}}
 // decodeChanges parses a payload into the sending node and its changes. Anything unreadable
 // decodes as a flush of everything.
 func decodeChanges(payload string) (node string, changes []latchkey.Change) {
+	// Only what encodeChanges writes is trusted; anything else (another version, stray
+	// whitespace) flushes everything rather than being half-understood.
+	if !strings.HasPrefix(payload, payloadVersion+" ") {
+		return "", flushAll
+	}
 	fields := strings.Fields(payload)
 	if len(fields) < 2 || fields[0] != payloadVersion {
 		return "", flushAll
