@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"runtime"
 	"strings"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -49,6 +51,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
 	}
+	// Keep connections idle for reuse: with database/sql's default of two, a burst of concurrent
+	// reads opens and closes connections, and each new connection parses its statements again,
+	// which costs far more than the reads. The number open stays unlimited (WAL readers do not
+	// block each other, and a capped pool could starve a transaction that waits on another).
+	db.SetMaxIdleConns(max(8, 4*runtime.GOMAXPROCS(0)))
+	db.SetConnMaxIdleTime(10 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)
