@@ -59,6 +59,9 @@ type Store interface {
 	FindTokenByID(ctx context.Context, id int64) (*Token, error)
 	// FindTokenByHash finds a token by the SHA-256 of its string, in any state.
 	FindTokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	// FindTokensByHash finds the tokens, in any state, whose hashes are among hashes (a batch of
+	// cache refreshes); hashes with no token are left out, and the order is unspecified.
+	FindTokensByHash(ctx context.Context, hashes [][]byte) ([]*Token, error)
 	FindTokens(ctx context.Context, f TokenFilter) ([]*Token, int, error)
 	UpdateToken(ctx context.Context, id int64, upd TokenUpdate) (*Token, error)
 	// AddTokenGrants gives grants to a token that has none; EInvalid when it already has some.

@@ -815,16 +815,37 @@ func testCreateTokens(t *testing.T, s latchkey.Store) {
 	ctx := context.Background()
 	a := mustAccount(t, s, latchkey.PlanEnterprise)
 	var batch []*latchkey.Token
-	for range 20 {
+	// More than one FindTokensByHash query's worth (128), and not a multiple of any of its sizes.
+	for range 150 {
 		batch = append(batch, newToken(a.ID, latchkey.KindServiceToken, latchkey.Grant{PermissionSet: "metadata_only", AllProjects: true}))
 	}
 	if err := s.CreateTokens(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
+	hashes := [][]byte{[]byte("not a stored hash")}
 	for _, tok := range batch {
 		got, err := s.FindTokenByHash(ctx, tok.Hash)
 		if err != nil || got.ID != tok.ID || len(got.Grants) != 1 {
 			t.Fatalf("FindTokenByHash(batch token) = %+v, %v", got, err)
+		}
+		hashes = append(hashes, tok.Hash)
+	}
+	for _, n := range []int{1, 2, 9, len(hashes)} {
+		found, err := s.FindTokensByHash(ctx, hashes[:n])
+		if err != nil {
+			t.Fatalf("FindTokensByHash(%d hashes): %v", n, err)
+		}
+		got := map[int64]*latchkey.Token{}
+		for _, tok := range found {
+			got[tok.ID] = tok
+		}
+		if len(found) != n-1 || len(got) != n-1 {
+			t.Fatalf("FindTokensByHash(%d hashes, one unknown) found %d tokens (%d distinct), want %d", n, len(found), len(got), n-1)
+		}
+		for _, want := range batch[:n-1] {
+			if diff := cmp.Diff(want, got[want.ID], prefixCmp); diff != "" {
+				t.Fatalf("FindTokensByHash token %d mismatch (-created +found):\n%s", want.ID, diff)
+			}
 		}
 	}
 	ev := "service_token.created"

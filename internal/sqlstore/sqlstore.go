@@ -231,12 +231,16 @@ func (w *where) in(column string, ids []int64) {
 		w.conds = append(w.conds, "1 = 0")
 		return
 	}
-	ph := make([]string, len(ids))
-	for i, id := range ids {
-		ph[i] = "?"
-		w.args = append(w.args, id)
+	// The list is padded (repeating the last id) to a power of two, so that the prepared-statement
+	// cache holds a few shapes of each query rather than one per length.
+	n := 1
+	for n < len(ids) {
+		n *= 2
 	}
-	w.conds = append(w.conds, column+" IN ("+strings.Join(ph, ",")+")")
+	for i := range n {
+		w.args = append(w.args, ids[min(i, len(ids)-1)])
+	}
+	w.conds = append(w.conds, column+" IN (?"+strings.Repeat(",?", n-1)+")")
 }
 
 func (w *where) String() string {

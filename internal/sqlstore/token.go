@@ -171,6 +171,64 @@ func (s *Store) FindTokenByHash(ctx context.Context, hash []byte) (*latchkey.Tok
 	return tok, s.wrap(err, "find token")
 }
 
+// hashBatch is the most hashes one FindTokensByHash query asks for. Smaller batches are padded to
+// one of a few sizes, so that the prepared-statement cache holds a handful of shapes, not one per
+// length.
+var hashBatchSizes = []int{8, 32, 128}
+
+// FindTokensByHash returns the tokens whose hashes are among hashes, in any state and with their
+// active grants, in one token query and one grant query per 128 hashes.
+func (s *Store) FindTokensByHash(ctx context.Context, hashes [][]byte) ([]*latchkey.Token, error) {
+	var out []*latchkey.Token
+	for len(hashes) > 0 {
+		n := min(len(hashes), hashBatchSizes[len(hashBatchSizes)-1])
+		batch := hashes[:n]
+		hashes = hashes[n:]
+		size := hashBatchSizes[0]
+		for _, sz := range hashBatchSizes {
+			if sz >= n {
+				size = sz
+				break
+			}
+		}
+		args := make([]any, size)
+		for i := range args {
+			args[i] = batch[min(i, n-1)] // padding repeats the last hash
+		}
+		rows, err := s.query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash IN (?`+strings.Repeat(",?", size-1)+`)`, args...)
+		if err != nil {
+			return nil, s.wrap(err, "find tokens by hash")
+		}
+		var toks []*latchkey.Token
+		for rows.Next() {
+			tok, err := scanToken(rows)
+			if err != nil {
+				rows.Close()
+				return nil, s.wrap(err, "find tokens by hash")
+			}
+			toks = append(toks, tok)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.wrap(err, "find tokens by hash")
+		}
+		ids := make([]int64, len(toks))
+		for i, t := range toks {
+			ids[i] = t.ID
+		}
+		grants, err := s.loadGrants(ctx, "token_id", ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range toks {
+			t.Grants = grants[t.ID]
+		}
+		out = append(out, toks...)
+	}
+	return out, nil
+}
+
 // FindTokens lists tokens with their grants, newest last.
 func (s *Store) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
 	var w where
