@@ -9,6 +9,7 @@ package verify
 import (
 	"context"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,10 @@ type Verifier struct {
 	// coarse clock's start, so both clocks count alike.
 	start time.Time
 	fake  func() time.Time
+	// refreshAhead is how long before an entry expires a hit starts reloading it (TTL/4).
+	refreshAhead int64
+	refreshQ     chan [32]byte
+	refreshers   atomic.Int32
 }
 
 // loadTimeout bounds one storage read of a token.
@@ -81,7 +86,8 @@ const loadTimeout = 10 * time.Second
 // Stats counts verifier events for metrics. Cache hits are not counted: an atomic add shared by
 // every core would cost more than the rest of a hit.
 type Stats struct {
-	Misses, Rejected, Legacy atomic.Uint64
+	// Refreshes counts background reloads of entries in use near the end of their life.
+	Misses, Rejected, Legacy, Refreshes atomic.Uint64
 }
 
 const numShards = 64
@@ -112,11 +118,12 @@ type slot struct {
 
 // Slot flags.
 const (
-	flagDenied   uint8 = 1 << iota // detail.err answers
-	flagNegative                   // an unknown hash (also flagDenied)
-	flagLimit                      // limit applies
-	flagCIDRs                      // detail.cidrs applies
-	flagPolicy                     // detail.policy applies
+	flagDenied     uint8 = 1 << iota // detail.err answers
+	flagNegative                     // an unknown hash (also flagDenied)
+	flagLimit                        // limit applies
+	flagCIDRs                        // detail.cidrs applies
+	flagPolicy                       // detail.policy applies
+	flagRefreshing                   // a background reload of this entry is under way
 )
 
 // detail is the part of a cache entry that only some verifications read.
@@ -132,6 +139,7 @@ type detail struct {
 	grace     int64 // when rotated
 	hasExpiry bool
 	rotated   bool
+	legacy    bool // found by bcrypt, not by hash: never refreshed by hash
 	cidrs     []netip.Prefix
 	policy    *latchkey.IPPolicy // the account's enforced IP rules
 	token     *latchkey.Token    // kept for OnReuse on rotated tokens only
@@ -155,7 +163,8 @@ func New(src Source, opt Options) *Verifier {
 	if opt.LegacyTTL <= 0 {
 		opt.LegacyTTL = time.Minute
 	}
-	v := &Verifier{src: src, opt: opt, start: coarse.start, fake: opt.Now, byToken: map[int64][32]byte{}}
+	v := &Verifier{src: src, opt: opt, start: coarse.start, fake: opt.Now, byToken: map[int64][32]byte{},
+		refreshAhead: int64(opt.TTL / 4), refreshQ: make(chan [32]byte, 4096)}
 	for i := range v.shards {
 		v.shards[i].m = map[key]slot{}
 	}
@@ -236,18 +245,18 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 		if sl, err = v.load(ctx, h, token, parsed); err != nil {
 			return nil, err
 		}
+	} else if now >= sl.until-v.refreshAhead && sl.flags&(flagDenied|flagRefreshing) == 0 && !parsed.Legacy {
+		v.refresh(sh, h)
 	}
 	if account != 0 && (sl.detail == nil || sl.detail.accountID != account) {
 		return nil, ErrUnknown
 	}
-	if sl.flags != 0 {
+	if sl.flags&^flagRefreshing != 0 {
 		if err := v.check(&sl, ip); err != nil {
 			return nil, err
 		}
 	}
-	if v.opt.OnUse != nil {
-		v.noteUse(sh, h, &sl, now, ip)
-	}
+	v.noteUse(sh, h, &sl, now, ip)
 	return sl.principal, nil
 }
 
@@ -284,8 +293,9 @@ func (v *Verifier) pastLimit(d *detail, wall int64) error {
 	return ErrRotatedOut
 }
 
-// noteUse reports a token's use at most once a minute. The slot's minute changes under the shard's
-// write lock, once a minute per token.
+// noteUse records, at most once a minute, that a token is in use (Run keeps such entries fresh)
+// and reports it to OnUse. The slot's minute changes under the shard's write lock, once a minute
+// per token.
 func (v *Verifier) noteUse(sh *shard, h [32]byte, sl *slot, now int64, ip netip.Addr) {
 	minute := int32(now/int64(time.Minute)) + 1
 	if sl.minute == minute || sl.detail == nil || sl.detail.tokenID == 0 {
@@ -300,7 +310,7 @@ func (v *Verifier) noteUse(sh *shard, h [32]byte, sl *slot, now int64, ip netip.
 		sh.m[k] = cur
 	}
 	sh.mu.Unlock()
-	if fresh || !ok {
+	if (fresh || !ok) && v.opt.OnUse != nil {
 		v.opt.OnUse(latchkey.TokenUse{TokenID: sl.detail.tokenID,
 			At: time.Unix(0, v.wallNow()).UTC().Truncate(time.Microsecond), IP: addrString(ip)})
 	}
@@ -324,6 +334,217 @@ func containsAddr(ps []netip.Prefix, ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// refresh starts a background reload of an entry that is still in use in the last quarter of its
+// life, so that a token in steady use never waits for storage when its entry would have expired.
+// The first such hit marks the entry and starts the read; later hits see the mark. The read is
+// load's, coalesced with any other read of the hash and epoch-guarded like it; if it fails, the
+// entry expires as it would have and the next use reads again.
+func (v *Verifier) refresh(sh *shard, h [32]byte) {
+	k := keyOf(&h)
+	sh.mu.Lock()
+	cur, ok := sh.m[k]
+	start := ok && cur.flags&flagRefreshing == 0
+	if start {
+		cur.flags |= flagRefreshing
+		sh.m[k] = cur
+	}
+	sh.mu.Unlock()
+	if !start {
+		return
+	}
+	select {
+	case v.refreshQ <- h:
+		v.stats.Refreshes.Add(1)
+		if v.refreshers.Add(1) <= int32(runtime.GOMAXPROCS(0)) {
+			go v.refreshLoop()
+		} else {
+			v.refreshers.Add(-1)
+		}
+	default:
+		// The queue is full (a burst of entries reaching the end of their life together): this
+		// one expires and is read on its next use, as without refreshing.
+	}
+}
+
+// Run keeps the entries of tokens in use fresh until ctx ends. Every eighth of the TTL it reads
+// again, in batches, the entries of tokens used in the current or the previous minute that expire
+// within a quarter of the TTL (or have expired). A hit in that last quarter refreshes an entry
+// too, but a token idle across it (a gateway's quiet spell, a client that calls every few
+// seconds) would otherwise wait for storage on its next use.
+func (v *Verifier) Run(ctx context.Context) {
+	t := time.NewTicker(max(time.Duration(v.refreshAhead)/2, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			v.sweep()
+		}
+	}
+}
+
+// sweep refreshes the entries Run keeps fresh, and returns how many it read.
+func (v *Verifier) sweep() int {
+	now := v.now()
+	recent := int32(now / int64(time.Minute)) // noteUse's minute for the previous minute
+	var due []key
+	var ids []int64
+	for i := range v.shards {
+		sh := &v.shards[i]
+		sh.mu.Lock()
+		for k, sl := range sh.m {
+			if sl.flags&(flagDenied|flagRefreshing) != 0 || sl.minute < recent || sl.until-now > v.refreshAhead ||
+				sl.detail == nil || sl.detail.tokenID == 0 || sl.detail.legacy {
+				continue
+			}
+			sl.flags |= flagRefreshing
+			sh.m[k] = sl
+			due = append(due, k)
+			ids = append(ids, sl.detail.tokenID)
+		}
+		sh.mu.Unlock()
+	}
+	if len(due) == 0 {
+		return 0
+	}
+	// The map keys are half hashes; the token index has the whole ones.
+	hs := make([][32]byte, 0, len(due))
+	var lost []key
+	v.idxMu.Lock()
+	for i, id := range ids {
+		if h, ok := v.byToken[id]; ok && keyOf(&h) == due[i] {
+			hs = append(hs, h)
+		} else {
+			lost = append(lost, due[i])
+		}
+	}
+	v.idxMu.Unlock()
+	v.unmark(lost...)
+	v.stats.Refreshes.Add(uint64(len(hs)))
+	for len(hs) > 0 {
+		n := min(len(hs), refreshBatch)
+		v.reload(hs[:n])
+		hs = hs[n:]
+	}
+	return len(due)
+}
+
+// refreshBatch is the most queued entries one refresh reads together; refreshGather is the longest
+// a refresh waits for a batch to fill.
+const (
+	refreshBatch  = 128
+	refreshGather = 20 * time.Millisecond
+)
+
+// drainRefreshes appends queued entries to batch, up to refreshBatch, without waiting.
+func (v *Verifier) drainRefreshes(batch [][32]byte) [][32]byte {
+	for len(batch) < refreshBatch {
+		select {
+		case h := <-v.refreshQ:
+			batch = append(batch, h)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// batchSource is a Source that reads many tokens in one go, as every latchkey.Store does.
+type batchSource interface {
+	FindTokensByHash(ctx context.Context, hashes [][]byte) ([]*latchkey.Token, error)
+}
+
+// refreshLoop reads queued entries, in batches, until the queue is empty. At most GOMAXPROCS loops
+// run, so a burst of refreshes neither piles up goroutines nor opens a storage connection per
+// entry; batching makes a refresh a fraction of a lookup's cost (one query per batch, not two per
+// token).
+func (v *Verifier) refreshLoop() {
+	batch := make([][32]byte, 0, refreshBatch)
+	for {
+		batch = v.drainRefreshes(batch[:0])
+		if len(batch) > 0 && len(batch) < refreshBatch {
+			// Entries in steady use reach their refresh window one by one: wait a moment (a
+			// small part of the window) for more to join the batch.
+			time.Sleep(min(refreshGather, time.Duration(v.refreshAhead)/16))
+			batch = v.drainRefreshes(batch)
+		}
+		if len(batch) > 0 {
+			v.reload(batch)
+			continue
+		}
+		v.refreshers.Add(-1)
+		// An entry queued after the queue looked empty, while this loop still counted, started no
+		// loop of its own: look once more before leaving, and stay if there is room.
+		if len(v.refreshQ) == 0 {
+			return
+		}
+		if v.refreshers.Add(1) > int32(runtime.GOMAXPROCS(0)) {
+			v.refreshers.Add(-1)
+			return
+		}
+	}
+}
+
+// reload reads a batch of cached hashes again and caches what it finds, unless an invalidation
+// raced with the read. An entry it cannot read is left to expire and be read on use.
+func (v *Verifier) reload(hs [][32]byte) {
+	bs, ok := v.src.(batchSource)
+	if !ok || len(hs) == 1 {
+		for _, h := range hs {
+			if _, err := v.load(context.Background(), h, "", tokenfmt.Parsed{}); err != nil {
+				v.unmark(keyOf(&h))
+			}
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	defer cancel()
+	epoch := v.epoch.Load()
+	now := v.now()
+	keys := make([][]byte, len(hs))
+	for i := range hs {
+		keys[i] = hs[i][:]
+	}
+	toks, err := bs.FindTokensByHash(ctx, keys)
+	if err != nil {
+		for _, h := range hs {
+			v.unmark(keyOf(&h))
+		}
+		return
+	}
+	found := make(map[[32]byte]*latchkey.Token, len(toks))
+	for _, t := range toks {
+		if len(t.Hash) == len([32]byte{}) {
+			found[[32]byte(t.Hash)] = t
+		}
+	}
+	for _, h := range hs {
+		sl := v.negative(now)
+		if t, ok := found[h]; ok {
+			if sl, err = v.slotFor(ctx, t, now, v.ttlFor(h)); err != nil {
+				v.unmark(keyOf(&h))
+				continue
+			}
+		}
+		v.put(h, sl, epoch)
+	}
+}
+
+// unmark clears the refreshing mark of entries whose refresh failed, so that a later hit or sweep
+// tries again.
+func (v *Verifier) unmark(ks ...key) {
+	for _, k := range ks {
+		sh := &v.shards[k[0]%numShards]
+		sh.mu.Lock()
+		if sl, ok := sh.m[k]; ok && sl.flags&flagRefreshing != 0 {
+			sl.flags &^= flagRefreshing
+			sh.m[k] = sl
+		}
+		sh.mu.Unlock()
+	}
 }
 
 // load reads a token from storage, once per hash at a time, and caches the outcome unless an
@@ -375,6 +596,10 @@ func (v *Verifier) put(h [32]byte, sl slot, epoch uint64) {
 		v.idxMu.Unlock()
 	}
 	old, had := sh.m[k]
+	if had && old.flags&flagNegative == 0 && sl.flags&flagNegative == 0 {
+		// The same token read again: keep when its use was last reported.
+		sl.minute = old.minute
+	}
 	sh.m[k] = sl
 	if v.epoch.Load() != epoch {
 		delete(sh.m, k)
@@ -436,7 +661,13 @@ func (v *Verifier) loadToken(ctx context.Context, h []byte) (slot, error) {
 	if err != nil {
 		return slot{}, err
 	}
-	return v.slotFor(ctx, tok, now, v.opt.TTL)
+	return v.slotFor(ctx, tok, now, v.ttlFor([32]byte(h)))
+}
+
+// ttlFor is the TTL of a token's entry. Entries read together (a cold start, a flush) should not
+// all expire together: up to an eighth of the TTL comes off, by the hash.
+func (v *Verifier) ttlFor(h [32]byte) time.Duration {
+	return v.opt.TTL - v.opt.TTL/8*time.Duration(h[1])/256
 }
 
 // loadLegacy checks a legacy 40-hex token against the bcrypt hashes stored under its first
@@ -459,7 +690,7 @@ func (v *Verifier) loadLegacy(ctx context.Context, token string) (slot, error) {
 
 // slotFor compiles a stored token into a cache slot.
 func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, ttl time.Duration) (slot, error) {
-	d := &detail{accountID: tok.AccountID, userID: tok.UserID, tokenID: tok.ID, cidrs: tok.AllowedCIDRs}
+	d := &detail{accountID: tok.AccountID, userID: tok.UserID, tokenID: tok.ID, cidrs: tok.AllowedCIDRs, legacy: tok.Legacy()}
 	sl := slot{until: now + int64(ttl), detail: d}
 	wall := v.wallNow()
 	if tok.ExpiresAt != nil {

@@ -164,6 +164,7 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 
 	v := verify.New(store, verify.Options{Format: format, TTL: o.cacheTTL})
 	defer store.Subscribe(v.Invalidate)()
+	go v.Run(ctx)
 	cfg := server.Config{Store: store, Verifier: v, Logger: log, Format: format, TrustedProxies: proxies,
 		Version: buildVersion(), SecureCookies: o.secureCookies, ForwardAuthSecret: o.forwardSecret}
 	if err := o.governance.apply(&cfg); err != nil {

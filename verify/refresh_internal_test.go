@@ -1,0 +1,280 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/sqlite"
+	"github.com/latchkey/latchkey/tokenfmt"
+)
+
+// readCounter counts token reads from a real SQLite store.
+type readCounter struct {
+	latchkey.Store
+	reads, batches, batched atomic.Int64
+}
+
+func (c *readCounter) FindTokenByHash(ctx context.Context, h []byte) (*latchkey.Token, error) {
+	c.reads.Add(1)
+	return c.Store.FindTokenByHash(ctx, h)
+}
+
+func (c *readCounter) FindTokensByHash(ctx context.Context, hs [][]byte) ([]*latchkey.Token, error) {
+	c.batches.Add(1)
+	c.batched.Add(int64(len(hs)))
+	return c.Store.FindTokensByHash(ctx, hs)
+}
+
+// waitRefreshed waits until no entry is marked for refreshing.
+func waitRefreshed(t *testing.T, v *Verifier) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		marked := 0
+		for i := range v.shards {
+			sh := &v.shards[i]
+			sh.mu.RLock()
+			for _, sl := range sh.m {
+				if sl.flags&flagRefreshing != 0 {
+					marked++
+				}
+			}
+			sh.mu.RUnlock()
+		}
+		if marked == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d entries still refreshing after 10 s", marked)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRefreshBatchesSeeChangesMadeElsewhere: many hot entries refresh in batches, and a refresh
+// picks up a change this verifier was not told of (another process writing the same database).
+func TestRefreshBatchesSeeChangesMadeElsewhere(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	acct := &latchkey.Account{Name: "Acme", Plan: latchkey.PlanTeam, Settings: latchkey.DefaultAccountSettings()}
+	if err := s.CreateAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	var strs []string
+	var toks []*latchkey.Token
+	for range 300 {
+		m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		strs = append(strs, m.String)
+		toks = append(toks, &latchkey.Token{AccountID: acct.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "t",
+			Grants: []latchkey.Grant{{PermissionSet: "metadata_only", AllProjects: true}}})
+	}
+	if err := s.CreateTokens(ctx, toks); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	var clock atomic.Int64
+	src := &readCounter{Store: s}
+	// Not subscribed to the store: changes reach this verifier only by reading.
+	v := New(src, Options{TTL: 10 * time.Second, Now: func() time.Time { return t0.Add(time.Duration(clock.Load())) }})
+	useAll := func() {
+		t.Helper()
+		for _, tok := range strs {
+			if _, err := v.Verify(ctx, tok, netip.Addr{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	useAll()
+	if err := s.DeleteToken(ctx, toks[7].ID, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Store(int64(8500 * time.Millisecond)) // every entry in its last quarter, none expired
+	// Hold the refresh loops back (as if all were busy) so that the whole burst queues, then let
+	// one loop drain it.
+	v.refreshers.Store(int32(runtime.GOMAXPROCS(0)))
+	useAll()
+	if r, q := v.stats.Refreshes.Load(), len(v.refreshQ); r != 300 || q != 300 {
+		t.Fatalf("refreshes = %d with %d queued, want 300 and 300", r, q)
+	}
+	v.refreshers.Store(1)
+	go v.refreshLoop()
+	waitRefreshed(t, v)
+	if b, n, single := src.batches.Load(), src.batched.Load(), src.reads.Load()-300; b != 3 || n != 300 || single != 0 {
+		t.Errorf("refresh read %d tokens in %d batches and %d alone, want 300 in 3 batches (128 + 128 + 44)", n, b, single)
+	}
+
+	clock.Store(int64(11 * time.Second)) // past every first entry's life
+	misses := v.stats.Misses.Load()
+	for i, tok := range strs {
+		_, err := v.Verify(ctx, tok, netip.Addr{})
+		if i == 7 {
+			if !errors.Is(err, ErrRevoked) {
+				t.Errorf("token deleted elsewhere after a refresh: %v, want ErrRevoked", err)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := v.stats.Misses.Load() - misses; n != 0 {
+		t.Errorf("%d misses after the refresh, want 0", n)
+	}
+}
+
+// TestHotEntriesRefreshInBackground: a token used in the last quarter of its entry's life is read
+// again in the background, once, and its next uses past the old expiry are hits; a token not used
+// then expires and is read on the request path as before.
+func TestHotEntriesRefreshInBackground(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	acct := &latchkey.Account{Name: "Acme", Plan: latchkey.PlanTeam, Settings: latchkey.DefaultAccountSettings()}
+	if err := s.CreateAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	mint := func(name string) (string, [32]byte) {
+		m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := &latchkey.Token{AccountID: acct.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: name}
+		if err := s.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		return m.String, tokenfmt.Hash(m.String)
+	}
+	hot, hotHash := mint("hot")
+	cold, _ := mint("cold")
+
+	t0 := time.Now()
+	var clock atomic.Int64 // offset from t0
+	src := &readCounter{Store: s}
+	v := New(src, Options{TTL: 10 * time.Second, Now: func() time.Time { return t0.Add(time.Duration(clock.Load())) }})
+	use := func(tok string) {
+		t.Helper()
+		if _, err := v.Verify(ctx, tok, netip.Addr{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	use(hot)
+	use(cold)
+	clock.Store(int64(5 * time.Second)) // mid-life: plain hits
+	use(hot)
+	if n, r := v.stats.Misses.Load(), v.stats.Refreshes.Load(); n != 2 || r != 0 {
+		t.Fatalf("after first uses: misses = %d, refreshes = %d, want 2 and 0", n, r)
+	}
+
+	clock.Store(int64(8 * time.Second)) // last quarter: the first hit starts one reload
+	for range 20 {
+		use(hot)
+	}
+	if n, r := v.stats.Misses.Load(), v.stats.Refreshes.Load(); n != 2 || r != 1 {
+		t.Fatalf("hits in the last quarter: misses = %d, refreshes = %d, want 2 and 1", n, r)
+	}
+	// The reload replaces the entry (clearing its mark) in the background.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sh := &v.shards[hotHash[0]%numShards]
+		sh.mu.RLock()
+		sl := sh.m[keyOf(&hotHash)]
+		sh.mu.RUnlock()
+		if sl.flags&flagRefreshing == 0 {
+			if got := time.Duration(sl.until) - t0.Sub(v.start); got <= 16*time.Second || got > 18*time.Second {
+				t.Fatalf("refreshed entry lives until t0+%v, want t0+8s plus the TTL less at most an eighth", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("background refresh did not finish within 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := src.reads.Load(); n != 3 {
+		t.Fatalf("storage reads = %d, want 3 (two first uses, one refresh)", n)
+	}
+
+	clock.Store(int64(12 * time.Second)) // past the first entries' life
+	use(hot)
+	if n := v.stats.Misses.Load(); n != 2 {
+		t.Errorf("hot token past its first entry's life: misses = %d, want 2 (served by the refreshed entry)", n)
+	}
+	use(cold)
+	if n := v.stats.Misses.Load(); n != 3 {
+		t.Errorf("cold token past its entry's life: misses = %d, want 3 (read on the request path)", n)
+	}
+}
+
+// TestSweepKeepsTokensInUseFresh: the sweep reads again the entries of tokens used in the last
+// minute or two that are near or past their expiry, even with no hit in their refresh window, and
+// leaves the rest alone.
+func TestSweepKeepsTokensInUseFresh(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	acct := &latchkey.Account{Name: "Acme", Plan: latchkey.PlanTeam, Settings: latchkey.DefaultAccountSettings()}
+	if err := s.CreateAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	mint := func() string {
+		m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateToken(ctx, &latchkey.Token{AccountID: acct.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "t"}); err != nil {
+			t.Fatal(err)
+		}
+		return m.String
+	}
+	busy, quiet, gone := mint(), mint(), mint()
+	t0 := time.Now()
+	var clock atomic.Int64
+	src := &readCounter{Store: s}
+	v := New(src, Options{TTL: 10 * time.Second, Now: func() time.Time { return t0.Add(time.Duration(clock.Load())) }})
+	use := func(tok string) {
+		t.Helper()
+		if _, err := v.Verify(ctx, tok, netip.Addr{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	use(gone) // used once, then never again
+	clock.Store(int64(2 * time.Minute))
+	use(busy)
+	use(quiet)
+	if n := v.sweep(); n != 0 {
+		t.Fatalf("sweep of fresh entries read %d, want 0", n)
+	}
+	// 11 s later the entries have expired without a hit in their last quarter (a quiet spell).
+	clock.Store(int64(2*time.Minute + 11*time.Second))
+	if n := v.sweep(); n != 2 {
+		t.Fatalf("sweep after a quiet spell read %d entries, want 2 (busy and quiet; not the one idle for two minutes)", n)
+	}
+	misses := v.stats.Misses.Load()
+	use(busy)
+	use(quiet)
+	if n := v.stats.Misses.Load() - misses; n != 0 {
+		t.Errorf("tokens in use after the sweep: %d misses, want 0", n)
+	}
+	use(gone)
+	if n := v.stats.Misses.Load() - misses; n != 1 {
+		t.Errorf("token idle for two minutes: %d misses, want 1", n)
+	}
+}
