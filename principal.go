@@ -50,6 +50,8 @@ type Principal struct {
 	// ref and accountRef cache String and AccountRef for principals built once and shared
 	// (see Seal).
 	ref, accountRef string
+	// refs holds the same two strings as one-element header values (see IdentityValues).
+	refs [2]string
 }
 
 // Seal precomputes what String and AccountRef return, for principals that are cached and served
@@ -57,7 +59,18 @@ type Principal struct {
 func (p *Principal) Seal() *Principal {
 	p.ref, p.accountRef = "", ""
 	p.ref, p.accountRef = p.String(), p.AccountRef()
+	p.refs = [2]string{p.accountRef, p.ref}
 	return p
+}
+
+// IdentityValues returns AccountRef and String as one-element slices, ready to be http.Header
+// values. For a sealed principal they share its memory (no allocation per request), so callers
+// must not modify them; appending is safe (their capacity is one).
+func (p *Principal) IdentityValues() (account, principal []string) {
+	if p.refs[0] == "" {
+		return []string{p.AccountRef()}, []string{p.String()}
+	}
+	return p.refs[0:1:1], p.refs[1:2:2]
 }
 
 // AccountRef returns the account id in decimal.

@@ -367,8 +367,7 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// Header keys are already canonical: assigning skips canonicalisation.
-	h["X-Latchkey-Account-Id"] = []string{p.AccountRef()}
-	h["X-Latchkey-Principal"] = []string{p.String()}
+	h["X-Latchkey-Account-Id"], h["X-Latchkey-Principal"] = p.IdentityValues()
 	s.metrics.forward(http.StatusOK)
 	w.WriteHeader(http.StatusOK)
 }

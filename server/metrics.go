@@ -45,6 +45,8 @@ func newMetrics(s *Server) *metrics {
 		m.reg.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_cache_misses_total", Help: "Verifications that read storage."},
 				func() float64 { return float64(st.Misses.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_cache_refreshes_total", Help: "Cache entries of tokens in use read again in the background before they expired."},
+				func() float64 { return float64(st.Refreshes.Load()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_rejected_without_lookup_total", Help: "Malformed or checksum-invalid tokens rejected without touching storage."},
 				func() float64 { return float64(st.Rejected.Load()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_legacy_token_verifications_total", Help: "Slow-path (bcrypt) verifications of legacy-format tokens."},

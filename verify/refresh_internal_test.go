@@ -102,7 +102,7 @@ func TestRefreshBatchesSeeChangesMadeElsewhere(t *testing.T) {
 	if err := s.DeleteToken(ctx, toks[7].ID, "deleted"); err != nil {
 		t.Fatal(err)
 	}
-	clock.Store(int64(8500 * time.Millisecond)) // every entry in its last quarter, none expired
+	clock.Store(int64(9 * time.Second)) // every entry in its last eighth, none expired
 	// Hold the refresh loops back (as if all were busy) so that the whole burst queues, then let
 	// one loop drain it.
 	v.refreshers.Store(int32(runtime.GOMAXPROCS(0)))
@@ -134,7 +134,7 @@ func TestRefreshBatchesSeeChangesMadeElsewhere(t *testing.T) {
 	}
 }
 
-// TestHotEntriesRefreshInBackground: a token used in the last quarter of its entry's life is read
+// TestHotEntriesRefreshInBackground: a token used in the last eighth of its entry's life is read
 // again in the background, once, and its next uses past the old expiry are hits; a token not used
 // then expires and is read on the request path as before.
 func TestHotEntriesRefreshInBackground(t *testing.T) {
@@ -180,12 +180,12 @@ func TestHotEntriesRefreshInBackground(t *testing.T) {
 		t.Fatalf("after first uses: misses = %d, refreshes = %d, want 2 and 0", n, r)
 	}
 
-	clock.Store(int64(8 * time.Second)) // last quarter: the first hit starts one reload
+	clock.Store(int64(9 * time.Second)) // last eighth: the first hit starts one reload
 	for range 20 {
 		use(hot)
 	}
 	if n, r := v.stats.Misses.Load(), v.stats.Refreshes.Load(); n != 2 || r != 1 {
-		t.Fatalf("hits in the last quarter: misses = %d, refreshes = %d, want 2 and 1", n, r)
+		t.Fatalf("hits in the last eighth: misses = %d, refreshes = %d, want 2 and 1", n, r)
 	}
 	// The reload replaces the entry (clearing its mark) in the background.
 	deadline := time.Now().Add(10 * time.Second)
@@ -195,8 +195,8 @@ func TestHotEntriesRefreshInBackground(t *testing.T) {
 		sl := sh.m[keyOf(&hotHash)]
 		sh.mu.RUnlock()
 		if sl.flags&flagRefreshing == 0 {
-			if got := time.Duration(sl.until) - t0.Sub(v.start); got <= 16*time.Second || got > 18*time.Second {
-				t.Fatalf("refreshed entry lives until t0+%v, want t0+8s plus the TTL less at most an eighth", got)
+			if got := time.Duration(sl.until) - t0.Sub(v.start); got < 9*time.Second+10*time.Second-10*time.Second/16 || got > 19*time.Second {
+				t.Fatalf("refreshed entry lives until t0+%v, want t0+9s plus the TTL less at most a sixteenth", got)
 			}
 			break
 		}
@@ -262,7 +262,7 @@ func TestSweepKeepsTokensInUseFresh(t *testing.T) {
 	if n := v.sweep(); n != 0 {
 		t.Fatalf("sweep of fresh entries read %d, want 0", n)
 	}
-	// 11 s later the entries have expired without a hit in their last quarter (a quiet spell).
+	// 11 s later the entries have expired without a hit in their last eighth (a quiet spell).
 	clock.Store(int64(2*time.Minute + 11*time.Second))
 	if n := v.sweep(); n != 2 {
 		t.Fatalf("sweep after a quiet spell read %d entries, want 2 (busy and quiet; not the one idle for two minutes)", n)

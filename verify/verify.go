@@ -74,7 +74,7 @@ type Verifier struct {
 	// coarse clock's start, so both clocks count alike.
 	start time.Time
 	fake  func() time.Time
-	// refreshAhead is how long before an entry expires a hit starts reloading it (TTL/4).
+	// refreshAhead is how long before an entry expires a hit starts reloading it (TTL/8).
 	refreshAhead int64
 	refreshQ     chan [32]byte
 	refreshers   atomic.Int32
@@ -164,7 +164,7 @@ func New(src Source, opt Options) *Verifier {
 		opt.LegacyTTL = time.Minute
 	}
 	v := &Verifier{src: src, opt: opt, start: coarse.start, fake: opt.Now, byToken: map[int64][32]byte{},
-		refreshAhead: int64(opt.TTL / 4), refreshQ: make(chan [32]byte, 4096)}
+		refreshAhead: int64(opt.TTL / 8), refreshQ: make(chan [32]byte, 4096)}
 	for i := range v.shards {
 		v.shards[i].m = map[key]slot{}
 	}
@@ -336,7 +336,7 @@ func containsAddr(ps []netip.Prefix, ip netip.Addr) bool {
 	return false
 }
 
-// refresh starts a background reload of an entry that is still in use in the last quarter of its
+// refresh starts a background reload of an entry that is still in use in the last eighth of its
 // life, so that a token in steady use never waits for storage when its entry would have expired.
 // The first such hit marks the entry and starts the read; later hits see the mark. The read is
 // load's, coalesced with any other read of the hash and epoch-guarded like it; if it fails, the
@@ -370,7 +370,7 @@ func (v *Verifier) refresh(sh *shard, h [32]byte) {
 
 // Run keeps the entries of tokens in use fresh until ctx ends. Every eighth of the TTL it reads
 // again, in batches, the entries of tokens used in the current or the previous minute that expire
-// within a quarter of the TTL (or have expired). A hit in that last quarter refreshes an entry
+// within an eighth of the TTL (or have expired). A hit in that last eighth refreshes an entry
 // too, but a token idle across it (a gateway's quiet spell, a client that calls every few
 // seconds) would otherwise wait for storage on its next use.
 func (v *Verifier) Run(ctx context.Context) {
@@ -665,9 +665,9 @@ func (v *Verifier) loadToken(ctx context.Context, h []byte) (slot, error) {
 }
 
 // ttlFor is the TTL of a token's entry. Entries read together (a cold start, a flush) should not
-// all expire together: up to an eighth of the TTL comes off, by the hash.
+// all expire together: up to a sixteenth of the TTL comes off, by the hash.
 func (v *Verifier) ttlFor(h [32]byte) time.Duration {
-	return v.opt.TTL - v.opt.TTL/8*time.Duration(h[1])/256
+	return v.opt.TTL - v.opt.TTL/16*time.Duration(h[1])/256
 }
 
 // loadLegacy checks a legacy 40-hex token against the bcrypt hashes stored under its first
