@@ -126,8 +126,22 @@ type Parsed struct {
 	Legacy bool
 }
 
-// Parse checks s's shape and checksum without touching storage. It does not allocate.
+// Parse checks s's shape, alphabet and checksum without touching storage. It does not allocate.
 func (f Format) Parse(s string) (Parsed, error) {
+	p, err := f.ParseQuick(s)
+	if err == nil && !p.Legacy && !AlphabetOK(s) {
+		return Parsed{}, ErrMalformed
+	}
+	return p, err
+}
+
+// ParseQuick is Parse without the alphabet check of a string whose checksum matches: it checks
+// the prefix, the length and the checksum (a string with a bad checksum is still told apart as
+// ErrMalformed when its alphabet is wrong). It is for a verifier that first looks the token's
+// hash up in a cache of tokens it has seen pass Parse — a hit proves the alphabet — and calls
+// AlphabetOK before anything else. Random or mistyped strings fail the checksum, so they are
+// still rejected before any lookup. It does not allocate.
+func (f Format) ParseQuick(s string) (Parsed, error) {
 	if len(s) == LegacyLen && isLowerHex(s) {
 		return Parsed{Kind: latchkey.KindServiceToken, Legacy: true}, nil
 	}
@@ -144,15 +158,45 @@ func (f Format) Parse(s string) (Parsed, error) {
 	if len(s) != len(prefix)+bodyLen {
 		return Parsed{}, ErrMalformed
 	}
-	if !isBase62String(s[len(prefix):]) {
-		return Parsed{}, ErrMalformed
-	}
-	var want [ChecksumLen]byte
-	putChecksum(want[:], crc32.ChecksumIEEE(bytesOf(s[:len(s)-ChecksumLen])))
-	if string(want[:]) != s[len(s)-ChecksumLen:] {
+	if !checksumOK(s) {
+		if !AlphabetOK(s) {
+			return Parsed{}, ErrMalformed
+		}
 		return Parsed{}, ErrChecksum
 	}
 	return Parsed{Kind: kind, UID: s[len(prefix) : len(prefix)+UIDLen]}, nil
+}
+
+// AlphabetOK reports whether the uid, secret and checksum of a token that ParseQuick accepted
+// (its last 46 bytes) are all base62.
+func AlphabetOK(s string) bool {
+	return len(s) >= bodyLen && isBase62String(s[len(s)-bodyLen:])
+}
+
+// digitOf maps a base62 digit to its value and any other byte to 0xff.
+var digitOf = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := range len(alphabet) {
+		t[alphabet[i]] = uint8(i)
+	}
+	return t
+}()
+
+// checksumOK reports whether the last ChecksumLen bytes of s are the base62 CRC32 of the rest
+// (decoding them costs less than encoding the expected checksum to compare).
+func checksumOK(s string) bool {
+	sum := s[len(s)-ChecksumLen:]
+	var v uint64
+	for i := range ChecksumLen {
+		d := digitOf[sum[i]]
+		if d == 0xff {
+			return false
+		}
+		v = v*62 + uint64(d)
+	}
+	return v == uint64(crc32.ChecksumIEEE(bytesOf(s[:len(s)-ChecksumLen])))
 }
 
 // Hash returns the SHA-256 of the whole token string, the only form in which it is stored.

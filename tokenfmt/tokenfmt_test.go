@@ -3,6 +3,7 @@ package tokenfmt_test
 import (
 	"crypto/sha256"
 	"errors"
+	"hash/crc32"
 	"strings"
 	"testing"
 
@@ -147,6 +148,16 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := tokenfmt.Default.Parse(s)
+		// ParseQuick agrees with Parse except that it leaves a string with a matching checksum
+		// and a bad alphabet to AlphabetOK.
+		q, qerr := tokenfmt.Default.ParseQuick(s)
+		if qerr == nil && !q.Legacy && !tokenfmt.AlphabetOK(s) {
+			if !errors.Is(err, tokenfmt.ErrMalformed) {
+				t.Fatalf("Parse(%q) = %v for a string with a bad alphabet, want ErrMalformed", s, err)
+			}
+		} else if q != p || !errors.Is(qerr, err) {
+			t.Fatalf("ParseQuick(%q) = %+v, %v; Parse = %+v, %v", s, q, qerr, p, err)
+		}
 		if err != nil {
 			if !errors.Is(err, tokenfmt.ErrMalformed) && !errors.Is(err, tokenfmt.ErrChecksum) {
 				t.Fatalf("Parse returned unexpected error %v", err)
@@ -184,5 +195,34 @@ func TestBase62Check(t *testing.T) {
 				t.Fatalf("Parse(byte %q at %d) = ErrMalformed, want a checksum verdict", byte(c), i)
 			}
 		}
+	}
+}
+
+// TestParseQuickLeavesTheAlphabet: a string whose checksum matches but whose body holds a byte
+// outside base62 passes ParseQuick, fails AlphabetOK, and Parse calls it malformed.
+func TestParseQuickLeavesTheAlphabet(t *testing.T) {
+	f := tokenfmt.Default
+	tok, _, _ := f.Generate(latchkey.KindServiceToken)
+	b := []byte(tok)
+	b[20] = '-'
+	body := b[:len(b)-tokenfmt.ChecksumLen]
+	sum := crc32.ChecksumIEEE(body)
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	for i := len(b) - 1; i >= len(body); i-- {
+		b[i] = alphabet[sum%62]
+		sum /= 62
+	}
+	crafted := string(b)
+	if _, err := f.ParseQuick(crafted); err != nil {
+		t.Fatalf("ParseQuick(crafted) = %v, want a pass (its checksum matches)", err)
+	}
+	if tokenfmt.AlphabetOK(crafted) {
+		t.Error("AlphabetOK(crafted) = true, want false")
+	}
+	if _, err := f.Parse(crafted); !errors.Is(err, tokenfmt.ErrMalformed) {
+		t.Errorf("Parse(crafted) = %v, want ErrMalformed", err)
+	}
+	if _, err := f.ParseQuick(tok); err != nil || !tokenfmt.AlphabetOK(tok) {
+		t.Errorf("ParseQuick(valid) = %v, AlphabetOK = %v", err, tokenfmt.AlphabetOK(tok))
 	}
 }

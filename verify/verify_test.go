@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"errors"
+	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -98,6 +99,18 @@ func TestMalformedNeverTouchesStorage(t *testing.T) {
 		if _, err := f.v.Verify(ctx, s, localhost); err == nil {
 			t.Errorf("Verify(%q) = nil error", tokenfmt.Default.Redact(s))
 		}
+	}
+	// A byte outside base62 with a checksum made to match passes ParseQuick; the verifier's
+	// alphabet check on the miss path still refuses it before storage.
+	crafted := []byte(good)
+	crafted[20] = '-'
+	sum := crc32.ChecksumIEEE(crafted[:len(crafted)-tokenfmt.ChecksumLen])
+	for i := len(crafted) - 1; i >= len(crafted)-tokenfmt.ChecksumLen; i-- {
+		crafted[i] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[sum%62]
+		sum /= 62
+	}
+	if _, err := f.v.Verify(ctx, string(crafted), localhost); !errors.Is(err, tokenfmt.ErrMalformed) {
+		t.Errorf("Verify(checksum-valid, bad alphabet) = %v, want ErrMalformed", err)
 	}
 	if n := f.store.byHash.Load(); n != 0 {
 		t.Errorf("storage reads for malformed tokens = %d, want 0", n)
