@@ -4,12 +4,12 @@
 # and duration), and prints each round's requests/s and server CPU time per request; the last line
 # is the median of the rounds' rps ratios.
 #
-#   bash bench/http.sh                 # N=10000 ROUNDS=6 DURATION=5s CONNS=16 IDENTITY_HEADERS=0
+#   bash bench/http.sh                 # N=10000 ROUNDS=10 DURATION=5s CONNS=16 IDENTITY_HEADERS=0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 N=${N:-10000}
-ROUNDS=${ROUNDS:-6}
+ROUNDS=${ROUNDS:-10}
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-16}
 THREADS=${THREADS:-1}

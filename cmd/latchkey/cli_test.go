@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -84,6 +85,7 @@ func TestCLITokenCommands(t *testing.T) {
 		{env, []string{"token", "create", "--name", "x", "--grant", "nope:all"}, "unknown permission set"},
 		{env, []string{"token", "delete", "abc"}, "not a positive integer"},
 		{map[string]string{"LATCHKEY_URL": ts.URL, "LATCHKEY_TOKEN": "lksvc_wrong"}, []string{"token", "list"}, "malformed token"},
+		{nil, []string{"serve", "--db", filepath.Join(t.TempDir(), "gc.db"), "--gc-percent", "-5"}, "want -1 (off) or a percentage"},
 	} {
 		out, err := runCLI(t, tt.env, tt.args...)
 		if err == nil || !strings.Contains(out+err.Error(), tt.want) {

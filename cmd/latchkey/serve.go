@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -31,6 +33,7 @@ type serveOptions struct {
 	adminEmail, account           string
 	forwardRules, forwardSecret   string
 	shutdownTimeout               time.Duration
+	gcPercent                     int
 	governance                    governanceOptions
 }
 
@@ -66,6 +69,7 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.StringVar(&o.forwardRules, "forward-auth-rules", "", "JSON or YAML file of /v1/forward-auth route rules")
 	fl.StringVar(&o.forwardSecret, "forward-auth-secret", "", "shared secret gateways send in X-Latchkey-Forward-Secret (required for non-loopback gateways)")
 	fl.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to wait for in-flight requests on shutdown")
+	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
 	o.governance.flags(fl)
 	return cmd
@@ -109,6 +113,12 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	format := tokenfmt.Format{ServicePrefix: o.servicePrefix, PATPrefix: o.patPrefix}
 	if err := format.Validate(); err != nil {
 		return err
+	}
+	if o.gcPercent < -1 {
+		return fmt.Errorf("--gc-percent %d: want -1 (off) or a percentage", o.gcPercent)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(o.gcPercent)
 	}
 	proxies, err := parsePrefixes(o.trustedProxies)
 	if err != nil {
