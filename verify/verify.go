@@ -374,13 +374,19 @@ func (v *Verifier) refresh(sh *shard, h [32]byte) {
 	}
 }
 
-// Run keeps the entries of tokens in use fresh until ctx ends. Every eighth of the TTL it reads
+// Run keeps the entries of tokens in use fresh until ctx ends. Every sixteenth of the TTL it reads
 // again, in batches, the entries of tokens used in the current or the previous minute that expire
 // within an eighth of the TTL (or have expired). A hit in that last eighth refreshes an entry
 // too, but a token idle across it (a gateway's quiet spell, a client that calls every few
 // seconds) would otherwise wait for storage on its next use.
+//
+// With a TTL under 80 ms there is nothing to gain and Run only waits for ctx.
 func (v *Verifier) Run(ctx context.Context) {
-	t := time.NewTicker(max(time.Duration(v.refreshAhead)/2, 10*time.Millisecond))
+	if time.Duration(v.refreshAhead) < 10*time.Millisecond {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(time.Duration(v.refreshAhead) / 2)
 	defer t.Stop()
 	for {
 		select {
@@ -396,20 +402,35 @@ func (v *Verifier) Run(ctx context.Context) {
 func (v *Verifier) sweep() int {
 	now := v.now()
 	recent := int32(now / int64(time.Minute)) // noteUse's minute for the previous minute
-	var due []key
+	dueNow := func(sl slot) bool {
+		return sl.flags&(flagDenied|flagRefreshing) == 0 && sl.minute >= recent && sl.until-now <= v.refreshAhead &&
+			sl.detail != nil && sl.detail.tokenID != 0 && !sl.detail.legacy
+	}
+	var due, candidates []key
 	var ids []int64
 	for i := range v.shards {
+		// Scan under the read lock (verifications go on), then mark under the write lock, held
+		// only for the candidates: a big shard is not locked against readers for a whole scan.
 		sh := &v.shards[i]
-		sh.mu.Lock()
+		candidates = candidates[:0]
+		sh.mu.RLock()
 		for k, sl := range sh.m {
-			if sl.flags&(flagDenied|flagRefreshing) != 0 || sl.minute < recent || sl.until-now > v.refreshAhead ||
-				sl.detail == nil || sl.detail.tokenID == 0 || sl.detail.legacy {
-				continue
+			if dueNow(sl) {
+				candidates = append(candidates, k)
 			}
-			sl.flags |= flagRefreshing
-			sh.m[k] = sl
-			due = append(due, k)
-			ids = append(ids, sl.detail.tokenID)
+		}
+		sh.mu.RUnlock()
+		if len(candidates) == 0 {
+			continue
+		}
+		sh.mu.Lock()
+		for _, k := range candidates {
+			if sl, ok := sh.m[k]; ok && dueNow(sl) {
+				sl.flags |= flagRefreshing
+				sh.m[k] = sl
+				due = append(due, k)
+				ids = append(ids, sl.detail.tokenID)
+			}
 		}
 		sh.mu.Unlock()
 	}
