@@ -640,6 +640,8 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	settings("GET /settings/groups/{group_id}", "groups", s.handleUIGroupEdit)
 	settings("POST /settings/groups/{group_id}", "groups", s.handleUIGroupSave)
 	settings("POST /settings/groups/{group_id}/members", "groups", s.handleUIGroupMembers)
+	settings("GET /settings/groups/{group_id}/delete", "groups", s.handleUIGroupDeleteConfirm)
+	settings("POST /settings/groups/{group_id}/delete", "groups", s.handleUIGroupDelete)
 	settings("GET /settings/service-tokens", "service-tokens", s.handleUIServiceTokenList)
 	settings("GET /settings/service-tokens/new", "service-tokens", s.handleUIServiceTokenNew)
 	settings("POST /settings/service-tokens/new", "service-tokens", s.handleUIServiceTokenCreate)

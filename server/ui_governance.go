@@ -86,7 +86,7 @@ func (s *Server) handleUIIPRuleAdd(w http.ResponseWriter, r *http.Request, us *u
 	if rule.Description, err = ruleDescription(d.Description); err != nil {
 		d.Errors["description"] = latchkey.ErrorMessage(err)
 	}
-	for _, c := range strings.FieldsFunc(d.CIDRs, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' || r == '\t' }) {
+	for _, c := range splitCIDRs(d.CIDRs) {
 		p, err := latchkey.ParseCIDR(c)
 		if err != nil {
 			d.Errors["cidrs"] = err.Error()
@@ -109,6 +109,12 @@ func (s *Server) handleUIIPRuleAdd(w http.ResponseWriter, r *http.Request, us *u
 	}
 	s.showStatus(w, r, us, http.StatusBadRequest, "ip_restrictions", "IP restrictions", d, "The rule was not added: fix the fields marked below.")
 	return nil
+}
+
+// splitCIDRs splits a form's list of ranges, one per line or comma-separated (spaces and tabs
+// separate too), into its entries, unparsed.
+func splitCIDRs(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' || r == '\t' })
 }
 
 func (s *Server) handleUIIPRuleDelete(w http.ResponseWriter, r *http.Request, us *uiSession) error {

@@ -428,6 +428,56 @@ func (s *Server) handleUIGroupCreate(w http.ResponseWriter, r *http.Request, us 
 	return nil
 }
 
+// groupDeletion loads the group named by {group_id} for deletion, with the API's checks: groups
+// write access, a group still active, and no built-in group (checkGroupUpdate). It returns the
+// update that deletes it.
+func (s *Server) groupDeletion(r *http.Request, p *latchkey.Principal) (*latchkey.Group, latchkey.GroupUpdate, error) {
+	deleted := latchkey.StateDeleted
+	upd := latchkey.GroupUpdate{State: &deleted}
+	g, err := s.pathGroup(r, p, latchkey.AccessWrite)
+	if err != nil {
+		return nil, upd, err
+	}
+	if g.State != latchkey.StateActive {
+		return nil, upd, latchkey.Errorf(latchkey.ENotFound, "group %s was already deleted", g.Name)
+	}
+	if err := s.checkGroupUpdate(r.Context(), p, g, upd); err != nil {
+		return nil, upd, err
+	}
+	return g, upd, nil
+}
+
+// groupDeleteData is the confirmation page of a group delete.
+type groupDeleteData struct {
+	Group   *latchkey.Group
+	Summary string
+	Members int
+}
+
+func (s *Server) handleUIGroupDeleteConfirm(w http.ResponseWriter, r *http.Request, us *uiSession) error {
+	g, _, err := s.groupDeletion(r, us.p)
+	if err != nil {
+		return err
+	}
+	d := &groupDeleteData{Group: g, Summary: catalog.Summary(g.Grants, s.namerOrNil(r.Context(), us.p.AccountID)), Members: len(g.UserIDs)}
+	s.show(w, r, us, "group_delete", "Delete "+g.Name, d)
+	return nil
+}
+
+// handleUIGroupDelete deletes a group as DELETE …/groups/{id}/ does: the same checks and the
+// same store call, which writes the one group.deleted audit entry.
+func (s *Server) handleUIGroupDelete(w http.ResponseWriter, r *http.Request, us *uiSession) error {
+	g, upd, err := s.groupDeletion(r, us.p)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.UpdateGroup(r.Context(), g.ID, upd); err != nil {
+		return err
+	}
+	s.redirectFlash(w, r, "/settings/groups", "Deleted group "+g.Name+". Its members no longer get its permissions.")
+	return nil
+}
+
 type memberChoice struct {
 	UserID  int64
 	Email   string

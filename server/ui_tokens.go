@@ -34,6 +34,8 @@ type tokenRow struct {
 	Flagged    bool
 	Replaced   bool
 	GraceUntil *time.Time
+	// AllowedCIDRs are the token's own address ranges (empty: any address the account allows).
+	AllowedCIDRs []string
 }
 
 func (s *Server) display(t *latchkey.Token) string {
@@ -47,6 +49,9 @@ func (s *Server) tokenRowOf(t *latchkey.Token, namer func(int64) string, now tim
 	row := tokenRow{ID: t.ID, Name: t.Name, Display: s.display(t), CreatedAt: t.CreatedAt, LastUsed: t.LastUsedAt,
 		ExpiresAt: t.ExpiresAt, Expired: t.Expired(now), Legacy: t.Legacy(), Flagged: t.Flagged,
 		Replaced: t.ReplacedByID != 0, GraceUntil: t.GraceUntil}
+	if len(t.AllowedCIDRs) > 0 {
+		row.AllowedCIDRs = prefixStrings(t.AllowedCIDRs)
+	}
 	if t.Kind == latchkey.KindServiceToken {
 		row.Summary = catalog.Summary(t.Grants, namer)
 	}
@@ -139,7 +144,9 @@ type tokenFormData struct {
 	Name     string
 	Expiry   string
 	Expiries []choice
-	// Errors holds messages by field: name, expires_at.
+	// CIDRs is the allowed-addresses text as typed: ranges one per line or comma-separated.
+	CIDRs string
+	// Errors holds messages by field: name, expires_at, allowed_cidrs.
 	Errors map[string]string
 	Editor grantEditor
 }
@@ -174,7 +181,7 @@ func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Reque
 	}
 	f := r.PostForm
 	d := &tokenFormData{FormID: f.Get("form_id"), Name: f.Get("name"), Expiry: f.Get("expires"), Expiries: expiryChoices(a),
-		Errors: map[string]string{}}
+		CIDRs: f.Get("allowed_cidrs"), Errors: map[string]string{}}
 	if d.Editor, err = s.newGrantEditor(ctx, us.p.AccountID, catalog.PlanSets(a.Plan), parseGrantRows(f)); err != nil {
 		return err
 	}
@@ -200,12 +207,21 @@ func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Reque
 	} else if tok.ExpiresAt, err = expiry(exp, a, now); err != nil {
 		d.Errors["expires_at"] = latchkey.ErrorMessage(err)
 	}
+	// The API's validation of allowed_cidrs, on the typed list; none means any address.
+	if cidrs := splitCIDRs(d.CIDRs); len(cidrs) > 0 {
+		if tok.AllowedCIDRs, err = allowedCIDRs(&cidrs); err != nil {
+			d.Errors["allowed_cidrs"] = latchkey.ErrorMessage(err)
+		}
+	}
 	grants, ok, err := s.validateGrantRows(ctx, us.p, &d.Editor, grantOwner{plan: a.Plan}, 1)
 	if err != nil {
 		return err
 	}
 	if !ok || len(d.Errors) > 0 {
 		d.Editor.focusFirstError()
+		if d.Errors["allowed_cidrs"] != "" {
+			d.Editor.Focus = "token-cidrs"
+		}
 		if d.Errors["name"] != "" {
 			d.Editor.Focus = "token-name"
 		}
@@ -225,7 +241,7 @@ func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Reque
 	}
 	s.reveal(w, r, us, &revealData{Kind: "service token", Name: tok.Name, Token: secret, Display: s.display(tok),
 		ExpiresAt: tok.ExpiresAt, Summary: catalog.Summary(tok.Grants, s.namerOrNil(ctx, us.p.AccountID)),
-		DoneURL: "/settings/service-tokens"})
+		AllowedCIDRs: prefixStrings(tok.AllowedCIDRs), DoneURL: "/settings/service-tokens"})
 	return nil
 }
 
@@ -245,7 +261,9 @@ type revealData struct {
 	Display   string
 	Summary   string
 	ExpiresAt *time.Time
-	DoneURL   string
+	// AllowedCIDRs are the ranges a service token is limited to (empty: any address).
+	AllowedCIDRs []string
+	DoneURL      string
 	// Rotated is set when the token replaces OldDisplay, which stays valid until GraceUntil (nil:
 	// revoked at once).
 	Rotated    bool
@@ -392,6 +410,8 @@ func (s *Server) uiRotate(w http.ResponseWriter, r *http.Request, us *uiSession,
 	if tok.Kind == latchkey.KindServiceToken {
 		rd.Summary = catalog.Summary(tok.Grants, s.namerOrNil(ctx, us.p.AccountID))
 	}
+	// The store gives the successor the allowed addresses of the token it replaces.
+	rd.AllowedCIDRs = next.AllowedCIDRs
 	if next.ExpiresAt != nil {
 		if t, err := time.Parse(time.RFC3339, *next.ExpiresAt); err == nil {
 			rd.ExpiresAt = &t
