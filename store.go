@@ -62,6 +62,10 @@ type Store interface {
 	// FindTokensByHash finds the tokens, in any state, whose hashes are among hashes (a batch of
 	// cache refreshes); hashes with no token are left out, and the order is unspecified.
 	FindTokensByHash(ctx context.Context, hashes [][]byte) ([]*Token, error)
+	// FindTokenVersions returns the id and updated_at of the tokens whose hashes are among
+	// hashes (a cheap check that a cached token is unchanged: every change to a token or its
+	// grants moves its updated_at); hashes with no token are left out.
+	FindTokenVersions(ctx context.Context, hashes [][]byte) ([]TokenVersion, error)
 	FindTokens(ctx context.Context, f TokenFilter) ([]*Token, int, error)
 	UpdateToken(ctx context.Context, id int64, upd TokenUpdate) (*Token, error)
 	// AddTokenGrants gives grants to a token that has none; EInvalid when it already has some.

@@ -99,3 +99,11 @@ type TokenUse struct {
 	At      time.Time
 	IP      string
 }
+
+// TokenVersion identifies the stored state of a token: it changes whenever the token or its
+// grants do.
+type TokenVersion struct {
+	ID        int64
+	Hash      []byte
+	UpdatedAt time.Time
+}

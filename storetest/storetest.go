@@ -3,6 +3,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -847,6 +848,27 @@ func testCreateTokens(t *testing.T, s latchkey.Store) {
 				t.Fatalf("FindTokensByHash token %d mismatch (-created +found):\n%s", want.ID, diff)
 			}
 		}
+		versions, err := s.FindTokenVersions(ctx, hashes[:n])
+		if err != nil {
+			t.Fatalf("FindTokenVersions(%d hashes): %v", n, err)
+		}
+		if len(versions) != n-1 {
+			t.Fatalf("FindTokenVersions(%d hashes, one unknown) = %d versions, want %d", n, len(versions), n-1)
+		}
+		for _, v := range versions {
+			want := got[v.ID]
+			if want == nil || !bytes.Equal(v.Hash, want.Hash) || !v.UpdatedAt.Equal(want.UpdatedAt) {
+				t.Fatalf("FindTokenVersions gave %+v, want the id, hash and updated_at of %+v", v, want)
+			}
+		}
+	}
+	// A grant change moves the token's version.
+	time.Sleep(2 * time.Millisecond) // versions are microseconds
+	if _, err := s.ReplaceTokenGrants(ctx, batch[0].ID, []latchkey.Grant{{PermissionSet: "job_viewer", AllProjects: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.FindTokenVersions(ctx, [][]byte{batch[0].Hash}); err != nil || len(v) != 1 || !v[0].UpdatedAt.After(batch[0].UpdatedAt) {
+		t.Errorf("version after a grant change = %+v, %v; want later than %v", v, err, batch[0].UpdatedAt)
 	}
 	ev := "service_token.created"
 	_, n, err := s.FindAuditEntries(ctx, latchkey.AuditFilter{AccountID: a.ID, EventType: &ev})

@@ -139,7 +139,8 @@ type detail struct {
 	grace     int64 // when rotated
 	hasExpiry bool
 	rotated   bool
-	legacy    bool // found by bcrypt, not by hash: never refreshed by hash
+	legacy    bool  // found by bcrypt, not by hash: never refreshed by hash
+	updated   int64 // the token's updated_at in Unix microseconds: its version
 	cidrs     []netip.Prefix
 	policy    *latchkey.IPPolicy // the account's enforced IP rules
 	token     *latchkey.Token    // kept for OnReuse on rotated tokens only
@@ -515,9 +516,75 @@ func (v *Verifier) refreshLoop() {
 	}
 }
 
+// versionSource is a Source that reports tokens' versions, as every latchkey.Store does.
+type versionSource interface {
+	FindTokenVersions(ctx context.Context, hashes [][]byte) ([]latchkey.TokenVersion, error)
+}
+
 // reload reads a batch of cached hashes again and caches what it finds, unless an invalidation
 // raced with the read. An entry it cannot read is left to expire and be read on use.
+//
+// A service token whose version (updated_at, which every change to it or its grants moves) and
+// account IP policy are unchanged keeps its entry, with a new expiry: reading one column is a
+// fraction of reading the token and its grants and compiling them again. Everything else is read
+// in full.
 func (v *Verifier) reload(hs [][32]byte) {
+	if vs, ok := v.src.(versionSource); ok && len(hs) > 1 {
+		hs = v.extend(vs, hs)
+	}
+	v.reloadFull(hs)
+}
+
+// extend renews the entries of hs that are unchanged in storage and returns the others.
+func (v *Verifier) extend(vs versionSource, hs [][32]byte) [][32]byte {
+	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	defer cancel()
+	epoch := v.epoch.Load()
+	now := v.now()
+	keys := make([][]byte, len(hs))
+	for i := range hs {
+		keys[i] = hs[i][:]
+	}
+	versions, err := vs.FindTokenVersions(ctx, keys)
+	if err != nil {
+		return hs
+	}
+	updated := make(map[int64]int64, len(versions))
+	for _, tv := range versions {
+		updated[tv.ID] = tv.UpdatedAt.UnixMicro()
+	}
+	var rest [][32]byte
+	for _, h := range hs {
+		sh := &v.shards[h[0]%numShards]
+		sh.mu.RLock()
+		sl, ok := sh.m[keyOf(&h)]
+		sh.mu.RUnlock()
+		d := sl.detail
+		if !ok || d == nil || d.legacy || sl.flags&(flagDenied|flagLimit) != 0 || sl.principal == nil ||
+			sl.principal.Kind != latchkey.PrincipalServiceToken {
+			rest = append(rest, h)
+			continue
+		}
+		if u, found := updated[d.tokenID]; !found || u != d.updated {
+			rest = append(rest, h)
+			continue
+		}
+		if pol, err := v.policies.get(ctx, d.accountID, now); err != nil || pol != d.policy {
+			rest = append(rest, h)
+			continue
+		}
+		sl.until = now + int64(v.ttlFor(h))
+		sl.flags &^= flagRefreshing
+		v.put(h, sl, epoch)
+	}
+	return rest
+}
+
+// reloadFull reads tokens and their grants again and compiles new entries.
+func (v *Verifier) reloadFull(hs [][32]byte) {
+	if len(hs) == 0 {
+		return
+	}
 	bs, ok := v.src.(batchSource)
 	if !ok || len(hs) == 1 {
 		for _, h := range hs {
@@ -717,7 +784,8 @@ func (v *Verifier) loadLegacy(ctx context.Context, token string) (slot, error) {
 
 // slotFor compiles a stored token into a cache slot.
 func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, ttl time.Duration) (slot, error) {
-	d := &detail{accountID: tok.AccountID, userID: tok.UserID, tokenID: tok.ID, cidrs: tok.AllowedCIDRs, legacy: tok.Legacy()}
+	d := &detail{accountID: tok.AccountID, userID: tok.UserID, tokenID: tok.ID, cidrs: tok.AllowedCIDRs, legacy: tok.Legacy(),
+		updated: tok.UpdatedAt.UnixMicro()}
 	sl := slot{until: now + int64(ttl), detail: d}
 	wall := v.wallNow()
 	if tok.ExpiresAt != nil {

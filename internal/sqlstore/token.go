@@ -182,20 +182,9 @@ func (s *Store) FindTokensByHash(ctx context.Context, hashes [][]byte) ([]*latch
 	var out []*latchkey.Token
 	for len(hashes) > 0 {
 		n := min(len(hashes), hashBatchSizes[len(hashBatchSizes)-1])
-		batch := hashes[:n]
+		args := hashArgs(hashes[:n])
 		hashes = hashes[n:]
-		size := hashBatchSizes[0]
-		for _, sz := range hashBatchSizes {
-			if sz >= n {
-				size = sz
-				break
-			}
-		}
-		args := make([]any, size)
-		for i := range args {
-			args[i] = batch[min(i, n-1)] // padding repeats the last hash
-		}
-		rows, err := s.query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash IN (?`+strings.Repeat(",?", size-1)+`)`, args...)
+		rows, err := s.query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash IN (?`+strings.Repeat(",?", len(args)-1)+`)`, args...)
 		if err != nil {
 			return nil, s.wrap(err, "find tokens by hash")
 		}
@@ -227,6 +216,54 @@ func (s *Store) FindTokensByHash(ctx context.Context, hashes [][]byte) ([]*latch
 		out = append(out, toks...)
 	}
 	return out, nil
+}
+
+// FindTokenVersions returns the id and updated_at of the tokens whose hashes are among hashes, in
+// one query per 128 hashes.
+func (s *Store) FindTokenVersions(ctx context.Context, hashes [][]byte) ([]latchkey.TokenVersion, error) {
+	var out []latchkey.TokenVersion
+	for len(hashes) > 0 {
+		n := min(len(hashes), hashBatchSizes[len(hashBatchSizes)-1])
+		args := hashArgs(hashes[:n])
+		hashes = hashes[n:]
+		rows, err := s.query(ctx, `SELECT id, hash, updated_at FROM tokens WHERE hash IN (?`+strings.Repeat(",?", len(args)-1)+`)`, args...)
+		if err != nil {
+			return nil, s.wrap(err, "find token versions")
+		}
+		for rows.Next() {
+			var v latchkey.TokenVersion
+			var updated int64
+			if err := rows.Scan(&v.ID, &v.Hash, &updated); err != nil {
+				rows.Close()
+				return nil, s.wrap(err, "find token versions")
+			}
+			v.UpdatedAt = fromMicros(updated)
+			out = append(out, v)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.wrap(err, "find token versions")
+		}
+	}
+	return out, nil
+}
+
+// hashArgs makes query arguments of a batch of at most 128 hashes, padded (repeating the last)
+// to one of hashBatchSizes.
+func hashArgs(batch [][]byte) []any {
+	size := hashBatchSizes[len(hashBatchSizes)-1]
+	for _, sz := range hashBatchSizes {
+		if sz >= len(batch) {
+			size = sz
+			break
+		}
+	}
+	args := make([]any, size)
+	for i := range args {
+		args[i] = batch[min(i, len(batch)-1)]
+	}
+	return args
 }
 
 // FindTokens lists tokens with their grants, newest last.
