@@ -60,8 +60,8 @@ var flushAll = []latchkey.Change{{Kind: latchkey.ChangeAll}}
 // decodeChanges parses a payload into the sending node and its changes. Anything unreadable
 // decodes as a flush of everything.
 func decodeChanges(payload string) (node string, changes []latchkey.Change) {
-	// Only what encodeChanges writes is trusted; anything else (another version, stray
-	// whitespace) flushes everything rather than being half-understood.
+	// A payload must start as encodeChanges writes it ("v1 "); anything else (another version,
+	// leading whitespace) flushes everything rather than being half-understood.
 	if !strings.HasPrefix(payload, payloadVersion+" ") {
 		return "", flushAll
 	}

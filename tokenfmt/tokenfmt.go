@@ -139,8 +139,8 @@ func (f Format) Parse(s string) (Parsed, error) {
 // the prefix, the length and the checksum (a string with a bad checksum is still told apart as
 // ErrMalformed when its alphabet is wrong). It is for a verifier that first looks the token's
 // hash up in a cache of tokens it has seen pass Parse — a hit proves the alphabet — and calls
-// AlphabetOK before anything else. Random or mistyped strings fail the checksum, so they are
-// still rejected before any lookup. It does not allocate.
+// AlphabetOK on a miss, before any storage access. Random or mistyped strings fail the checksum,
+// so they are still rejected before any lookup. It does not allocate.
 func (f Format) ParseQuick(s string) (Parsed, error) {
 	if len(s) == LegacyLen && isLowerHex(s) {
 		return Parsed{Kind: latchkey.KindServiceToken, Legacy: true}, nil

@@ -292,3 +292,76 @@ func TestSweepKeepsTokensInUseFresh(t *testing.T) {
 		t.Errorf("token idle for two minutes: %d misses, want 1", n)
 	}
 }
+
+// TestExtensionsAreBounded: a change made in the database without moving updated_at (a hand edit)
+// is invisible to version checks, but an entry kept by them is read in full again after maxExtend
+// TTLs, so the change is seen then.
+func TestExtensionsAreBounded(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	acct := &latchkey.Account{Name: "Acme", Plan: latchkey.PlanTeam, Settings: latchkey.DefaultAccountSettings()}
+	if err := s.CreateAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	var strs []string
+	var ids []int64
+	for range 3 {
+		m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := &latchkey.Token{AccountID: acct.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "t"}
+		if err := s.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		strs, ids = append(strs, m.String), append(ids, tok.ID)
+	}
+	t0 := time.Now()
+	var clock atomic.Int64
+	ttl := 10 * time.Second
+	v := New(s, Options{TTL: ttl, Now: func() time.Time { return t0.Add(time.Duration(clock.Load())) }})
+	useAll := func() []error {
+		errs := make([]error, len(strs))
+		for i, tok := range strs {
+			_, errs[i] = v.Verify(ctx, tok, netip.Addr{})
+		}
+		return errs
+	}
+	useAll()
+	if _, err := s.DB.ExecContext(ctx, `UPDATE tokens SET state = 2 WHERE id = ?`, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	step := ttl - ttl/20 // within every entry's last eighth, or just past it
+	seenAt := time.Duration(0)
+	const documented = 6 // Options.TTL: "seen within 6 TTLs"
+	for k := 1; k <= 2*documented; k++ {
+		now := time.Duration(k) * step
+		clock.Store(int64(now))
+		v.sweep()
+		misses := v.stats.Misses.Load()
+		errs := useAll()
+		if n := v.stats.Misses.Load() - misses; n != 0 {
+			t.Fatalf("at %v: %d misses after a sweep, want 0", now, n)
+		}
+		if errs[1] != nil || errs[2] != nil {
+			t.Fatalf("at %v: unchanged tokens refused: %v, %v", now, errs[1], errs[2])
+		}
+		if errs[0] != nil {
+			if !errors.Is(errs[0], ErrRevoked) {
+				t.Fatalf("at %v: hand-revoked token: %v, want ErrRevoked", now, errs[0])
+			}
+			seenAt = now
+			break
+		}
+	}
+	if seenAt == 0 {
+		t.Fatalf("a hand edit was never seen in %d sweeps", 2*documented)
+	}
+	if seenAt < ttl || seenAt > documented*ttl+step {
+		t.Errorf("hand edit seen at %v, want after the first version check and within %d TTLs plus a sweep", seenAt, documented)
+	}
+}

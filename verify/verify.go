@@ -36,7 +36,10 @@ type Source interface {
 // Options tune a Verifier. Zero values take the defaults.
 type Options struct {
 	Format tokenfmt.Format
-	// TTL bounds how long a cached principal is trusted without hearing of a change (default 10 s).
+	// TTL bounds how long a cached principal is trusted without hearing of a change made through
+	// latchkey (default 10 s): entries of tokens in use are re-read, or kept after a check that the
+	// token's updated_at has not moved, before it ends. A change that does not move updated_at (a
+	// hand edit in the database) is seen within 6 TTLs.
 	TTL time.Duration
 	// NegativeTTL is how long an unknown hash is remembered (default 10 s).
 	NegativeTTL time.Duration
@@ -141,6 +144,7 @@ type detail struct {
 	rotated   bool
 	legacy    bool  // found by bcrypt, not by hash: never refreshed by hash
 	updated   int64 // the token's updated_at in Unix microseconds: its version
+	loaded    int64 // when the token was last read in full, on the verifier's clock
 	cidrs     []netip.Prefix
 	policy    *latchkey.IPPolicy // the account's enforced IP rules
 	token     *latchkey.Token    // kept for OnReuse on rotated tokens only
@@ -243,6 +247,7 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 	sh.mu.RLock()
 	sl, ok := sh.m[keyOf(&h)]
 	sh.mu.RUnlock()
+	refresh := false
 	if !ok || now >= sl.until {
 		if !parsed.Legacy && !tokenfmt.AlphabetOK(token) {
 			v.stats.Rejected.Add(1)
@@ -252,8 +257,8 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 		if sl, err = v.load(ctx, h, token, parsed); err != nil {
 			return nil, err
 		}
-	} else if now >= sl.until-v.refreshAhead && sl.flags&(flagDenied|flagRefreshing) == 0 && !parsed.Legacy {
-		v.refresh(sh, h)
+	} else if now >= sl.until-v.refreshAhead {
+		refresh = sl.flags&(flagDenied|flagRefreshing) == 0 && !parsed.Legacy
 	}
 	if account != 0 && (sl.detail == nil || sl.detail.accountID != account) {
 		return nil, ErrUnknown
@@ -262,6 +267,11 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 		if err := v.check(&sl, ip); err != nil {
 			return nil, err
 		}
+	}
+	if refresh && sl.detail != nil && !sl.detail.rotated {
+		// Only after the token passed every check: a refused use does not make the server read.
+		// Rotated tokens are left to expire (their entries end with the grace period).
+		v.refresh(sh, h)
 	}
 	v.noteUse(sh, h, &sl, now, ip)
 	return sl.principal, nil
@@ -345,9 +355,9 @@ func containsAddr(ps []netip.Prefix, ip netip.Addr) bool {
 
 // refresh starts a background reload of an entry that is still in use in the last eighth of its
 // life, so that a token in steady use never waits for storage when its entry would have expired.
-// The first such hit marks the entry and starts the read; later hits see the mark. The read is
-// load's, coalesced with any other read of the hash and epoch-guarded like it; if it fails, the
-// entry expires as it would have and the next use reads again.
+// The first such hit marks the entry and queues it; later hits see the mark. Queued entries are
+// read in batches (see reload), epoch-guarded like any load; if a read fails, the mark is cleared
+// and the entry expires as it would have, to be read on its next use.
 func (v *Verifier) refresh(sh *shard, h [32]byte) {
 	k := keyOf(&h)
 	sh.mu.Lock()
@@ -371,7 +381,8 @@ func (v *Verifier) refresh(sh *shard, h [32]byte) {
 		}
 	default:
 		// The queue is full (a burst of entries reaching the end of their life together): this
-		// one expires and is read on its next use, as without refreshing.
+		// one is unmarked for a later hit or sweep, or expires and is read on its next use.
+		v.unmark(keyOf(&h))
 	}
 }
 
@@ -404,8 +415,9 @@ func (v *Verifier) sweep() int {
 	now := v.now()
 	recent := int32(now / int64(time.Minute)) // noteUse's minute for the previous minute
 	dueNow := func(sl slot) bool {
-		return sl.flags&(flagDenied|flagRefreshing) == 0 && sl.minute >= recent && sl.until-now <= v.refreshAhead &&
-			sl.detail != nil && sl.detail.tokenID != 0 && !sl.detail.legacy
+		return sl.flags&(flagDenied|flagRefreshing) == 0 && sl.minute != 0 && sl.minute >= recent &&
+			sl.until-now <= v.refreshAhead && sl.detail != nil && sl.detail.tokenID != 0 && !sl.detail.legacy &&
+			!sl.detail.rotated
 	}
 	var due, candidates []key
 	var ids []int64
@@ -487,8 +499,8 @@ type batchSource interface {
 
 // refreshLoop reads queued entries, in batches, until the queue is empty. At most GOMAXPROCS loops
 // run, so a burst of refreshes neither piles up goroutines nor opens a storage connection per
-// entry; batching makes a refresh a fraction of a lookup's cost (one query per batch, not two per
-// token).
+// entry; a batch costs one version query, plus a token and a grant query for the entries that
+// must be read in full (and, for each personal access token, its membership and user).
 func (v *Verifier) refreshLoop() {
 	batch := make([][32]byte, 0, refreshBatch)
 	for {
@@ -516,6 +528,10 @@ func (v *Verifier) refreshLoop() {
 	}
 }
 
+// maxExtend bounds, in TTLs, how long an entry is kept by version checks before it is read in full
+// again: a change that did not move updated_at (a hand edit in the database) is seen within it.
+const maxExtend = 6
+
 // versionSource is a Source that reports tokens' versions, as every latchkey.Store does.
 type versionSource interface {
 	FindTokenVersions(ctx context.Context, hashes [][]byte) ([]latchkey.TokenVersion, error)
@@ -526,8 +542,8 @@ type versionSource interface {
 //
 // A service token whose version (updated_at, which every change to it or its grants moves) and
 // account IP policy are unchanged keeps its entry, with a new expiry: reading one column is a
-// fraction of reading the token and its grants and compiling them again. Everything else is read
-// in full.
+// fraction of reading the token and its grants and compiling them again. Everything else, and any
+// entry last read in full maxExtend TTLs ago, is read in full.
 func (v *Verifier) reload(hs [][32]byte) {
 	if vs, ok := v.src.(versionSource); ok && len(hs) > 1 {
 		hs = v.extend(vs, hs)
@@ -549,9 +565,11 @@ func (v *Verifier) extend(vs versionSource, hs [][32]byte) [][32]byte {
 	if err != nil {
 		return hs
 	}
-	updated := make(map[int64]int64, len(versions))
+	updated := make(map[[32]byte]latchkey.TokenVersion, len(versions))
 	for _, tv := range versions {
-		updated[tv.ID] = tv.UpdatedAt.UnixMicro()
+		if len(tv.Hash) == len([32]byte{}) {
+			updated[[32]byte(tv.Hash)] = tv
+		}
 	}
 	var rest [][32]byte
 	for _, h := range hs {
@@ -565,7 +583,8 @@ func (v *Verifier) extend(vs versionSource, hs [][32]byte) [][32]byte {
 			rest = append(rest, h)
 			continue
 		}
-		if u, found := updated[d.tokenID]; !found || u != d.updated {
+		if tv, found := updated[h]; !found || tv.ID != d.tokenID || tv.UpdatedAt.UnixMicro() != d.updated ||
+			now-d.loaded >= int64(maxExtend*v.opt.TTL) {
 			rest = append(rest, h)
 			continue
 		}
@@ -785,7 +804,7 @@ func (v *Verifier) loadLegacy(ctx context.Context, token string) (slot, error) {
 // slotFor compiles a stored token into a cache slot.
 func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, ttl time.Duration) (slot, error) {
 	d := &detail{accountID: tok.AccountID, userID: tok.UserID, tokenID: tok.ID, cidrs: tok.AllowedCIDRs, legacy: tok.Legacy(),
-		updated: tok.UpdatedAt.UnixMicro()}
+		updated: tok.UpdatedAt.UnixMicro(), loaded: now}
 	sl := slot{until: now + int64(ttl), detail: d}
 	wall := v.wallNow()
 	if tok.ExpiresAt != nil {

@@ -69,7 +69,7 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.StringVar(&o.forwardRules, "forward-auth-rules", "", "JSON or YAML file of /v1/forward-auth route rules")
 	fl.StringVar(&o.forwardSecret, "forward-auth-secret", "", "shared secret gateways send in X-Latchkey-Forward-Secret (required for non-loopback gateways)")
 	fl.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to wait for in-flight requests on shutdown")
-	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off")
+	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off (then set GOMEMLIMIT)")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
 	o.governance.flags(fl)
 	return cmd

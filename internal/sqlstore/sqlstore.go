@@ -231,11 +231,15 @@ func (w *where) in(column string, ids []int64) {
 		w.conds = append(w.conds, "1 = 0")
 		return
 	}
-	// The list is padded (repeating the last id) to a power of two, so that the prepared-statement
-	// cache holds a few shapes of each query rather than one per length.
+	// Up to 128 ids the list is padded (repeating the last id) to a power of two, so that the
+	// prepared-statement cache holds a few shapes of each query rather than one per length; longer
+	// lists keep their length (padding could pass the databases' parameter limits).
 	n := 1
 	for n < len(ids) {
 		n *= 2
+	}
+	if len(ids) > 128 {
+		n = len(ids)
 	}
 	for i := range n {
 		w.args = append(w.args, ids[min(i, len(ids)-1)])

@@ -171,9 +171,9 @@ func (s *Store) FindTokenByHash(ctx context.Context, hash []byte) (*latchkey.Tok
 	return tok, s.wrap(err, "find token")
 }
 
-// hashBatch is the most hashes one FindTokensByHash query asks for. Smaller batches are padded to
-// one of a few sizes, so that the prepared-statement cache holds a handful of shapes, not one per
-// length.
+// hashBatchSizes are the sizes of the IN lists of FindTokensByHash and FindTokenVersions: at most
+// 128 hashes per query, and smaller batches padded to one of these, so that the prepared-statement
+// cache holds a handful of shapes, not one per length.
 var hashBatchSizes = []int{8, 32, 128}
 
 // FindTokensByHash returns the tokens whose hashes are among hashes, in any state and with their
