@@ -63,10 +63,10 @@ func waitRefreshed(t *testing.T, v *Verifier) {
 	}
 }
 
-// TestRefreshBatchesSeeChangesMadeElsewhere: many hot entries refresh in batches; unchanged
-// tokens keep their entries after a version check, and a refresh picks up a change this verifier
-// was not told of (another process writing the same database) by reading that token in full.
-func TestRefreshBatchesSeeChangesMadeElsewhere(t *testing.T) {
+// tokenStore opens a SQLite store with one account holding n service tokens with grants, and
+// returns the store, the token strings and the stored tokens.
+func tokenStore(t *testing.T, n int, grants ...latchkey.Grant) (*sqlite.Store, []string, []*latchkey.Token) {
+	t.Helper()
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
 	if err != nil {
@@ -77,25 +77,39 @@ func TestRefreshBatchesSeeChangesMadeElsewhere(t *testing.T) {
 	if err := s.CreateAccount(ctx, acct); err != nil {
 		t.Fatal(err)
 	}
-	var strs []string
-	var toks []*latchkey.Token
-	for range 300 {
+	strs := make([]string, n)
+	toks := make([]*latchkey.Token, n)
+	for i := range n {
 		m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
 		if err != nil {
 			t.Fatal(err)
 		}
-		strs = append(strs, m.String)
-		toks = append(toks, &latchkey.Token{AccountID: acct.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "t",
-			Grants: []latchkey.Grant{{PermissionSet: "metadata_only", AllProjects: true}}})
+		strs[i] = m.String
+		toks[i] = &latchkey.Token{AccountID: acct.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "t",
+			Grants: append([]latchkey.Grant(nil), grants...)}
 	}
 	if err := s.CreateTokens(ctx, toks); err != nil {
 		t.Fatal(err)
 	}
+	return s, strs, toks
+}
+
+// fakeClockVerifier returns a verifier over src whose clock stands at t0 plus the returned offset.
+func fakeClockVerifier(src Source, ttl time.Duration) (*Verifier, *atomic.Int64, time.Time) {
 	t0 := time.Now()
-	var clock atomic.Int64
+	clock := new(atomic.Int64)
+	return New(src, Options{TTL: ttl, Now: func() time.Time { return t0.Add(time.Duration(clock.Load())) }}), clock, t0
+}
+
+// TestRefreshBatchesSeeChangesMadeElsewhere: many hot entries refresh in batches; unchanged
+// tokens keep their entries after a version check, and a refresh picks up a change this verifier
+// was not told of (another process writing the same database) by reading that token in full.
+func TestRefreshBatchesSeeChangesMadeElsewhere(t *testing.T) {
+	ctx := context.Background()
+	s, strs, toks := tokenStore(t, 300, latchkey.Grant{PermissionSet: "metadata_only", AllProjects: true})
 	src := &readCounter{Store: s}
 	// Not subscribed to the store: changes reach this verifier only by reading.
-	v := New(src, Options{TTL: 10 * time.Second, Now: func() time.Time { return t0.Add(time.Duration(clock.Load())) }})
+	v, clock, _ := fakeClockVerifier(src, 10*time.Second)
 	useAll := func() {
 		t.Helper()
 		for _, tok := range strs {
@@ -153,33 +167,11 @@ func TestRefreshBatchesSeeChangesMadeElsewhere(t *testing.T) {
 // then expires and is read on the request path as before.
 func TestHotEntriesRefreshInBackground(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	acct := &latchkey.Account{Name: "Acme", Plan: latchkey.PlanTeam, Settings: latchkey.DefaultAccountSettings()}
-	if err := s.CreateAccount(ctx, acct); err != nil {
-		t.Fatal(err)
-	}
-	mint := func(name string) (string, [32]byte) {
-		m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok := &latchkey.Token{AccountID: acct.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: name}
-		if err := s.CreateToken(ctx, tok); err != nil {
-			t.Fatal(err)
-		}
-		return m.String, tokenfmt.Hash(m.String)
-	}
-	hot, hotHash := mint("hot")
-	cold, _ := mint("cold")
-
-	t0 := time.Now()
-	var clock atomic.Int64 // offset from t0
+	s, strs, _ := tokenStore(t, 2)
+	hot, cold := strs[0], strs[1]
+	hotHash := tokenfmt.Hash(hot)
 	src := &readCounter{Store: s}
-	v := New(src, Options{TTL: 10 * time.Second, Now: func() time.Time { return t0.Add(time.Duration(clock.Load())) }})
+	v, clock, t0 := fakeClockVerifier(src, 10*time.Second)
 	use := func(tok string) {
 		t.Helper()
 		if _, err := v.Verify(ctx, tok, netip.Addr{}); err != nil {
@@ -239,30 +231,10 @@ func TestHotEntriesRefreshInBackground(t *testing.T) {
 // leaves the rest alone.
 func TestSweepKeepsTokensInUseFresh(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	acct := &latchkey.Account{Name: "Acme", Plan: latchkey.PlanTeam, Settings: latchkey.DefaultAccountSettings()}
-	if err := s.CreateAccount(ctx, acct); err != nil {
-		t.Fatal(err)
-	}
-	mint := func() string {
-		m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.CreateToken(ctx, &latchkey.Token{AccountID: acct.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "t"}); err != nil {
-			t.Fatal(err)
-		}
-		return m.String
-	}
-	busy, quiet, gone := mint(), mint(), mint()
-	t0 := time.Now()
-	var clock atomic.Int64
+	s, strs, _ := tokenStore(t, 3)
+	busy, quiet, gone := strs[0], strs[1], strs[2]
 	src := &readCounter{Store: s}
-	v := New(src, Options{TTL: 10 * time.Second, Now: func() time.Time { return t0.Add(time.Duration(clock.Load())) }})
+	v, clock, _ := fakeClockVerifier(src, 10*time.Second)
 	use := func(tok string) {
 		t.Helper()
 		if _, err := v.Verify(ctx, tok, netip.Addr{}); err != nil {
@@ -298,32 +270,9 @@ func TestSweepKeepsTokensInUseFresh(t *testing.T) {
 // TTLs, so the change is seen then.
 func TestExtensionsAreBounded(t *testing.T) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	acct := &latchkey.Account{Name: "Acme", Plan: latchkey.PlanTeam, Settings: latchkey.DefaultAccountSettings()}
-	if err := s.CreateAccount(ctx, acct); err != nil {
-		t.Fatal(err)
-	}
-	var strs []string
-	var ids []int64
-	for range 3 {
-		m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok := &latchkey.Token{AccountID: acct.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "t"}
-		if err := s.CreateToken(ctx, tok); err != nil {
-			t.Fatal(err)
-		}
-		strs, ids = append(strs, m.String), append(ids, tok.ID)
-	}
-	t0 := time.Now()
-	var clock atomic.Int64
+	s, strs, toks := tokenStore(t, 3)
 	ttl := 10 * time.Second
-	v := New(s, Options{TTL: ttl, Now: func() time.Time { return t0.Add(time.Duration(clock.Load())) }})
+	v, clock, _ := fakeClockVerifier(s, ttl)
 	useAll := func() []error {
 		errs := make([]error, len(strs))
 		for i, tok := range strs {
@@ -332,7 +281,7 @@ func TestExtensionsAreBounded(t *testing.T) {
 		return errs
 	}
 	useAll()
-	if _, err := s.DB.ExecContext(ctx, `UPDATE tokens SET state = 2 WHERE id = ?`, ids[0]); err != nil {
+	if _, err := s.DB.ExecContext(ctx, `UPDATE tokens SET state = 2 WHERE id = ?`, toks[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	step := ttl - ttl/20 // within every entry's last eighth, or just past it

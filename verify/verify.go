@@ -528,6 +528,15 @@ func (v *Verifier) refreshLoop() {
 	}
 }
 
+// hashKeys views hashes as the byte slices the store takes.
+func hashKeys(hs [][32]byte) [][]byte {
+	keys := make([][]byte, len(hs))
+	for i := range hs {
+		keys[i] = hs[i][:]
+	}
+	return keys
+}
+
 // maxExtend bounds, in TTLs, how long an entry is kept by version checks before it is read in full
 // again: a change that did not move updated_at (a hand edit in the database) is seen within it.
 const maxExtend = 6
@@ -557,11 +566,7 @@ func (v *Verifier) extend(vs versionSource, hs [][32]byte) [][32]byte {
 	defer cancel()
 	epoch := v.epoch.Load()
 	now := v.now()
-	keys := make([][]byte, len(hs))
-	for i := range hs {
-		keys[i] = hs[i][:]
-	}
-	versions, err := vs.FindTokenVersions(ctx, keys)
+	versions, err := vs.FindTokenVersions(ctx, hashKeys(hs))
 	if err != nil {
 		return hs
 	}
@@ -617,11 +622,7 @@ func (v *Verifier) reloadFull(hs [][32]byte) {
 	defer cancel()
 	epoch := v.epoch.Load()
 	now := v.now()
-	keys := make([][]byte, len(hs))
-	for i := range hs {
-		keys[i] = hs[i][:]
-	}
-	toks, err := bs.FindTokensByHash(ctx, keys)
+	toks, err := bs.FindTokensByHash(ctx, hashKeys(hs))
 	if err != nil {
 		for _, h := range hs {
 			v.unmark(keyOf(&h))
