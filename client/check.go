@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/latchkey/latchkey/apitype"
 )
 
 // CheckRequest asks /v1/check whether Token may have Access ("read" or "write") on Resource.
@@ -77,7 +79,7 @@ func (c *Client) Check(ctx context.Context, req CheckRequest) (*CheckResult, err
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var env Envelope
+		var env apitype.Envelope
 		_ = json.Unmarshal(raw, &env)
 		return nil, &APIError{StatusCode: resp.StatusCode, Message: env.Status.UserMessage, Code: env.Status.DeveloperMessage}
 	}

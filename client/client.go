@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/apitype"
 )
 
 // Client calls one latchkey server.
@@ -62,7 +64,7 @@ func StatusOf(err error) int {
 
 // Do sends a request and decodes the envelope's data into out (may be nil). It returns the
 // envelope for callers that need extra.
-func (c *Client) Do(ctx context.Context, method, path string, body, out any) (*Envelope, error) {
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) (*apitype.Envelope, error) {
 	var rdr io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -98,7 +100,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (*E
 	if err != nil {
 		return nil, err
 	}
-	var env Envelope
+	var env apitype.Envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return nil, &APIError{StatusCode: resp.StatusCode, Message: fmt.Sprintf("unexpected response (%s)", http.StatusText(resp.StatusCode))}
 	}
@@ -150,7 +152,7 @@ func list[T any](ctx context.Context, c *Client, path string, o ListOptions) ([]
 	if err != nil {
 		return nil, 0, err
 	}
-	var extra ListExtra
+	var extra apitype.ListExtra
 	if len(env.Extra) > 0 {
 		_ = json.Unmarshal(env.Extra, &extra)
 	}
@@ -160,26 +162,26 @@ func list[T any](ctx context.Context, c *Client, path string, o ListOptions) ([]
 func acct(id int64) string { return "/api/v3/accounts/" + strconv.FormatInt(id, 10) }
 
 // Whoami describes the caller.
-func (c *Client) Whoami(ctx context.Context) (*Whoami, error) {
-	var w Whoami
+func (c *Client) Whoami(ctx context.Context) (*apitype.Whoami, error) {
+	var w apitype.Whoami
 	_, err := c.Do(ctx, http.MethodGet, "/api/v2/whoami/", nil, &w)
 	return &w, err
 }
 
 // Accounts lists the accounts the caller can see.
-func (c *Client) Accounts(ctx context.Context) ([]Account, error) {
-	out, _, err := list[Account](ctx, c, "/api/v2/accounts/", ListOptions{})
+func (c *Client) Accounts(ctx context.Context) ([]apitype.Account, error) {
+	out, _, err := list[apitype.Account](ctx, c, "/api/v2/accounts/", ListOptions{})
 	return out, err
 }
 
 // Projects lists readable projects.
-func (c *Client) Projects(ctx context.Context, accountID int64, o ListOptions) ([]Project, int, error) {
-	return list[Project](ctx, c, acct(accountID)+"/projects/", o)
+func (c *Client) Projects(ctx context.Context, accountID int64, o ListOptions) ([]apitype.Project, int, error) {
+	return list[apitype.Project](ctx, c, acct(accountID)+"/projects/", o)
 }
 
 // CreateProject creates a project.
-func (c *Client) CreateProject(ctx context.Context, accountID int64, name, description string) (*Project, error) {
-	var p Project
+func (c *Client) CreateProject(ctx context.Context, accountID int64, name, description string) (*apitype.Project, error) {
+	var p apitype.Project
 	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/projects/", map[string]any{"name": name, "description": description}, &p)
 	return &p, err
 }
@@ -191,8 +193,8 @@ func (c *Client) DeleteProject(ctx context.Context, accountID, id int64) error {
 }
 
 // GrantOn returns a grant of set on one project (project > 0) or all projects (project == 0).
-func GrantOn(set string, project int64, writableEnvs ...string) Grant {
-	g := Grant{PermissionSet: set, AllProjects: project == 0, WritableEnvironmentCategories: writableEnvs}
+func GrantOn(set string, project int64, writableEnvs ...string) apitype.Grant {
+	g := apitype.Grant{PermissionSet: set, AllProjects: project == 0, WritableEnvironmentCategories: writableEnvs}
 	if project != 0 {
 		g.ProjectID = &project
 	}
@@ -201,70 +203,70 @@ func GrantOn(set string, project int64, writableEnvs ...string) Grant {
 
 // CreateServiceTokenRequest creates a service token in one step.
 type CreateServiceTokenRequest struct {
-	Name             string   `json:"name"`
-	PermissionGrants []Grant  `json:"permission_grants"`
-	ExpiresAt        string   `json:"expires_at,omitempty"`
-	AllowedCIDRs     []string `json:"allowed_cidrs,omitempty"`
+	Name             string          `json:"name"`
+	PermissionGrants []apitype.Grant `json:"permission_grants"`
+	ExpiresAt        string          `json:"expires_at,omitempty"`
+	AllowedCIDRs     []string        `json:"allowed_cidrs,omitempty"`
 }
 
 // CreateServiceToken creates a token; the result's TokenString is the only copy.
-func (c *Client) CreateServiceToken(ctx context.Context, accountID int64, req CreateServiceTokenRequest) (*Token, error) {
-	var t Token
+func (c *Client) CreateServiceToken(ctx context.Context, accountID int64, req CreateServiceTokenRequest) (*apitype.Token, error) {
+	var t apitype.Token
 	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/service-tokens/", req, &t)
 	return &t, err
 }
 
 // ServiceTokens lists service tokens.
-func (c *Client) ServiceTokens(ctx context.Context, accountID int64, o ListOptions) ([]Token, int, error) {
-	return list[Token](ctx, c, acct(accountID)+"/service-tokens/", o)
+func (c *Client) ServiceTokens(ctx context.Context, accountID int64, o ListOptions) ([]apitype.Token, int, error) {
+	return list[apitype.Token](ctx, c, acct(accountID)+"/service-tokens/", o)
 }
 
 // ServiceToken gets one service token.
-func (c *Client) ServiceToken(ctx context.Context, accountID, id int64) (*Token, error) {
-	var t Token
+func (c *Client) ServiceToken(ctx context.Context, accountID, id int64) (*apitype.Token, error) {
+	var t apitype.Token
 	_, err := c.Do(ctx, http.MethodGet, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), nil, &t)
 	return &t, err
 }
 
 // RenameServiceToken renames a token.
-func (c *Client) RenameServiceToken(ctx context.Context, accountID, id int64, name string) (*Token, error) {
-	var t Token
+func (c *Client) RenameServiceToken(ctx context.Context, accountID, id int64, name string) (*apitype.Token, error) {
+	var t apitype.Token
 	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), map[string]any{"name": name}, &t)
 	return &t, err
 }
 
 // DeleteServiceToken revokes a token.
-func (c *Client) DeleteServiceToken(ctx context.Context, accountID, id int64) (*Token, error) {
-	var t Token
+func (c *Client) DeleteServiceToken(ctx context.Context, accountID, id int64) (*apitype.Token, error) {
+	var t apitype.Token
 	_, err := c.Do(ctx, http.MethodDelete, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), nil, &t)
 	return &t, err
 }
 
 // RotateServiceToken mints a successor; the old token stays valid for grace.
-func (c *Client) RotateServiceToken(ctx context.Context, accountID, id int64, grace time.Duration) (*Token, error) {
-	var t Token
+func (c *Client) RotateServiceToken(ctx context.Context, accountID, id int64, grace time.Duration) (*apitype.Token, error) {
+	var t apitype.Token
 	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/service-tokens/%d/rotate/", acct(accountID), id),
 		map[string]any{"grace_period_seconds": int64(grace / time.Second)}, &t)
 	return &t, err
 }
 
 // ReplaceServiceTokenPermissions replaces a token's grants.
-func (c *Client) ReplaceServiceTokenPermissions(ctx context.Context, accountID, id int64, grants []Grant) ([]Permission, error) {
-	var out []Permission
+func (c *Client) ReplaceServiceTokenPermissions(ctx context.Context, accountID, id int64, grants []apitype.Grant) ([]apitype.Permission, error) {
+	var out []apitype.Permission
 	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/permissions/", acct(accountID), id), grants, &out)
 	return out, err
 }
 
 // CreatePAT creates a personal access token for userID (the caller must be that user).
-func (c *Client) CreatePAT(ctx context.Context, accountID, userID int64, name string) (*Token, error) {
-	var t Token
+func (c *Client) CreatePAT(ctx context.Context, accountID, userID int64, name string) (*apitype.Token, error) {
+	var t apitype.Token
 	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/users/%d/account-apikeys/", acct(accountID), userID), map[string]any{"name": name}, &t)
 	return &t, err
 }
 
 // PATs lists a user's personal access tokens.
-func (c *Client) PATs(ctx context.Context, accountID, userID int64, o ListOptions) ([]Token, int, error) {
-	return list[Token](ctx, c, fmt.Sprintf("%s/users/%d/account-apikeys/", acct(accountID), userID), o)
+func (c *Client) PATs(ctx context.Context, accountID, userID int64, o ListOptions) ([]apitype.Token, int, error) {
+	return list[apitype.Token](ctx, c, fmt.Sprintf("%s/users/%d/account-apikeys/", acct(accountID), userID), o)
 }
 
 // DeletePAT deletes a personal access token.
@@ -274,20 +276,20 @@ func (c *Client) DeletePAT(ctx context.Context, accountID, userID, id int64) err
 }
 
 // Groups lists groups.
-func (c *Client) Groups(ctx context.Context, accountID int64, o ListOptions) ([]Group, int, error) {
-	return list[Group](ctx, c, acct(accountID)+"/groups/", o)
+func (c *Client) Groups(ctx context.Context, accountID int64, o ListOptions) ([]apitype.Group, int, error) {
+	return list[apitype.Group](ctx, c, acct(accountID)+"/groups/", o)
 }
 
 // CreateGroup creates a group with grants.
-func (c *Client) CreateGroup(ctx context.Context, accountID int64, name string, grants []Grant) (*Group, error) {
-	var g Group
+func (c *Client) CreateGroup(ctx context.Context, accountID int64, name string, grants []apitype.Grant) (*apitype.Group, error) {
+	var g apitype.Group
 	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/groups/", map[string]any{"name": name, "group_permissions": grants}, &g)
 	return &g, err
 }
 
 // AssignGroups sets a user's groups.
-func (c *Client) AssignGroups(ctx context.Context, accountID, userID int64, groupIDs []int64) ([]Group, error) {
-	var out []Group
+func (c *Client) AssignGroups(ctx context.Context, accountID, userID int64, groupIDs []int64) ([]apitype.Group, error) {
+	var out []apitype.Group
 	if groupIDs == nil {
 		groupIDs = []int64{}
 	}
@@ -296,8 +298,8 @@ func (c *Client) AssignGroups(ctx context.Context, accountID, userID int64, grou
 }
 
 // Users lists the account's users.
-func (c *Client) Users(ctx context.Context, accountID int64, o ListOptions) ([]User, int, error) {
-	return list[User](ctx, c, acct(accountID)+"/users/", o)
+func (c *Client) Users(ctx context.Context, accountID int64, o ListOptions) ([]apitype.User, int, error) {
+	return list[apitype.User](ctx, c, acct(accountID)+"/users/", o)
 }
 
 // CreateUserRequest adds a user to an account.
@@ -311,14 +313,14 @@ type CreateUserRequest struct {
 }
 
 // CreateUser adds a user.
-func (c *Client) CreateUser(ctx context.Context, accountID int64, req CreateUserRequest) (*User, error) {
-	var u User
+func (c *Client) CreateUser(ctx context.Context, accountID int64, req CreateUserRequest) (*apitype.User, error) {
+	var u apitype.User
 	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/users/", req, &u)
 	return &u, err
 }
 
 // UpdateLicense changes a membership's license (and state when non-zero).
-func (c *Client) UpdateLicense(ctx context.Context, accountID, membershipID int64, license string, state int) (*Membership, error) {
+func (c *Client) UpdateLicense(ctx context.Context, accountID, membershipID int64, license string, state int) (*apitype.Membership, error) {
 	body := map[string]any{}
 	if license != "" {
 		body["license_type"] = license
@@ -326,7 +328,7 @@ func (c *Client) UpdateLicense(ctx context.Context, accountID, membershipID int6
 	if state != 0 {
 		body["state"] = state
 	}
-	var m Membership
+	var m apitype.Membership
 	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("/api/v2/accounts/%d/permissions/%d/", accountID, membershipID), body, &m)
 	return &m, err
 }

@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/apitype"
 )
 
 // handleAPIAccountList lists the accounts the principal can see: a token's own account, or every
@@ -24,9 +24,9 @@ func (s *Server) handleAPIAccountList(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	out := make([]client.Account, len(accounts))
+	out := make([]apitype.Account, len(accounts))
 	for i, a := range accounts {
-		out[i] = toAccountJSON(a)
+		out[i] = apitype.AccountOf(a)
 	}
 	respondList(w, out, total, lp)
 	return nil
@@ -37,7 +37,7 @@ func (s *Server) handleAPIAccountGet(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toAccountJSON(a), nil)
+	respond(w, http.StatusOK, apitype.AccountOf(a), nil)
 	return nil
 }
 
@@ -47,8 +47,8 @@ func (s *Server) handleAPIWhoami(w http.ResponseWriter, r *http.Request, p *latc
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, client.Whoami{Kind: string(p.Kind), ID: p.ID(), Name: p.Name, AccountID: p.AccountID,
+	respond(w, http.StatusOK, apitype.Whoami{Kind: string(p.Kind), ID: p.ID(), Name: p.Name, AccountID: p.AccountID,
 		AuthMethod: string(p.Method), UserID: p.UserID, TokenID: p.TokenID, TokenUID: p.TokenUID,
-		LicenseType: string(p.License), Legacy: p.Legacy, ExpiresAt: timePtrJSON(p.ExpiresAt), Account: toAccountJSON(a)}, nil)
+		LicenseType: string(p.License), Legacy: p.Legacy, ExpiresAt: apitype.TimePtr(p.ExpiresAt), Account: apitype.AccountOf(a)}, nil)
 	return nil
 }

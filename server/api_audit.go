@@ -1,48 +1,12 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 )
-
-// AuditEntryJSON is an audit log entry on the wire: in the API, and one per line in
-// `latchkey audit export`. Context is the exact JSON stored (what the chain hash covers).
-type AuditEntryJSON struct {
-	ID        int64           `json:"id"`
-	AccountID int64           `json:"account_id"`
-	CreatedAt string          `json:"created_at"`
-	EventType string          `json:"event_type"`
-	ActorType string          `json:"actor_type"`
-	ActorID   int64           `json:"actor_id"`
-	ActorName string          `json:"actor_name"`
-	ActorIP   string          `json:"actor_ip"`
-	Source    string          `json:"source"`
-	Context   json.RawMessage `json:"context"`
-	PrevHash  string          `json:"prev_hash"`
-	Hash      string          `json:"hash"`
-}
-
-// ToAuditEntryJSON renders an entry. A stored context that is not valid JSON (tampering) is
-// rendered as a JSON string so it still shows.
-func ToAuditEntryJSON(e *latchkey.AuditEntry) AuditEntryJSON {
-	raw := json.RawMessage(e.RawContext)
-	if len(raw) == 0 {
-		b, err := json.Marshal(e.Context)
-		if err != nil {
-			b = []byte("{}")
-		}
-		raw = b
-	} else if !json.Valid(raw) {
-		b, _ := json.Marshal(string(raw))
-		raw = b
-	}
-	return AuditEntryJSON{ID: e.ID, AccountID: e.AccountID, CreatedAt: timeJSON(e.CreatedAt), EventType: e.EventType,
-		ActorType: e.ActorType, ActorID: e.ActorID, ActorName: e.ActorName, ActorIP: e.ActorIP, Source: e.Source,
-		Context: raw, PrevHash: e.PrevHash, Hash: e.Hash}
-}
 
 // handleAPIAuditLogList lists the account's audit entries, newest first. Filters: event_type
 // (exact, or "prefix.*"), actor ("type:id" such as "service_token:4", or an actor name), since
@@ -86,9 +50,9 @@ func (s *Server) handleAPIAuditLogList(w http.ResponseWriter, r *http.Request, p
 	if err != nil {
 		return err
 	}
-	out := make([]AuditEntryJSON, len(entries))
+	out := make([]apitype.AuditEntry, len(entries))
 	for i, e := range entries {
-		out[i] = ToAuditEntryJSON(e)
+		out[i] = apitype.AuditEntryOf(e)
 	}
 	respondList(w, out, total, lp)
 	return nil

@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/apitype"
 )
 
 type groupRequest struct {
@@ -28,9 +28,9 @@ func (s *Server) handleAPIGroupList(w http.ResponseWriter, r *http.Request, p *l
 	if err != nil {
 		return err
 	}
-	out := make([]client.Group, len(groups))
+	out := make([]apitype.Group, len(groups))
 	for i, g := range groups {
-		out[i] = toGroupJSON(g)
+		out[i] = apitype.GroupOf(g)
 	}
 	respondList(w, out, total, lp)
 	return nil
@@ -63,7 +63,7 @@ func (s *Server) handleAPIGroupCreate(w http.ResponseWriter, r *http.Request, p 
 	if err := s.store.CreateGroup(r.Context(), g); err != nil {
 		return err
 	}
-	respond(w, http.StatusCreated, toGroupJSON(g), nil)
+	respond(w, http.StatusCreated, apitype.GroupOf(g), nil)
 	return nil
 }
 
@@ -92,7 +92,7 @@ func (s *Server) handleAPIGroupGet(w http.ResponseWriter, r *http.Request, p *la
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toGroupJSON(g), nil)
+	respond(w, http.StatusOK, apitype.GroupOf(g), nil)
 	return nil
 }
 
@@ -141,7 +141,7 @@ func (s *Server) handleAPIGroupUpdate(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toGroupJSON(g), nil)
+	respond(w, http.StatusOK, apitype.GroupOf(g), nil)
 	return nil
 }
 
@@ -187,7 +187,7 @@ func (s *Server) handleAPIGroupPermissionsSet(w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toPermissionsJSON(g.Grants), nil)
+	respond(w, http.StatusOK, apitype.PermissionsOf(g.Grants), nil)
 	return nil
 }
 
@@ -223,7 +223,7 @@ func (s *Server) handleAPIAssignGroups(w http.ResponseWriter, r *http.Request, p
 	for _, id := range ms[0].GroupIDs {
 		current[id] = true
 	}
-	var out []client.Group
+	var out []apitype.Group
 	for _, id := range req.DesiredGroupIDs {
 		g, err := s.group(r.Context(), p, id)
 		if err != nil || g.State != latchkey.StateActive {
@@ -234,13 +234,13 @@ func (s *Server) handleAPIAssignGroups(w http.ResponseWriter, r *http.Request, p
 				return err
 			}
 		}
-		out = append(out, toGroupJSON(g))
+		out = append(out, apitype.GroupOf(g))
 	}
 	if err := s.store.SetUserGroups(r.Context(), p.AccountID, *req.UserID, req.DesiredGroupIDs); err != nil {
 		return err
 	}
 	if out == nil {
-		out = []client.Group{}
+		out = []apitype.Group{}
 	}
 	respond(w, http.StatusOK, out, nil)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 )
 
 // IP restrictions: account rules of type allow (1) or deny (2), each a list of CIDRs, enforced
@@ -30,49 +31,6 @@ func ruleDescription(d string) (string, error) {
 		return "", latchkey.FieldError("description", "description must be at most %d characters", MaxRuleDescriptionLen)
 	}
 	return d, nil
-}
-
-// ipCIDRJSON is one CIDR of a rule, as dbt Cloud shapes it.
-type ipCIDRJSON struct {
-	ID                  int64  `json:"id"`
-	IPRestrictionRuleID int64  `json:"ip_restriction_rule_id"`
-	CIDR                string `json:"cidr"`
-	CIDRIPv6            string `json:"cidr_ipv6"`
-	State               int    `json:"state"`
-}
-
-// ipRuleJSON is an IP restriction rule on the wire.
-type ipRuleJSON struct {
-	ID                      int64        `json:"id"`
-	AccountID               int64        `json:"account_id"`
-	IPRestrictionRuleSetID  int64        `json:"ip_restriction_rule_set_id"`
-	Name                    string       `json:"name"`
-	Type                    int          `json:"type"`
-	Description             string       `json:"description"`
-	State                   int          `json:"state"`
-	RuleSetEnabled          bool         `json:"rule_set_enabled"`
-	EnabledForServiceTokens bool         `json:"enabled_for_service_tokens"`
-	CIDRs                   []ipCIDRJSON `json:"cidrs"`
-	IPCIDRs                 []string     `json:"ip_cidrs"`
-	CreatedAt               string       `json:"created_at"`
-	UpdatedAt               string       `json:"updated_at"`
-}
-
-func toIPRuleJSON(r *latchkey.IPRule, enabled bool) ipRuleJSON {
-	j := ipRuleJSON{ID: r.ID, AccountID: r.AccountID, IPRestrictionRuleSetID: r.AccountID, Name: r.Name, Type: int(r.Type),
-		Description: r.Description, State: int(r.State), RuleSetEnabled: enabled, EnabledForServiceTokens: true,
-		CIDRs: []ipCIDRJSON{}, IPCIDRs: []string{}, CreatedAt: timeJSON(r.CreatedAt), UpdatedAt: timeJSON(r.UpdatedAt)}
-	for i, c := range r.CIDRs {
-		cj := ipCIDRJSON{ID: int64(i + 1), IPRestrictionRuleID: r.ID, State: int(latchkey.StateActive)}
-		if p, err := latchkey.ParseCIDR(c); err == nil && p.Addr().Is6() {
-			cj.CIDRIPv6 = c
-		} else {
-			cj.CIDR = c
-		}
-		j.CIDRs = append(j.CIDRs, cj)
-		j.IPCIDRs = append(j.IPCIDRs, c)
-	}
-	return j
 }
 
 // ipRuleRequest is a rule create or update body. Fields left out keep their value on update.
@@ -313,9 +271,9 @@ func (s *Server) handleAPIIPRuleList(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	out := make([]ipRuleJSON, len(rules))
+	out := make([]apitype.IPRule, len(rules))
 	for i, rule := range rules {
-		out[i] = toIPRuleJSON(rule, a.Settings.IPRestrictionsEnabled)
+		out[i] = apitype.IPRuleOf(rule, a.Settings.IPRestrictionsEnabled)
 	}
 	respondList(w, out, len(out), listParams{filters: map[string]any{}})
 	return nil
@@ -330,7 +288,7 @@ func (s *Server) handleAPIIPRuleGet(w http.ResponseWriter, r *http.Request, p *l
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toIPRuleJSON(rule, a.Settings.IPRestrictionsEnabled), nil)
+	respond(w, http.StatusOK, apitype.IPRuleOf(rule, a.Settings.IPRestrictionsEnabled), nil)
 	return nil
 }
 
@@ -374,7 +332,7 @@ func (s *Server) handleAPIIPRuleCreate(w http.ResponseWriter, r *http.Request, p
 	if a, err = s.addIPRule(r.Context(), a, state(r.Context()).ip, rule, req.RuleSetEnabled); err != nil {
 		return err
 	}
-	respond(w, http.StatusCreated, toIPRuleJSON(rule, a.Settings.IPRestrictionsEnabled), nil)
+	respond(w, http.StatusCreated, apitype.IPRuleOf(rule, a.Settings.IPRestrictionsEnabled), nil)
 	return nil
 }
 
@@ -445,7 +403,7 @@ func (s *Server) handleAPIIPRuleUpdate(w http.ResponseWriter, r *http.Request, p
 	if a, err = s.setEnforcement(r.Context(), a, enabled); err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toIPRuleJSON(rule, a.Settings.IPRestrictionsEnabled), nil)
+	respond(w, http.StatusOK, apitype.IPRuleOf(rule, a.Settings.IPRestrictionsEnabled), nil)
 	return nil
 }
 
@@ -468,16 +426,8 @@ func (s *Server) handleAPIIPRuleDelete(w http.ResponseWriter, r *http.Request, p
 			return err
 		}
 	}
-	respond(w, http.StatusOK, toIPRuleJSON(rule, a.Settings.IPRestrictionsEnabled), nil)
+	respond(w, http.StatusOK, apitype.IPRuleOf(rule, a.Settings.IPRestrictionsEnabled), nil)
 	return nil
-}
-
-// ipRuleSetJSON is the account's rule set.
-type ipRuleSetJSON struct {
-	ID        int64 `json:"id"`
-	AccountID int64 `json:"account_id"`
-	Enabled   bool  `json:"enabled"`
-	Rules     int   `json:"rules"`
 }
 
 type ruleSetRequest struct {
@@ -506,17 +456,8 @@ func (s *Server) handleAPIIPRuleSetToggle(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, ipRuleSetJSON{ID: a.ID, AccountID: a.ID, Enabled: a.Settings.IPRestrictionsEnabled, Rules: len(rules)}, nil)
+	respond(w, http.StatusOK, apitype.IPRuleSet{ID: a.ID, AccountID: a.ID, Enabled: a.Settings.IPRestrictionsEnabled, Rules: len(rules)}, nil)
 	return nil
-}
-
-// ipValidationJSON answers whether an address would be allowed by the account's rules.
-type ipValidationJSON struct {
-	IP             string `json:"ip"`
-	Allowed        bool   `json:"allowed"`
-	RuleSetEnabled bool   `json:"rule_set_enabled"`
-	// AllowedNow says whether the address gets in right now: always while the set is disabled.
-	AllowedNow bool `json:"allowed_now"`
 }
 
 // handleAPIIPRuleSetValidate reports whether the caller's address (or ?ip=) would be allowed by
@@ -544,7 +485,7 @@ func (s *Server) handleAPIIPRuleSetValidate(w http.ResponseWriter, r *http.Reque
 		return err
 	}
 	allowed := pol.Allows(addr)
-	respond(w, http.StatusOK, ipValidationJSON{IP: addrLabel(addr), Allowed: allowed, RuleSetEnabled: a.Settings.IPRestrictionsEnabled,
+	respond(w, http.StatusOK, apitype.IPValidation{IP: addrLabel(addr), Allowed: allowed, RuleSetEnabled: a.Settings.IPRestrictionsEnabled,
 		AllowedNow: allowed || !a.Settings.IPRestrictionsEnabled}, nil)
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/apitype"
 )
 
 type patRequest struct {
@@ -66,7 +66,7 @@ func (s *Server) handleAPIPATCreate(w http.ResponseWriter, r *http.Request, p *l
 	if err != nil {
 		return err
 	}
-	j := toTokenJSON(s.format, tok)
+	j := apitype.TokenOf(s.format, tok)
 	j.TokenString = secret
 	respond(w, http.StatusCreated, j, nil)
 	return nil
@@ -87,9 +87,9 @@ func (s *Server) handleAPIPATList(w http.ResponseWriter, r *http.Request, p *lat
 	if err != nil {
 		return err
 	}
-	out := make([]client.Token, len(toks))
+	out := make([]apitype.Token, len(toks))
 	for i, t := range toks {
-		out[i] = toTokenJSON(s.format, t)
+		out[i] = apitype.TokenOf(s.format, t)
 	}
 	respondList(w, out, total, lp)
 	return nil
@@ -116,7 +116,7 @@ func (s *Server) handleAPIPATGet(w http.ResponseWriter, r *http.Request, p *latc
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toTokenJSON(s.format, tok), nil)
+	respond(w, http.StatusOK, apitype.TokenOf(s.format, tok), nil)
 	return nil
 }
 

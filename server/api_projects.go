@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/apitype"
 )
 
 type projectRequest struct {
@@ -69,9 +69,9 @@ func (s *Server) handleAPIProjectList(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	out := make([]client.Project, len(projects))
+	out := make([]apitype.Project, len(projects))
 	for i, pr := range projects {
-		out[i] = toProjectJSON(pr)
+		out[i] = apitype.ProjectOf(pr)
 	}
 	respondList(w, out, total, lp)
 	return nil
@@ -99,7 +99,7 @@ func (s *Server) handleAPIProjectCreate(w http.ResponseWriter, r *http.Request, 
 	if err := s.store.CreateProject(r.Context(), pr); err != nil {
 		return err
 	}
-	respond(w, http.StatusCreated, toProjectJSON(pr), nil)
+	respond(w, http.StatusCreated, apitype.ProjectOf(pr), nil)
 	return nil
 }
 
@@ -128,7 +128,7 @@ func (s *Server) handleAPIProjectGet(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toProjectJSON(pr), nil)
+	respond(w, http.StatusOK, apitype.ProjectOf(pr), nil)
 	return nil
 }
 
@@ -160,7 +160,7 @@ func (s *Server) handleAPIProjectUpdate(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toProjectJSON(pr), nil)
+	respond(w, http.StatusOK, apitype.ProjectOf(pr), nil)
 	return nil
 }
 
@@ -176,6 +176,6 @@ func (s *Server) handleAPIProjectDelete(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toProjectJSON(pr), nil)
+	respond(w, http.StatusOK, apitype.ProjectOf(pr), nil)
 	return nil
 }

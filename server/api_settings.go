@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 )
 
 // MaxTokenLifetimeCap bounds the account setting max_token_lifetime_seconds (10 years).
@@ -62,6 +63,6 @@ func (s *Server) handleAPIAccountSettingsUpdate(w http.ResponseWriter, r *http.R
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toAccountJSON(a), nil)
+	respond(w, http.StatusOK, apitype.AccountOf(a), nil)
 	return nil
 }

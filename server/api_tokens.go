@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/catalog"
-	"github.com/latchkey/latchkey/client"
 )
 
 // MaxGracePeriod bounds a rotation's overlap.
@@ -105,9 +105,9 @@ func (s *Server) handleAPIServiceTokenList(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	out := make([]client.Token, len(toks))
+	out := make([]apitype.Token, len(toks))
 	for i, t := range toks {
-		out[i] = toTokenJSON(s.format, t)
+		out[i] = apitype.TokenOf(s.format, t)
 	}
 	respondList(w, out, total, lp)
 	return nil
@@ -153,7 +153,7 @@ func (s *Server) handleAPIServiceTokenCreate(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	j := toTokenJSON(s.format, tok)
+	j := apitype.TokenOf(s.format, tok)
 	j.TokenString = secret
 	respond(w, http.StatusCreated, j, nil)
 	return nil
@@ -200,7 +200,7 @@ func (s *Server) handleAPIServiceTokenGet(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toTokenJSON(s.format, tok), nil)
+	respond(w, http.StatusOK, apitype.TokenOf(s.format, tok), nil)
 	return nil
 }
 
@@ -243,7 +243,7 @@ func (s *Server) handleAPIServiceTokenUpdate(w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toTokenJSON(s.format, tok), nil)
+	respond(w, http.StatusOK, apitype.TokenOf(s.format, tok), nil)
 	return nil
 }
 
@@ -267,7 +267,7 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, tok *latchk
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toTokenJSON(s.format, tok), nil)
+	respond(w, http.StatusOK, apitype.TokenOf(s.format, tok), nil)
 	return nil
 }
 
@@ -279,7 +279,7 @@ func (s *Server) handleAPIServiceTokenPermissionList(w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toPermissionsJSON(tok.Grants), nil)
+	respond(w, http.StatusOK, apitype.PermissionsOf(tok.Grants), nil)
 	return nil
 }
 
@@ -340,7 +340,7 @@ func (s *Server) handleAPIServiceTokenPermissionSet(w http.ResponseWriter, r *ht
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, toPermissionsJSON(tok.Grants), nil)
+	respond(w, http.StatusOK, apitype.PermissionsOf(tok.Grants), nil)
 	return nil
 }
 
@@ -375,10 +375,10 @@ func decodeRotate(r *http.Request) (grace time.Duration, expiresAt *string, err 
 
 // rotate mints a successor for tok that keeps it valid for grace. The successor keeps the old
 // token's lifetime unless expiresAt is given. It returns the successor with its token string.
-func (s *Server) rotate(ctx context.Context, p *latchkey.Principal, tok *latchkey.Token, grace time.Duration, expiresAt *string) (client.Token, error) {
+func (s *Server) rotate(ctx context.Context, p *latchkey.Principal, tok *latchkey.Token, grace time.Duration, expiresAt *string) (apitype.Token, error) {
 	a, err := s.store.FindAccountByID(ctx, p.AccountID)
 	if err != nil {
-		return client.Token{}, err
+		return apitype.Token{}, err
 	}
 	now := time.Now()
 	next := &latchkey.Token{CreatedBy: p.String()}
@@ -396,26 +396,26 @@ func (s *Server) rotate(ctx context.Context, p *latchkey.Principal, tok *latchke
 		next.ExpiresAt, err = expiry(nil, a, now)
 	}
 	if err != nil {
-		return client.Token{}, err
+		return apitype.Token{}, err
 	}
 	for attempt := 0; ; attempt++ {
 		m, err := s.format.Mint(tok.Kind)
 		if err != nil {
-			return client.Token{}, err
+			return apitype.Token{}, err
 		}
 		next.UID, next.Hash = m.UID, m.Hash
 		err = s.store.RotateToken(ctx, tok.ID, next, grace)
 		if latchkey.ErrorCodeOf(err) == latchkey.EConflict && attempt < 3 {
 			// A uid collision is retried; "already rotated" is final.
 			if fresh, ferr := s.store.FindTokenByID(ctx, tok.ID); ferr != nil || fresh.ReplacedByID != 0 {
-				return client.Token{}, err
+				return apitype.Token{}, err
 			}
 			continue
 		}
 		if err != nil {
-			return client.Token{}, err
+			return apitype.Token{}, err
 		}
-		j := toTokenJSON(s.format, next)
+		j := apitype.TokenOf(s.format, next)
 		j.TokenString = m.String
 		return j, nil
 	}

@@ -5,11 +5,11 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/apitype"
 )
 
 // userView renders users with their membership in one account.
-func (s *Server) userView(ctx context.Context, accountID int64, users []*latchkey.User) ([]client.User, error) {
+func (s *Server) userView(ctx context.Context, accountID int64, users []*latchkey.User) ([]apitype.User, error) {
 	groups, _, err := s.store.FindGroups(ctx, latchkey.GroupFilter{AccountID: accountID, Limit: latchkey.MaxLimit})
 	if err != nil {
 		return nil, err
@@ -26,13 +26,13 @@ func (s *Server) userView(ctx context.Context, accountID int64, users []*latchke
 	for _, m := range ms {
 		byUser[m.UserID] = m
 	}
-	out := make([]client.User, 0, len(users))
+	out := make([]apitype.User, 0, len(users))
 	for _, u := range users {
-		j := client.User{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Fullname: u.FullName(),
-			IsActive: u.IsActive, Permissions: []client.Membership{}, CreatedAt: timeJSON(u.CreatedAt)}
+		j := apitype.User{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Fullname: u.FullName(),
+			IsActive: u.IsActive, Permissions: []apitype.Membership{}, CreatedAt: apitype.Time(u.CreatedAt)}
 		if m := byUser[u.ID]; m != nil {
 			j.LicenseType = string(m.License)
-			j.Permissions = append(j.Permissions, toMembershipJSON(m, func(id int64) string { return names[id] }))
+			j.Permissions = append(j.Permissions, apitype.MembershipOf(m, func(id int64) string { return names[id] }))
 		}
 		out = append(out, j)
 	}
@@ -209,6 +209,6 @@ func (s *Server) handleAPILicenseUpdate(w http.ResponseWriter, r *http.Request, 
 	for _, g := range groups {
 		names[g.ID] = g.Name
 	}
-	respond(w, http.StatusOK, toMembershipJSON(ms[0], func(id int64) string { return names[id] }), nil)
+	respond(w, http.StatusOK, apitype.MembershipOf(ms[0], func(id int64) string { return names[id] }), nil)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/verify"
 )
 
@@ -58,7 +59,7 @@ type checkResponse struct {
 
 func toCheckPrincipal(p *latchkey.Principal) *checkPrincipal {
 	return &checkPrincipal{Kind: string(p.Kind), ID: p.ID(), Name: p.Name, AccountID: p.AccountID, TokenID: p.TokenID,
-		TokenUID: p.TokenUID, UserID: p.UserID, LicenseType: string(p.License), ExpiresAt: timePtrJSON(p.ExpiresAt), Legacy: p.Legacy}
+		TokenUID: p.TokenUID, UserID: p.UserID, LicenseType: string(p.License), ExpiresAt: apitype.TimePtr(p.ExpiresAt), Legacy: p.Legacy}
 }
 
 // question is a parsed authorization question.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/tokenfmt"
 	"github.com/latchkey/latchkey/verify"
 )
@@ -397,7 +398,7 @@ func (s *Server) flushSummaries(ctx context.Context) error {
 		e := &latchkey.AuditEntry{AccountID: k.accountID, EventType: "auth.failures_summarized",
 			ActorType: "system", ActorName: "system", ActorIP: k.ip, Source: "system",
 			Context: map[string]any{"ip": k.ip, "failures": a.n, "reasons": a.reasons, "token_ids": ids,
-				"first_at": timeJSON(a.first), "last_at": timeJSON(a.last), "window_start": timeJSON(since), "window_end": timeJSON(now)}}
+				"first_at": apitype.Time(a.first), "last_at": apitype.Time(a.last), "window_start": apitype.Time(since), "window_end": apitype.Time(now)}}
 		if err := s.store.AppendAudit(ctx, e); err != nil {
 			errs = append(errs, err)
 		}
@@ -418,7 +419,7 @@ func (s *Server) flushSummaries(ctx context.Context) error {
 			e := &latchkey.AuditEntry{AccountID: m.AccountID, EventType: "user.sign_in_failed",
 				ActorType: "user", ActorID: u.ID, ActorName: u.FullName(), ActorIP: k.ip, Source: "ui",
 				Context: map[string]any{"user_id": u.ID, "email": u.Email, "ip": k.ip, "failures": c.n,
-					"first_at": timeJSON(c.first), "last_at": timeJSON(c.last), "window_start": timeJSON(since), "window_end": timeJSON(now)}}
+					"first_at": apitype.Time(c.first), "last_at": apitype.Time(c.last), "window_start": apitype.Time(since), "window_end": apitype.Time(now)}}
 			if err := s.store.AppendAudit(ctx, e); err != nil {
 				errs = append(errs, err)
 			}

@@ -92,7 +92,7 @@ func errorStatus(err error, requestID string) (int, *latchkey.Error) {
 }
 
 // writeError renders err as an envelope. Internal errors are logged with the request id; their
-// text never reaches the client.
+// text never reaches the apitype.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	st := state(r.Context())
 	status, le := errorStatus(err, st.id)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/catalog"
 )
 
@@ -50,7 +51,7 @@ func (s *Server) tokenRowOf(t *latchkey.Token, namer func(int64) string, now tim
 		ExpiresAt: t.ExpiresAt, Expired: t.Expired(now), Legacy: t.Legacy(), Flagged: t.Flagged,
 		Replaced: t.ReplacedByID != 0, GraceUntil: t.GraceUntil}
 	if len(t.AllowedCIDRs) > 0 {
-		row.AllowedCIDRs = prefixStrings(t.AllowedCIDRs)
+		row.AllowedCIDRs = apitype.PrefixStrings(t.AllowedCIDRs)
 	}
 	if t.Kind == latchkey.KindServiceToken {
 		row.Summary = catalog.Summary(t.Grants, namer)
@@ -241,7 +242,7 @@ func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Reque
 	}
 	s.reveal(w, r, us, &revealData{Kind: "service token", Name: tok.Name, Token: secret, Display: s.display(tok),
 		ExpiresAt: tok.ExpiresAt, Summary: catalog.Summary(tok.Grants, s.namerOrNil(ctx, us.p.AccountID)),
-		AllowedCIDRs: prefixStrings(tok.AllowedCIDRs), DoneURL: "/settings/service-tokens"})
+		AllowedCIDRs: apitype.PrefixStrings(tok.AllowedCIDRs), DoneURL: "/settings/service-tokens"})
 	return nil
 }
 

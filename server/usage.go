@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 )
 
 // Token use, reuse and expiry: the work the verifier hands off so that nothing on the request
@@ -235,7 +236,7 @@ func (s *Server) handleReuse(ctx context.Context, tok *latchkey.Token) error {
 	c := map[string]any{"token_id": tok.ID, "uid": tok.UID, "name": tok.Name, "family_id": tok.FamilyID,
 		"revoke_family": a.Settings.ReuseRevokesFamily, "revoked_token_ids": ids}
 	if tok.GraceUntil != nil {
-		c["grace_until"] = timeJSON(*tok.GraceUntil)
+		c["grace_until"] = apitype.Time(*tok.GraceUntil)
 	}
 	if tok.ReplacedByID != 0 {
 		c["replaced_by_id"] = tok.ReplacedByID
@@ -314,7 +315,7 @@ func (s *Server) sweepExpired(ctx context.Context) error {
 				sw.audited[t.ID] = true
 				continue
 			}
-			c := map[string]any{"token_id": t.ID, "uid": t.UID, "name": t.Name, "expires_at": timeJSON(*t.ExpiresAt)}
+			c := map[string]any{"token_id": t.ID, "uid": t.UID, "name": t.Name, "expires_at": apitype.Time(*t.ExpiresAt)}
 			if t.UserID != 0 {
 				c["user_id"] = t.UserID
 			}

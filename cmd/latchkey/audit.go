@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/server"
+	"github.com/latchkey/latchkey/apitype"
 )
 
 func init() { extraCommands = append(extraCommands, auditCmd) }
@@ -68,7 +68,7 @@ actor_name, actor_ip, source, context, prev_hash and hash.`,
 				if account != 0 && a.AccountID != account {
 					return nil
 				}
-				return enc.Encode(server.ToAuditEntryJSON(a))
+				return enc.Encode(apitype.AuditEntryOf(a))
 			})
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 )
 
@@ -45,7 +46,7 @@ func TestCLITokenCommands(t *testing.T) {
 	if err != nil || !strings.Contains(list, "ci") || !strings.Contains(list, "quiet") || strings.Contains(list, tok) {
 		t.Fatalf("token list:\n%s (%v)", list, err)
 	}
-	var toks []client.Token
+	var toks []apitype.Token
 	js, err := runCLI(t, env, "token", "list", "--json")
 	if err != nil || json.Unmarshal([]byte(js), &toks) != nil || len(toks) != 2 {
 		t.Fatalf("token list --json: %v\n%s", err, js)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 )
 
@@ -104,7 +105,7 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 	f.projA, f.projB = ts.project(t, "A"), ts.project(t, "B")
 	adminUser := ts.adminUserID(t)
 	target, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "target",
-		PermissionGrants: []client.Grant{client.GrantOn("metadata_only", 0)}})
+		PermissionGrants: []apitype.Grant{client.GrantOn("metadata_only", 0)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 		"{victimMembership}": itoa(ts.membershipID(t, victimUser.ID)),
 	}
 
-	tokens := map[string][]client.Grant{
+	tokens := map[string][]apitype.Grant{
 		pAccountAdmin: {client.GrantOn("account_admin", 0)},
 		pSecAdmin:     {client.GrantOn("security_admin", 0)},
 		pViewer:       {client.GrantOn("account_viewer", 0)},
@@ -395,7 +396,7 @@ func TestAuthzPlanRules(t *testing.T) {
 			ctx := context.Background()
 			for _, set := range tc.allowed {
 				tok, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: set,
-					PermissionGrants: []client.Grant{client.GrantOn(set, 0)}})
+					PermissionGrants: []apitype.Grant{client.GrantOn(set, 0)}})
 				if err != nil {
 					t.Errorf("CreateServiceToken(%s) on %s = %v, want success", set, tc.plan, err)
 				} else if len(tok.PermissionGrants) != 1 {
@@ -408,7 +409,7 @@ func TestAuthzPlanRules(t *testing.T) {
 			}
 			for _, set := range tc.refused {
 				_, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: set,
-					PermissionGrants: []client.Grant{client.GrantOn(set, 0)}})
+					PermissionGrants: []apitype.Grant{client.GrantOn(set, 0)}})
 				ae := wantAPIError(t, "CreateServiceToken("+set+") on "+tc.plan, err, http.StatusBadRequest, set, tc.plan)
 				if ae.Field != "permission_set" {
 					t.Errorf("CreateServiceToken(%s) on %s: data.field = %q, want permission_set", set, tc.plan, ae.Field)
@@ -424,10 +425,10 @@ func TestAuthzPlanRules(t *testing.T) {
 			}
 			// scim_only is known but unsupported on every plan.
 			_, err = ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "scim",
-				PermissionGrants: []client.Grant{client.GrantOn("scim_only", 0)}})
+				PermissionGrants: []apitype.Grant{client.GrantOn("scim_only", 0)}})
 			wantAPIError(t, "CreateServiceToken(scim_only) on "+tc.plan, err, http.StatusBadRequest)
 			// Plans restrict service tokens, not groups.
-			if _, err := ts.Admin.CreateGroup(ctx, ts.AccountID, "jobs", []client.Grant{client.GrantOn("job_admin", 0)}); err != nil {
+			if _, err := ts.Admin.CreateGroup(ctx, ts.AccountID, "jobs", []apitype.Grant{client.GrantOn("job_admin", 0)}); err != nil {
 				t.Errorf("CreateGroup(job_admin) on %s = %v, want success", tc.plan, err)
 			}
 		})
@@ -466,7 +467,7 @@ func TestAuthzNoEscalation(t *testing.T) {
 		t.Run(who.name, func(t *testing.T) {
 			c := who.c
 			// Allowed: grants it holds.
-			var g client.Group
+			var g apitype.Group
 			mustDo(t, c, http.MethodPost, acct+"/groups/", map[string]any{"name": "plain by " + who.name}, &g)
 			mustDo(t, c, http.MethodPost, acct+"/groups/", map[string]any{"name": "sec by " + who.name,
 				"group_permissions": grant("security_admin", 0)}, nil)
@@ -498,7 +499,7 @@ func TestAuthzNoEscalation(t *testing.T) {
 				}
 			}
 			// Nothing changed: the victim is not in Owner, the target group holds no grants.
-			var u client.User
+			var u apitype.User
 			mustDo(t, ts.Admin, http.MethodGet, pathf("%s/users/%d/", acct, victim.ID), nil, &u)
 			for _, gr := range u.Permissions[0].Groups {
 				if gr.ID == owner || gr.ID == member {
@@ -513,7 +514,7 @@ func TestAuthzNoEscalation(t *testing.T) {
 	}
 
 	t.Run("job_admin on A grants on A only", func(t *testing.T) {
-		var g client.Group
+		var g apitype.Group
 		mustDo(t, secdev, http.MethodPost, acct+"/groups/", map[string]any{"name": "jobs on A", "group_permissions": grant("job_admin", a)}, &g)
 		for _, tc := range []struct {
 			what string
@@ -560,7 +561,7 @@ func TestAuthzNoEscalation(t *testing.T) {
 				t.Errorf("%s as the bootstrap admin = %d (%v), want 400 or 403", tc.what, got, ae)
 			}
 		}
-		var g client.Group
+		var g apitype.Group
 		mustDo(t, ts.Admin, http.MethodGet, pathf("%s/groups/%d/", acct, owner), nil, &g)
 		if g.Name != "Owner" || g.State != 1 || len(g.GroupPermissions) != 1 || g.GroupPermissions[0].PermissionSet != "account_admin" ||
 			!g.GroupPermissions[0].AllProjects {
@@ -573,19 +574,19 @@ func TestAuthzNoEscalation(t *testing.T) {
 		// project-level access on A only.
 		aaA, _ := ts.serviceToken(t, "account_admin on A", client.GrantOn("account_admin", a))
 		onA, err := aaA.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "jobs on A",
-			PermissionGrants: []client.Grant{client.GrantOn("job_admin", a), client.GrantOn("developer", a, "production")}})
+			PermissionGrants: []apitype.Grant{client.GrantOn("job_admin", a), client.GrantOn("developer", a, "production")}})
 		if err != nil {
 			t.Fatalf("account_admin on A creating job_admin on A: %v", err)
 		}
 		for _, tc := range []struct {
 			what   string
-			grants []client.Grant
+			grants []apitype.Grant
 			msg    string
 		}{
-			{"job_admin on B", []client.Grant{client.GrantOn("job_admin", b)}, pathf("on project %d", b)},
-			{"job_admin on all projects", []client.Grant{client.GrantOn("job_admin", 0)}, "on all projects"},
-			{"account_admin on all projects", []client.Grant{client.GrantOn("account_admin", 0)}, "on all projects"},
-			{"metadata_only on all projects", []client.Grant{client.GrantOn("metadata_only", 0)}, "metadata:read"},
+			{"job_admin on B", []apitype.Grant{client.GrantOn("job_admin", b)}, pathf("on project %d", b)},
+			{"job_admin on all projects", []apitype.Grant{client.GrantOn("job_admin", 0)}, "on all projects"},
+			{"account_admin on all projects", []apitype.Grant{client.GrantOn("account_admin", 0)}, "on all projects"},
+			{"metadata_only on all projects", []apitype.Grant{client.GrantOn("metadata_only", 0)}, "metadata:read"},
 		} {
 			_, err := aaA.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: tc.what, PermissionGrants: tc.grants})
 			ae := wantAPIError(t, "account_admin on A creating "+tc.what, err, http.StatusForbidden, "cannot grant", tc.msg)
@@ -604,7 +605,7 @@ func TestAuthzNoEscalation(t *testing.T) {
 		}
 		// A security_admin token may write groups but cannot hand out account_admin through one.
 		sec, _ := ts.serviceToken(t, "security admin", client.GrantOn("security_admin", 0))
-		_, err = sec.CreateGroup(ctx, ts.AccountID, "admins by token", []client.Grant{client.GrantOn("account_admin", 0)})
+		_, err = sec.CreateGroup(ctx, ts.AccountID, "admins by token", []apitype.Grant{client.GrantOn("account_admin", 0)})
 		wantAPIError(t, "security_admin token creating an account_admin group", err, http.StatusForbidden, "cannot grant account_admin")
 		_, err = sec.AssignGroups(ctx, ts.AccountID, victim.ID, []int64{everyone, owner})
 		wantAPIError(t, "security_admin token adding a user to Owner", err, http.StatusForbidden)

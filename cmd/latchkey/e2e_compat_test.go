@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 	"github.com/latchkey/latchkey/tokenfmt"
 )
@@ -39,18 +40,18 @@ func TestCompatSurface(t *testing.T) {
 			}
 			return m
 		}
-		var p client.Project
+		var p apitype.Project
 		mustDo(t, ts.Admin, http.MethodPost, acct+"/projects/", with("name", "extra fields"), &p)
 		if p.Name != "extra fields" || p.Description != "d" {
 			t.Errorf("project created with extra fields = %+v", p)
 		}
-		var st client.Token
+		var st apitype.Token
 		mustDo(t, ts.Admin, http.MethodPost, acct+"/service-tokens/", with("name", "extra fields",
 			"permission_grants", []any{map[string]any{"permission_set": "metadata_only", "id": nil, "state": 1, "uid": "x"}}), &st)
 		if st.Name != "extra fields" || len(st.PermissionGrants) != 1 || st.TokenString == "" {
 			t.Errorf("token created with extra fields = %+v", st)
 		}
-		var g client.Group
+		var g apitype.Group
 		mustDo(t, ts.Admin, http.MethodPost, acct+"/groups/", with("name", "extra fields", "sso_mapping_groups", []any{"x"}), &g)
 		if g.Name != "extra fields" {
 			t.Errorf("group created with extra fields = %+v", g)
@@ -157,7 +158,7 @@ func TestCompatSurface(t *testing.T) {
 		for i := range 5 {
 			ts.project(t, pathf("page %d", i))
 		}
-		var all []client.Project
+		var all []apitype.Project
 		env := mustDo(t, ts.Admin, http.MethodGet, acct+"/projects/", nil, &all)
 		total := extraOf(t, env).Pagination.TotalCount
 		if total != len(all) || total < 6 {
@@ -165,7 +166,7 @@ func TestCompatSurface(t *testing.T) {
 		}
 		var seen []int64
 		for offset := 0; offset < total; offset += 2 {
-			var page []client.Project
+			var page []apitype.Project
 			env := mustDo(t, ts.Admin, http.MethodGet, pathf("%s/projects/?limit=2&offset=%d", acct, offset), nil, &page)
 			x := extraOf(t, env)
 			wantCount := min(2, total-offset)
@@ -184,7 +185,7 @@ func TestCompatSurface(t *testing.T) {
 		if diff := cmp.Diff(allIDs, seen); diff != "" {
 			t.Errorf("pages together differ from the whole list (-whole +pages):\n%s", diff)
 		}
-		var none []client.Project
+		var none []apitype.Project
 		env = mustDo(t, ts.Admin, http.MethodGet, pathf("%s/projects/?offset=%d", acct, total+10), nil, &none)
 		if x := extraOf(t, env); len(none) != 0 || x.Pagination.Count != 0 || x.Pagination.TotalCount != total {
 			t.Errorf("page past the end: %d items, pagination %+v; want 0 of %d", len(none), x.Pagination, total)
@@ -203,13 +204,13 @@ func TestCompatSurface(t *testing.T) {
 
 	t.Run("state filter and deleted objects", func(t *testing.T) {
 		gone := ts.project(t, "to delete")
-		var deleted client.Project
+		var deleted apitype.Project
 		mustDo(t, ts.Admin, http.MethodDelete, pathf("%s/projects/%d/", acct, gone), nil, &deleted)
 		if deleted.State != 2 {
 			t.Errorf("DELETE project returned state %d, want 2", deleted.State)
 		}
 		ids := func(q string) map[int64]int {
-			var ps []client.Project
+			var ps []apitype.Project
 			mustDo(t, ts.Admin, http.MethodGet, acct+"/projects/"+q, nil, &ps)
 			m := map[int64]int{}
 			for _, p := range ps {
@@ -229,7 +230,7 @@ func TestCompatSurface(t *testing.T) {
 		if a := ids("?state=all"); a[gone] != 2 || a[projectID] != 1 {
 			t.Errorf("state=all = %v, want %d (state 2) and %d (state 1)", a, gone, projectID)
 		}
-		var p client.Project
+		var p apitype.Project
 		mustDo(t, ts.Admin, http.MethodGet, pathf("%s/projects/%d/", acct, gone), nil, &p)
 		if p.State != 2 {
 			t.Errorf("deleted project by id: state %d, want 2", p.State)
@@ -237,12 +238,12 @@ func TestCompatSurface(t *testing.T) {
 		// Groups and service tokens read by id after deletion too.
 		victim := ts.group(t, "to delete")
 		mustDo(t, ts.Admin, http.MethodDelete, pathf("%s/groups/%d/", acct, victim), nil, nil)
-		var g client.Group
+		var g apitype.Group
 		mustDo(t, ts.Admin, http.MethodGet, pathf("%s/groups/%d/", acct, victim), nil, &g)
 		if g.State != 2 {
 			t.Errorf("deleted group by id: state %d, want 2", g.State)
 		}
-		var gs []client.Group
+		var gs []apitype.Group
 		mustDo(t, ts.Admin, http.MethodGet, acct+"/groups/?state=2", nil, &gs)
 		if len(gs) != 1 || gs[0].ID != victim {
 			t.Errorf("groups?state=2 = %+v, want only group %d", gs, victim)
@@ -313,7 +314,7 @@ func TestCompatSurface(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		otherTok, err := otherAdmin.CreateServiceToken(ctx, other, client.CreateServiceTokenRequest{Name: "theirs", PermissionGrants: []client.Grant{}})
+		otherTok, err := otherAdmin.CreateServiceToken(ctx, other, client.CreateServiceTokenRequest{Name: "theirs", PermissionGrants: []apitype.Grant{}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,7 +400,7 @@ func TestCompatSurface(t *testing.T) {
 			}
 		}
 		// Nothing was created by the refused requests.
-		var ps []client.Project
+		var ps []apitype.Project
 		mustDo(t, ts.Admin, http.MethodGet, acct+"/projects/?state=all", nil, &ps)
 		for _, p := range ps {
 			if p.Name == "big" || p.Name == "a" || p.Name == "b" {
@@ -411,12 +412,12 @@ func TestCompatSurface(t *testing.T) {
 	t.Run("token_string only on create and rotate", func(t *testing.T) {
 		auth := "Token " + ts.AdminToken
 		create := rawDo(t, ts.URL, http.MethodPost, acct+"/service-tokens/", auth, []byte(`{"name":"shown once","permission_grants":[]}`))
-		var created client.Token
+		var created apitype.Token
 		if err := json.Unmarshal(create.Env.Data, &created); err != nil || create.Status != 201 || created.TokenString == "" {
 			t.Fatalf("create: %d %s", create.Status, create.Body)
 		}
 		rotate := rawDo(t, ts.URL, http.MethodPost, pathf("%s/service-tokens/%d/rotate/", acct, created.ID), auth, []byte(`{"grace_period_seconds": 60}`))
-		var rotated client.Token
+		var rotated apitype.Token
 		if err := json.Unmarshal(rotate.Env.Data, &rotated); err != nil || rotate.Status != 201 || rotated.TokenString == "" || rotated.TokenString == created.TokenString {
 			t.Fatalf("rotate: %d, new token_string present and different: %v", rotate.Status, rotated.TokenString != "" && rotated.TokenString != created.TokenString)
 		}
@@ -475,7 +476,7 @@ func TestCompatSurface(t *testing.T) {
 		if _, err := old.Whoami(ctx); err != nil {
 			t.Fatalf("new PAT: %v", err)
 		}
-		var next client.Token
+		var next apitype.Token
 		env := mustDo(t, pc, http.MethodPost, pathf("%s/users/%d/account-apikeys/%d/", acct, u.ID, pat.ID), map[string]any{}, &next)
 		if env.Status.Code != http.StatusCreated || next.TokenString == "" || next.TokenString == pat.TokenString || next.ID == pat.ID {
 			t.Fatalf("PAT rotate = %d, id %d (old %d), new token_string present: %v", env.Status.Code, next.ID, pat.ID, next.TokenString != "")
@@ -506,14 +507,14 @@ func TestCompatSurface(t *testing.T) {
 		if _, err := goner.Whoami(ctx); err != nil {
 			t.Fatal(err)
 		}
-		var del client.Token
+		var del apitype.Token
 		mustDo(t, pc, http.MethodDelete, pathf("%s/users/%d/account-apikeys/%d/", acct, u.ID, gone.ID), nil, &del)
 		if del.State != 2 {
 			t.Errorf("deleted PAT state %d, want 2", del.State)
 		}
 		_, err = goner.Whoami(ctx)
 		wantStatus(t, "deleted PAT", err, http.StatusUnauthorized)
-		var got client.Token
+		var got apitype.Token
 		mustDo(t, pc, http.MethodGet, pathf("%s/users/%d/account-apikeys/%d/", acct, u.ID, gone.ID), nil, &got)
 		if got.State != 2 {
 			t.Errorf("deleted PAT by id: state %d, want 2", got.State)
@@ -604,9 +605,9 @@ func TestCompatSurface(t *testing.T) {
 }
 
 // extraOf decodes a list response's extra member.
-func extraOf(t testing.TB, env *client.Envelope) client.ListExtra {
+func extraOf(t testing.TB, env *apitype.Envelope) apitype.ListExtra {
 	t.Helper()
-	var x client.ListExtra
+	var x apitype.ListExtra
 	if err := json.Unmarshal(env.Extra, &x); err != nil {
 		t.Fatalf("decode extra %s: %v", env.Extra, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 	"github.com/latchkey/latchkey/sqlite"
 	"github.com/latchkey/latchkey/tokenfmt"
@@ -248,7 +249,7 @@ func TestGovernanceRotationAndReuse(t *testing.T) {
 
 	// Grace 2 s, with the account setting off: the old token works during the grace and not
 	// after; its reuse is audited but leaves the new token alone.
-	var acct client.Account
+	var acct apitype.Account
 	mustDo(t, ts.Admin, http.MethodPost, pathf("/api/v3/accounts/%d/settings/", ts.AccountID), map[string]any{"reuse_revokes_family": false}, &acct)
 	if acct.ReuseRevokesFamily {
 		t.Fatalf("settings = %+v, want reuse_revokes_family false", acct)
@@ -291,8 +292,8 @@ func TestGovernanceExpiryAndLastUsed(t *testing.T) {
 	ts := startServer(t, "enterprise", flags...)
 	ctx := context.Background()
 	base := pathf("/api/v3/accounts/%d", ts.AccountID)
-	create := func(name string, expires time.Time) (*client.Token, error) {
-		req := client.CreateServiceTokenRequest{Name: name, PermissionGrants: []client.Grant{client.GrantOn("metadata_only", 0)}}
+	create := func(name string, expires time.Time) (*apitype.Token, error) {
+		req := client.CreateServiceTokenRequest{Name: name, PermissionGrants: []apitype.Grant{client.GrantOn("metadata_only", 0)}}
 		if !expires.IsZero() {
 			req.ExpiresAt = expires.UTC().Format(time.RFC3339Nano)
 		}
@@ -321,7 +322,7 @@ func TestGovernanceExpiryAndLastUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	listIDs := func(before time.Time) map[int64]bool {
-		var toks []client.Token
+		var toks []apitype.Token
 		mustDo(t, ts.Admin, http.MethodGet, base+"/service-tokens/?expires_before="+url.QueryEscape(before.UTC().Format(time.RFC3339)), nil, &toks)
 		ids := map[int64]bool{}
 		for _, tk := range toks {
@@ -340,7 +341,7 @@ func TestGovernanceExpiryAndLastUsed(t *testing.T) {
 	}
 
 	// The account's longest lifetime caps expires_at and fills it in.
-	var acct client.Account
+	var acct apitype.Account
 	mustDo(t, ts.Admin, http.MethodPost, base+"/settings/", map[string]any{"max_token_lifetime_seconds": 3600}, &acct)
 	if acct.MaxTokenLifetimeSeconds != 3600 {
 		t.Fatalf("settings = %+v, want max_token_lifetime_seconds 3600", acct)
@@ -713,7 +714,7 @@ func TestGovernanceAuditLog(t *testing.T) {
 	}
 	var page []govAuditEntry
 	env := mustDo(t, ts.Admin, http.MethodGet, base+"/audit-logs/?limit=1&offset=1", nil, &page)
-	var extra client.ListExtra
+	var extra apitype.ListExtra
 	_ = json.Unmarshal(env.Extra, &extra)
 	if len(page) != 1 || page[0].ID != all[1].ID || extra.Pagination.TotalCount != len(all) {
 		t.Errorf("page limit=1 offset=1 = %+v (total %d), want entry %d of %d", page, extra.Pagination.TotalCount, all[1].ID, len(all))

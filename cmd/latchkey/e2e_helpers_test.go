@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 )
 
@@ -31,7 +32,7 @@ func call(c *client.Client, method, path string, body any) (int, *client.APIErro
 }
 
 // mustDo sends a request that must succeed and decodes its data into out (may be nil).
-func mustDo(t testing.TB, c *client.Client, method, path string, body, out any) *client.Envelope {
+func mustDo(t testing.TB, c *client.Client, method, path string, body, out any) *apitype.Envelope {
 	t.Helper()
 	env, err := c.Do(context.Background(), method, path, body, out)
 	if err != nil {
@@ -64,7 +65,7 @@ type rawResponse struct {
 	Status int
 	Header http.Header
 	Body   []byte
-	Env    client.Envelope
+	Env    apitype.Envelope
 	// EnvErr is the error decoding Body as an envelope.
 	EnvErr error
 }
@@ -169,7 +170,7 @@ func (ts *testServer) adminUserID(t testing.TB) int64 {
 // membershipID returns a user's membership (dbt "permission") id in the server's account.
 func (ts *testServer) membershipID(t testing.TB, userID int64) int64 {
 	t.Helper()
-	var u client.User
+	var u apitype.User
 	mustDo(t, ts.Admin, http.MethodGet, pathf("/api/v3/accounts/%d/users/%d/", ts.AccountID, userID), nil, &u)
 	for _, m := range u.Permissions {
 		if m.AccountID == ts.AccountID {
@@ -191,10 +192,10 @@ func (ts *testServer) project(t testing.TB, name string) int64 {
 }
 
 // group creates a group with grants with the admin client.
-func (ts *testServer) group(t testing.TB, name string, grants ...client.Grant) int64 {
+func (ts *testServer) group(t testing.TB, name string, grants ...apitype.Grant) int64 {
 	t.Helper()
 	if grants == nil {
-		grants = []client.Grant{}
+		grants = []apitype.Grant{}
 	}
 	g, err := ts.Admin.CreateGroup(context.Background(), ts.AccountID, name, grants)
 	if err != nil {
@@ -205,7 +206,7 @@ func (ts *testServer) group(t testing.TB, name string, grants ...client.Grant) i
 
 // passwordlessUser adds a member who cannot sign in (no password hash to compute), for tests
 // that act on a user rather than as one.
-func (ts *testServer) passwordlessUser(t testing.TB, email, license string, groupIDs []int64) *client.User {
+func (ts *testServer) passwordlessUser(t testing.TB, email, license string, groupIDs []int64) *apitype.User {
 	t.Helper()
 	u, err := ts.Admin.CreateUser(context.Background(), ts.AccountID, client.CreateUserRequest{Email: email, LicenseType: license, GroupIDs: groupIDs})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestRotationRespectsTheCurrentMaximumLifetime(t *testing.T) {
 	ts := startServer(t, "enterprise")
 	ctx := context.Background()
-	tok, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "long", PermissionGrants: []client.Grant{},
+	tok, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "long", PermissionGrants: []apitype.Grant{},
 		ExpiresAt: time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)})
 	if err != nil {
 		t.Fatal(err)

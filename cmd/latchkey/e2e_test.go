@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 )
 
@@ -82,7 +83,7 @@ func TestServiceTokenLifecycle(t *testing.T) {
 	if r, err := ts.Admin.RenameServiceToken(ctx, ts.AccountID, tok.ID, "ci-renamed"); err != nil || r.Name != "ci-renamed" {
 		t.Fatalf("rename: %v, %v", r, err)
 	}
-	var r client.Token
+	var r apitype.Token
 	if _, err := ts.Admin.Do(ctx, http.MethodPost, pathf("/api/v3/accounts/%d/service-tokens/%d/", ts.AccountID, tok.ID),
 		map[string]any{"name": "ci-posted", "account_id": ts.AccountID, "uid": "ignored", "description": "ignored"}, &r); err != nil || r.Name != "ci-posted" {
 		t.Fatalf("rename by POST: %+v, %v", r, err)
@@ -102,7 +103,7 @@ func TestServiceTokenLifecycle(t *testing.T) {
 func TestTwoStepCreation(t *testing.T) {
 	ts := startServer(t, "enterprise")
 	ctx := context.Background()
-	var tok client.Token
+	var tok apitype.Token
 	_, err := ts.Admin.Do(ctx, http.MethodPost, pathf("/api/v3/accounts/%d/service-tokens/", ts.AccountID),
 		map[string]any{"account_id": ts.AccountID, "name": "two-step", "state": 1, "id": nil}, &tok)
 	if err != nil {
@@ -112,7 +113,7 @@ func TestTwoStepCreation(t *testing.T) {
 	_, err = c.Do(ctx, http.MethodGet, pathf("/api/v3/accounts/%d/service-tokens/", ts.AccountID), nil, nil)
 	wantStatus(t, "token without grants listing tokens", err, http.StatusForbidden)
 	body := []map[string]any{{"account_id": ts.AccountID, "service_token_id": tok.ID, "permission_set": "account_viewer", "all_projects": true}}
-	var perms []client.Permission
+	var perms []apitype.Permission
 	if _, err := ts.Admin.Do(ctx, http.MethodPost, pathf("/api/v3/accounts/%d/service-tokens/%d/permissions/", ts.AccountID, tok.ID), body, &perms); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestTwoStepCreation(t *testing.T) {
 	_, err = ts.Admin.Do(ctx, http.MethodPost, pathf("/api/v3/accounts/%d/service-tokens/%d/permissions/", ts.AccountID, tok.ID), body, nil)
 	wantStatus(t, "second POST of permissions", err, http.StatusBadRequest)
 	// PUT replaces.
-	perms, err = ts.Admin.ReplaceServiceTokenPermissions(ctx, ts.AccountID, tok.ID, []client.Grant{client.GrantOn("metadata_only", 0)})
+	perms, err = ts.Admin.ReplaceServiceTokenPermissions(ctx, ts.AccountID, tok.ID, []apitype.Grant{client.GrantOn("metadata_only", 0)})
 	if err != nil || len(perms) != 1 || perms[0].PermissionSet != "metadata_only" {
 		t.Fatalf("PUT permissions = %+v, %v", perms, err)
 	}

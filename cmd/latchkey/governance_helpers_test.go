@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 )
 
@@ -37,7 +38,7 @@ type govResponse struct {
 	Status int
 	Header http.Header
 	Body   []byte
-	Env    client.Envelope
+	Env    apitype.Envelope
 }
 
 // govRaw sends a request from src with extra headers (e.g. X-Forwarded-For) and returns the
@@ -112,7 +113,7 @@ func govAudit(t testing.TB, ts *testServer, query string) []govAuditEntry {
 			t.Fatalf("list audit log (%s): %v", query, err)
 		}
 		all = append(all, page...)
-		var extra client.ListExtra
+		var extra apitype.ListExtra
 		_ = json.Unmarshal(env.Extra, &extra)
 		if len(page) < 100 || len(all) >= extra.Pagination.TotalCount {
 			return all

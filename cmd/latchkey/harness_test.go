@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 )
 
@@ -147,7 +148,7 @@ func (ts *testServer) Restart(t testing.TB, extraArgs ...string) {
 
 // user adds a user with a license (and groups, nil for the defaults), signs them in and
 // returns a client authenticated with a fresh PAT of theirs, plus the user.
-func (ts *testServer) user(t testing.TB, email, license string, groupIDs []int64) (*client.Client, *client.User) {
+func (ts *testServer) user(t testing.TB, email, license string, groupIDs []int64) (*client.Client, *apitype.User) {
 	t.Helper()
 	ctx := context.Background()
 	u, err := ts.Admin.CreateUser(ctx, ts.AccountID, client.CreateUserRequest{Email: email, Password: testAdminPassword,
@@ -167,10 +168,10 @@ func (ts *testServer) user(t testing.TB, email, license string, groupIDs []int64
 }
 
 // serviceToken creates a service token with grants and returns a client using it.
-func (ts *testServer) serviceToken(t testing.TB, name string, grants ...client.Grant) (*client.Client, *client.Token) {
+func (ts *testServer) serviceToken(t testing.TB, name string, grants ...apitype.Grant) (*client.Client, *apitype.Token) {
 	t.Helper()
 	if grants == nil {
-		grants = []client.Grant{}
+		grants = []apitype.Grant{}
 	}
 	tok, err := ts.Admin.CreateServiceToken(context.Background(), ts.AccountID, client.CreateServiceTokenRequest{Name: name, PermissionGrants: grants})
 	if err != nil {

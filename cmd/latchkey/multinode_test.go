@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 	"github.com/latchkey/latchkey/postgres"
 	"github.com/latchkey/latchkey/postgres/pgtest"
@@ -82,7 +83,7 @@ func TestMultiNode(t *testing.T) {
 				want:  http.StatusForbidden,
 				apply: func() error {
 					_, err := c.admin(1).ReplaceServiceTokenPermissions(context.Background(), c.accountID, tok.ID,
-						[]client.Grant{client.GrantOn("job_viewer", 0)})
+						[]apitype.Grant{client.GrantOn("job_viewer", 0)})
 					return err
 				},
 			}
@@ -285,10 +286,10 @@ func searchPath(t testing.TB, dsn string) string {
 
 func (c *cluster) admin(i int) *client.Client { return c.clients[i] }
 
-func (c *cluster) createToken(t testing.TB, on int, name string, grants ...client.Grant) *client.Token {
+func (c *cluster) createToken(t testing.TB, on int, name string, grants ...apitype.Grant) *apitype.Token {
 	t.Helper()
 	if grants == nil {
-		grants = []client.Grant{}
+		grants = []apitype.Grant{}
 	}
 	tok, err := c.admin(on).CreateServiceToken(context.Background(), c.accountID, client.CreateServiceTokenRequest{Name: name, PermissionGrants: grants})
 	if err != nil {
@@ -485,7 +486,7 @@ func testRestart(t *testing.T, c *cluster) {
 			default:
 			}
 			cl := c.admin(i % len(c.nodes))
-			tok, err := cl.CreateServiceToken(ctx, c.accountID, client.CreateServiceTokenRequest{Name: fmt.Sprintf("restart-%d", i), PermissionGrants: []client.Grant{}})
+			tok, err := cl.CreateServiceToken(ctx, c.accountID, client.CreateServiceTokenRequest{Name: fmt.Sprintf("restart-%d", i), PermissionGrants: []apitype.Grant{}})
 			mu.Lock()
 			attempts++
 			if err == nil {
@@ -533,7 +534,7 @@ func testRestart(t *testing.T, c *cluster) {
 		for _, n := range c.nodes {
 			waitStatus(t, n, "/readyz", http.StatusServiceUnavailable, 10*time.Second)
 		}
-		_, err := c.admin(0).CreateServiceToken(ctx, c.accountID, client.CreateServiceTokenRequest{Name: "during-outage", PermissionGrants: []client.Grant{}})
+		_, err := c.admin(0).CreateServiceToken(ctx, c.accountID, client.CreateServiceTokenRequest{Name: "during-outage", PermissionGrants: []apitype.Grant{}})
 		if st := client.StatusOf(err); st < 500 || st > 599 {
 			t.Errorf("a write while PostgreSQL is down answered %d (%v), want a 5xx", st, err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 )
 
@@ -80,12 +81,12 @@ service_tokens:write, such as the admin token printed by serve) first.`,
 }
 
 // parseGrant reads SET:all or SET:project=ID, optionally followed by :envs=a,b.
-func parseGrant(s string) (client.Grant, error) {
+func parseGrant(s string) (apitype.Grant, error) {
 	parts := strings.Split(s, ":")
 	if len(parts) < 2 || parts[0] == "" {
-		return client.Grant{}, fmt.Errorf("--grant %q: want SET:all or SET:project=ID (optionally :envs=production,staging)", s)
+		return apitype.Grant{}, fmt.Errorf("--grant %q: want SET:all or SET:project=ID (optionally :envs=production,staging)", s)
 	}
-	g := client.Grant{PermissionSet: parts[0]}
+	g := apitype.Grant{PermissionSet: parts[0]}
 	switch scope := parts[1]; {
 	case scope == "all":
 		g.AllProjects = true
@@ -108,7 +109,7 @@ func parseGrant(s string) (client.Grant, error) {
 	return g, nil
 }
 
-func summarize(gs []client.Grant) string {
+func summarize(gs []apitype.Grant) string {
 	var parts []string
 	for _, g := range gs {
 		where := "all projects"
@@ -151,7 +152,7 @@ func tokenCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := client.CreateServiceTokenRequest{Name: name, PermissionGrants: []client.Grant{}, AllowedCIDRs: cidrs}
+			req := client.CreateServiceTokenRequest{Name: name, PermissionGrants: []apitype.Grant{}, AllowedCIDRs: cidrs}
 			for _, s := range grants {
 				g, err := parseGrant(s)
 				if err != nil {
@@ -209,7 +210,7 @@ func tokenListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var all []client.Token
+			var all []apitype.Token
 			for offset := 0; ; {
 				page, total, err := c.ServiceTokens(ctx, acct, client.ListOptions{Offset: offset, State: state})
 				if err != nil {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 	"github.com/latchkey/latchkey/sqlite"
 )
@@ -552,7 +553,7 @@ func (fc *formClient) post(t testing.TB, path string, form url.Values, h http.He
 }
 
 // findToken finds the service token a token string belongs to, by its uid.
-func findToken(t testing.TB, ts *testServer, secret string) client.Token {
+func findToken(t testing.TB, ts *testServer, secret string) apitype.Token {
 	t.Helper()
 	toks, _, err := ts.Admin.ServiceTokens(context.Background(), ts.AccountID, client.ListOptions{})
 	if err != nil {
@@ -564,7 +565,7 @@ func findToken(t testing.TB, ts *testServer, secret string) client.Token {
 		}
 	}
 	t.Fatalf("no service token for %.14s…", secret)
-	return client.Token{}
+	return apitype.Token{}
 }
 
 // addLegacyToken stores an imported legacy-format (40 hex) token directly, as an import would.
@@ -679,7 +680,7 @@ func TestUISettingsPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var deployers *client.Group
+	var deployers *apitype.Group
 	for i := range groups {
 		if groups[i].Name == "Deployers" {
 			deployers = &groups[i]
@@ -766,7 +767,7 @@ func TestUISettingsPages(t *testing.T) {
 }
 
 // findUser finds a member of the test account by email.
-func findUser(t testing.TB, ts *testServer, email string) client.User {
+func findUser(t testing.TB, ts *testServer, email string) apitype.User {
 	t.Helper()
 	users, _, err := ts.Admin.Users(context.Background(), ts.AccountID, client.ListOptions{})
 	if err != nil {
@@ -778,5 +779,5 @@ func findUser(t testing.TB, ts *testServer, email string) client.User {
 		}
 	}
 	t.Fatalf("no user %s", email)
-	return client.User{}
+	return apitype.User{}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
 )
 
@@ -136,7 +137,7 @@ func TestUIGroupDelete(t *testing.T) {
 	b := newBrowser(t)
 	ts := startServer(t, "enterprise")
 	ctx := context.Background()
-	temps, err := ts.Admin.CreateGroup(ctx, ts.AccountID, "Temps", []client.Grant{client.GrantOn("stakeholder", 0)})
+	temps, err := ts.Admin.CreateGroup(ctx, ts.AccountID, "Temps", []apitype.Grant{client.GrantOn("stakeholder", 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestUIGroupDelete(t *testing.T) {
 	}
 	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
 
-	groupByName := func(name string) *client.Group {
+	groupByName := func(name string) *apitype.Group {
 		t.Helper()
 		gs, _, err := ts.Admin.Groups(ctx, ts.AccountID, client.ListOptions{})
 		if err != nil {
@@ -159,7 +160,7 @@ func TestUIGroupDelete(t *testing.T) {
 		}
 		return nil
 	}
-	wantDeleted := func(g *client.Group) {
+	wantDeleted := func(g *apitype.Group) {
 		t.Helper()
 		if got := b.text("#group-table"); strings.Contains(got, g.Name) {
 			t.Errorf("the group list still shows %s: %q", g.Name, got)
@@ -167,7 +168,7 @@ func TestUIGroupDelete(t *testing.T) {
 		if groupByName(g.Name) != nil {
 			t.Errorf("the API still lists group %s", g.Name)
 		}
-		var got client.Group
+		var got apitype.Group
 		if _, err := ts.Admin.Do(ctx, http.MethodGet, pathf("/api/v3/accounts/%d/groups/%d/", ts.AccountID, g.ID), nil, &got); err != nil || got.State != 2 {
 			t.Errorf("group %s through the API = state %d, %v; want state 2 (deleted)", g.Name, got.State, err)
 		}

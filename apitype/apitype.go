@@ -1,8 +1,9 @@
-package client
+// Package apitype holds the wire format of latchkey's admin API: the JSON shapes the server
+// renders and the client and CLI read, and the functions that render domain objects into them.
+// Field names follow dbt Cloud's admin API where one exists. A shape changes here or nowhere.
+package apitype
 
 import "encoding/json"
-
-// Wire types of latchkey's admin API. The server renders exactly these, so they are the contract.
 
 // Envelope wraps every JSON response.
 type Envelope struct {
@@ -43,7 +44,10 @@ type Account struct {
 	ReuseRevokesFamily      bool   `json:"reuse_revokes_family"`
 	LeakAction              string `json:"leak_action"`
 	MaxTokenLifetimeSeconds int64  `json:"max_token_lifetime_seconds"`
-	IPRestrictionsEnabled   bool   `json:"ip_restrictions_enabled"`
+	// DefaultRotationGraceSeconds is how long a rotated-out token keeps working when a rotation
+	// does not say.
+	DefaultRotationGraceSeconds int64 `json:"default_rotation_grace_seconds"`
+	IPRestrictionsEnabled       bool  `json:"ip_restrictions_enabled"`
 }
 
 // Whoami describes the calling principal.
@@ -96,25 +100,31 @@ type Permission struct {
 
 // Token is a service token or a personal access token (UserID set).
 type Token struct {
-	ID                      int64        `json:"id"`
-	AccountID               int64        `json:"account_id"`
-	UserID                  *int64       `json:"user_id,omitempty"`
-	UID                     string       `json:"uid"`
-	Display                 string       `json:"display"`
-	Name                    string       `json:"name"`
-	State                   int          `json:"state"`
-	CreatedAt               string       `json:"created_at"`
-	UpdatedAt               string       `json:"updated_at"`
-	LastUsed                *string      `json:"last_used"`
-	LastUsedIP              *string      `json:"last_used_ip"`
-	ExpiresAt               *string      `json:"expires_at"`
-	Legacy                  bool         `json:"legacy"`
-	FamilyID                int64        `json:"family_id"`
-	RotatedAt               *string      `json:"rotated_at"`
-	GraceUntil              *string      `json:"grace_until"`
-	ReplacedByID            *int64       `json:"replaced_by_id"`
-	AllowedCIDRs            []string     `json:"allowed_cidrs"`
-	Flagged                 bool         `json:"flagged"`
+	ID           int64    `json:"id"`
+	AccountID    int64    `json:"account_id"`
+	UserID       *int64   `json:"user_id,omitempty"`
+	UID          string   `json:"uid"`
+	Display      string   `json:"display"`
+	Name         string   `json:"name"`
+	State        int      `json:"state"`
+	CreatedAt    string   `json:"created_at"`
+	UpdatedAt    string   `json:"updated_at"`
+	LastUsed     *string  `json:"last_used"`
+	LastUsedIP   *string  `json:"last_used_ip"`
+	ExpiresAt    *string  `json:"expires_at"`
+	Legacy       bool     `json:"legacy"`
+	FamilyID     int64    `json:"family_id"`
+	RotatedAt    *string  `json:"rotated_at"`
+	GraceUntil   *string  `json:"grace_until"`
+	ReplacedByID *int64   `json:"replaced_by_id"`
+	AllowedCIDRs []string `json:"allowed_cidrs"`
+	Flagged      bool     `json:"flagged"`
+	// RevokedAt, RevokedReason ("deleted", "leak_reported", "reuse_detected", "member_removed")
+	// and RevokedBy (an actor such as "user:3" or "system:reuse detection") say how a token in
+	// state 2 ended.
+	RevokedAt               *string      `json:"revoked_at"`
+	RevokedReason           string       `json:"revoked_reason,omitempty"`
+	RevokedBy               string       `json:"revoked_by,omitempty"`
 	PermissionGrants        []Grant      `json:"permission_grants"`
 	ServiceTokenPermissions []Permission `json:"service_token_permissions"`
 	// TokenString is present only in create and rotate responses.
@@ -166,4 +176,64 @@ type User struct {
 	LicenseType string       `json:"license_type,omitempty"`
 	Permissions []Membership `json:"permissions"`
 	CreatedAt   string       `json:"created_at"`
+}
+
+// AuditEntry is an audit log entry on the wire: in the API, and one per line in
+// `latchkey audit export`. Context is the exact JSON stored (what the chain hash covers).
+type AuditEntry struct {
+	ID        int64           `json:"id"`
+	AccountID int64           `json:"account_id"`
+	CreatedAt string          `json:"created_at"`
+	EventType string          `json:"event_type"`
+	ActorType string          `json:"actor_type"`
+	ActorID   int64           `json:"actor_id"`
+	ActorName string          `json:"actor_name"`
+	ActorIP   string          `json:"actor_ip"`
+	Source    string          `json:"source"`
+	Context   json.RawMessage `json:"context"`
+	PrevHash  string          `json:"prev_hash"`
+	Hash      string          `json:"hash"`
+}
+
+// IPCIDR is one CIDR of an IP restriction rule, as dbt Cloud shapes it.
+type IPCIDR struct {
+	ID                  int64  `json:"id"`
+	IPRestrictionRuleID int64  `json:"ip_restriction_rule_id"`
+	CIDR                string `json:"cidr"`
+	CIDRIPv6            string `json:"cidr_ipv6"`
+	State               int    `json:"state"`
+}
+
+// IPRule is an IP restriction rule.
+type IPRule struct {
+	ID                      int64    `json:"id"`
+	AccountID               int64    `json:"account_id"`
+	IPRestrictionRuleSetID  int64    `json:"ip_restriction_rule_set_id"`
+	Name                    string   `json:"name"`
+	Type                    int      `json:"type"`
+	Description             string   `json:"description"`
+	State                   int      `json:"state"`
+	RuleSetEnabled          bool     `json:"rule_set_enabled"`
+	EnabledForServiceTokens bool     `json:"enabled_for_service_tokens"`
+	CIDRs                   []IPCIDR `json:"cidrs"`
+	IPCIDRs                 []string `json:"ip_cidrs"`
+	CreatedAt               string   `json:"created_at"`
+	UpdatedAt               string   `json:"updated_at"`
+}
+
+// IPRuleSet is an account's set of IP restriction rules.
+type IPRuleSet struct {
+	ID        int64 `json:"id"`
+	AccountID int64 `json:"account_id"`
+	Enabled   bool  `json:"enabled"`
+	Rules     int   `json:"rules"`
+}
+
+// IPValidation answers whether an address would be allowed by the account's rules.
+type IPValidation struct {
+	IP             string `json:"ip"`
+	Allowed        bool   `json:"allowed"`
+	RuleSetEnabled bool   `json:"rule_set_enabled"`
+	// AllowedNow says whether the address gets in right now: always while the set is disabled.
+	AllowedNow bool `json:"allowed_now"`
 }
