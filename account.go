@@ -46,13 +46,16 @@ type AccountSettings struct {
 	LeakAction string
 	// MaxTokenLifetime caps expires_at on new tokens; 0 means no cap.
 	MaxTokenLifetime time.Duration
+	// DefaultRotationGrace is how long a rotated-out token keeps working when a rotation does not
+	// say (0: revoked at once).
+	DefaultRotationGrace time.Duration
 	// IPRestrictionsEnabled turns enforcement of the account's IP rules on.
 	IPRestrictionsEnabled bool
 }
 
 // DefaultAccountSettings returns the settings of a new account.
 func DefaultAccountSettings() AccountSettings {
-	return AccountSettings{ReuseRevokesFamily: true, LeakAction: "revoke"}
+	return AccountSettings{ReuseRevokesFamily: true, LeakAction: "revoke", DefaultRotationGrace: time.Hour}
 }
 
 // AccountFilter selects accounts. Nil fields do not filter.

@@ -125,6 +125,15 @@ func ActorOf(p *Principal, ip, source string) Actor {
 	return Actor{Type: string(p.Kind), ID: p.ID(), Name: p.Name, IP: ip, Source: source}
 }
 
+// Ref names the actor in one string for records such as a token's revoked_by: "user:3",
+// "service_token:4" or "system:reuse detection".
+func (a Actor) Ref() string {
+	if a.Type == "system" || a.Type == "" {
+		return "system:" + a.Name
+	}
+	return a.Type + ":" + strconv.FormatInt(a.ID, 10)
+}
+
 type actorKey struct{}
 
 // WithActor returns a context carrying the actor that store mutations record in the audit log.

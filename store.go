@@ -17,6 +17,15 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 
+	// InTx runs fn in one write transaction: every call made with the context fn receives joins
+	// it, so several changes and their audit entries commit together or not at all, and reads
+	// see the transaction's own writes. Write transactions run one at a time, so a check made
+	// inside fn still holds at commit. A call that fails inside fn is undone on its own; fn may
+	// handle its error and go on. fn's error rolls everything back and is returned. A write made
+	// inside fn with any other context waits for the transaction, which waits for fn: always
+	// pass fn's context on.
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+
 	CreateAccount(ctx context.Context, a *Account) error
 	FindAccountByID(ctx context.Context, id int64) (*Account, error)
 	FindAccounts(ctx context.Context, f AccountFilter) ([]*Account, int, error)
@@ -42,6 +51,10 @@ type Store interface {
 	// FindMemberGrants returns a user's active membership in an account and the grants of all
 	// the groups they belong to there. ENotFound when there is no active membership.
 	FindMemberGrants(ctx context.Context, accountID, userID int64) (*Membership, []Grant, error)
+	// FindAccountAdmins returns the ids of the account's owners: active users with an active
+	// developer-licensed membership who belong to an active group holding an active grant of
+	// account_admin (or its alias owner) on all projects.
+	FindAccountAdmins(ctx context.Context, accountID int64) ([]int64, error)
 
 	CreateGroup(ctx context.Context, g *Group) error
 	FindGroupByID(ctx context.Context, id int64) (*Group, error)

@@ -54,6 +54,12 @@ type Token struct {
 	CreatedBy string
 	// Flagged is set when a leak report named this token and the account only flags leaks.
 	Flagged bool
+	// RevokedAt, RevokedReason and RevokedBy say when, why ("deleted", "leak_reported",
+	// "reuse_detected", "membership_removed", "rotated") and by whom ("user:3", "system:reuse
+	// detection") a token in state 2 was revoked.
+	RevokedAt     *time.Time
+	RevokedReason string
+	RevokedBy     string
 }
 
 // Legacy reports whether the token is in the old 40-hex format.

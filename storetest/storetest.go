@@ -44,6 +44,9 @@ func Run(t *testing.T, open Opener) {
 		{"Sessions", testSessions},
 		{"ChangesAfterCommit", testChanges},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"InTxCommitsTogether", testInTx},
+		{"AccountAdmins", testAccountAdmins},
+		{"RevocationRecorded", testRevocationRecorded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -886,5 +889,223 @@ func testCreateTokens(t *testing.T, s latchkey.Store) {
 	}
 	if _, brk, err := latchkey.VerifyAuditChain(ctx, s); err != nil || brk != nil {
 		t.Errorf("audit chain after batches: %+v, %v", brk, err)
+	}
+}
+
+// testInTx: changes made through InTx commit together with their audit entries, roll back
+// together, see each other, and are announced only after commit; a failed call inside is undone
+// on its own.
+func testInTx(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	auditCount := func() int {
+		t.Helper()
+		_, n, err := s.FindAuditEntries(context.Background(), latchkey.AuditFilter{AccountID: a.ID, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	projectCount := func() int {
+		t.Helper()
+		_, n, err := s.FindProjects(context.Background(), latchkey.ProjectFilter{AccountID: a.ID, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var mu sync.Mutex
+	var announced []latchkey.Change
+	defer s.Subscribe(func(c latchkey.Change) { mu.Lock(); announced = append(announced, c); mu.Unlock() })()
+
+	entries, projects := auditCount(), projectCount()
+	boom := fmt.Errorf("boom")
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.CreateProject(ctx, &latchkey.Project{AccountID: a.ID, Name: "one"}); err != nil {
+			return err
+		}
+		// Reads inside the transaction see its writes.
+		if _, n, err := s.FindProjects(ctx, latchkey.ProjectFilter{AccountID: a.ID, Limit: 1}); err != nil || n != projects+1 {
+			t.Errorf("FindProjects inside InTx = %d, %v; want %d", n, err, projects+1)
+		}
+		name := "renamed"
+		if _, err := s.UpdateAccount(ctx, a.ID, latchkey.AccountUpdate{Name: &name}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if err != boom {
+		t.Fatalf("InTx = %v, want the error fn returned", err)
+	}
+	if got := projectCount(); got != projects {
+		t.Errorf("after a rolled-back InTx: %d projects, want %d", got, projects)
+	}
+	if got := auditCount(); got != entries {
+		t.Errorf("after a rolled-back InTx: %d audit entries, want %d", got, entries)
+	}
+	if acct, _ := s.FindAccountByID(context.Background(), a.ID); acct.Name != a.Name {
+		t.Errorf("after a rolled-back InTx the account is named %q, want %q", acct.Name, a.Name)
+	}
+	mu.Lock()
+	if len(announced) != 0 {
+		t.Errorf("a rolled-back InTx announced %v", announced)
+	}
+	mu.Unlock()
+
+	// A failed call inside is undone alone; the rest commits.
+	dup := mustUser(t, s, "dup@example.com")
+	err = s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.CreateProject(ctx, &latchkey.Project{AccountID: a.ID, Name: "two"}); err != nil {
+			return err
+		}
+		if err := s.CreateUser(ctx, &latchkey.User{Email: dup.Email}); latchkey.ErrorCodeOf(err) != latchkey.EConflict {
+			return fmt.Errorf("CreateUser(duplicate) inside InTx = %v, want conflict", err)
+		}
+		name := "after the failure"
+		_, err := s.UpdateAccount(ctx, a.ID, latchkey.AccountUpdate{Name: &name})
+		mu.Lock()
+		defer mu.Unlock()
+		if len(announced) != 0 {
+			t.Errorf("changes announced before commit: %v", announced)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("InTx = %v", err)
+	}
+	if got := projectCount(); got != projects+1 {
+		t.Errorf("after InTx: %d projects, want %d", got, projects+1)
+	}
+	if acct, _ := s.FindAccountByID(context.Background(), a.ID); acct.Name != "after the failure" {
+		t.Errorf("after InTx the account is named %q", acct.Name)
+	}
+	if got := auditCount(); got != entries+2 {
+		t.Errorf("after InTx: %d audit entries, want %d (project.created, account.updated)", got, entries+2)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !containsAll(announced, []latchkey.Change{{Kind: latchkey.ChangeAccount, AccountID: a.ID, ID: a.ID}}) {
+		t.Errorf("after commit announced %v, want the account change", announced)
+	}
+	var chain []*latchkey.AuditEntry
+	if err := s.AuditChain(context.Background(), time.Time{}, func(e *latchkey.AuditEntry) error { chain = append(chain, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(chain); i++ {
+		if chain[i].PrevHash != chain[i-1].Hash {
+			t.Fatalf("audit chain broken at entry %d after InTx", chain[i].ID)
+		}
+	}
+}
+
+// testAccountAdmins: owners are active developer-licensed members of an active group holding
+// account_admin on all projects.
+func testAccountAdmins(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	groups, _, err := s.FindGroups(ctx, latchkey.GroupFilter{AccountID: a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*latchkey.Group{}
+	for _, g := range groups {
+		byName[g.Name] = g
+	}
+	owner := byName[latchkey.GroupOwner]
+	admins := func() []int64 {
+		t.Helper()
+		ids, err := s.FindAccountAdmins(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	if got := admins(); len(got) != 0 {
+		t.Fatalf("FindAccountAdmins(new account) = %v, want none", got)
+	}
+	add := func(email string, l latchkey.License, groupIDs ...int64) *latchkey.Membership {
+		t.Helper()
+		u := mustUser(t, s, email)
+		m := &latchkey.Membership{AccountID: a.ID, UserID: u.ID, License: l}
+		if err := s.CreateMembership(ctx, m, groupIDs); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	ada := add("ada@example.com", latchkey.LicenseDeveloper, owner.ID)
+	add("ro@example.com", latchkey.LicenseReadOnly, owner.ID)
+	add("member@example.com", latchkey.LicenseDeveloper, byName[latchkey.GroupMember].ID)
+	custom := &latchkey.Group{AccountID: a.ID, Name: "Admins of one project",
+		Grants: []latchkey.Grant{{PermissionSet: "account_admin", ProjectID: mustProject(t, s, a.ID, "p").ID}}}
+	if err := s.CreateGroup(ctx, custom); err != nil {
+		t.Fatal(err)
+	}
+	add("scoped@example.com", latchkey.LicenseDeveloper, custom.ID)
+	alias := &latchkey.Group{AccountID: a.ID, Name: "Owners by alias", Grants: []latchkey.Grant{{PermissionSet: "owner", AllProjects: true}}}
+	if err := s.CreateGroup(ctx, alias); err != nil {
+		t.Fatal(err)
+	}
+	bob := add("bob@example.com", latchkey.LicenseDeveloper, alias.ID)
+	if diff := cmp.Diff([]int64{ada.UserID, bob.UserID}, admins()); diff != "" {
+		t.Errorf("FindAccountAdmins mismatch (-want +got):\n%s", diff)
+	}
+	deleted := latchkey.StateDeleted
+	if _, err := s.UpdateGroup(ctx, alias.ID, latchkey.GroupUpdate{State: &deleted}); err != nil {
+		t.Fatal(err)
+	}
+	ro := latchkey.LicenseReadOnly
+	if _, err := s.UpdateMembership(ctx, ada.ID, latchkey.MembershipUpdate{License: &ro}); err != nil {
+		t.Fatal(err)
+	}
+	if got := admins(); len(got) != 0 {
+		t.Errorf("FindAccountAdmins after the group's deletion and the license change = %v, want none", got)
+	}
+}
+
+// testRevocationRecorded: a revoked token records when, why and by whom; an account's default
+// rotation grace is kept.
+func testRevocationRecorded(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	if a.Settings.DefaultRotationGrace != time.Hour {
+		t.Errorf("a new account's default rotation grace = %v, want 1h", a.Settings.DefaultRotationGrace)
+	}
+	set := a.Settings
+	set.DefaultRotationGrace = 90 * time.Second
+	if _, err := s.UpdateAccount(ctx, a.ID, latchkey.AccountUpdate{Settings: &set}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.FindAccountByID(ctx, a.ID); got.Settings.DefaultRotationGrace != 90*time.Second {
+		t.Errorf("default rotation grace after update = %v, want 90s", got.Settings.DefaultRotationGrace)
+	}
+	tok := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	sys := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "reuse detection", Source: "system"})
+	if err := s.DeleteToken(sys, tok.ID, "reuse_detected"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindTokenByID(ctx, tok.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RevokedAt == nil || got.RevokedReason != "reuse_detected" || got.RevokedBy != "system:reuse detection" {
+		t.Errorf("revoked token records (%v, %q, %q), want (a time, reuse_detected, system:reuse detection)",
+			got.RevokedAt, got.RevokedReason, got.RevokedBy)
+	}
+	old := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.CreateToken(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RotateToken(ctx, old.ID, newToken(a.ID, latchkey.KindServiceToken), 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.FindTokenByID(ctx, old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != latchkey.StateDeleted || got.RevokedReason != "rotated" || got.RevokedBy != "user:1" {
+		t.Errorf("token rotated with no grace: state %d, reason %q, by %q; want 2, rotated, user:1", got.State, got.RevokedReason, got.RevokedBy)
 	}
 }

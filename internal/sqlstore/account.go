@@ -11,17 +11,18 @@ import (
 )
 
 const accountColumns = `id, name, plan, state, reuse_revokes_family, leak_action, max_token_lifetime_seconds,
-	ip_restrictions_enabled, created_at, updated_at`
+	default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at`
 
 func scanAccount(row scanner) (*latchkey.Account, error) {
 	var a latchkey.Account
-	var created, updated, lifetime int64
+	var created, updated, lifetime, grace int64
 	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.State, &a.Settings.ReuseRevokesFamily, &a.Settings.LeakAction,
-		&lifetime, &a.Settings.IPRestrictionsEnabled, &created, &updated)
+		&lifetime, &grace, &a.Settings.IPRestrictionsEnabled, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
 	a.Settings.MaxTokenLifetime = time.Duration(lifetime) * time.Second
+	a.Settings.DefaultRotationGrace = time.Duration(grace) * time.Second
 	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &a, nil
 }
@@ -30,13 +31,18 @@ func scanAccount(row scanner) (*latchkey.Account, error) {
 func (s *Store) CreateAccount(ctx context.Context, a *latchkey.Account) error {
 	return s.withTx(ctx, func(t *tx) error {
 		a.State, a.CreatedAt, a.UpdatedAt = latchkey.StateActive, t.now, t.now
+		if a.Settings == (latchkey.AccountSettings{}) {
+			a.Settings = latchkey.DefaultAccountSettings()
+		}
 		if a.Settings.LeakAction == "" {
 			a.Settings.LeakAction = "revoke"
 		}
 		id, err := t.insert(`INSERT INTO accounts (name, plan, state, reuse_revokes_family, leak_action,
-			max_token_lifetime_seconds, ip_restrictions_enabled, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+			max_token_lifetime_seconds, default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?)`,
 			a.Name, a.Plan, a.State, a.Settings.ReuseRevokesFamily, a.Settings.LeakAction,
-			int64(a.Settings.MaxTokenLifetime/time.Second), a.Settings.IPRestrictionsEnabled, micros(t.now), micros(t.now))
+			int64(a.Settings.MaxTokenLifetime/time.Second), int64(a.Settings.DefaultRotationGrace/time.Second),
+			a.Settings.IPRestrictionsEnabled, micros(t.now), micros(t.now))
 		if err != nil {
 			return s.wrap(err, "create account")
 		}
@@ -135,6 +141,9 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, upd latchkey.Accoun
 			if old.MaxTokenLifetime != a.Settings.MaxTokenLifetime {
 				changes["max_token_lifetime_seconds"] = int64(a.Settings.MaxTokenLifetime / time.Second)
 			}
+			if old.DefaultRotationGrace != a.Settings.DefaultRotationGrace {
+				changes["default_rotation_grace_seconds"] = int64(a.Settings.DefaultRotationGrace / time.Second)
+			}
 			toggled = old.IPRestrictionsEnabled != a.Settings.IPRestrictionsEnabled
 		}
 		if len(changes) == 0 && !toggled {
@@ -143,9 +152,11 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, upd latchkey.Accoun
 		}
 		a.UpdatedAt = t.now
 		_, err = t.exec(`UPDATE accounts SET name = ?, plan = ?, reuse_revokes_family = ?, leak_action = ?,
-			max_token_lifetime_seconds = ?, ip_restrictions_enabled = ?, updated_at = ? WHERE id = ?`,
+			max_token_lifetime_seconds = ?, default_rotation_grace_seconds = ?, ip_restrictions_enabled = ?, updated_at = ?
+			WHERE id = ?`,
 			a.Name, a.Plan, a.Settings.ReuseRevokesFamily, a.Settings.LeakAction,
-			int64(a.Settings.MaxTokenLifetime/time.Second), a.Settings.IPRestrictionsEnabled, micros(t.now), id)
+			int64(a.Settings.MaxTokenLifetime/time.Second), int64(a.Settings.DefaultRotationGrace/time.Second),
+			a.Settings.IPRestrictionsEnabled, micros(t.now), id)
 		if err != nil {
 			return s.wrap(err, "update account")
 		}
@@ -602,4 +613,22 @@ func (s *Store) FindMemberGrants(ctx context.Context, accountID, userID int64) (
 	}
 	grants, err := scanGrants(rows)
 	return m, grants, s.wrap(err, "find member grants")
+}
+
+// FindAccountAdmins returns the account's owners: active developer-licensed members in an active
+// group with an active all-projects account_admin grant.
+func (s *Store) FindAccountAdmins(ctx context.Context, accountID int64) ([]int64, error) {
+	rows, err := s.query(ctx, `SELECT DISTINCT m.user_id FROM memberships m
+		JOIN users u ON u.id = m.user_id
+		JOIN group_members gm ON gm.account_id = m.account_id AND gm.user_id = m.user_id
+		JOIN groups g ON g.id = gm.group_id
+		JOIN grants gr ON gr.group_id = g.id
+		WHERE m.account_id = ? AND m.state = 1 AND m.license = ? AND u.is_active = ? AND g.state = 1
+		AND gr.state = 1 AND gr.all_projects = ? AND gr.permission_set IN ('account_admin', 'owner')
+		ORDER BY m.user_id`, accountID, latchkey.LicenseDeveloper, true, true)
+	if err != nil {
+		return nil, s.wrap(err, "find account admins")
+	}
+	ids, err := scanIDs(rows)
+	return ids, s.wrap(err, "find account admins")
 }

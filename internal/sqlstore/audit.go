@@ -275,12 +275,12 @@ func (s *Store) FindSession(ctx context.Context, hash []byte) (*latchkey.Session
 
 // UpdateSession records activity and the selected account.
 func (s *Store) UpdateSession(ctx context.Context, hash []byte, accountID int64, lastSeen time.Time) error {
-	_, err := s.DB.ExecContext(ctx, s.q(`UPDATE sessions SET account_id = ?, last_seen_at = ? WHERE hash = ?`), accountID, micros(lastSeen), hash)
+	_, err := s.exec(ctx, `UPDATE sessions SET account_id = ?, last_seen_at = ? WHERE hash = ?`, accountID, micros(lastSeen), hash)
 	return s.wrap(err, "update session")
 }
 
 // DeleteSession ends a session.
 func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
-	_, err := s.DB.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE hash = ?`), hash)
+	_, err := s.exec(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
 	return s.wrap(err, "delete session")
 }

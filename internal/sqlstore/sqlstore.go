@@ -83,7 +83,8 @@ func (s *Store) Publish(changes ...latchkey.Change) { s.feed.Publish(changes...)
 
 // tx is one transaction: queries, the audit entries it writes and the changes it announces.
 type tx struct {
-	s       *Store
+	s *Store
+	// ctx carries the transaction itself (txKey), so that store calls made with it join.
 	ctx     context.Context
 	tx      *sql.Tx
 	now     time.Time
@@ -91,16 +92,41 @@ type tx struct {
 	changes []latchkey.Change
 	// lastHash is the audit chain's head once this transaction has read or extended it.
 	lastHash *string
+	// savepoints counts nested calls, to name their savepoints.
+	savepoints int
+}
+
+type txKey struct{}
+
+// txOf returns the transaction of this store that ctx carries, or nil.
+func (s *Store) txOf(ctx context.Context) *tx {
+	if t, ok := ctx.Value(txKey{}).(*tx); ok && t.s == s {
+		return t
+	}
+	return nil
+}
+
+// InTx runs fn in one write transaction: every store call made with the context fn receives
+// joins it (reads see its writes), and it commits when fn returns nil. A failed call inside
+// rolls back to where it started, so fn may handle the error and go on. Changes are announced
+// after commit.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.withTx(ctx, func(t *tx) error { return fn(t.ctx) })
 }
 
 // withTx runs fn in a transaction that commits when fn returns nil and rolls back on error or
-// panic. Changes are announced to subscribers after commit.
+// panic. Changes are announced to subscribers after commit. Called with the context of a
+// transaction in progress (InTx), fn runs inside it, under a savepoint.
 func (s *Store) withTx(ctx context.Context, fn func(t *tx) error) (err error) {
+	if t := s.txOf(ctx); t != nil {
+		return t.nested(fn)
+	}
 	sqlTx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap(err, "begin")
 	}
-	t := &tx{s: s, ctx: ctx, tx: sqlTx, now: s.now(), actor: latchkey.ActorFrom(ctx)}
+	t := &tx{s: s, tx: sqlTx, now: s.now(), actor: latchkey.ActorFrom(ctx)}
+	t.ctx = context.WithValue(ctx, txKey{}, t)
 	defer func() {
 		if p := recover(); p != nil {
 			_ = sqlTx.Rollback()
@@ -130,6 +156,29 @@ func (s *Store) withTx(ctx context.Context, fn func(t *tx) error) (err error) {
 		return s.wrap(err, "commit")
 	}
 	s.feed.Publish(t.changes...)
+	return nil
+}
+
+// nested runs fn inside t under a savepoint: an error rolls fn's writes, audit entries and
+// changes back and leaves the transaction usable (PostgreSQL refuses every statement after a
+// failed one otherwise).
+func (t *tx) nested(fn func(t *tx) error) error {
+	t.savepoints++
+	name := "lk_sp" + strconv.Itoa(t.savepoints)
+	if _, err := t.tx.ExecContext(t.ctx, "SAVEPOINT "+name); err != nil {
+		return t.s.wrap(err, "savepoint")
+	}
+	changes, lastHash := len(t.changes), t.lastHash
+	if err := fn(t); err != nil {
+		if _, rerr := t.tx.ExecContext(t.ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+			return errors.Join(err, t.s.wrap(rerr, "rollback to savepoint"))
+		}
+		t.changes, t.lastHash = t.changes[:changes], lastHash
+		return err
+	}
+	if _, err := t.tx.ExecContext(t.ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return t.s.wrap(err, "release savepoint")
+	}
 	return nil
 }
 
@@ -267,11 +316,15 @@ func page(offset, limit int) string {
 
 func (s *Store) count(ctx context.Context, table string, w *where) (int, error) {
 	var n int
-	err := s.DB.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM "+table+w.String()), w.args...).Scan(&n)
+	err := s.queryRow(ctx, "SELECT COUNT(*) FROM "+table+w.String(), w.args...).Scan(&n)
 	return n, err
 }
 
+// query runs a read: inside the transaction ctx carries, if any, or with a prepared statement.
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if t := s.txOf(ctx); t != nil {
+		return t.tx.QueryContext(ctx, s.q(query), args...)
+	}
 	if st := s.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -279,6 +332,9 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 }
 
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if t := s.txOf(ctx); t != nil {
+		return t.tx.QueryRowContext(ctx, s.q(query), args...)
+	}
 	if st := s.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -346,3 +402,12 @@ func notFound(what string, id int64) error {
 func ptr[T any](v T) *T { return &v }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// exec runs a write that needs no audit entry nor transaction of its own (sessions), inside the
+// transaction ctx carries, if any.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t := s.txOf(ctx); t != nil {
+		return t.tx.ExecContext(ctx, s.q(query), args...)
+	}
+	return s.DB.ExecContext(ctx, s.q(query), args...)
+}

@@ -13,18 +13,18 @@ import (
 
 const tokenColumns = `id, account_id, kind, user_id, uid, name, state, hash, legacy_prefix, legacy_hash, created_at,
 	updated_at, expires_at, last_used_at, last_used_ip, family_id, rotated_at, grace_until, replaced_by_id,
-	allowed_cidrs, created_by, flagged`
+	allowed_cidrs, created_by, flagged, revoked_at, revoked_reason, revoked_by`
 
 func scanToken(row scanner) (*latchkey.Token, error) {
 	var t latchkey.Token
 	var userID sql.NullInt64
 	var legacyPrefix, legacyHash sql.NullString
 	var created, updated int64
-	var expires, lastUsed, rotated, grace sql.NullInt64
+	var expires, lastUsed, rotated, grace, revoked sql.NullInt64
 	var cidrs string
 	err := row.Scan(&t.ID, &t.AccountID, &t.Kind, &userID, &t.UID, &t.Name, &t.State, &t.Hash, &legacyPrefix,
 		&legacyHash, &created, &updated, &expires, &lastUsed, &t.LastUsedIP, &t.FamilyID, &rotated, &grace,
-		&t.ReplacedByID, &cidrs, &t.CreatedBy, &t.Flagged)
+		&t.ReplacedByID, &cidrs, &t.CreatedBy, &t.Flagged, &revoked, &t.RevokedReason, &t.RevokedBy)
 	if err != nil {
 		return nil, err
 	}
@@ -33,6 +33,7 @@ func scanToken(row scanner) (*latchkey.Token, error) {
 	t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
 	t.ExpiresAt, t.LastUsedAt = fromNullMicros(expires), fromNullMicros(lastUsed)
 	t.RotatedAt, t.GraceUntil = fromNullMicros(rotated), fromNullMicros(grace)
+	t.RevokedAt = fromNullMicros(revoked)
 	if cidrs != "" {
 		for _, c := range strings.Split(cidrs, ",") {
 			p, err := netip.ParsePrefix(c)
@@ -360,27 +361,28 @@ func (s *Store) UpdateToken(ctx context.Context, id int64, upd latchkey.TokenUpd
 			tok.Flagged = *upd.Flagged
 			events = append(events, tokenEvent(tok.Kind, "flagged"))
 		}
+		revoke := false
 		if upd.State != nil && *upd.State != tok.State {
 			if *upd.State == latchkey.StateActive {
 				return latchkey.FieldError("state", "a deleted token cannot be restored")
 			}
-			tok.State = *upd.State
-			a["reason"] = "deleted"
-			events = append(events, tokenEvent(tok.Kind, "revoked"))
+			revoke = true
 		}
-		if len(events) == 0 {
-			return nil
-		}
-		tok.UpdatedAt = t.now
-		if _, err := t.exec(`UPDATE tokens SET name = ?, state = ?, flagged = ?, updated_at = ? WHERE id = ?`,
-			tok.Name, tok.State, tok.Flagged, micros(t.now), id); err != nil {
-			return s.wrap(err, "update token")
-		}
-		t.changed(latchkey.ChangeToken, tok.AccountID, id)
-		for _, e := range events {
-			if err := t.audit(tok.AccountID, e, a); err != nil {
-				return err
+		if len(events) > 0 {
+			tok.UpdatedAt = t.now
+			if _, err := t.exec(`UPDATE tokens SET name = ?, flagged = ?, updated_at = ? WHERE id = ?`,
+				tok.Name, tok.Flagged, micros(t.now), id); err != nil {
+				return s.wrap(err, "update token")
 			}
+			t.changed(latchkey.ChangeToken, tok.AccountID, id)
+			for _, e := range events {
+				if err := t.audit(tok.AccountID, e, a); err != nil {
+					return err
+				}
+			}
+		}
+		if revoke {
+			return t.revoke(tok, "deleted")
 		}
 		return nil
 	})
@@ -447,15 +449,18 @@ func (t *tx) revoke(tok *latchkey.Token, reason string) error {
 	if tok.State == latchkey.StateDeleted {
 		return nil
 	}
-	if _, err := t.exec(`UPDATE tokens SET state = 2, updated_at = ? WHERE id = ?`, micros(t.now), tok.ID); err != nil {
-		return t.s.wrap(err, "delete token")
-	}
-	tok.State, tok.UpdatedAt = latchkey.StateDeleted, t.now
-	t.changed(latchkey.ChangeToken, tok.AccountID, tok.ID)
-	a := tokenAudit(tok)
 	if reason == "" {
 		reason = "deleted"
 	}
+	by := t.actor.Ref()
+	if _, err := t.exec(`UPDATE tokens SET state = 2, updated_at = ?, revoked_at = ?, revoked_reason = ?, revoked_by = ?
+		WHERE id = ?`, micros(t.now), micros(t.now), reason, by, tok.ID); err != nil {
+		return t.s.wrap(err, "delete token")
+	}
+	tok.State, tok.UpdatedAt = latchkey.StateDeleted, t.now
+	tok.RevokedAt, tok.RevokedReason, tok.RevokedBy = ptr(t.now), reason, by
+	t.changed(latchkey.ChangeToken, tok.AccountID, tok.ID)
+	a := tokenAudit(tok)
 	a["reason"] = reason
 	return t.audit(tok.AccountID, tokenEvent(tok.Kind, "revoked"), a)
 }
@@ -506,12 +511,15 @@ func (s *Store) RotateToken(ctx context.Context, id int64, next *latchkey.Token,
 			return err
 		}
 		until := t.now.Add(grace)
-		state := latchkey.StateActive
 		if grace <= 0 {
-			state = latchkey.StateDeleted
+			// Revoked at once: the revoked view says it was rotated out.
+			if _, err := t.exec(`UPDATE tokens SET state = 2, revoked_at = ?, revoked_reason = 'rotated', revoked_by = ?
+				WHERE id = ?`, micros(t.now), t.actor.Ref(), id); err != nil {
+				return s.wrap(err, "rotate token")
+			}
 		}
-		if _, err := t.exec(`UPDATE tokens SET rotated_at = ?, grace_until = ?, replaced_by_id = ?, state = ?, updated_at = ?
-			WHERE id = ?`, micros(t.now), micros(until), next.ID, state, micros(t.now), id); err != nil {
+		if _, err := t.exec(`UPDATE tokens SET rotated_at = ?, grace_until = ?, replaced_by_id = ?, updated_at = ?
+			WHERE id = ?`, micros(t.now), micros(until), next.ID, micros(t.now), id); err != nil {
 			return s.wrap(err, "rotate token")
 		}
 		t.changed(latchkey.ChangeToken, old.AccountID, id)
