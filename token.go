@@ -88,8 +88,13 @@ type TokenFilter struct {
 	FamilyID      *int64
 	// LegacyPrefix keeps legacy tokens with these first 8 characters.
 	LegacyPrefix *string
-	Offset       int
-	Limit        int
+	// LiveAt keeps tokens that still work at this time as far as revocation and rotation go
+	// (state 1, not rotated out); EndedAt keeps the others (state 2, or rotated out by then).
+	// Expiry is not considered by either.
+	LiveAt  *time.Time
+	EndedAt *time.Time
+	Offset  int
+	Limit   int
 }
 
 // TokenUpdate changes a token in place.

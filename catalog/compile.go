@@ -69,16 +69,17 @@ func projectScope(p *latchkey.Permissions, id int64) *latchkey.Scope {
 	return &p.Projects[len(p.Projects)-1].Scope
 }
 
-// ValidateGrant checks one requested grant's shape: a known, supported set, a project or all
-// projects, and writable environment categories only for sets with R* cells. It does not check
-// that the project exists.
+// ValidateGrant checks one requested grant's shape: a known, supported set, its scope named (all
+// projects, or a project id — never widened from nothing), and writable environment categories
+// only for sets with R* cells. It does not check that the project exists.
 func ValidateGrant(g latchkey.Grant) error {
 	set, err := Lookup(g.PermissionSet)
 	if err != nil {
 		return err
 	}
 	if !g.AllProjects && g.ProjectID <= 0 {
-		return latchkey.FieldError("project_id", "permission set %s needs a project_id or all_projects", g.PermissionSet)
+		return latchkey.FieldError("project_id",
+			"a grant must name its scope: \"all_projects\": true, or the \"project_id\" of a project in this account")
 	}
 	if g.AllProjects && g.ProjectID != 0 {
 		return latchkey.FieldError("project_id", "a grant on all projects cannot also name project %d", g.ProjectID)
@@ -113,37 +114,58 @@ func ValidateTokenGrant(plan latchkey.Plan, g latchkey.Grant) error {
 // covers (all projects: the granter's all-project access), and environment raises must be covered
 // by the granter's own write in those environments.
 func CheckEscalation(granter *latchkey.Permissions, g latchkey.Grant) error {
-	set, err := Lookup(g.PermissionSet)
-	if err != nil {
+	if _, err := Lookup(g.PermissionSet); err != nil {
 		return err
 	}
-	want := latchkey.EnvMaskOf(g.WritableEnvs)
-	for r := range latchkey.NumResources {
-		a := set.Access[r]
-		if a == latchkey.AccessNone {
-			continue
-		}
-		var have latchkey.Access
-		var haveEnvs latchkey.EnvMask
-		switch {
-		case r.Level() == latchkey.LevelAccount:
-			have = granter.Account[r]
-		case g.AllProjects:
-			have, haveEnvs = granter.AllProjects.Access[r], granter.AllProjects.WritableEnvs[r]
-		default:
-			have, haveEnvs = granter.Effective(r, g.ProjectID)
-		}
-		if have < a {
-			return escalation(g, latchkey.Decision{Resource: r, Want: a, ProjectID: g.ProjectID})
-		}
-		if !set.Raisable[r] || want == 0 || have == latchkey.AccessWrite {
-			continue
-		}
-		if haveEnvs&latchkey.EnvMaskAll == 0 && want&^haveEnvs != 0 {
-			return escalation(g, latchkey.Decision{Resource: r, Want: latchkey.AccessWrite, ProjectID: g.ProjectID, Env: envNames(want &^ haveEnvs)})
-		}
+	if d, ok := Gap(granter, Compile("", []latchkey.Grant{g})); ok {
+		return escalation(g, d)
 	}
 	return nil
+}
+
+// Gap finds access that want holds and have does not: the first resource (account-wide, on
+// every project, or on one of want's projects) where want's level is higher, or where want may
+// write in environment categories that have may not. ok is false when have covers all of want.
+// It is the one comparison behind "no escalation": a grant may give only what its granter
+// holds, and nobody changes a user who holds more than they do.
+func Gap(have, want *latchkey.Permissions) (d latchkey.Decision, ok bool) {
+	for r := range latchkey.NumResources {
+		if r.Level() == latchkey.LevelAccount {
+			if want.Account[r] > have.Account[r] {
+				return latchkey.Decision{Resource: r, Want: want.Account[r]}, true
+			}
+			continue
+		}
+		scopes := []struct {
+			project int64
+			access  latchkey.Access
+			envs    latchkey.EnvMask
+		}{{0, want.AllProjects.Access[r], want.AllProjects.WritableEnvs[r]}}
+		for _, ps := range want.Projects {
+			a, m := want.Effective(r, ps.ProjectID)
+			scopes = append(scopes, struct {
+				project int64
+				access  latchkey.Access
+				envs    latchkey.EnvMask
+			}{ps.ProjectID, a, m})
+		}
+		for _, sc := range scopes {
+			if sc.access == latchkey.AccessNone {
+				continue
+			}
+			a, m := have.Effective(r, sc.project)
+			if a < sc.access {
+				return latchkey.Decision{Resource: r, Want: sc.access, ProjectID: sc.project}, true
+			}
+			if sc.access == latchkey.AccessWrite || sc.envs == 0 || a == latchkey.AccessWrite || m&latchkey.EnvMaskAll != 0 {
+				continue
+			}
+			if missing := sc.envs &^ m; missing != 0 {
+				return latchkey.Decision{Resource: r, Want: latchkey.AccessWrite, ProjectID: sc.project, Env: envNames(missing)}, true
+			}
+		}
+	}
+	return latchkey.Decision{}, false
 }
 
 func escalation(g latchkey.Grant, d latchkey.Decision) error {

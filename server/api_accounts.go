@@ -14,13 +14,7 @@ func (s *Server) handleAPIAccountList(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	f := latchkey.AccountFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit}
-	if p.Method == latchkey.AuthSession {
-		f.MemberUserID = &p.UserID
-	} else {
-		f.ID = &p.AccountID
-	}
-	accounts, total, err := s.store.FindAccounts(r.Context(), f)
+	accounts, total, err := s.admin.Accounts(r.Context(), p, latchkey.AccountFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit})
 	if err != nil {
 		return err
 	}
@@ -33,7 +27,7 @@ func (s *Server) handleAPIAccountList(w http.ResponseWriter, r *http.Request, p 
 }
 
 func (s *Server) handleAPIAccountGet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	a, err := s.store.FindAccountByID(r.Context(), p.AccountID)
+	a, err := s.admin.Account(r.Context(), p)
 	if err != nil {
 		return err
 	}
@@ -43,7 +37,7 @@ func (s *Server) handleAPIAccountGet(w http.ResponseWriter, r *http.Request, p *
 
 // handleAPIWhoami describes the calling principal.
 func (s *Server) handleAPIWhoami(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	a, err := s.store.FindAccountByID(r.Context(), p.AccountID)
+	a, err := s.admin.Account(r.Context(), p)
 	if err != nil {
 		return err
 	}

@@ -1,30 +1,19 @@
 package server
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/apitype"
 )
 
-type groupRequest struct {
-	AccountID        *int64          `json:"account_id"`
-	Name             *string         `json:"name"`
-	AssignByDefault  *bool           `json:"assign_by_default"`
-	State            *int            `json:"state"`
-	GroupPermissions *[]grantRequest `json:"group_permissions"`
-}
-
 func (s *Server) handleAPIGroupList(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	if err := can(p, latchkey.ResGroups, latchkey.AccessRead); err != nil {
-		return err
-	}
 	lp, err := parseList(r)
 	if err != nil {
 		return err
 	}
-	groups, total, err := s.store.FindGroups(r.Context(), latchkey.GroupFilter{AccountID: p.AccountID, State: lp.state, Offset: lp.offset, Limit: lp.limit})
+	groups, total, err := s.admin.Groups(r.Context(), p, latchkey.GroupFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit})
 	if err != nil {
 		return err
 	}
@@ -37,58 +26,37 @@ func (s *Server) handleAPIGroupList(w http.ResponseWriter, r *http.Request, p *l
 }
 
 func (s *Server) handleAPIGroupCreate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	if err := can(p, latchkey.ResGroups, latchkey.AccessWrite); err != nil {
-		return err
-	}
-	var req groupRequest
+	var req apitype.GroupRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
 		return err
 	}
-	name, err := validName("name", req.Name, true)
-	if err != nil {
-		return err
+	if req.Name == nil {
+		return latchkey.FieldError("name", "name is required")
 	}
-	g := &latchkey.Group{AccountID: p.AccountID, Name: name}
-	if req.AssignByDefault != nil {
-		g.AssignByDefault = *req.AssignByDefault
-	}
+	in := admin.NewGroup{Name: *req.Name, AssignByDefault: req.AssignByDefault != nil && *req.AssignByDefault}
 	if req.GroupPermissions != nil {
-		if g.Grants, err = s.grantsFrom(r.Context(), p, *req.GroupPermissions, grantOwner{}); err != nil {
+		var err error
+		if in.Grants, err = grantsOf(*req.GroupPermissions, grantOwner{accountID: p.AccountID}); err != nil {
 			return err
 		}
 	}
-	if err := s.store.CreateGroup(r.Context(), g); err != nil {
+	g, err := s.admin.CreateGroup(r.Context(), p, in)
+	if err != nil {
 		return err
 	}
 	respond(w, http.StatusCreated, apitype.GroupOf(g), nil)
 	return nil
 }
 
-// pathGroup checks that p holds want on groups and loads the group named by {group_id}.
-func (s *Server) pathGroup(r *http.Request, p *latchkey.Principal, want latchkey.Access) (*latchkey.Group, error) {
-	if err := can(p, latchkey.ResGroups, want); err != nil {
-		return nil, err
-	}
+func (s *Server) handleAPIGroupGet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
 	id, err := pathID(r, "group_id")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return s.group(r.Context(), p, id)
-}
-
-func (s *Server) group(ctx context.Context, p *latchkey.Principal, id int64) (*latchkey.Group, error) {
-	g, err := s.store.FindGroupByID(ctx, id)
-	if err != nil || g.AccountID != p.AccountID {
-		return nil, latchkey.Errorf(latchkey.ENotFound, "group %d not found", id)
-	}
-	return g, nil
-}
-
-func (s *Server) handleAPIGroupGet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	g, err := s.pathGroup(r, p, latchkey.AccessRead)
+	g, err := s.admin.Group(r.Context(), p, id)
 	if err != nil {
 		return err
 	}
@@ -96,14 +64,15 @@ func (s *Server) handleAPIGroupGet(w http.ResponseWriter, r *http.Request, p *la
 	return nil
 }
 
-// handleAPIGroupUpdate changes name, assign_by_default or state (2 deletes); group_permissions
-// in the body replace the grants, as dbt's group update does.
+// handleAPIGroupUpdate changes name, assign_by_default or state (2 deletes; so does DELETE);
+// group_permissions in the body replace the grants, as dbt's group update does. Everything
+// changes together or nothing does.
 func (s *Server) handleAPIGroupUpdate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	g, err := s.pathGroup(r, p, latchkey.AccessWrite)
+	id, err := pathID(r, "group_id")
 	if err != nil {
 		return err
 	}
-	var req groupRequest
+	var req apitype.GroupRequest
 	if r.Method == http.MethodDelete {
 		deleted := int(latchkey.StateDeleted)
 		req.State = &deleted
@@ -113,31 +82,19 @@ func (s *Server) handleAPIGroupUpdate(w http.ResponseWriter, r *http.Request, p 
 	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
 		return err
 	}
-	var upd latchkey.GroupUpdate
-	if req.Name != nil {
-		name, err := validName("name", req.Name, false)
+	c := admin.GroupChange{Name: req.Name, AssignByDefault: req.AssignByDefault}
+	if req.State != nil {
+		st := latchkey.State(*req.State)
+		c.State = &st
+	}
+	if req.GroupPermissions != nil {
+		grants, err := grantsOf(*req.GroupPermissions, grantOwner{accountID: p.AccountID, groupID: id})
 		if err != nil {
 			return err
 		}
-		upd.Name = &name
+		c.Grants = &grants
 	}
-	upd.AssignByDefault = req.AssignByDefault
-	if req.State != nil {
-		st := latchkey.State(*req.State)
-		if !st.Valid() {
-			return latchkey.FieldError("state", "state must be 1 or 2")
-		}
-		upd.State = &st
-	}
-	if err := s.checkGroupUpdate(r.Context(), p, g, upd); err != nil {
-		return err
-	}
-	if req.GroupPermissions != nil {
-		if err := s.replaceGroupGrants(r, p, g, *req.GroupPermissions); err != nil {
-			return err
-		}
-	}
-	g, err = s.store.UpdateGroup(r.Context(), g.ID, upd)
+	g, err := s.admin.UpdateGroup(r.Context(), p, id, c)
 	if err != nil {
 		return err
 	}
@@ -145,33 +102,9 @@ func (s *Server) handleAPIGroupUpdate(w http.ResponseWriter, r *http.Request, p 
 	return nil
 }
 
-func (s *Server) replaceGroupGrants(r *http.Request, p *latchkey.Principal, g *latchkey.Group, reqs []grantRequest) error {
-	grants, err := s.grantsFrom(r.Context(), p, reqs, grantOwner{groupID: g.ID})
-	if err != nil {
-		return err
-	}
-	if sameGrants(g.Grants, grants) {
-		return nil
-	}
-	_, err = s.store.ReplaceGroupGrants(r.Context(), g.ID, grants)
-	return err
-}
-
-func sameGrants(a, b []latchkey.Grant) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].SameAs(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // handleAPIGroupPermissionsSet replaces all of a group's grants with the posted array.
 func (s *Server) handleAPIGroupPermissionsSet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	g, err := s.pathGroup(r, p, latchkey.AccessWrite)
+	id, err := pathID(r, "group_id")
 	if err != nil {
 		return err
 	}
@@ -179,11 +112,11 @@ func (s *Server) handleAPIGroupPermissionsSet(w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return err
 	}
-	grants, err := s.grantsFrom(r.Context(), p, reqs, grantOwner{groupID: g.ID})
+	grants, err := grantsOf(reqs, grantOwner{accountID: p.AccountID, groupID: id})
 	if err != nil {
 		return err
 	}
-	g, err = s.store.ReplaceGroupGrants(r.Context(), g.ID, grants)
+	g, err := s.admin.UpdateGroup(r.Context(), p, id, admin.GroupChange{Grants: &grants})
 	if err != nil {
 		return err
 	}
@@ -191,56 +124,22 @@ func (s *Server) handleAPIGroupPermissionsSet(w http.ResponseWriter, r *http.Req
 	return nil
 }
 
-type assignRequest struct {
-	UserID          *int64  `json:"user_id"`
-	DesiredGroupIDs []int64 `json:"desired_group_ids"`
-}
-
-// handleAPIAssignGroups makes desired_group_ids exactly the user's groups. Joining a group hands
-// out its grants, so the caller must hold every grant of each group the user newly joins.
+// handleAPIAssignGroups makes desired_group_ids exactly the user's groups.
 func (s *Server) handleAPIAssignGroups(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	if err := can(p, latchkey.ResGroups, latchkey.AccessWrite); err != nil {
-		return err
-	}
-	var req assignRequest
+	var req apitype.AssignGroupsRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	if req.UserID == nil {
 		return latchkey.FieldError("user_id", "user_id is required")
 	}
-	if req.DesiredGroupIDs == nil {
-		return latchkey.FieldError("desired_group_ids", "desired_group_ids is required (an empty array removes every group)")
-	}
-	ms, err := s.store.FindMemberships(r.Context(), latchkey.MembershipFilter{AccountID: &p.AccountID, UserID: req.UserID})
+	groups, err := s.admin.SetUserGroups(r.Context(), p, *req.UserID, req.DesiredGroupIDs)
 	if err != nil {
 		return err
 	}
-	if len(ms) == 0 || ms[0].State != latchkey.StateActive {
-		return latchkey.FieldError("user_id", "user %d is not a member of this account", *req.UserID)
-	}
-	current := map[int64]bool{}
-	for _, id := range ms[0].GroupIDs {
-		current[id] = true
-	}
-	var out []apitype.Group
-	for _, id := range req.DesiredGroupIDs {
-		g, err := s.group(r.Context(), p, id)
-		if err != nil || g.State != latchkey.StateActive {
-			return latchkey.FieldError("desired_group_ids", "group %d does not exist in this account", id)
-		}
-		if !current[id] {
-			if err := checkGroupJoin(p, g); err != nil {
-				return err
-			}
-		}
-		out = append(out, apitype.GroupOf(g))
-	}
-	if err := s.store.SetUserGroups(r.Context(), p.AccountID, *req.UserID, req.DesiredGroupIDs); err != nil {
-		return err
-	}
-	if out == nil {
-		out = []apitype.Group{}
+	out := make([]apitype.Group, len(groups))
+	for i, g := range groups {
+		out[i] = apitype.GroupOf(g)
 	}
 	respond(w, http.StatusOK, out, nil)
 	return nil

@@ -5,20 +5,22 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/apitype"
 )
 
-// userView renders users with their membership in one account.
-func (s *Server) userView(ctx context.Context, accountID int64, users []*latchkey.User) ([]apitype.User, error) {
-	groups, _, err := s.store.FindGroups(ctx, latchkey.GroupFilter{AccountID: accountID, Limit: latchkey.MaxLimit})
+// userView renders users with their membership in p's account.
+func (s *Server) userView(ctx context.Context, p *latchkey.Principal, users []*latchkey.User) ([]apitype.User, error) {
+	names, err := s.admin.GroupNames(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	names := map[int64]string{}
-	for _, g := range groups {
-		names[g.ID] = g.Name
+	// One user (a get, or someone reading themself) or the account's members.
+	var f latchkey.MembershipFilter
+	if len(users) == 1 {
+		f.UserID = &users[0].ID
 	}
-	ms, err := s.store.FindMemberships(ctx, latchkey.MembershipFilter{AccountID: &accountID})
+	ms, err := s.admin.Memberships(ctx, p, f)
 	if err != nil {
 		return nil, err
 	}
@@ -40,19 +42,15 @@ func (s *Server) userView(ctx context.Context, accountID int64, users []*latchke
 }
 
 func (s *Server) handleAPIUserList(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	if err := can(p, latchkey.ResMembers, latchkey.AccessRead); err != nil {
-		return err
-	}
 	lp, err := parseList(r)
 	if err != nil {
 		return err
 	}
-	users, total, err := s.store.FindUsers(r.Context(), latchkey.UserFilter{AccountID: &p.AccountID, MembershipState: lp.state,
-		Offset: lp.offset, Limit: lp.limit})
+	users, total, err := s.admin.Users(r.Context(), p, latchkey.UserFilter{MembershipState: lp.state, Offset: lp.offset, Limit: lp.limit})
 	if err != nil {
 		return err
 	}
-	out, err := s.userView(r.Context(), p.AccountID, users)
+	out, err := s.userView(r.Context(), p, users)
 	if err != nil {
 		return err
 	}
@@ -65,19 +63,11 @@ func (s *Server) handleAPIUserGet(w http.ResponseWriter, r *http.Request, p *lat
 	if err != nil {
 		return err
 	}
-	if !(p.Kind == latchkey.PrincipalUser && p.UserID == id) {
-		if err := can(p, latchkey.ResMembers, latchkey.AccessRead); err != nil {
-			return err
-		}
-	}
-	users, _, err := s.store.FindUsers(r.Context(), latchkey.UserFilter{ID: &id, AccountID: &p.AccountID})
+	u, err := s.admin.User(r.Context(), p, id)
 	if err != nil {
 		return err
 	}
-	if len(users) == 0 {
-		return latchkey.Errorf(latchkey.ENotFound, "user %d not found", id)
-	}
-	out, err := s.userView(r.Context(), p.AccountID, users)
+	out, err := s.userView(r.Context(), p, []*latchkey.User{u})
 	if err != nil {
 		return err
 	}
@@ -85,37 +75,17 @@ func (s *Server) handleAPIUserGet(w http.ResponseWriter, r *http.Request, p *lat
 	return nil
 }
 
-type userCreateRequest struct {
-	AccountID   *int64  `json:"account_id"`
-	Email       *string `json:"email"`
-	FirstName   *string `json:"first_name"`
-	LastName    *string `json:"last_name"`
-	Password    *string `json:"password"`
-	LicenseType *string `json:"license_type"`
-	GroupIDs    []int64 `json:"group_ids"`
-}
-
 func parseLicense(v *string) (latchkey.License, error) {
 	if v == nil {
 		return "", latchkey.FieldError("license_type", "license_type is required (developer, read_only, it or analyst)")
 	}
-	l := latchkey.License(*v)
-	if !l.Valid() {
-		return "", latchkey.FieldError("license_type", "unknown license_type %q (want developer, read_only, it or analyst)", *v)
-	}
-	return l, nil
+	return latchkey.License(*v), nil
 }
 
 // handleAPIUserCreate (a latchkey extension) adds a user to the account with a license, creating
 // the user when the email is new.
 func (s *Server) handleAPIUserCreate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	if err := can(p, latchkey.ResMembers, latchkey.AccessWrite); err != nil {
-		return err
-	}
-	if err := can(p, latchkey.ResLicenses, latchkey.AccessWrite); err != nil {
-		return err
-	}
-	var req userCreateRequest
+	var req apitype.UserCreateRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -129,17 +99,17 @@ func (s *Server) handleAPIUserCreate(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	in := newMember{Email: *req.Email, License: license, GroupIDs: req.GroupIDs}
+	in := admin.NewMember{Email: *req.Email, License: license, GroupIDs: req.GroupIDs}
 	for dst, src := range map[*string]*string{&in.FirstName: req.FirstName, &in.LastName: req.LastName, &in.Password: req.Password} {
 		if src != nil {
 			*dst = *src
 		}
 	}
-	u, err := s.addMember(r.Context(), p, in)
+	u, err := s.admin.AddMember(r.Context(), p, in)
 	if err != nil {
 		return err
 	}
-	out, err := s.userView(r.Context(), p.AccountID, []*latchkey.User{u})
+	out, err := s.userView(r.Context(), p, []*latchkey.User{u})
 	if err != nil {
 		return err
 	}
@@ -147,68 +117,46 @@ func (s *Server) handleAPIUserCreate(w http.ResponseWriter, r *http.Request, p *
 	return nil
 }
 
-type licenseRequest struct {
-	AccountID   *int64  `json:"account_id"`
-	UserID      *int64  `json:"user_id"`
-	LicenseType *string `json:"license_type"`
-	State       *int    `json:"state"`
-}
-
 // handleAPILicenseUpdate is dbt's POST /api/v2/accounts/{a}/permissions/{id}/: change a member's
 // license_type, or remove them with state 2.
 func (s *Server) handleAPILicenseUpdate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	if err := can(p, latchkey.ResLicenses, latchkey.AccessWrite); err != nil {
-		return err
-	}
 	id, err := pathID(r, "permission_id")
 	if err != nil {
 		return err
 	}
-	ms, err := s.store.FindMemberships(r.Context(), latchkey.MembershipFilter{ID: &id, AccountID: &p.AccountID})
-	if err != nil {
-		return err
-	}
-	if len(ms) == 0 {
-		return latchkey.Errorf(latchkey.ENotFound, "permission %d not found", id)
-	}
-	m := ms[0]
-	var req licenseRequest
+	var req apitype.LicenseRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
 		return err
 	}
-	if req.UserID != nil && *req.UserID != m.UserID {
-		return latchkey.FieldError("user_id", "user_id %d does not match permission %d", *req.UserID, id)
-	}
 	var upd latchkey.MembershipUpdate
 	if req.LicenseType != nil {
-		l, err := parseLicense(req.LicenseType)
-		if err != nil {
-			return err
-		}
+		l := latchkey.License(*req.LicenseType)
 		upd.License = &l
 	}
 	if req.State != nil {
 		st := latchkey.State(*req.State)
 		upd.State = &st
 	}
-	if m, err = s.changeMembership(r.Context(), p, m, upd); err != nil {
-		return err
+	if req.UserID != nil {
+		m, err := s.admin.Membership(r.Context(), p, id)
+		if err != nil {
+			return err
+		}
+		if *req.UserID != m.UserID {
+			return latchkey.FieldError("user_id", "user_id %d does not match permission %d", *req.UserID, id)
+		}
 	}
-	ms, err = s.store.FindMemberships(r.Context(), latchkey.MembershipFilter{ID: &m.ID})
+	m, err := s.admin.UpdateMembership(r.Context(), p, id, upd)
 	if err != nil {
 		return err
 	}
-	groups, _, err := s.store.FindGroups(r.Context(), latchkey.GroupFilter{AccountID: p.AccountID, Limit: latchkey.MaxLimit})
+	names, err := s.admin.GroupNames(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	names := map[int64]string{}
-	for _, g := range groups {
-		names[g.ID] = g.Name
-	}
-	respond(w, http.StatusOK, apitype.MembershipOf(ms[0], func(id int64) string { return names[id] }), nil)
+	respond(w, http.StatusOK, apitype.MembershipOf(m, func(id int64) string { return names[id] }), nil)
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/catalog"
 	"github.com/latchkey/latchkey/verify"
 )
 
@@ -78,13 +77,13 @@ func (s *Server) sessionPrincipal(ctx context.Context, cookie string, accountID 
 	}
 	now := time.Now()
 	if now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > s.cfg.SessionIdle {
-		_ = s.store.DeleteSession(ctx, h[:])
+		_ = s.admin.EndSession(ctx, h[:])
 		return nil, errSessionExpired
 	}
 	if accountID == 0 {
 		accountID = sess.AccountID
 	}
-	p, err := s.userPrincipal(ctx, sess.UserID, accountID, latchkey.AuthSession)
+	p, err := s.admin.UserPrincipal(ctx, sess.UserID, accountID, latchkey.AuthSession)
 	if err != nil {
 		return nil, err
 	}
@@ -94,29 +93,11 @@ func (s *Server) sessionPrincipal(ctx context.Context, cookie string, accountID 
 		return nil, verify.ErrIPDenied
 	}
 	if now.Sub(sess.LastSeenAt) > time.Minute || sess.AccountID != accountID {
-		if err := s.store.UpdateSession(ctx, h[:], accountID, now); err != nil {
+		if err := s.admin.TouchSession(ctx, h[:], accountID); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
-}
-
-// userPrincipal compiles a user's permissions in an account. A user who is not an active
-// member gets ENotFound for the account.
-func (s *Server) userPrincipal(ctx context.Context, userID, accountID int64, method latchkey.AuthMethod) (*latchkey.Principal, error) {
-	m, grants, err := s.store.FindMemberGrants(ctx, accountID, userID)
-	if latchkey.ErrorCodeOf(err) == latchkey.ENotFound {
-		return nil, accountNotFound(accountID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.store.FindUserByID(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	return &latchkey.Principal{Kind: latchkey.PrincipalUser, Method: method, AccountID: accountID, UserID: userID,
-		Name: u.FullName(), License: m.License, Permissions: catalog.Compile(m.License, grants)}, nil
 }
 
 func accountNotFound(id int64) error {
@@ -144,7 +125,7 @@ func (s *Server) authed(fn authedFunc) http.Handler {
 			return accountNotFound(accountID)
 		}
 		if p.Method == latchkey.AuthSession && r.Method != http.MethodGet && r.Method != http.MethodHead &&
-			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") && r.ContentLength != 0 {
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			// A cookie is sent with cross-site form posts; a JSON content type is not.
 			return latchkey.Errorf(latchkey.EInvalid, "Content-Type must be application/json")
 		}
@@ -164,9 +145,4 @@ func source(r *http.Request, p *latchkey.Principal) string {
 		return "cli"
 	}
 	return "api"
-}
-
-// can returns a forbidden error naming the missing permission, or nil.
-func can(p *latchkey.Principal, res latchkey.Resource, want latchkey.Access) error {
-	return p.Can(res, want, 0, "").Err()
 }

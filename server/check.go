@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/verify"
 )
@@ -18,7 +19,7 @@ func (s *Server) checker(r *http.Request) (*latchkey.Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := can(p, latchkey.ResServiceTokens, latchkey.AccessRead); err != nil {
+	if err := admin.CanVerify(p); err != nil {
 		return nil, err
 	}
 	state(r.Context()).principal = p

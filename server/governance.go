@@ -73,7 +73,7 @@ func (g *Governance) defaults() {
 }
 
 // governor is the running state of the governance features: the rate limiters, the last-used
-// buffer, the reuse queue, the failure summaries and the background loops that drain them.
+// buffer, the reuse queue, the failure summaries and the expiry sweep. Run drains them.
 type governor struct {
 	tokenLimits  *limiter
 	signInLimits *limiter
@@ -82,15 +82,10 @@ type governor struct {
 	summary      *failureSummary
 	expiry       *expirySweep
 	metrics      *govMetrics
-
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
 }
 
 // initGovernance sets up the rate limiters, last-used batching, reuse handling, failure
-// summaries, the expiry sweep and their metrics, and starts the background loops (only when
-// the server has a store).
+// summaries, the expiry sweep and their metrics. Nothing runs until Run.
 func (s *Server) initGovernance() error {
 	g := &s.cfg.Governance
 	g.defaults()
@@ -101,76 +96,67 @@ func (s *Server) initGovernance() error {
 		reuse:        newReuseQueue(),
 		summary:      newFailureSummary(),
 		expiry:       &expirySweep{audited: map[int64]bool{}},
-		stop:         make(chan struct{}),
 	}
 	s.governor = gv
 	gv.metrics = newGovMetrics(s)
-	if s.store == nil {
-		return nil
-	}
-	// Errors are logged where they happen; the next round retries.
-	s.every(g.LastUsedFlushInterval, func(ctx context.Context) { _ = s.flushUses(ctx) })
-	s.every(g.FailureSummaryInterval, func(ctx context.Context) { _ = s.flushSummaries(ctx) })
-	s.every(g.ExpirySweepInterval, func(ctx context.Context) { _ = s.sweepExpired(ctx) })
-	s.every(time.Minute, func(context.Context) {
-		now := time.Now()
-		gv.tokenLimits.sweep(now)
-		gv.signInLimits.sweep(now)
-	})
-	gv.wg.Add(1)
-	go func() {
-		defer gv.wg.Done()
-		s.runReuse()
-	}()
 	return nil
 }
 
 // gov returns the running governance state.
 func (s *Server) gov() *governor { return s.governor }
 
-// every runs fn every interval until Close, with a context that Close cancels.
-func (s *Server) every(interval time.Duration, fn func(ctx context.Context)) {
-	gv := s.gov()
-	gv.wg.Add(1)
-	go func() {
-		defer gv.wg.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-gv.stop:
-				return
-			case <-t.C:
-				ctx, cancel := context.WithTimeout(context.Background(), interval+30*time.Second)
-				fn(ctx)
-				cancel()
-			}
-		}
-	}()
-}
+// FlushTimeout bounds the writes Run makes after its context is done.
+const FlushTimeout = 15 * time.Second
 
-// Close stops the background loops and writes what the server buffers: last-used times,
-// pending reuse reports and failure summaries. Call it after the HTTP server has stopped taking
-// requests and before the store closes. It is safe to call more than once.
-func (s *Server) Close(ctx context.Context) error {
-	gv := s.gov()
-	if gv == nil || s.store == nil {
+// Run does the server's background work until ctx is done: it writes buffered last-used times
+// and failure summaries, audits expired tokens, sweeps the rate limiters and handles reuse of
+// rotated-out tokens. Then it writes what is still buffered (within FlushTimeout) and returns.
+// Start it once, beside serving; stop serving requests before cancelling ctx, so that nothing
+// is buffered after the final flush. Errors of a round are logged; the next round retries.
+func (s *Server) Run(ctx context.Context) error {
+	if s.store == nil {
+		<-ctx.Done()
 		return nil
 	}
-	var err error
-	gv.closeOnce.Do(func() {
-		gv.reuse.close()
-		close(gv.stop)
-		done := make(chan struct{})
-		go func() { gv.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			err = errors.New("timed out waiting for background work")
-		}
-		err = errors.Join(err, s.flushUses(ctx), s.flushSummaries(ctx))
+	gv, g := s.gov(), s.cfg.Governance
+	var wg sync.WaitGroup
+	every := func(interval time.Duration, fn func(ctx context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					rctx, cancel := context.WithTimeout(ctx, interval+30*time.Second)
+					fn(rctx)
+					cancel()
+				}
+			}
+		}()
+	}
+	every(g.LastUsedFlushInterval, func(ctx context.Context) { _ = s.flushUses(ctx) })
+	every(g.FailureSummaryInterval, func(ctx context.Context) { _ = s.flushSummaries(ctx) })
+	every(g.ExpirySweepInterval, func(ctx context.Context) { _ = s.sweepExpired(ctx) })
+	every(time.Minute, func(context.Context) {
+		now := time.Now()
+		gv.tokenLimits.sweep(now)
+		gv.signInLimits.sweep(now)
 	})
-	return err
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.runReuse()
+	}()
+	<-ctx.Done()
+	gv.reuse.close() // runReuse handles what is queued, then returns
+	wg.Wait()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FlushTimeout)
+	defer cancel()
+	return errors.Join(s.flushUses(fctx), s.flushSummaries(fctx))
 }
 
 // govMetrics are the governance features' Prometheus metrics.

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/tokenfmt"
 )
 
@@ -228,7 +229,7 @@ func (s *Server) handleLeakReportGitHub(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	ctx := latchkey.WithActor(r.Context(), latchkey.Actor{Type: "system", Name: "github secret scanning", IP: addrString(ip), Source: "system"})
+	ctx := r.Context()
 	out := make([]LeakLabel, len(matches))
 	for i, m := range matches {
 		h := tokenfmt.Hash(m.Token)
@@ -239,7 +240,9 @@ func (s *Server) handleLeakReportGitHub(w http.ResponseWriter, r *http.Request) 
 		}
 		if tok != nil {
 			label = "true_positive"
-			if err := s.respondToLeak(ctx, tok, m); err != nil {
+			leak := admin.Leak{Reporter: "github", ReporterName: "github secret scanning", IP: addrString(ip),
+				URL: m.URL, Source: m.Source, Type: m.Type}
+			if _, err := s.admin.ReportLeak(ctx, tok, leak); err != nil {
 				return err
 			}
 		}
@@ -274,37 +277,4 @@ func (s *Server) leakedToken(ctx context.Context, token string, h [32]byte) (*la
 		return nil, nil
 	}
 	return tok, err
-}
-
-// respondToLeak revokes or flags a reported token and audits the report. A token reported
-// again (GitHub re-reports on new commits) is audited again; revoking it twice does nothing.
-func (s *Server) respondToLeak(ctx context.Context, tok *latchkey.Token, m LeakMatch) error {
-	a, err := s.store.FindAccountByID(ctx, tok.AccountID)
-	if err != nil {
-		return err
-	}
-	action := "revoked"
-	switch {
-	case tok.State != latchkey.StateActive:
-		action = "none (already revoked)"
-	case a.Settings.LeakAction == "flag":
-		action = "flagged"
-	}
-	c := map[string]any{"token_id": tok.ID, "uid": tok.UID, "name": tok.Name, "kind": string(tok.Kind),
-		"url": m.URL, "source": m.Source, "type": m.Type, "reporter": "github", "action": action}
-	if err := s.store.AppendAudit(ctx, &latchkey.AuditEntry{AccountID: tok.AccountID, EventType: "leak.reported", Context: c}); err != nil {
-		return err
-	}
-	switch action {
-	case "revoked":
-		return s.store.DeleteToken(ctx, tok.ID, "leak_reported")
-	case "flagged":
-		if tok.Flagged {
-			return nil
-		}
-		flagged := true
-		_, err := s.store.UpdateToken(ctx, tok.ID, latchkey.TokenUpdate{Flagged: &flagged})
-		return err
-	}
-	return nil
 }

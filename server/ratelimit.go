@@ -399,7 +399,7 @@ func (s *Server) flushSummaries(ctx context.Context) error {
 			ActorType: "system", ActorName: "system", ActorIP: k.ip, Source: "system",
 			Context: map[string]any{"ip": k.ip, "failures": a.n, "reasons": a.reasons, "token_ids": ids,
 				"first_at": apitype.Time(a.first), "last_at": apitype.Time(a.last), "window_start": apitype.Time(since), "window_end": apitype.Time(now)}}
-		if err := s.store.AppendAudit(ctx, e); err != nil {
+		if err := s.admin.RecordEvents(ctx, e); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -420,7 +420,7 @@ func (s *Server) flushSummaries(ctx context.Context) error {
 				ActorType: "user", ActorID: u.ID, ActorName: u.FullName(), ActorIP: k.ip, Source: "ui",
 				Context: map[string]any{"user_id": u.ID, "email": u.Email, "ip": k.ip, "failures": c.n,
 					"first_at": apitype.Time(c.first), "last_at": apitype.Time(c.last), "window_start": apitype.Time(since), "window_end": apitype.Time(now)}}
-			if err := s.store.AppendAudit(ctx, e); err != nil {
+			if err := s.admin.RecordEvents(ctx, e); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/tokenfmt"
 	"github.com/latchkey/latchkey/verify"
 )
@@ -55,6 +56,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	store   latchkey.Store
+	admin   *admin.Service
 	verify  *verify.Verifier
 	log     *slog.Logger
 	format  tokenfmt.Format
@@ -67,6 +69,8 @@ type Server struct {
 	patterns []string
 	// governor runs the governance features (rate limits, last-used batching, sweeps).
 	governor *governor
+	// forms remembers one-time forms already used (see formOnce).
+	forms *formOnce
 }
 
 // New returns a Server.
@@ -85,8 +89,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	var pfx [3]byte
 	_, _ = rand.Read(pfx[:])
-	s := &Server{cfg: cfg, store: cfg.Store, verify: cfg.Verifier, log: cfg.Logger, format: cfg.Format,
-		reqPfx: hex.EncodeToString(pfx[:])}
+	s := &Server{cfg: cfg, store: cfg.Store, admin: admin.New(cfg.Store, cfg.Format), verify: cfg.Verifier,
+		log: cfg.Logger, format: cfg.Format, reqPfx: hex.EncodeToString(pfx[:]), forms: newFormOnce()}
 	s.metrics = newMetrics(s)
 	if s.verify != nil {
 		s.verify.SetHooks(s.recordUse, s.reportReuse)

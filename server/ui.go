@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/catalog"
-	"github.com/latchkey/latchkey/password"
 )
 
 // The web UI is server-rendered: html/template pages parsed once from embedded files, plain
@@ -98,44 +98,11 @@ type page struct {
 	// Section marks the current Account settings sidebar entry ("" outside Account settings).
 	Section string
 	// Can says which actions the principal may take, so pages show only usable buttons.
-	Can caps
+	Can admin.Caps
 	// Page-specific data.
 	Data  any
 	Email string
 	Next  string
-}
-
-// caps are the actions a principal may take in its account. Pages use them to hide what the
-// principal may not use; handlers check permissions again on every request.
-type caps struct {
-	AccountWrite        bool
-	ProjectsCreate      bool
-	MembersRead         bool
-	MembersWrite        bool
-	LicensesWrite       bool
-	GroupsRead          bool
-	GroupsWrite         bool
-	ServiceTokensRead   bool
-	ServiceTokensManage bool
-	IPRestrictionsRead  bool
-	AuditLogsRead       bool
-}
-
-func capsOf(p *latchkey.Principal) caps {
-	has := func(r latchkey.Resource, a latchkey.Access) bool { return can(p, r, a) == nil }
-	return caps{
-		AccountWrite:        has(latchkey.ResAccountSettings, latchkey.AccessWrite),
-		ProjectsCreate:      has(latchkey.ResProjectCreate, latchkey.AccessWrite),
-		MembersRead:         has(latchkey.ResMembers, latchkey.AccessRead),
-		MembersWrite:        has(latchkey.ResMembers, latchkey.AccessWrite) && has(latchkey.ResLicenses, latchkey.AccessWrite),
-		LicensesWrite:       has(latchkey.ResLicenses, latchkey.AccessWrite),
-		GroupsRead:          has(latchkey.ResGroups, latchkey.AccessRead),
-		GroupsWrite:         has(latchkey.ResGroups, latchkey.AccessWrite),
-		ServiceTokensRead:   has(latchkey.ResServiceTokens, latchkey.AccessRead),
-		ServiceTokensManage: canManageServiceTokens(p) == nil,
-		IPRestrictionsRead:  has(latchkey.ResIPRestrictions, latchkey.AccessRead),
-		AuditLogsRead:       has(latchkey.ResAuditLogs, latchkey.AccessRead),
-	}
 }
 
 // render writes a page. Rendering into a buffer first means a template error never leaves a
@@ -255,8 +222,6 @@ func (s *Server) handleUILoginForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "login", &page{Title: "Sign in", CSRF: token, Next: safeNext(r.URL.Query().Get("next"))})
 }
 
-var errBadLogin = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "Wrong email or password."}
-
 // handleUILogin checks email and password and starts a session. The error never says whether
 // the email exists.
 func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
@@ -280,50 +245,39 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusTooManyRequests, latchkey.ErrorMessage(err))
 		return
 	}
-	u, err := s.store.FindUserByEmail(r.Context(), email)
-	if err != nil || len(pw) > password.MaxLength {
-		_ = password.CheckDummy(pw)
-		s.signInFailed(r, email, 0)
-		fail(http.StatusUnauthorized, errBadLogin.Message)
+	u, err := s.admin.Authenticate(r.Context(), email, pw)
+	if latchkey.ErrorCodeOf(err) == latchkey.EUnauthorized {
+		var userID int64
+		if u != nil {
+			userID = u.ID
+		}
+		s.signInFailed(r, email, userID)
+		fail(http.StatusUnauthorized, latchkey.ErrorMessage(err))
 		return
 	}
-	if !u.IsActive || password.Check(u.PasswordHash, pw) != nil {
-		s.signInFailed(r, email, u.ID)
-		fail(http.StatusUnauthorized, errBadLogin.Message)
-		return
-	}
-	accounts, _, err := s.store.FindAccounts(r.Context(), latchkey.AccountFilter{MemberUserID: &u.ID, Limit: 1})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if len(accounts) == 0 {
-		fail(http.StatusForbidden, "Your user is not a member of any account.")
-		return
-	}
-	if err := s.startSession(w, r, u, accounts[0].ID); err != nil {
+	if err := s.startSession(w, r, u); err != nil {
+		if latchkey.ErrorCodeOf(err) == latchkey.EForbidden {
+			fail(http.StatusForbidden, latchkey.ErrorMessage(err))
+			return
+		}
 		s.writeError(w, r, err)
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// startSession creates a session and sets its cookie.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *latchkey.User, accountID int64) error {
-	value := randomString(32)
-	h := sha256.Sum256([]byte(value))
-	sess := &latchkey.Session{Hash: h[:], UserID: u.ID, AccountID: accountID, CSRFSecret: randomString(24),
-		ExpiresAt: time.Now().Add(s.cfg.SessionMax)}
-	if err := s.store.CreateSession(r.Context(), sess); err != nil {
+// startSession signs u in to their first account and sets the session cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *latchkey.User) error {
+	ctx := latchkey.WithActor(r.Context(), latchkey.Actor{IP: addrString(state(r.Context()).ip)})
+	sess, err := s.admin.StartSession(ctx, u, 0, s.cfg.SessionMax)
+	if err != nil {
 		return err
 	}
-	ctx := latchkey.WithActor(r.Context(), latchkey.Actor{Type: "user", ID: u.ID, Name: u.FullName(),
-		IP: addrString(state(r.Context()).ip), Source: "ui"})
-	if err := s.store.AppendAudit(ctx, &latchkey.AuditEntry{AccountID: accountID, EventType: "user.signed_in",
-		Context: map[string]any{"user_id": u.ID}}); err != nil {
-		return err
-	}
-	http.SetCookie(w, s.cookie(r, sessionCookie, value, s.cfg.SessionMax))
+	http.SetCookie(w, s.cookie(r, sessionCookie, sess.Cookie, s.cfg.SessionMax))
 	http.SetCookie(w, s.cookie(r, csrfCookie, "", -1))
 	return nil
 }
@@ -421,11 +375,11 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, us *uiSessi
 // fillPage sets the common fields of a signed-in page and consumes the flash message.
 func (s *Server) fillPage(w http.ResponseWriter, r *http.Request, us *uiSession, pg *page) {
 	pg.Principal, pg.AccountID, pg.CSRF = us.p, us.p.AccountID, us.sess.CSRFSecret
-	pg.Can = capsOf(us.p)
+	pg.Can = admin.Capabilities(us.p)
 	if pg.Section == "" {
 		pg.Section = us.section
 	}
-	accounts, _, err := s.store.FindAccounts(r.Context(), latchkey.AccountFilter{MemberUserID: &us.p.UserID, Limit: latchkey.MaxLimit})
+	accounts, _, err := s.admin.Accounts(r.Context(), us.p, latchkey.AccountFilter{Limit: latchkey.MaxLimit})
 	if err == nil {
 		pg.Accounts = accounts
 		for _, a := range accounts {
@@ -464,7 +418,7 @@ func formStatus(err error) int {
 }
 
 func (s *Server) handleUILogout(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := s.store.DeleteSession(r.Context(), us.hash); err != nil {
+	if err := s.admin.EndSession(r.Context(), us.hash); err != nil {
 		return err
 	}
 	http.SetCookie(w, s.cookie(r, sessionCookie, "", -1))
@@ -483,14 +437,7 @@ func (s *Server) handleUISwitchAccount(w http.ResponseWriter, r *http.Request, u
 	if err != nil || id <= 0 {
 		return latchkey.FieldError("account_id", "choose an account")
 	}
-	p, err := s.userPrincipal(r.Context(), us.p.UserID, id, latchkey.AuthSession)
-	if err != nil {
-		return err
-	}
-	if err := s.store.UpdateSession(r.Context(), us.hash, id, time.Now()); err != nil {
-		return err
-	}
-	a, err := s.store.FindAccountByID(r.Context(), p.AccountID)
+	a, err := s.admin.SwitchAccount(r.Context(), us.p, us.hash, id)
 	if err != nil {
 		return err
 	}
@@ -505,7 +452,7 @@ type formOnce struct {
 	seen map[string]time.Time
 }
 
-var usedForms = &formOnce{seen: map[string]time.Time{}}
+func newFormOnce() *formOnce { return &formOnce{seen: map[string]time.Time{}} }
 
 // claim marks id used; false when it already was. An empty id (a hand-made form) is not guarded.
 func (f *formOnce) claim(id string) bool {
@@ -538,30 +485,9 @@ func (f *formOnce) release(id string) {
 
 var errFormUsed = latchkey.Errorf(latchkey.EConflict, "this form was already submitted, and its token was shown then; it is not shown again")
 
-// allProjects returns the account's projects (active only, or in every state).
-func (s *Server) allProjects(ctx context.Context, accountID int64, activeOnly bool) ([]*latchkey.Project, error) {
-	f := latchkey.ProjectFilter{AccountID: accountID, Limit: latchkey.MaxLimit}
-	if activeOnly {
-		st := latchkey.StateActive
-		f.State = &st
-	}
-	var out []*latchkey.Project
-	for {
-		ps, total, err := s.store.FindProjects(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ps...)
-		f.Offset += len(ps)
-		if len(ps) == 0 || f.Offset >= total {
-			return out, nil
-		}
-	}
-}
-
 // projectNamer maps project ids to names for permission summaries.
-func (s *Server) projectNamer(ctx context.Context, accountID int64) (func(int64) string, error) {
-	ps, err := s.allProjects(ctx, accountID, false)
+func (s *Server) projectNamer(ctx context.Context, p *latchkey.Principal) (func(int64) string, error) {
+	ps, err := s.admin.AllProjects(ctx, p, false)
 	if err != nil {
 		return nil, err
 	}

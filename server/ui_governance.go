@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 )
 
 // Governance pages of Account settings: IP restrictions (list, add, delete, enforce, through
@@ -25,13 +26,12 @@ type ipRulesData struct {
 }
 
 func (s *Server) ipRulesData(r *http.Request, p *latchkey.Principal) (*ipRulesData, *latchkey.Account, error) {
-	if err := can(p, latchkey.ResIPRestrictions, latchkey.AccessRead); err != nil {
-		return nil, nil, err
-	}
 	ctx := r.Context()
-	d := &ipRulesData{Caller: addrLabel(state(ctx).ip), Errors: formErrors{}}
-	a, err := s.ipAccount(ctx, p, latchkey.AccessRead)
-	if latchkey.ErrorCodeOf(err) == latchkey.EForbidden {
+	caps := admin.Capabilities(p)
+	d := &ipRulesData{Caller: admin.AddrLabel(state(ctx).ip), Errors: formErrors{}}
+	a, rules, err := s.admin.IPRules(ctx, p)
+	if latchkey.ErrorCodeOf(err) == latchkey.EForbidden && caps.IPRestrictionsRead {
+		// Allowed to read, but not on this plan: the page says so.
 		d.Unavailable = latchkey.ErrorMessage(err)
 		return d, nil, nil
 	}
@@ -39,11 +39,7 @@ func (s *Server) ipRulesData(r *http.Request, p *latchkey.Principal) (*ipRulesDa
 		return nil, nil, err
 	}
 	d.Available, d.Enabled = true, a.Settings.IPRestrictionsEnabled
-	d.CanWrite = can(p, latchkey.ResIPRestrictions, latchkey.AccessWrite) == nil
-	rules, err := s.store.FindIPRules(ctx, p.AccountID)
-	if err != nil {
-		return nil, nil, err
-	}
+	d.CanWrite = caps.IPRestrictionsWrite
 	for _, rule := range rules {
 		if rule.State == latchkey.StateActive {
 			d.Rules = append(d.Rules, rule)
@@ -71,20 +67,11 @@ func (s *Server) handleUIIPRuleAdd(w http.ResponseWriter, r *http.Request, us *u
 	if a == nil {
 		return latchkey.Errorf(latchkey.EForbidden, "%s", d.Unavailable)
 	}
-	if err := can(us.p, latchkey.ResIPRestrictions, latchkey.AccessWrite); err != nil {
-		return err
-	}
 	f := r.PostForm
 	d.Name, d.Type, d.CIDRs, d.Description = f.Get("name"), f.Get("type"), f.Get("cidrs"), f.Get("description")
-	rule := &latchkey.IPRule{AccountID: us.p.AccountID, Type: latchkey.IPRuleAllow, State: latchkey.StateActive}
+	rule := &latchkey.IPRule{Name: d.Name, Type: latchkey.IPRuleAllow, Description: d.Description}
 	if d.Type == "deny" {
 		rule.Type = latchkey.IPRuleDeny
-	}
-	if rule.Name, err = validName("name", &d.Name, true); err != nil {
-		d.Errors["name"] = "Enter the rule's name."
-	}
-	if rule.Description, err = ruleDescription(d.Description); err != nil {
-		d.Errors["description"] = latchkey.ErrorMessage(err)
 	}
 	for _, c := range splitCIDRs(d.CIDRs) {
 		p, err := latchkey.ParseCIDR(c)
@@ -94,11 +81,8 @@ func (s *Server) handleUIIPRuleAdd(w http.ResponseWriter, r *http.Request, us *u
 		}
 		rule.CIDRs = append(rule.CIDRs, p.String())
 	}
-	if len(rule.CIDRs) == 0 && d.Errors["cidrs"] == "" {
-		d.Errors["cidrs"] = "Enter at least one range, such as 203.0.113.0/24."
-	}
-	if len(d.Errors) == 0 {
-		_, err = s.addIPRule(r.Context(), a, state(r.Context()).ip, rule, nil)
+	if d.Errors["cidrs"] == "" {
+		_, err = s.admin.CreateIPRule(r.Context(), us.p, state(r.Context()).ip, rule, nil)
 		if err == nil {
 			s.redirectFlash(w, r, "/settings/ip-restrictions", "Added rule "+rule.Name+".")
 			return nil
@@ -118,15 +102,12 @@ func splitCIDRs(v string) []string {
 }
 
 func (s *Server) handleUIIPRuleDelete(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	a, err := s.ipAccount(r.Context(), us.p, latchkey.AccessWrite)
+	id, err := pathID(r, "rule_id")
 	if err != nil {
 		return err
 	}
-	rule, err := s.ipRule(r.Context(), r, us.p)
+	_, rule, err := s.admin.DeleteIPRule(r.Context(), us.p, state(r.Context()).ip, id)
 	if err != nil {
-		return err
-	}
-	if err := s.removeIPRule(r.Context(), a, state(r.Context()).ip, rule); err != nil {
 		return err
 	}
 	s.redirectFlash(w, r, "/settings/ip-restrictions", "Deleted rule "+rule.Name+".")
@@ -134,12 +115,8 @@ func (s *Server) handleUIIPRuleDelete(w http.ResponseWriter, r *http.Request, us
 }
 
 func (s *Server) handleUIIPEnforcement(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	a, err := s.ipAccount(r.Context(), us.p, latchkey.AccessWrite)
-	if err != nil {
-		return err
-	}
 	enabled := r.PostForm.Get("enabled") == "on"
-	if _, _, err := s.enforceIPRules(r.Context(), a, state(r.Context()).ip, enabled); err != nil {
+	if _, _, err := s.admin.SetIPEnforcement(r.Context(), us.p, state(r.Context()).ip, enabled); err != nil {
 		return err
 	}
 	msg := "IP restrictions are no longer enforced."
@@ -190,20 +167,17 @@ func auditDetails(c map[string]any) string {
 }
 
 func (s *Server) handleUIAuditLog(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResAuditLogs, latchkey.AccessRead); err != nil {
-		return err
-	}
 	d := &auditData{EventType: strings.TrimSpace(r.URL.Query().Get("event_type"))}
 	base := "/settings/audit-log?"
 	if d.EventType != "" {
 		base += "event_type=" + url.QueryEscape(d.EventType) + "&"
 	}
 	d.Pager = pager{Page: pageParam(r), PerPage: 50, Base: base}
-	f := latchkey.AuditFilter{AccountID: us.p.AccountID, Offset: d.Pager.Offset(), Limit: d.Pager.PerPage}
+	f := latchkey.AuditFilter{Offset: d.Pager.Offset(), Limit: d.Pager.PerPage}
 	if d.EventType != "" {
 		f.EventType = &d.EventType
 	}
-	entries, total, err := s.store.FindAuditEntries(r.Context(), f)
+	entries, total, err := s.admin.AuditEntries(r.Context(), us.p, f)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/catalog"
 )
 
@@ -117,8 +118,8 @@ func (e grantEditor) ProjectName(id string) string {
 }
 
 // newGrantEditor prepares an editor offering sets and the account's active projects.
-func (s *Server) newGrantEditor(ctx context.Context, accountID int64, sets []*catalog.Set, rows []grantRow) (grantEditor, error) {
-	projects, err := s.allProjects(ctx, accountID, true)
+func (s *Server) newGrantEditor(ctx context.Context, p *latchkey.Principal, sets []*catalog.Set, rows []grantRow) (grantEditor, error) {
+	projects, err := s.admin.AllProjects(ctx, p, true)
 	if err != nil {
 		return grantEditor{}, err
 	}
@@ -148,7 +149,7 @@ func rowsFromGrants(gs []latchkey.Grant) []grantRow {
 // form.
 func parseGrantRows(form url.Values) []grantRow {
 	var rows []grantRow
-	for i := 0; i <= MaxGrants; i++ {
+	for i := 0; i <= admin.MaxGrants; i++ {
 		k := strconv.Itoa(i)
 		set, ok := form["grant_set_"+k]
 		if !ok {
@@ -176,7 +177,7 @@ func first(v []string) string {
 func (e *grantEditor) editRows(action string) bool {
 	switch {
 	case action == "add_row":
-		if len(e.Rows) < MaxGrants {
+		if len(e.Rows) < admin.MaxGrants {
 			e.Rows = append(e.Rows, grantRow{Project: "all"})
 		}
 		e.Focus = "grant-set-" + strconv.Itoa(len(e.Rows)-1)
@@ -192,80 +193,71 @@ func (e *grantEditor) editRows(action string) bool {
 	return false
 }
 
-// request turns a row into the API's grant request, so the UI validates exactly like the API.
-func (r grantRow) request() (grantRequest, error) {
-	set := r.Set
-	gr := grantRequest{PermissionSet: &set, WritableEnvironmentCategories: r.Envs}
+// grant turns a row into a grant: "all" is every project, anything else names one.
+func (r grantRow) grant() (latchkey.Grant, error) {
+	g := latchkey.Grant{PermissionSet: r.Set}
+	for _, e := range r.Envs {
+		g.WritableEnvs = append(g.WritableEnvs, latchkey.EnvCategory(e))
+	}
 	if r.Project == "all" {
-		all := true
-		gr.AllProjects = &all
-		return gr, nil
+		g.AllProjects = true
+		return g, nil
 	}
 	id, err := strconv.ParseInt(r.Project, 10, 64)
 	if err != nil || id <= 0 {
-		return gr, latchkey.FieldError("project_id", "choose All projects or one project")
+		return g, latchkey.FieldError("project_id", "choose All projects or one project")
 	}
-	gr.ProjectID = &id
-	return gr, nil
+	g.ProjectID = id
+	return g, nil
 }
 
 // rowFields are the fields a row shows errors next to.
 var rowFields = map[string]bool{"permission_set": true, "project_id": true, "writable_environment_categories": true}
 
-// validateGrantRows checks every row as the API would (plan, projects, no escalation) and marks
-// each row's errors in place; then checks the rows together (repeats). ok is false when any
-// check failed; err is set only for failures that are not the user's (storage).
-func (s *Server) validateGrantRows(ctx context.Context, p *latchkey.Principal, ed *grantEditor, owner grantOwner, minRows int) (grants []latchkey.Grant, ok bool, err error) {
+// validateGrantRows checks every row as the admin layer will (plan, scope, projects, no
+// escalation), marking each row's errors in place, then the rows together (repeats). plan is the
+// account's plan for a service token, "" for a group. ok is false when any check failed; err is
+// set only for failures that are not the user's (storage).
+func (s *Server) validateGrantRows(ctx context.Context, p *latchkey.Principal, ed *grantEditor, plan latchkey.Plan, minRows int) (grants []latchkey.Grant, ok bool, err error) {
 	if len(ed.Rows) < minRows {
 		ed.Error = "Add at least one permission."
 		return nil, false, nil
 	}
-	if len(ed.Rows) > MaxGrants {
-		ed.Error = "At most " + strconv.Itoa(MaxGrants) + " permissions are allowed."
+	if len(ed.Rows) > admin.MaxGrants {
+		ed.Error = "At most " + strconv.Itoa(admin.MaxGrants) + " permissions are allowed."
 		return nil, false, nil
 	}
 	ok = true
-	var internal error
-	reqs := make([]grantRequest, 0, len(ed.Rows))
 	for i := range ed.Rows {
 		row := &ed.Rows[i]
 		row.Errors = nil
-		fail := func(err error) {
-			if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
-				internal = err
-			}
+		if row.Set == "" {
+			row.Errors = map[string]string{"permission_set": "choose a permission set"}
+			ok = false
+			continue
+		}
+		g, err := row.grant()
+		if err == nil {
+			err = s.admin.CheckGrant(ctx, p, g, plan)
+		}
+		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+			return nil, false, err
+		}
+		if err != nil {
 			field := "permission_set"
-			msg := latchkey.ErrorMessage(err)
 			if le, isLE := err.(*latchkey.Error); isLE && rowFields[le.Field] {
 				field = le.Field
 			}
-			// grantsFrom numbers the grants of its request; this request holds one row.
-			msg = strings.TrimPrefix(msg, "permission grant 1: ")
-			row.Errors = map[string]string{field: msg}
+			row.Errors = map[string]string{field: latchkey.ErrorMessage(err)}
 			ok = false
-		}
-		if row.Set == "" {
-			fail(latchkey.FieldError("permission_set", "choose a permission set"))
 			continue
 		}
-		gr, err := row.request()
-		if err != nil {
-			fail(err)
-			continue
-		}
-		if _, err := s.grantsFrom(ctx, p, []grantRequest{gr}, owner); err != nil {
-			fail(err)
-			continue
-		}
-		reqs = append(reqs, gr)
-	}
-	if internal != nil {
-		return nil, false, internal
+		grants = append(grants, g)
 	}
 	if !ok {
 		return nil, false, nil
 	}
-	grants, err = s.grantsFrom(ctx, p, reqs, owner)
+	err = s.admin.CheckGrants(ctx, p, grants, plan)
 	if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
 		return nil, false, err
 	}

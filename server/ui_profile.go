@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 )
 
 // The profile page: who you are in this account, and your personal access tokens (create,
@@ -28,38 +29,28 @@ type profileData struct {
 
 func (s *Server) patUI() tokenUI {
 	return tokenUI{kind: "personal access token", listURL: "/profile", base: "/profile/tokens/",
-		manage: func(p *latchkey.Principal) error {
-			if p.Kind != latchkey.PrincipalUser {
-				return latchkey.Errorf(latchkey.EForbidden, "only users have personal access tokens")
-			}
-			return nil
-		},
-		load: func(ctx context.Context, r *http.Request, p *latchkey.Principal) (*latchkey.Token, error) {
-			return s.pat(ctx, r, p, p.UserID)
-		}}
+		ref: func(p *latchkey.Principal, id int64) admin.TokenRef { return admin.PATRef(p.UserID, id) }}
 }
 
 func (s *Server) profileData(ctx context.Context, r *http.Request, us *uiSession) (*profileData, error) {
-	u, err := s.store.FindUserByID(ctx, us.p.UserID)
+	u, err := s.admin.User(ctx, us.p, us.p.UserID)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.store.FindAccountByID(ctx, us.p.AccountID)
+	a, err := s.admin.Account(ctx, us.p)
 	if err != nil {
 		return nil, err
 	}
 	d := &profileData{User: u, License: us.p.License, Expiries: expiryChoices(a), Errors: map[string]string{},
 		FormID: randomString(18), Pager: pager{Page: pageParam(r), PerPage: latchkey.MaxLimit, Base: "/profile?"}}
-	groups, _, err := s.store.FindGroups(ctx, latchkey.GroupFilter{AccountID: us.p.AccountID, UserID: &us.p.UserID, Limit: latchkey.MaxLimit})
+	groups, err := s.admin.MyGroups(ctx, us.p)
 	if err != nil {
 		return nil, err
 	}
 	for _, g := range groups {
-		if g.State == latchkey.StateActive {
-			d.Groups = append(d.Groups, g.Name)
-		}
+		d.Groups = append(d.Groups, g.Name)
 	}
-	if d.Tokens, err = s.liveTokens(ctx, us.p, latchkey.KindPAT, &us.p.UserID, &d.Pager); err != nil {
+	if d.Tokens, err = s.tokenRows(ctx, us.p, admin.PATRef(us.p.UserID, 0), false, &d.Pager); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -80,32 +71,31 @@ func (s *Server) handleUIPATCreate(w http.ResponseWriter, r *http.Request, us *u
 	if err != nil {
 		return err
 	}
-	a, err := s.store.FindAccountByID(ctx, us.p.AccountID)
-	if err != nil {
-		return err
-	}
 	f := r.PostForm
 	d.FormID, d.Name, d.Expiry = f.Get("form_id"), f.Get("name"), f.Get("expires")
-	now := time.Now()
-	tok := &latchkey.Token{AccountID: us.p.AccountID, Kind: latchkey.KindPAT, UserID: us.p.UserID, CreatedBy: us.p.String()}
-	if tok.Name, err = validName("name", &d.Name, true); err != nil {
-		d.Errors["name"] = "Enter a name, e.g. the laptop or script that will use the token."
+	in := admin.NewToken{Name: d.Name}
+	if _, err := latchkey.CleanName("name", d.Name); err != nil {
+		d.Errors["name"] = latchkey.ErrorMessage(err)
 	}
-	if exp, err := expiresAt(d.Expiry, d.Expiries, now); err != nil {
-		d.Errors["expires_at"] = latchkey.ErrorMessage(err)
-	} else if tok.ExpiresAt, err = expiry(exp, a, now); err != nil {
+	if in.ExpiresAt, err = expiresAt(d.Expiry, d.Expiries, time.Now()); err != nil {
 		d.Errors["expires_at"] = latchkey.ErrorMessage(err)
 	}
-	if len(d.Errors) > 0 {
+	invalid := func() error {
 		s.showStatus(w, r, us, http.StatusBadRequest, "profile", "Profile", d, "The token was not created: fix the fields marked below.")
 		return nil
 	}
-	if !usedForms.claim(d.FormID) {
+	if len(d.Errors) > 0 {
+		return invalid()
+	}
+	if !s.forms.claim(d.FormID) {
 		return errFormUsed
 	}
-	secret, err := s.createToken(ctx, tok)
+	tok, secret, err := s.admin.CreatePAT(ctx, us.p, us.p.UserID, in)
 	if err != nil {
-		usedForms.release(d.FormID)
+		s.forms.release(d.FormID)
+		if fieldErr(d.Errors, err, "name", "expires_at") == nil {
+			return invalid()
+		}
 		return err
 	}
 	s.reveal(w, r, us, &revealData{Kind: "personal access token", Name: tok.Name, Token: secret, Display: s.display(tok),

@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/catalog"
 )
 
@@ -37,37 +39,65 @@ func fieldErr(errs formErrors, err error, fields ...string) error {
 type accountData struct {
 	Account *latchkey.Account
 	Name    string
-	Errors  formErrors
+	// Grace is the default rotation grace in seconds, as chosen; Graces the choices.
+	Grace  string
+	Graces []choice
+	Errors formErrors
+}
+
+func (s *Server) accountData(r *http.Request, us *uiSession) (*accountData, error) {
+	a, err := s.admin.Account(r.Context(), us.p)
+	if err != nil {
+		return nil, err
+	}
+	return &accountData{Account: a, Name: a.Name, Errors: formErrors{},
+		Grace:  strconv.FormatInt(int64(a.Settings.DefaultRotationGrace/time.Second), 10),
+		Graces: graceChoices(a.Settings.DefaultRotationGrace)}, nil
 }
 
 func (s *Server) handleUIAccount(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	a, err := s.store.FindAccountByID(r.Context(), us.p.AccountID)
+	d, err := s.accountData(r, us)
 	if err != nil {
 		return err
 	}
-	s.show(w, r, us, "account", "Account", &accountData{Account: a, Name: a.Name, Errors: formErrors{}})
+	s.show(w, r, us, "account", "Account", d)
 	return nil
 }
 
+// handleUIAccountUpdate renames the account (form "name") or sets its default rotation grace
+// (form "default_rotation_grace").
 func (s *Server) handleUIAccountUpdate(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResAccountSettings, latchkey.AccessWrite); err != nil {
-		return err
-	}
-	a, err := s.store.FindAccountByID(r.Context(), us.p.AccountID)
+	d, err := s.accountData(r, us)
 	if err != nil {
 		return err
 	}
-	d := &accountData{Account: a, Name: r.PostForm.Get("name"), Errors: formErrors{}}
-	name, err := validName("name", &d.Name, true)
+	if v, ok := r.PostForm["default_rotation_grace"]; ok {
+		d.Grace = first(v)
+		n, perr := strconv.ParseInt(d.Grace, 10, 64)
+		if perr != nil {
+			n = -1
+		}
+		grace := time.Duration(n) * time.Second
+		if _, err := s.admin.UpdateSettings(r.Context(), us.p, admin.SettingsUpdate{DefaultRotationGrace: &grace}); err != nil {
+			if err := fieldErr(d.Errors, err, "default_rotation_grace_seconds"); err != nil {
+				return err
+			}
+			s.showStatus(w, r, us, http.StatusBadRequest, "account", "Account", d, "")
+			return nil
+		}
+		s.redirectFlash(w, r, "/settings/account", "Rotations now keep the old token working for "+humanDuration(grace)+" unless told otherwise.")
+		return nil
+	}
+	d.Name = r.PostForm.Get("name")
+	a, err := s.admin.RenameAccount(r.Context(), us.p, d.Name)
 	if err != nil {
-		d.Errors["name"] = "Enter the account's name."
+		if err := fieldErr(d.Errors, err, "name"); err != nil {
+			return err
+		}
 		s.showStatus(w, r, us, http.StatusBadRequest, "account", "Account", d, "")
 		return nil
 	}
-	if _, err := s.store.UpdateAccount(r.Context(), a.ID, latchkey.AccountUpdate{Name: &name}); err != nil {
-		return err
-	}
-	s.redirectFlash(w, r, "/settings/account", "Account renamed to "+name+".")
+	s.redirectFlash(w, r, "/settings/account", "Account renamed to "+a.Name+".")
 	return nil
 }
 
@@ -89,8 +119,10 @@ type projectsData struct {
 func (s *Server) projectsData(ctx context.Context, r *http.Request, p *latchkey.Principal) (*projectsData, error) {
 	d := &projectsData{Errors: formErrors{}, Pager: pager{Page: pageParam(r), PerPage: latchkey.MaxLimit, Base: "/settings/projects?"}}
 	active := latchkey.StateActive
-	ps, total, err := s.store.FindProjects(ctx, latchkey.ProjectFilter{AccountID: p.AccountID, IDs: readableProjects(p),
-		State: &active, Offset: d.Pager.Offset(), Limit: d.Pager.PerPage})
+	ps, total, err := s.admin.Projects(ctx, p, latchkey.ProjectFilter{State: &active, Offset: d.Pager.Offset(), Limit: d.Pager.PerPage})
+	if latchkey.ErrorCodeOf(err) == latchkey.EForbidden {
+		return d, nil // not one project is readable: the list is empty
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -111,24 +143,18 @@ func (s *Server) handleUIProjectList(w http.ResponseWriter, r *http.Request, us 
 }
 
 func (s *Server) handleUIProjectCreate(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResProjectCreate, latchkey.AccessWrite); err != nil {
-		return err
-	}
 	d, err := s.projectsData(r.Context(), r, us.p)
 	if err != nil {
 		return err
 	}
 	d.Name, d.Description = r.PostForm.Get("name"), strings.TrimSpace(r.PostForm.Get("description"))
-	name, err := validName("name", &d.Name, true)
+	pr, err := s.admin.CreateProject(r.Context(), us.p, d.Name, d.Description)
 	if err == nil {
-		pr := &latchkey.Project{AccountID: us.p.AccountID, Name: name, Description: d.Description}
-		if err = s.store.CreateProject(r.Context(), pr); err == nil {
-			s.redirectFlash(w, r, "/settings/projects", "Created project "+name+".")
-			return nil
-		}
+		s.redirectFlash(w, r, "/settings/projects", "Created project "+pr.Name+".")
+		return nil
 	}
-	if err := fieldErr(d.Errors, err, "name"); err != nil {
-		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+	if err := fieldErr(d.Errors, err, "name", "description"); err != nil {
+		if code := latchkey.ErrorCodeOf(err); code != latchkey.EConflict {
 			return err
 		}
 		d.Errors["name"] = latchkey.ErrorMessage(err)
@@ -138,7 +164,11 @@ func (s *Server) handleUIProjectCreate(w http.ResponseWriter, r *http.Request, u
 }
 
 func (s *Server) uiProject(r *http.Request, p *latchkey.Principal) (*latchkey.Project, error) {
-	pr, err := s.project(r.Context(), r, p, latchkey.AccessWrite)
+	id, err := pathID(r, "project_id")
+	if err != nil {
+		return nil, err
+	}
+	pr, err := s.admin.Project(r.Context(), p, id, latchkey.AccessWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +183,9 @@ func (s *Server) handleUIProjectDeleteConfirm(w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return err
 	}
+	if _, err := s.admin.DeleteProject(admin.DryRun(r.Context()), us.p, pr.ID); err != nil {
+		return err
+	}
 	s.show(w, r, us, "project_delete", "Delete "+pr.Name, pr)
 	return nil
 }
@@ -162,7 +195,7 @@ func (s *Server) handleUIProjectDelete(w http.ResponseWriter, r *http.Request, u
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteProject(r.Context(), pr.ID); err != nil {
+	if _, err := s.admin.DeleteProject(r.Context(), us.p, pr.ID); err != nil {
 		return err
 	}
 	s.redirectFlash(w, r, "/settings/projects", "Deleted project "+pr.Name+".")
@@ -193,13 +226,12 @@ func (s *Server) usersData(ctx context.Context, r *http.Request, p *latchkey.Pri
 	d := &usersData{Licenses: licenses, License: latchkey.LicenseDeveloper, Errors: formErrors{},
 		Pager: pager{Page: pageParam(r), PerPage: latchkey.MaxLimit, Base: "/settings/users?"}}
 	active := latchkey.StateActive
-	users, total, err := s.store.FindUsers(ctx, latchkey.UserFilter{AccountID: &p.AccountID, MembershipState: &active,
-		Offset: d.Pager.Offset(), Limit: d.Pager.PerPage})
+	users, total, err := s.admin.Users(ctx, p, latchkey.UserFilter{MembershipState: &active, Offset: d.Pager.Offset(), Limit: d.Pager.PerPage})
 	if err != nil {
 		return nil, err
 	}
 	d.Pager.Total = total
-	ms, err := s.store.FindMemberships(ctx, latchkey.MembershipFilter{AccountID: &p.AccountID, State: &active})
+	ms, err := s.admin.Memberships(ctx, p, latchkey.MembershipFilter{State: &active})
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +239,7 @@ func (s *Server) usersData(ctx context.Context, r *http.Request, p *latchkey.Pri
 	for _, m := range ms {
 		byUser[m.UserID] = m
 	}
-	names, err := s.groupNames(ctx, p.AccountID)
+	names, err := s.admin.GroupNames(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -226,24 +258,7 @@ func (s *Server) usersData(ctx context.Context, r *http.Request, p *latchkey.Pri
 	return d, nil
 }
 
-// groupNames maps the account's active groups' ids to names.
-func (s *Server) groupNames(ctx context.Context, accountID int64) (map[int64]string, error) {
-	active := latchkey.StateActive
-	groups, _, err := s.store.FindGroups(ctx, latchkey.GroupFilter{AccountID: accountID, State: &active, Limit: latchkey.MaxLimit})
-	if err != nil {
-		return nil, err
-	}
-	names := map[int64]string{}
-	for _, g := range groups {
-		names[g.ID] = g.Name
-	}
-	return names, nil
-}
-
 func (s *Server) handleUIUserList(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResMembers, latchkey.AccessRead); err != nil {
-		return err
-	}
 	d, err := s.usersData(r.Context(), r, us.p)
 	if err != nil {
 		return err
@@ -255,12 +270,6 @@ func (s *Server) handleUIUserList(w http.ResponseWriter, r *http.Request, us *ui
 // handleUIUserAdd adds a user to the account with a license, creating the user when the email
 // is new, as POST …/users/ does. New members join the account's default groups.
 func (s *Server) handleUIUserAdd(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResMembers, latchkey.AccessWrite); err != nil {
-		return err
-	}
-	if err := can(us.p, latchkey.ResLicenses, latchkey.AccessWrite); err != nil {
-		return err
-	}
 	ctx := r.Context()
 	d, err := s.usersData(ctx, r, us.p)
 	if err != nil {
@@ -274,18 +283,16 @@ func (s *Server) handleUIUserAdd(w http.ResponseWriter, r *http.Request, us *uiS
 		s.showStatus(w, r, us, http.StatusBadRequest, "users", "Users", d, msg)
 		return nil
 	}
-	// Someone signing in through the UI needs a password; the API may add users who set theirs
-	// later.
-	if _, err := s.store.FindUserByEmail(ctx, d.Email); latchkey.ErrorCodeOf(err) == latchkey.ENotFound && pw == "" {
-		d.Errors["password"] = "A new user needs a password to sign in."
-	}
 	if !d.License.Valid() {
 		d.Errors["license_type"] = "Choose a license."
 	}
 	if len(d.Errors) > 0 {
 		return again("The user was not added: fix the fields marked below.")
 	}
-	u, err := s.addMember(ctx, us.p, newMember{Email: d.Email, FirstName: d.FirstName, LastName: d.LastName, Password: pw, License: d.License})
+	// Someone added through the UI signs in there: a new user needs a password (the API may
+	// add users who set theirs later).
+	u, err := s.admin.AddMember(ctx, us.p, admin.NewMember{Email: d.Email, FirstName: d.FirstName, LastName: d.LastName,
+		Password: pw, License: d.License, NeedsPassword: true})
 	if err != nil {
 		if le, ok := err.(*latchkey.Error); ok && le.Field != "" {
 			d.Errors[le.Field] = le.Message
@@ -300,29 +307,25 @@ func (s *Server) handleUIUserAdd(w http.ResponseWriter, r *http.Request, us *uiS
 	return nil
 }
 
-// uiMembership loads the membership named by {membership_id} for a license change or removal by
-// someone other than its user.
+// uiMembership loads the active membership named by {membership_id} for a license change or
+// removal.
 func (s *Server) uiMembership(r *http.Request, p *latchkey.Principal) (*latchkey.Membership, *latchkey.User, error) {
-	if err := can(p, latchkey.ResLicenses, latchkey.AccessWrite); err != nil {
-		return nil, nil, err
-	}
 	id, err := pathID(r, "membership_id")
 	if err != nil {
 		return nil, nil, err
 	}
-	active := latchkey.StateActive
-	ms, err := s.store.FindMemberships(r.Context(), latchkey.MembershipFilter{ID: &id, AccountID: &p.AccountID, State: &active})
+	m, err := s.admin.Membership(r.Context(), p, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(ms) == 0 {
+	if m.State != latchkey.StateActive {
 		return nil, nil, latchkey.Errorf(latchkey.ENotFound, "user %d is not a member of this account", id)
 	}
-	u, err := s.store.FindUserByID(r.Context(), ms[0].UserID)
+	u, err := s.admin.User(r.Context(), p, m.UserID)
 	if err != nil {
 		return nil, nil, err
 	}
-	return ms[0], u, nil
+	return m, u, nil
 }
 
 func (s *Server) handleUIUserLicense(w http.ResponseWriter, r *http.Request, us *uiSession) error {
@@ -331,7 +334,7 @@ func (s *Server) handleUIUserLicense(w http.ResponseWriter, r *http.Request, us 
 		return err
 	}
 	l := latchkey.License(r.PostForm.Get("license_type"))
-	if _, err := s.changeMembership(r.Context(), us.p, m, latchkey.MembershipUpdate{License: &l}); err != nil {
+	if _, err := s.admin.UpdateMembership(r.Context(), us.p, m.ID, latchkey.MembershipUpdate{License: &l}); err != nil {
 		return err
 	}
 	s.redirectFlash(w, r, "/settings/users", u.Email+" now has the "+string(l)+" license.")
@@ -341,6 +344,11 @@ func (s *Server) handleUIUserLicense(w http.ResponseWriter, r *http.Request, us 
 func (s *Server) handleUIUserRemoveConfirm(w http.ResponseWriter, r *http.Request, us *uiSession) error {
 	m, u, err := s.uiMembership(r, us.p)
 	if err != nil {
+		return err
+	}
+	// Say now, not after the click, when the removal would be refused.
+	deleted := latchkey.StateDeleted
+	if _, err := s.admin.UpdateMembership(admin.DryRun(r.Context()), us.p, m.ID, latchkey.MembershipUpdate{State: &deleted}); err != nil {
 		return err
 	}
 	s.show(w, r, us, "user_remove", "Remove "+u.Email, &userRow{User: u, MembershipID: m.ID, License: m.License})
@@ -353,7 +361,7 @@ func (s *Server) handleUIUserRemove(w http.ResponseWriter, r *http.Request, us *
 		return err
 	}
 	deleted := latchkey.StateDeleted
-	if _, err := s.changeMembership(r.Context(), us.p, m, latchkey.MembershipUpdate{State: &deleted}); err != nil {
+	if _, err := s.admin.UpdateMembership(r.Context(), us.p, m.ID, latchkey.MembershipUpdate{State: &deleted}); err != nil {
 		return err
 	}
 	s.redirectFlash(w, r, "/settings/users", "Removed "+u.Email+" from the account.")
@@ -376,11 +384,11 @@ type groupsData struct {
 
 func (s *Server) groupsData(ctx context.Context, p *latchkey.Principal) (*groupsData, error) {
 	active := latchkey.StateActive
-	groups, _, err := s.store.FindGroups(ctx, latchkey.GroupFilter{AccountID: p.AccountID, State: &active, Limit: latchkey.MaxLimit})
+	groups, _, err := s.admin.Groups(ctx, p, latchkey.GroupFilter{State: &active, Limit: latchkey.MaxLimit})
 	if err != nil {
 		return nil, err
 	}
-	namer, err := s.projectNamer(ctx, p.AccountID)
+	namer, err := s.projectNamer(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -392,9 +400,6 @@ func (s *Server) groupsData(ctx context.Context, p *latchkey.Principal) (*groups
 }
 
 func (s *Server) handleUIGroupList(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResGroups, latchkey.AccessRead); err != nil {
-		return err
-	}
 	d, err := s.groupsData(r.Context(), us.p)
 	if err != nil {
 		return err
@@ -404,47 +409,33 @@ func (s *Server) handleUIGroupList(w http.ResponseWriter, r *http.Request, us *u
 }
 
 func (s *Server) handleUIGroupCreate(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResGroups, latchkey.AccessWrite); err != nil {
-		return err
-	}
 	d, err := s.groupsData(r.Context(), us.p)
 	if err != nil {
 		return err
 	}
 	d.Name = r.PostForm.Get("name")
-	name, err := validName("name", &d.Name, true)
+	g, err := s.admin.CreateGroup(r.Context(), us.p, admin.NewGroup{Name: d.Name})
 	if err == nil {
-		g := &latchkey.Group{AccountID: us.p.AccountID, Name: name}
-		if err = s.store.CreateGroup(r.Context(), g); err == nil {
-			s.redirectFlash(w, r, "/settings/groups/"+strconv.FormatInt(g.ID, 10), "Created group "+name+". Give it permissions and members below.")
-			return nil
+		s.redirectFlash(w, r, "/settings/groups/"+strconv.FormatInt(g.ID, 10), "Created group "+g.Name+". Give it permissions and members below.")
+		return nil
+	}
+	if err := fieldErr(d.Errors, err, "name"); err != nil {
+		if latchkey.ErrorCodeOf(err) != latchkey.EConflict {
+			return err
 		}
+		d.Errors["name"] = latchkey.ErrorMessage(err)
 	}
-	if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
-		return err
-	}
-	d.Errors["name"] = latchkey.ErrorMessage(err)
 	s.showStatus(w, r, us, http.StatusBadRequest, "groups", "Groups", d, "The group was not created: fix the fields marked below.")
 	return nil
 }
 
-// groupDeletion loads the group named by {group_id} for deletion, with the API's checks: groups
-// write access, a group still active, and no built-in group (checkGroupUpdate). It returns the
-// update that deletes it.
-func (s *Server) groupDeletion(r *http.Request, p *latchkey.Principal) (*latchkey.Group, latchkey.GroupUpdate, error) {
-	deleted := latchkey.StateDeleted
-	upd := latchkey.GroupUpdate{State: &deleted}
-	g, err := s.pathGroup(r, p, latchkey.AccessWrite)
+// uiGroup loads the group named by {group_id} (groups:read).
+func (s *Server) uiGroup(r *http.Request, p *latchkey.Principal) (*latchkey.Group, error) {
+	id, err := pathID(r, "group_id")
 	if err != nil {
-		return nil, upd, err
+		return nil, err
 	}
-	if g.State != latchkey.StateActive {
-		return nil, upd, latchkey.Errorf(latchkey.ENotFound, "group %s was already deleted", g.Name)
-	}
-	if err := s.checkGroupUpdate(r.Context(), p, g, upd); err != nil {
-		return nil, upd, err
-	}
-	return g, upd, nil
+	return s.admin.Group(r.Context(), p, id)
 }
 
 // groupDeleteData is the confirmation page of a group delete.
@@ -454,24 +445,36 @@ type groupDeleteData struct {
 	Members int
 }
 
+// handleUIGroupDeleteConfirm asks before deleting a group, unless the deletion would be refused
+// (a built-in group, a group the principal could not delete): then it says why.
 func (s *Server) handleUIGroupDeleteConfirm(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	g, _, err := s.groupDeletion(r, us.p)
+	g, err := s.uiGroup(r, us.p)
 	if err != nil {
 		return err
 	}
-	d := &groupDeleteData{Group: g, Summary: catalog.Summary(g.Grants, s.namerOrNil(r.Context(), us.p.AccountID)), Members: len(g.UserIDs)}
+	if g.State != latchkey.StateActive {
+		return latchkey.Errorf(latchkey.ENotFound, "group %s was already deleted", g.Name)
+	}
+	deleted := latchkey.StateDeleted
+	if _, err := s.admin.UpdateGroup(admin.DryRun(r.Context()), us.p, g.ID, admin.GroupChange{State: &deleted}); err != nil {
+		return err
+	}
+	d := &groupDeleteData{Group: g, Summary: catalog.Summary(g.Grants, s.namerOrNil(r.Context(), us.p)), Members: len(g.UserIDs)}
 	s.show(w, r, us, "group_delete", "Delete "+g.Name, d)
 	return nil
 }
 
-// handleUIGroupDelete deletes a group as DELETE …/groups/{id}/ does: the same checks and the
-// same store call, which writes the one group.deleted audit entry.
+// handleUIGroupDelete deletes a group as DELETE …/groups/{id}/ does.
 func (s *Server) handleUIGroupDelete(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	g, upd, err := s.groupDeletion(r, us.p)
+	g, err := s.uiGroup(r, us.p)
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.UpdateGroup(r.Context(), g.ID, upd); err != nil {
+	if g.State != latchkey.StateActive {
+		return latchkey.Errorf(latchkey.ENotFound, "group %s was already deleted", g.Name)
+	}
+	deleted := latchkey.StateDeleted
+	if _, err := s.admin.UpdateGroup(r.Context(), us.p, g.ID, admin.GroupChange{State: &deleted}); err != nil {
 		return err
 	}
 	s.redirectFlash(w, r, "/settings/groups", "Deleted group "+g.Name+". Its members no longer get its permissions.")
@@ -495,7 +498,7 @@ type groupData struct {
 }
 
 func (s *Server) groupData(ctx context.Context, r *http.Request, p *latchkey.Principal) (*groupData, error) {
-	g, err := s.pathGroup(r, p, latchkey.AccessRead)
+	g, err := s.uiGroup(r, p)
 	if err != nil {
 		return nil, err
 	}
@@ -503,13 +506,15 @@ func (s *Server) groupData(ctx context.Context, r *http.Request, p *latchkey.Pri
 		return nil, latchkey.Errorf(latchkey.ENotFound, "group %s was deleted", g.Name)
 	}
 	d := &groupData{Group: g, Name: g.Name, AssignByDefault: g.AssignByDefault, Errors: formErrors{}}
-	if d.Editor, err = s.newGrantEditor(ctx, p.AccountID, catalog.Sets(), rowsFromGrants(g.Grants)); err != nil {
+	if d.Editor, err = s.newGrantEditor(ctx, p, catalog.Sets(), rowsFromGrants(g.Grants)); err != nil {
 		return nil, err
 	}
-	d.Editor.ReadOnly = g.Immutable() || can(p, latchkey.ResGroups, latchkey.AccessWrite) != nil
+	d.Editor.ReadOnly = g.Immutable() || !admin.Capabilities(p).GroupsWrite
 	active := latchkey.StateActive
-	users, _, err := s.store.FindUsers(ctx, latchkey.UserFilter{AccountID: &p.AccountID, MembershipState: &active, Limit: latchkey.MaxLimit})
-	if err != nil {
+	users, _, err := s.admin.Users(ctx, p, latchkey.UserFilter{MembershipState: &active, Limit: latchkey.MaxLimit})
+	if latchkey.ErrorCodeOf(err) == latchkey.EForbidden {
+		users = nil // members are listed to those who may read them
+	} else if err != nil {
 		return nil, err
 	}
 	for _, u := range users {
@@ -519,9 +524,6 @@ func (s *Server) groupData(ctx context.Context, r *http.Request, p *latchkey.Pri
 }
 
 func (s *Server) handleUIGroupEdit(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResGroups, latchkey.AccessRead); err != nil {
-		return err
-	}
 	d, err := s.groupData(r.Context(), r, us.p)
 	if err != nil {
 		return err
@@ -531,11 +533,8 @@ func (s *Server) handleUIGroupEdit(w http.ResponseWriter, r *http.Request, us *u
 }
 
 // handleUIGroupSave handles the group form: add or remove a permission row, or save the name,
-// assign-by-default and grants.
+// assign-by-default and grants — together, or nothing.
 func (s *Server) handleUIGroupSave(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResGroups, latchkey.AccessWrite); err != nil {
-		return err
-	}
 	ctx := r.Context()
 	d, err := s.groupData(ctx, r, us.p)
 	if err != nil {
@@ -557,64 +556,50 @@ func (s *Server) handleUIGroupSave(w http.ResponseWriter, r *http.Request, us *u
 			return again(http.StatusOK, "")
 		}
 	}
-	name, err := validName("name", &d.Name, true)
-	if err != nil {
-		d.Errors["name"] = "Enter the group's name."
-	}
-	upd := latchkey.GroupUpdate{AssignByDefault: &d.AssignByDefault}
+	c := admin.GroupChange{AssignByDefault: &d.AssignByDefault}
 	if !g.Builtin {
-		upd.Name = &name
-	}
-	if err := s.checkGroupUpdate(ctx, us.p, g, upd); err != nil {
-		if err := fieldErr(d.Errors, err, "name"); err != nil {
-			return again(formStatus(err), latchkey.ErrorMessage(err))
+		c.Name = &d.Name
+		if _, err := latchkey.CleanName("name", d.Name); err != nil {
+			d.Errors["name"] = latchkey.ErrorMessage(err)
 		}
 	}
-	var grants []latchkey.Grant
 	ok := true
-	if !g.Immutable() {
-		if grants, ok, err = s.validateGrantRows(ctx, us.p, &d.Editor, grantOwner{groupID: g.ID}, 0); err != nil {
+	if !g.Immutable() && !d.Editor.ReadOnly {
+		var grants []latchkey.Grant
+		if grants, ok, err = s.validateGrantRows(ctx, us.p, &d.Editor, "", 0); err != nil {
 			return err
 		}
+		c.Grants = &grants
 	}
 	if !ok || len(d.Errors) > 0 {
 		d.Editor.focusFirstError()
 		return again(http.StatusBadRequest, "The group was not saved: fix the fields marked below.")
 	}
-	if !g.Immutable() && !sameGrants(g.Grants, grants) {
-		if _, err := s.store.ReplaceGroupGrants(ctx, g.ID, grants); err != nil {
-			if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
-				return err
-			}
-			return again(formStatus(err), latchkey.ErrorMessage(err))
-		}
-	}
-	if _, err := s.store.UpdateGroup(ctx, g.ID, upd); err != nil {
+	saved, err := s.admin.UpdateGroup(ctx, us.p, g.ID, c)
+	if err != nil {
 		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
 			return err
 		}
 		if err := fieldErr(d.Errors, err, "name"); err != nil {
+			if le, isLE := err.(*latchkey.Error); isLE && le.Field == "name" {
+				d.Errors["name"] = le.Message
+				return again(formStatus(err), "The group was not saved: fix the fields marked below.")
+			}
 			return again(formStatus(err), latchkey.ErrorMessage(err))
 		}
 		return again(http.StatusBadRequest, "The group was not saved: fix the fields marked below.")
 	}
-	s.redirectFlash(w, r, "/settings/groups/"+strconv.FormatInt(g.ID, 10), "Saved group "+name+".")
+	s.redirectFlash(w, r, "/settings/groups/"+strconv.FormatInt(g.ID, 10), "Saved group "+saved.Name+".")
 	return nil
 }
 
-// handleUIGroupMembers makes the ticked users exactly the group's members. Adding someone hands
-// out the group's grants, so the caller must hold them, as for POST …/assign-groups/.
+// handleUIGroupMembers makes the ticked users exactly the group's members, among the users the
+// form listed (a long member list is cut at one page), in one change.
 func (s *Server) handleUIGroupMembers(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResGroups, latchkey.AccessWrite); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	d, err := s.groupData(ctx, r, us.p)
+	id, err := pathID(r, "group_id")
 	if err != nil {
 		return err
 	}
-	g := d.Group
-	// Only users the form listed change: a long member list is cut at one page.
 	ids := func(field string) (map[int64]bool, error) {
 		out := map[int64]bool{}
 		for _, v := range r.PostForm[field] {
@@ -634,30 +619,17 @@ func (s *Server) handleUIGroupMembers(w http.ResponseWriter, r *http.Request, us
 	if err != nil {
 		return err
 	}
-	active := latchkey.StateActive
-	ms, err := s.store.FindMemberships(ctx, latchkey.MembershipFilter{AccountID: &us.p.AccountID, State: &active})
+	members := make(map[int64]bool, len(listed))
+	for id := range listed {
+		members[id] = want[id]
+	}
+	added, removed, err := s.admin.SetGroupMembers(r.Context(), us.p, id, members)
 	if err != nil {
 		return err
 	}
-	added, removed := 0, 0
-	for _, m := range ms {
-		in := slices.Contains(m.GroupIDs, g.ID)
-		if !listed[m.UserID] || in == want[m.UserID] {
-			continue
-		}
-		ids := slices.DeleteFunc(slices.Clone(m.GroupIDs), func(id int64) bool { return id == g.ID })
-		if !in {
-			if err := checkGroupJoin(us.p, g); err != nil {
-				return err
-			}
-			ids = append(ids, g.ID)
-			added++
-		} else {
-			removed++
-		}
-		if err := s.store.SetUserGroups(ctx, us.p.AccountID, m.UserID, ids); err != nil {
-			return err
-		}
+	g, err := s.admin.Group(r.Context(), us.p, id)
+	if err != nil {
+		return err
 	}
 	s.redirectFlash(w, r, "/settings/groups/"+strconv.FormatInt(g.ID, 10),
 		"Members of "+g.Name+" saved: "+strconv.Itoa(added)+" added, "+strconv.Itoa(removed)+" removed.")

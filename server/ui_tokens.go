@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/catalog"
 )
@@ -37,13 +38,23 @@ type tokenRow struct {
 	GraceUntil *time.Time
 	// AllowedCIDRs are the token's own address ranges (empty: any address the account allows).
 	AllowedCIDRs []string
+	// Ended, EndedAt, EndReason and EndedBy describe a token that no longer works (the revoked
+	// view): revoked, or rotated out and past its grace period.
+	Ended     bool
+	EndedAt   *time.Time
+	EndReason string
+	EndedBy   string
 }
 
-func (s *Server) display(t *latchkey.Token) string {
-	if t.Legacy() {
-		return t.LegacyPrefix + "…"
-	}
-	return s.format.Display(t.Kind, t.UID)
+func (s *Server) display(t *latchkey.Token) string { return apitype.Display(s.format, t) }
+
+// endReasons words a token's revoked_reason for people.
+var endReasons = map[string]string{
+	"deleted":            "Deleted",
+	"leak_reported":      "Reported as leaked",
+	"reuse_detected":     "Revoked: an old token of its rotation family was used after its grace period",
+	"membership_removed": "Its user left the account",
+	"rotated":            "Rotated with no grace period",
 }
 
 func (s *Server) tokenRowOf(t *latchkey.Token, namer func(int64) string, now time.Time) tokenRow {
@@ -56,29 +67,41 @@ func (s *Server) tokenRowOf(t *latchkey.Token, namer func(int64) string, now tim
 	if t.Kind == latchkey.KindServiceToken {
 		row.Summary = catalog.Summary(t.Grants, namer)
 	}
+	switch {
+	case t.State == latchkey.StateDeleted:
+		row.Ended, row.EndedAt, row.EndedBy = true, t.RevokedAt, t.RevokedBy
+		row.EndReason = endReasons[t.RevokedReason]
+		if row.EndReason == "" {
+			row.EndReason = "Revoked"
+		}
+	case t.RotatedOut(now):
+		row.Ended, row.EndedAt, row.EndReason = true, t.GraceUntil, "Rotated out: its grace period is over"
+	}
+	if row.EndedBy == "" && row.Ended {
+		row.EndedBy = "—"
+	}
 	return row
 }
 
-// liveTokens lists one page of a kind of token (of one user for PATs), without tokens that were
-// rotated out and whose grace period is over.
-func (s *Server) liveTokens(ctx context.Context, p *latchkey.Principal, kind latchkey.TokenKind, userID *int64, pg *pager) ([]tokenRow, error) {
-	active := latchkey.StateActive
-	toks, total, err := s.store.FindTokens(ctx, latchkey.TokenFilter{AccountID: &p.AccountID, Kind: &kind, UserID: userID,
-		State: &active, Offset: pg.Offset(), Limit: pg.PerPage})
+// tokenRows lists one page of tokens (service tokens, or one user's PATs): those that still
+// work, or with ended those revoked or rotated out.
+func (s *Server) tokenRows(ctx context.Context, p *latchkey.Principal, ref admin.TokenRef, ended bool, pg *pager) ([]tokenRow, error) {
+	now := time.Now()
+	f := latchkey.TokenFilter{LiveAt: &now, Offset: pg.Offset(), Limit: pg.PerPage}
+	if ended {
+		f = latchkey.TokenFilter{EndedAt: &now, Offset: pg.Offset(), Limit: pg.PerPage}
+	}
+	toks, total, err := s.admin.Tokens(ctx, p, ref, f)
 	if err != nil {
 		return nil, err
 	}
 	pg.Total = total
-	namer, err := s.projectNamer(ctx, p.AccountID)
+	namer, err := s.projectNamer(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
 	rows := make([]tokenRow, 0, len(toks))
 	for _, t := range toks {
-		if t.RotatedOut(now) {
-			continue
-		}
 		rows = append(rows, s.tokenRowOf(t, namer, now))
 	}
 	return rows, nil
@@ -87,18 +110,28 @@ func (s *Server) liveTokens(ctx context.Context, p *latchkey.Principal, kind lat
 type tokenListData struct {
 	Tokens []tokenRow
 	Pager  pager
+	// Revoked is set on the revoked view.
+	Revoked bool
 }
 
+// handleUIServiceTokenList lists the service tokens that work, or (?view=revoked) those revoked
+// or rotated out, with when, why and by whom.
 func (s *Server) handleUIServiceTokenList(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := can(us.p, latchkey.ResServiceTokens, latchkey.AccessRead); err != nil {
-		return err
+	d := tokenListData{Revoked: r.URL.Query().Get("view") == "revoked"}
+	base := "/settings/service-tokens?"
+	if d.Revoked {
+		base += "view=revoked&"
 	}
-	d := tokenListData{Pager: pager{Page: pageParam(r), PerPage: latchkey.MaxLimit, Base: "/settings/service-tokens?"}}
+	d.Pager = pager{Page: pageParam(r), PerPage: latchkey.MaxLimit, Base: base}
 	var err error
-	if d.Tokens, err = s.liveTokens(r.Context(), us.p, latchkey.KindServiceToken, nil, &d.Pager); err != nil {
+	if d.Tokens, err = s.tokenRows(r.Context(), us.p, admin.TokenRef{Kind: latchkey.KindServiceToken}, d.Revoked, &d.Pager); err != nil {
 		return err
 	}
-	s.show(w, r, us, "service_tokens", "Service tokens", d)
+	title := "Service tokens"
+	if d.Revoked {
+		title = "Revoked service tokens"
+	}
+	s.show(w, r, us, "service_tokens", title, d)
 	return nil
 }
 
@@ -119,15 +152,15 @@ func expiryChoices(a *latchkey.Account) []choice {
 	return out
 }
 
-// expiresAt turns an expiry choice into the API's expires_at.
-func expiresAt(v string, choices []choice, now time.Time) (*string, error) {
+// expiresAt turns an expiry choice into a time ("": the account's default).
+func expiresAt(v string, choices []choice, now time.Time) (*time.Time, error) {
 	if v == "" {
 		return nil, nil
 	}
 	for _, c := range choices {
 		if c.Value == v {
 			days, _ := strconv.Atoi(v)
-			t := now.AddDate(0, 0, days).UTC().Format(time.RFC3339)
+			t := now.AddDate(0, 0, days).UTC()
 			return &t, nil
 		}
 	}
@@ -153,14 +186,14 @@ type tokenFormData struct {
 }
 
 func (s *Server) handleUIServiceTokenNew(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := canManageServiceTokens(us.p); err != nil {
+	if err := admin.CanManageServiceTokens(us.p); err != nil {
 		return err
 	}
-	a, err := s.store.FindAccountByID(r.Context(), us.p.AccountID)
+	a, err := s.admin.Account(r.Context(), us.p)
 	if err != nil {
 		return err
 	}
-	ed, err := s.newGrantEditor(r.Context(), us.p.AccountID, catalog.PlanSets(a.Plan), []grantRow{{Project: "all"}})
+	ed, err := s.newGrantEditor(r.Context(), us.p, catalog.PlanSets(a.Plan), []grantRow{{Project: "all"}})
 	if err != nil {
 		return err
 	}
@@ -172,18 +205,18 @@ func (s *Server) handleUIServiceTokenNew(w http.ResponseWriter, r *http.Request,
 // handleUIServiceTokenCreate handles every button of the + New Token form: add or remove a
 // permission row (re-rendering the form), or create the token and reveal it.
 func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	if err := canManageServiceTokens(us.p); err != nil {
+	if err := admin.CanManageServiceTokens(us.p); err != nil {
 		return err
 	}
 	ctx := r.Context()
-	a, err := s.store.FindAccountByID(ctx, us.p.AccountID)
+	a, err := s.admin.Account(ctx, us.p)
 	if err != nil {
 		return err
 	}
 	f := r.PostForm
 	d := &tokenFormData{FormID: f.Get("form_id"), Name: f.Get("name"), Expiry: f.Get("expires"), Expiries: expiryChoices(a),
 		CIDRs: f.Get("allowed_cidrs"), Errors: map[string]string{}}
-	if d.Editor, err = s.newGrantEditor(ctx, us.p.AccountID, catalog.PlanSets(a.Plan), parseGrantRows(f)); err != nil {
+	if d.Editor, err = s.newGrantEditor(ctx, us.p, catalog.PlanSets(a.Plan), parseGrantRows(f)); err != nil {
 		return err
 	}
 	d.Editor.Hint = planHint(a.Plan)
@@ -198,56 +231,60 @@ func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Reque
 	if edited {
 		return again(http.StatusOK, "")
 	}
-	now := time.Now()
-	tok := &latchkey.Token{AccountID: us.p.AccountID, Kind: latchkey.KindServiceToken, CreatedBy: us.p.String()}
-	if tok.Name, err = validName("name", &d.Name, true); err != nil {
-		d.Errors["name"] = "Enter a name, e.g. the integration that will use the token."
+	in := admin.NewToken{Name: d.Name}
+	if _, err := latchkey.CleanName("name", d.Name); err != nil {
+		d.Errors["name"] = latchkey.ErrorMessage(err)
 	}
-	if exp, err := expiresAt(d.Expiry, d.Expiries, now); err != nil {
-		d.Errors["expires_at"] = latchkey.ErrorMessage(err)
-	} else if tok.ExpiresAt, err = expiry(exp, a, now); err != nil {
+	if in.ExpiresAt, err = expiresAt(d.Expiry, d.Expiries, time.Now()); err != nil {
 		d.Errors["expires_at"] = latchkey.ErrorMessage(err)
 	}
-	// The API's validation of allowed_cidrs, on the typed list; none means any address.
-	if cidrs := splitCIDRs(d.CIDRs); len(cidrs) > 0 {
-		if tok.AllowedCIDRs, err = allowedCIDRs(&cidrs); err != nil {
-			d.Errors["allowed_cidrs"] = latchkey.ErrorMessage(err)
-		}
+	// The API's parsing of allowed_cidrs, on the typed list; none means any address.
+	if in.AllowedCIDRs, err = cidrList("allowed_cidrs", splitCIDRs(d.CIDRs)); err != nil {
+		d.Errors["allowed_cidrs"] = latchkey.ErrorMessage(err)
 	}
-	grants, ok, err := s.validateGrantRows(ctx, us.p, &d.Editor, grantOwner{plan: a.Plan}, 1)
+	grants, ok, err := s.validateGrantRows(ctx, us.p, &d.Editor, a.Plan, 1)
 	if err != nil {
 		return err
 	}
-	if !ok || len(d.Errors) > 0 {
+	invalid := func() error {
 		d.Editor.focusFirstError()
 		if d.Errors["allowed_cidrs"] != "" {
 			d.Editor.Focus = "token-cidrs"
+		}
+		if d.Errors["expires_at"] != "" {
+			d.Editor.Focus = "token-expires"
 		}
 		if d.Errors["name"] != "" {
 			d.Editor.Focus = "token-name"
 		}
 		return again(http.StatusBadRequest, "The token was not created: fix the fields marked below.")
 	}
-	tok.Grants = grants
-	if !usedForms.claim(d.FormID) {
+	if !ok || len(d.Errors) > 0 {
+		return invalid()
+	}
+	in.Grants = grants
+	if !s.forms.claim(d.FormID) {
 		return errFormUsed
 	}
-	secret, err := s.createToken(ctx, tok)
+	tok, secret, err := s.admin.CreateServiceToken(ctx, us.p, in)
 	if err != nil {
-		usedForms.release(d.FormID)
+		s.forms.release(d.FormID)
 		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
 			return err
+		}
+		if fieldErr(d.Errors, err, "name", "expires_at", "allowed_cidrs") == nil {
+			return invalid()
 		}
 		return again(formStatus(err), latchkey.ErrorMessage(err))
 	}
 	s.reveal(w, r, us, &revealData{Kind: "service token", Name: tok.Name, Token: secret, Display: s.display(tok),
-		ExpiresAt: tok.ExpiresAt, Summary: catalog.Summary(tok.Grants, s.namerOrNil(ctx, us.p.AccountID)),
+		ExpiresAt: tok.ExpiresAt, Summary: catalog.Summary(tok.Grants, s.namerOrNil(ctx, us.p)),
 		AllowedCIDRs: apitype.PrefixStrings(tok.AllowedCIDRs), DoneURL: "/settings/service-tokens"})
 	return nil
 }
 
-func (s *Server) namerOrNil(ctx context.Context, accountID int64) func(int64) string {
-	n, err := s.projectNamer(ctx, accountID)
+func (s *Server) namerOrNil(ctx context.Context, p *latchkey.Principal) func(int64) string {
+	n, err := s.projectNamer(ctx, p)
 	if err != nil {
 		return nil
 	}
@@ -284,26 +321,25 @@ type tokenUI struct {
 	kind    string // "service token" or "personal access token"
 	listURL string
 	base    string // URL of one token without its id: base + id + "/rotate"
-	// manage checks that the principal may rotate and delete this kind of token.
-	manage func(p *latchkey.Principal) error
-	// load finds the token named by {token_id} for the principal.
-	load func(ctx context.Context, r *http.Request, p *latchkey.Principal) (*latchkey.Token, error)
+	// ref names the token of {token_id} for the principal.
+	ref func(p *latchkey.Principal, id int64) admin.TokenRef
 }
 
 func (s *Server) serviceTokenUI() tokenUI {
 	return tokenUI{kind: "service token", listURL: "/settings/service-tokens", base: "/settings/service-tokens/",
-		manage: canManageServiceTokens,
-		load: func(ctx context.Context, r *http.Request, p *latchkey.Principal) (*latchkey.Token, error) {
-			return s.serviceToken(ctx, r, p)
-		}}
+		ref: func(_ *latchkey.Principal, id int64) admin.TokenRef { return admin.ServiceTokenRef(id) }}
 }
 
-// liveToken loads the token and refuses deleted ones and those already replaced by rotation.
-func (k tokenUI) liveToken(ctx context.Context, r *http.Request, p *latchkey.Principal, forRotate bool) (*latchkey.Token, error) {
-	if err := k.manage(p); err != nil {
+// liveToken loads the token of {token_id} for a rotate or delete page, refusing deleted tokens,
+// those already replaced by rotation, and principals who could not rotate or delete it (asked
+// of the admin layer with a dry run, so the page and the action agree).
+func (s *Server) liveToken(r *http.Request, p *latchkey.Principal, k tokenUI, forRotate bool) (*latchkey.Token, error) {
+	id, err := pathID(r, "token_id")
+	if err != nil {
 		return nil, err
 	}
-	tok, err := k.load(ctx, r, p)
+	ref := k.ref(p, id)
+	tok, err := s.admin.Token(r.Context(), p, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -313,15 +349,34 @@ func (k tokenUI) liveToken(ctx context.Context, r *http.Request, p *latchkey.Pri
 	if forRotate && tok.ReplacedByID != 0 {
 		return nil, latchkey.Errorf(latchkey.EConflict, "%s %s was already rotated; rotate its replacement instead", k.kind, tok.Name)
 	}
+	dry := admin.DryRun(r.Context())
+	if forRotate {
+		_, _, _, err = s.admin.RotateToken(dry, p, ref, admin.Rotation{})
+	} else {
+		_, err = s.admin.DeleteToken(dry, p, ref)
+	}
+	if err != nil {
+		return nil, err
+	}
 	return tok, nil
 }
 
-// graceChoices are the grace periods a rotation offers.
-var graceChoices = []choice{
-	{"0", "Now: the current token stops working immediately"},
-	{"3600", "1 hour"},
-	{"86400", "24 hours"},
-	{"604800", "7 days"},
+// graceChoices are the grace periods a rotation offers, with the account's default among them.
+func graceChoices(def time.Duration) []choice {
+	out := []choice{
+		{"0", "Now: the current token stops working immediately"},
+		{"3600", "1 hour"},
+		{"86400", "24 hours"},
+		{"604800", "7 days"},
+	}
+	v := strconv.FormatInt(int64(def/time.Second), 10)
+	for i, c := range out {
+		if c.Value == v {
+			out[i].Label += " (account default)"
+			return out
+		}
+	}
+	return append(out, choice{v, humanDuration(def) + " (account default)"})
 }
 
 type rotateData struct {
@@ -335,12 +390,6 @@ type rotateData struct {
 	// ReuseRevokes is the account setting: a rotated-out token used after its grace period
 	// revokes its replacement too.
 	ReuseRevokes bool
-}
-
-// reuseRevokes reads the account's reuse setting for the rotate page (false when unreadable).
-func (s *Server) reuseRevokes(ctx context.Context, accountID int64) bool {
-	a, err := s.store.FindAccountByID(ctx, accountID)
-	return err == nil && a.Settings.ReuseRevokesFamily
 }
 
 func (s *Server) handleUIServiceTokenRotateForm(w http.ResponseWriter, r *http.Request, us *uiSession) error {
@@ -359,36 +408,45 @@ func (s *Server) handleUIServiceTokenDelete(w http.ResponseWriter, r *http.Reque
 	return s.uiDelete(w, r, us, s.serviceTokenUI())
 }
 
+// rotateData prepares the rotate page of tok; the grace period offered first is the account's
+// default.
+func (s *Server) rotateData(r *http.Request, us *uiSession, k tokenUI, tok *latchkey.Token) (*rotateData, error) {
+	a, err := s.admin.Account(r.Context(), us.p)
+	if err != nil {
+		return nil, err
+	}
+	return &rotateData{FormID: randomString(18), Kind: k.kind, Token: s.tokenRowOf(tok, s.namerOrNil(r.Context(), us.p), time.Now()),
+		Graces: graceChoices(a.Settings.DefaultRotationGrace), Grace: strconv.FormatInt(int64(a.Settings.DefaultRotationGrace/time.Second), 10),
+		Action: k.base + strconv.FormatInt(tok.ID, 10) + "/rotate", Cancel: k.listURL, ReuseRevokes: a.Settings.ReuseRevokesFamily}, nil
+}
+
 func (s *Server) uiRotateForm(w http.ResponseWriter, r *http.Request, us *uiSession, k tokenUI) error {
-	tok, err := k.liveToken(r.Context(), r, us.p, true)
+	tok, err := s.liveToken(r, us.p, k, true)
 	if err != nil {
 		return err
 	}
-	d := &rotateData{FormID: randomString(18), Kind: k.kind, Token: s.tokenRowOf(tok, s.namerOrNil(r.Context(), us.p.AccountID), time.Now()),
-		Graces: graceChoices, Grace: "3600", Action: k.base + strconv.FormatInt(tok.ID, 10) + "/rotate", Cancel: k.listURL,
-		ReuseRevokes: s.reuseRevokes(r.Context(), us.p.AccountID)}
+	d, err := s.rotateData(r, us, k, tok)
+	if err != nil {
+		return err
+	}
 	s.show(w, r, us, "token_rotate", "Rotate "+tok.Name, d)
 	return nil
 }
 
 func (s *Server) uiRotate(w http.ResponseWriter, r *http.Request, us *uiSession, k tokenUI) error {
 	ctx := r.Context()
-	tok, err := k.liveToken(ctx, r, us.p, true)
+	tok, err := s.liveToken(r, us.p, k, true)
 	if err != nil {
 		return err
 	}
-	// The successor holds the same grants: the rotator must hold them too.
-	for _, g := range tok.Grants {
-		if err := catalog.CheckEscalation(us.p.Permissions, g); err != nil {
-			return err
-		}
+	d, err := s.rotateData(r, us, k, tok)
+	if err != nil {
+		return err
 	}
-	d := &rotateData{FormID: r.PostForm.Get("form_id"), Kind: k.kind, Token: s.tokenRowOf(tok, s.namerOrNil(ctx, us.p.AccountID), time.Now()),
-		Graces: graceChoices, Grace: r.PostForm.Get("grace"), Action: k.base + strconv.FormatInt(tok.ID, 10) + "/rotate", Cancel: k.listURL,
-		ReuseRevokes: s.reuseRevokes(ctx, us.p.AccountID)}
+	d.FormID, d.Grace = r.PostForm.Get("form_id"), r.PostForm.Get("grace")
 	var grace time.Duration
 	valid := false
-	for _, c := range graceChoices {
+	for _, c := range d.Graces {
 		if c.Value == d.Grace {
 			n, _ := strconv.Atoi(c.Value)
 			grace, valid = time.Duration(n)*time.Second, true
@@ -398,25 +456,20 @@ func (s *Server) uiRotate(w http.ResponseWriter, r *http.Request, us *uiSession,
 		s.showStatus(w, r, us, http.StatusBadRequest, "token_rotate", "Rotate "+tok.Name, d, "Choose how long the current token keeps working.")
 		return nil
 	}
-	if !usedForms.claim(d.FormID) {
+	if !s.forms.claim(d.FormID) {
 		return errFormUsed
 	}
-	next, err := s.rotate(ctx, us.p, tok, grace, nil)
+	next, secret, grace, err := s.admin.RotateToken(ctx, us.p, k.ref(us.p, tok.ID), admin.Rotation{Grace: &grace})
 	if err != nil {
-		usedForms.release(d.FormID)
+		s.forms.release(d.FormID)
 		return err
 	}
-	rd := &revealData{Kind: k.kind, Name: next.Name, Token: next.TokenString, Display: next.Display, DoneURL: k.listURL,
-		Rotated: true, OldDisplay: s.display(tok)}
+	rd := &revealData{Kind: k.kind, Name: next.Name, Token: secret, Display: s.display(next), DoneURL: k.listURL,
+		Rotated: true, OldDisplay: s.display(tok), ExpiresAt: next.ExpiresAt,
+		// The successor keeps the allowed addresses of the token it replaces.
+		AllowedCIDRs: apitype.PrefixStrings(next.AllowedCIDRs)}
 	if tok.Kind == latchkey.KindServiceToken {
-		rd.Summary = catalog.Summary(tok.Grants, s.namerOrNil(ctx, us.p.AccountID))
-	}
-	// The store gives the successor the allowed addresses of the token it replaces.
-	rd.AllowedCIDRs = next.AllowedCIDRs
-	if next.ExpiresAt != nil {
-		if t, err := time.Parse(time.RFC3339, *next.ExpiresAt); err == nil {
-			rd.ExpiresAt = &t
-		}
+		rd.Summary = catalog.Summary(tok.Grants, s.namerOrNil(ctx, us.p))
 	}
 	if grace > 0 {
 		until := time.Now().Add(grace)
@@ -434,22 +487,22 @@ type deleteData struct {
 }
 
 func (s *Server) uiDeleteConfirm(w http.ResponseWriter, r *http.Request, us *uiSession, k tokenUI) error {
-	tok, err := k.liveToken(r.Context(), r, us.p, false)
+	tok, err := s.liveToken(r, us.p, k, false)
 	if err != nil {
 		return err
 	}
-	d := &deleteData{Kind: k.kind, Token: s.tokenRowOf(tok, s.namerOrNil(r.Context(), us.p.AccountID), time.Now()),
+	d := &deleteData{Kind: k.kind, Token: s.tokenRowOf(tok, s.namerOrNil(r.Context(), us.p), time.Now()),
 		Action: k.base + strconv.FormatInt(tok.ID, 10) + "/delete", Cancel: k.listURL}
 	s.show(w, r, us, "token_delete", "Delete "+tok.Name, d)
 	return nil
 }
 
 func (s *Server) uiDelete(w http.ResponseWriter, r *http.Request, us *uiSession, k tokenUI) error {
-	tok, err := k.liveToken(r.Context(), r, us.p, false)
+	tok, err := s.liveToken(r, us.p, k, false)
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteToken(r.Context(), tok.ID, "deleted"); err != nil {
+	if _, err := s.admin.DeleteToken(r.Context(), us.p, k.ref(us.p, tok.ID)); err != nil {
 		return err
 	}
 	s.redirectFlash(w, r, k.listURL, "Deleted "+k.kind+" "+tok.Name+" ("+s.display(tok)+"). It no longer works.")

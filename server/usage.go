@@ -2,12 +2,12 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/apitype"
 )
 
@@ -78,7 +78,7 @@ func (s *Server) flushUses(ctx context.Context) error {
 		n := min(len(uses), useBatch)
 		batch := uses[:n]
 		uses = uses[n:]
-		if err := s.store.RecordTokenUses(ctx, batch); err != nil {
+		if err := s.admin.RecordTokenUses(ctx, batch); err != nil {
 			errs = append(errs, err)
 			for _, u := range batch {
 				gv.uses.add(u)
@@ -186,7 +186,7 @@ func (s *Server) runReuse() {
 			var err error
 			for attempt := range 3 {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				err = s.handleReuse(ctx, tok)
+				err = s.admin.HandleReuse(ctx, tok)
 				cancel()
 				if err == nil {
 					break
@@ -198,69 +198,6 @@ func (s *Server) runReuse() {
 			}
 		}
 	}
-}
-
-// systemActor is who background work acts as in the audit log.
-func systemActor(name string) latchkey.Actor {
-	return latchkey.Actor{Type: "system", Name: name, Source: "system"}
-}
-
-// handleReuse audits the reuse of a rotated-out token and, when the account says so (the
-// default), revokes the live tokens of its family: whoever holds the old token may hold the
-// new one too.
-func (s *Server) handleReuse(ctx context.Context, tok *latchkey.Token) error {
-	ctx = latchkey.WithActor(ctx, systemActor("reuse detection"))
-	a, err := s.store.FindAccountByID(ctx, tok.AccountID)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	var live []*latchkey.Token
-	if a.Settings.ReuseRevokesFamily {
-		active := latchkey.StateActive
-		fam, _, err := s.store.FindTokens(ctx, latchkey.TokenFilter{AccountID: &tok.AccountID, FamilyID: &tok.FamilyID,
-			State: &active, Limit: latchkey.MaxLimit})
-		if err != nil {
-			return err
-		}
-		for _, t := range fam {
-			if t.ID != tok.ID && !t.RotatedOut(now) {
-				live = append(live, t)
-			}
-		}
-	}
-	ids := make([]int64, len(live))
-	for i, t := range live {
-		ids[i] = t.ID
-	}
-	c := map[string]any{"token_id": tok.ID, "uid": tok.UID, "name": tok.Name, "family_id": tok.FamilyID,
-		"revoke_family": a.Settings.ReuseRevokesFamily, "revoked_token_ids": ids}
-	if tok.GraceUntil != nil {
-		c["grace_until"] = apitype.Time(*tok.GraceUntil)
-	}
-	if tok.ReplacedByID != 0 {
-		c["replaced_by_id"] = tok.ReplacedByID
-	}
-	if err := s.store.AppendAudit(ctx, &latchkey.AuditEntry{AccountID: tok.AccountID,
-		EventType: tokenEventType(tok.Kind, "reuse_detected"), Context: c}); err != nil {
-		return err
-	}
-	var errs []error
-	for _, t := range live {
-		if err := s.store.DeleteToken(ctx, t.ID, "reuse_detected"); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// tokenEventType names a token event in the audit log's vocabulary: service_token.<what> or
-// account_scoped_pat.<what>.
-func tokenEventType(kind latchkey.TokenKind, what string) string {
-	if kind == latchkey.KindPAT {
-		return "account_scoped_pat." + what
-	}
-	return "service_token." + what
 }
 
 // expirySweep remembers which expired tokens were audited, so each is audited once.
@@ -302,7 +239,7 @@ func (s *Server) sweepExpired(ctx context.Context) error {
 	}
 	// Forget tokens that were deleted since: the set stays as large as the expired live tokens.
 	sw.audited = still
-	ctx = latchkey.WithActor(ctx, systemActor("expiry"))
+	ctx = latchkey.WithActor(ctx, latchkey.Actor{Type: "system", Name: "expiry", Source: "system"})
 	var errs []error
 	for accountID, toks := range fresh {
 		done, err := s.auditedExpiries(ctx, accountID, toks)
@@ -319,8 +256,8 @@ func (s *Server) sweepExpired(ctx context.Context) error {
 			if t.UserID != 0 {
 				c["user_id"] = t.UserID
 			}
-			if err := s.store.AppendAudit(ctx, &latchkey.AuditEntry{AccountID: accountID,
-				EventType: tokenEventType(t.Kind, "expired"), Context: c}); err != nil {
+			if err := s.admin.RecordEvents(ctx, &latchkey.AuditEntry{AccountID: accountID,
+				EventType: admin.TokenEventType(t.Kind, "expired"), Context: c}); err != nil {
 				errs = append(errs, err)
 				continue
 			}

@@ -1098,7 +1098,8 @@ func testRevocationRecorded(t *testing.T, s latchkey.Store) {
 	if err := s.CreateToken(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RotateToken(ctx, old.ID, newToken(a.ID, latchkey.KindServiceToken), 0); err != nil {
+	oldNext := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.RotateToken(ctx, old.ID, oldNext, 0); err != nil {
 		t.Fatal(err)
 	}
 	got, err = s.FindTokenByID(ctx, old.ID)
@@ -1107,5 +1108,36 @@ func testRevocationRecorded(t *testing.T, s latchkey.Store) {
 	}
 	if got.State != latchkey.StateDeleted || got.RevokedReason != "rotated" || got.RevokedBy != "user:1" {
 		t.Errorf("token rotated with no grace: state %d, reason %q, by %q; want 2, rotated, user:1", got.State, got.RevokedReason, got.RevokedBy)
+	}
+	graced := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.CreateToken(ctx, graced); err != nil {
+		t.Fatal(err)
+	}
+	successor := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.RotateToken(ctx, graced.ID, successor, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(f latchkey.TokenFilter) []int64 {
+		t.Helper()
+		f.AccountID = &a.ID
+		toks, _, err := s.FindTokens(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, t := range toks {
+			out = append(out, t.ID)
+		}
+		return out
+	}
+	now, later := time.Now(), time.Now().Add(2*time.Hour)
+	if diff := cmp.Diff([]int64{oldNext.ID, graced.ID, successor.ID}, ids(latchkey.TokenFilter{LiveAt: &now})); diff != "" {
+		t.Errorf("tokens live now (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int64{tok.ID, old.ID}, ids(latchkey.TokenFilter{EndedAt: &now})); diff != "" {
+		t.Errorf("tokens ended now (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int64{tok.ID, old.ID, graced.ID}, ids(latchkey.TokenFilter{EndedAt: &later})); diff != "" {
+		t.Errorf("tokens ended once the grace period is over (-want +got):\n%s", diff)
 	}
 }

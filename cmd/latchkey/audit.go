@@ -11,8 +11,6 @@ import (
 	"github.com/latchkey/latchkey/apitype"
 )
 
-func init() { extraCommands = append(extraCommands, auditCmd) }
-
 func auditCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -9,80 +10,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/catalog"
-	"github.com/latchkey/latchkey/password"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/tokenfmt"
 )
 
-// bootstrapInput describes a new account and its first admin.
-type bootstrapInput struct {
-	Account  string
-	Plan     latchkey.Plan
-	Email    string
-	Password string
-}
-
-// bootstrapResult is what the caller must hand to the admin: the PAT is shown once.
-type bootstrapResult struct {
-	Account *latchkey.Account
-	User    *latchkey.User
-	PAT     string
-}
-
 // bootstrap creates an account and its first admin (developer license, in every built-in group,
-// Owner included) with a personal access token. An existing user with the email is reused and
-// keeps their password.
-func bootstrap(ctx context.Context, s latchkey.Store, f tokenfmt.Format, in bootstrapInput) (*bootstrapResult, error) {
-	if !catalog.ValidPlan(in.Plan) {
-		return nil, fmt.Errorf("unknown plan %q (want one of %v)", in.Plan, catalog.Plans())
-	}
-	if strings.TrimSpace(in.Account) == "" {
-		return nil, fmt.Errorf("the account name is empty")
-	}
-	ctx = latchkey.WithActor(ctx, latchkey.Actor{Type: "system", Name: "bootstrap", Source: "cli"})
-	a := &latchkey.Account{Name: strings.TrimSpace(in.Account), Plan: in.Plan, Settings: latchkey.DefaultAccountSettings()}
-	u, err := s.FindUserByEmail(ctx, in.Email)
-	switch latchkey.ErrorCodeOf(err) {
-	case "":
-	case latchkey.ENotFound:
-		if err := password.Validate(in.Password); err != nil {
+// Owner included) with a personal access token, in one transaction (admin.CreateAccount). An
+// existing user with the email is reused and keeps their password.
+func bootstrap(ctx context.Context, s latchkey.Store, f tokenfmt.Format, in admin.Bootstrap) (*admin.BootstrapResult, error) {
+	res, err := admin.New(s, f).CreateAccount(ctx, in)
+	if err != nil {
+		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
 			return nil, err
 		}
-		hash, err := password.Hash(in.Password)
-		if err != nil {
-			return nil, err
-		}
-		u = &latchkey.User{Email: in.Email, FirstName: "Admin", PasswordHash: hash}
-		if err := s.CreateUser(ctx, u); err != nil {
-			return nil, fmt.Errorf("create admin user: %w", err)
-		}
-	default:
-		return nil, err
+		return nil, errors.New(latchkey.ErrorMessage(err))
 	}
-	if err := s.CreateAccount(ctx, a); err != nil {
-		return nil, fmt.Errorf("create account: %w", err)
-	}
-	groups, _, err := s.FindGroups(ctx, latchkey.GroupFilter{AccountID: a.ID})
-	if err != nil {
-		return nil, err
-	}
-	var ids []int64
-	for _, g := range groups {
-		ids = append(ids, g.ID)
-	}
-	if err := s.CreateMembership(ctx, &latchkey.Membership{AccountID: a.ID, UserID: u.ID, License: latchkey.LicenseDeveloper}, ids); err != nil {
-		return nil, fmt.Errorf("add admin to account: %w", err)
-	}
-	m, err := f.Mint(latchkey.KindPAT)
-	if err != nil {
-		return nil, err
-	}
-	pat := &latchkey.Token{AccountID: a.ID, Kind: latchkey.KindPAT, UserID: u.ID, UID: m.UID, Hash: m.Hash,
-		Name: "bootstrap admin token", CreatedBy: "system:bootstrap"}
-	if err := s.CreateToken(ctx, pat); err != nil {
-		return nil, fmt.Errorf("create admin token: %w", err)
-	}
-	return &bootstrapResult{Account: a, User: u, PAT: m.String}, nil
+	return res, nil
 }
 
 func initCmd(e *env) *cobra.Command {
@@ -117,7 +60,7 @@ with the email already exists, that user becomes the new account's admin and kee
 				return err
 			}
 			defer s.Close()
-			res, err := bootstrap(cmd.Context(), s, f, bootstrapInput{Account: account, Plan: latchkey.Plan(plan), Email: email, Password: pw})
+			res, err := bootstrap(cmd.Context(), s, f, admin.Bootstrap{Account: account, Plan: latchkey.Plan(plan), Email: email, Password: pw})
 			if err != nil {
 				return err
 			}

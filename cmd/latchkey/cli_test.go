@@ -99,11 +99,7 @@ func TestCLITokenCommands(t *testing.T) {
 func TestHelpEverywhere(t *testing.T) {
 	e := &env{getenv: func(string) string { return "" }}
 	var cmds []*cobra.Command
-	root := &cobra.Command{Use: "latchkey"}
-	root.AddCommand(serveCmd(e), initCmd(e), migrateCmd(e), tokenCmd(e), whoamiCmd(e), versionCmd(e))
-	for _, c := range extraCommands {
-		root.AddCommand(c(e))
-	}
+	root := rootCmd(e)
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		cmds = append(cmds, c)

@@ -47,7 +47,7 @@ func TestCompatSurface(t *testing.T) {
 		}
 		var st apitype.Token
 		mustDo(t, ts.Admin, http.MethodPost, acct+"/service-tokens/", with("name", "extra fields",
-			"permission_grants", []any{map[string]any{"permission_set": "metadata_only", "id": nil, "state": 1, "uid": "x"}}), &st)
+			"permission_grants", []any{map[string]any{"permission_set": "metadata_only", "all_projects": true, "id": nil, "state": 1, "uid": "x"}}), &st)
 		if st.Name != "extra fields" || len(st.PermissionGrants) != 1 || st.TokenString == "" {
 			t.Errorf("token created with extra fields = %+v", st)
 		}
@@ -477,7 +477,7 @@ func TestCompatSurface(t *testing.T) {
 			t.Fatalf("new PAT: %v", err)
 		}
 		var next apitype.Token
-		env := mustDo(t, pc, http.MethodPost, pathf("%s/users/%d/account-apikeys/%d/", acct, u.ID, pat.ID), map[string]any{}, &next)
+		env := mustDo(t, pc, http.MethodPost, pathf("%s/users/%d/account-apikeys/%d/", acct, u.ID, pat.ID), map[string]any{"grace_period_seconds": 0}, &next)
 		if env.Status.Code != http.StatusCreated || next.TokenString == "" || next.TokenString == pat.TokenString || next.ID == pat.ID {
 			t.Fatalf("PAT rotate = %d, id %d (old %d), new token_string present: %v", env.Status.Code, next.ID, pat.ID, next.TokenString != "")
 		}

@@ -375,7 +375,7 @@ func TestGovernanceExpiryAndLastUsed(t *testing.T) {
 	}
 	stc, _ := ts.serviceToken(t, "reader", client.GrantOn("metadata_only", 0))
 	_, err = stc.Do(ctx, http.MethodPost, base+"/settings/", map[string]any{"leak_action": "flag"}, nil)
-	wantAPIError(t, "settings without account_settings:write", err, http.StatusForbidden, "account_settings")
+	wantAPIError(t, "settings without security rights", err, http.StatusForbidden, "security_admin")
 	if got := govAudit(t, ts, "event_type=account.updated"); len(got) != 1 || got[0].Context["max_token_lifetime_seconds"] != float64(3600) {
 		t.Errorf("account.updated entries = %+v, want exactly one setting the maximum lifetime", got)
 	}

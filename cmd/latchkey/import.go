@@ -18,11 +18,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/catalog"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/tokenfmt"
 )
-
-func init() { extraCommands = append(extraCommands, importCmd) }
 
 // importRecord is one line of an import file.
 type importRecord struct {
@@ -60,12 +58,14 @@ func importCmd(e *env) *cobra.Command {
 JSON object:
 
   {"account_id": 1, "name": "airflow (old)", "token": "<40 lowercase hex>",
-   "permission_grants": [{"permission_set": "job_admin", "project_id": 3}],
+   "permission_grants": [{"permission_set": "job_admin", "project_id": 3},
+                         {"permission_set": "metadata_only", "all_projects": true}],
    "created_at": "2023-04-01T00:00:00Z"}
 
 or, when only the old system's stored form is available, "token_bcrypt" (its bcrypt hash) and
 "token_prefix" (its first 8 characters) instead of "token". "account" (the account's name) may
-replace "account_id"; a grant without project_id covers all projects.
+replace "account_id". Each grant names its scope: "all_projects": true, or the "project_id" of a
+project of the account; a grant with neither is refused, never widened.
 
 Imported tokens keep working. They verify through the slow path (bcrypt, then cached briefly),
 are marked "legacy format – rotate for lower latency" in lists and the UI, and are counted in
@@ -96,11 +96,12 @@ in transactions of --batch tokens. The exit status is non-zero when any line was
 	return cmd
 }
 
-// importer validates records against the store, caching accounts and projects.
+// importer validates records against the store, caching accounts; tokens are checked and
+// stored by the admin layer.
 type importer struct {
 	s        latchkey.Store
+	admin    *admin.Service
 	accounts map[string]*latchkey.Account
-	projects map[int64]*latchkey.Project
 	seen     map[string]int // token or bcrypt hash -> first line
 }
 
@@ -122,8 +123,7 @@ func importFile(ctx context.Context, e *env, s latchkey.Store, file string, cost
 	}
 	bar := progressbar.NewOptions64(total, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription("importing"),
 		progressbar.OptionShowBytes(true), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
-	im := &importer{s: s, accounts: map[string]*latchkey.Account{}, projects: map[int64]*latchkey.Project{}, seen: map[string]int{}}
-	ctx = latchkey.WithActor(ctx, latchkey.Actor{Type: "system", Name: "import", Source: "cli"})
+	im := &importer{s: s, admin: admin.New(s, tokenfmt.Default), accounts: map[string]*latchkey.Account{}, seen: map[string]int{}}
 
 	sc := bufio.NewScanner(io.TeeReader(r, bar))
 	sc.Buffer(make([]byte, 0, 64<<10), MaxImportLine)
@@ -138,7 +138,7 @@ func importFile(ctx context.Context, e *env, s latchkey.Store, file string, cost
 			return err
 		}
 		if !dryRun {
-			if err := s.CreateTokens(ctx, toks); err != nil {
+			if err := im.admin.ImportTokens(ctx, toks); err != nil {
 				return fmt.Errorf("import lines %d-%d: %w", pending[0].line, pending[len(pending)-1].line, err)
 			}
 			imported += len(toks)
@@ -206,10 +206,10 @@ func (im *importer) parse(ctx context.Context, line int, raw []byte) (*pendingTo
 	if err != nil {
 		return nil, err
 	}
-	if rec.Name == nil || strings.TrimSpace(*rec.Name) == "" || len(*rec.Name) > 255 {
-		return nil, fmt.Errorf("name is required (1 to 255 characters)")
+	if rec.Name == nil {
+		return nil, fmt.Errorf("name is required")
 	}
-	tok := &latchkey.Token{AccountID: a.ID, Kind: latchkey.KindServiceToken, Name: strings.TrimSpace(*rec.Name), CreatedBy: "system:import"}
+	tok := &latchkey.Token{AccountID: a.ID, Kind: latchkey.KindServiceToken, Name: *rec.Name, CreatedBy: "system:import"}
 	pt := &pendingToken{line: line, tok: tok}
 	var key string
 	switch {
@@ -245,24 +245,21 @@ func (im *importer) parse(ctx context.Context, line int, raw []byte) (*pendingTo
 		}
 		tok.CreatedAt = t.UTC().Truncate(time.Microsecond)
 	}
-	for i, g := range rec.PermissionGrants {
-		grant := latchkey.Grant{PermissionSet: g.PermissionSet, AllProjects: g.ProjectID == nil}
-		if g.AllProjects != nil && *g.AllProjects && g.ProjectID != nil {
-			return nil, fmt.Errorf("permission grant %d names a project_id and all_projects", i+1)
-		}
+	for _, g := range rec.PermissionGrants {
+		grant := latchkey.Grant{PermissionSet: g.PermissionSet, AllProjects: g.AllProjects != nil && *g.AllProjects}
 		if g.ProjectID != nil {
 			grant.ProjectID = *g.ProjectID
-			if p, err := im.project(ctx, *g.ProjectID); err != nil || p.AccountID != a.ID || p.State != latchkey.StateActive {
-				return nil, fmt.Errorf("permission grant %d: project %d does not exist in account %d", i+1, *g.ProjectID, a.ID)
-			}
 		}
 		for _, c := range g.WritableEnvironmentCategories {
 			grant.WritableEnvs = append(grant.WritableEnvs, latchkey.EnvCategory(c))
 		}
-		if err := catalog.ValidateTokenGrant(a.Plan, grant); err != nil {
-			return nil, fmt.Errorf("permission grant %d: %s", i+1, latchkey.ErrorMessage(err))
-		}
 		tok.Grants = append(tok.Grants, grant)
+	}
+	if err := im.admin.CheckImportedToken(ctx, a, tok); err != nil {
+		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+			return nil, err
+		}
+		return nil, errors.New(latchkey.ErrorMessage(err))
 	}
 	if err := im.checkExisting(ctx, tok, pt.plain); err != nil {
 		return nil, err
@@ -338,18 +335,6 @@ func (im *importer) account(ctx context.Context, rec importRecord) (*latchkey.Ac
 		return nil, fmt.Errorf("account %s does not exist", strings.TrimPrefix(key, "#"))
 	}
 	return found, nil
-}
-
-func (im *importer) project(ctx context.Context, id int64) (*latchkey.Project, error) {
-	if p, ok := im.projects[id]; ok {
-		return p, nil
-	}
-	p, err := im.s.FindProjectByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	im.projects[id] = p
-	return p, nil
 }
 
 // hashPending bcrypt-hashes plain-text tokens on every core and returns the batch's tokens.

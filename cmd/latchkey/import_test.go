@@ -28,16 +28,16 @@ func TestImportLegacyTokens(t *testing.T) {
 	byName := "aaaaaaaabbbbbbbbccccccccddddddddeeeeeeee"
 	lines := []string{
 		fmt.Sprintf(`{"account_id": %d, "name": "old airflow", "token": %q, "permission_grants": [{"permission_set": "job_admin", "project_id": %d}], "created_at": "2023-04-01T00:00:00Z"}`, ts.AccountID, plain, p.ID),
-		fmt.Sprintf(`{"account_id": %d, "name": "old dbt", "token_bcrypt": %q, "token_prefix": %q, "permission_grants": [{"permission_set": "metadata_only"}]}`, ts.AccountID, hash, stored[:8]),
+		fmt.Sprintf(`{"account_id": %d, "name": "old dbt", "token_bcrypt": %q, "token_prefix": %q, "permission_grants": [{"permission_set": "metadata_only", "all_projects": true}]}`, ts.AccountID, hash, stored[:8]),
 		`# a comment`,
 		`{not json`,
 		fmt.Sprintf(`{"account_id": %d, "name": "bad token", "token": "ABCDEF"}`, ts.AccountID),
-		fmt.Sprintf(`{"account_id": %d, "name": "plan", "token": "1111111111111111111111111111111111111111", "permission_grants": [{"permission_set": "security_admin"}]}`, ts.AccountID),
+		fmt.Sprintf(`{"account_id": %d, "name": "plan", "token": "1111111111111111111111111111111111111111", "permission_grants": [{"permission_set": "security_admin", "all_projects": true}]}`, ts.AccountID),
 		fmt.Sprintf(`{"account_id": %d, "name": "project", "token": "2222222222222222222222222222222222222222", "permission_grants": [{"permission_set": "job_admin", "project_id": 999}]}`, ts.AccountID),
 		fmt.Sprintf(`{"account_id": %d, "token": "3333333333333333333333333333333333333333"}`, ts.AccountID),
 		fmt.Sprintf(`{"account_id": %d, "name": "dup", "token": %q}`, ts.AccountID, plain),
 		`{"account_id": 424242, "name": "nowhere", "token": "4444444444444444444444444444444444444444"}`,
-		fmt.Sprintf(`{"account": "Acme", "name": "by name", "token": %q, "permission_grants": [{"permission_set": "readonly"}]}`, byName),
+		fmt.Sprintf(`{"account": "Acme", "name": "by name", "token": %q, "permission_grants": [{"permission_set": "readonly", "all_projects": true}]}`, byName),
 	}
 	file := filepath.Join(t.TempDir(), "tokens.jsonl")
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {

@@ -40,7 +40,16 @@ type env struct {
 
 // run is the whole program: main only wires in the process's context, arguments and streams.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := rootCmd(&env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
+}
+
+// rootCmd is the latchkey command with every subcommand.
+func rootCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "latchkey",
 		Short: "Account-owned API tokens with narrow, project-scoped permissions",
@@ -56,22 +65,12 @@ Every flag can also be set through the environment as LATCHKEY_<FLAG>, e.g. LATC
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return bindEnv(cmd, getenv)
+			return bindEnv(cmd, e.getenv)
 		},
 	}
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.AddCommand(serveCmd(e), initCmd(e), migrateCmd(e), tokenCmd(e), whoamiCmd(e), versionCmd(e))
-	for _, c := range extraCommands {
-		root.AddCommand(c(e))
-	}
-	return root.ExecuteContext(ctx)
+	root.AddCommand(serveCmd(e), initCmd(e), migrateCmd(e), tokenCmd(e), whoamiCmd(e), importCmd(e), auditCmd(e), versionCmd(e))
+	return root
 }
-
-// extraCommands lets other files add subcommands.
-var extraCommands []func(*env) *cobra.Command
 
 // bindEnv fills every flag not given on the command line from LATCHKEY_<NAME>.
 func bindEnv(cmd *cobra.Command, getenv func(string) string) error {

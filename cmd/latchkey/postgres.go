@@ -8,12 +8,10 @@ import (
 	"github.com/latchkey/latchkey/postgres"
 )
 
-// PostgreSQL support: --db postgres://… (see docs/deploy.md). Pool sizing goes in the URL's
+// openPostgres opens --db postgres://… (see docs/deploy.md). Pool sizing goes in the URL's
 // pool_* parameters, so serve, migrate and init take it the same way.
-func init() {
-	openPostgres = func(ctx context.Context, dsn string, log *slog.Logger) (latchkey.Store, error) {
-		return postgres.OpenWith(ctx, dsn, postgres.Options{Logger: log})
-	}
+func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (latchkey.Store, error) {
+	return postgres.OpenWith(ctx, dsn, postgres.Options{Logger: log})
 }
 
 // exclusiveStore is a store shared by several nodes that can run a section on one node at a

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/postgres"
 	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/tokenfmt"
@@ -151,7 +152,7 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 				return err
 			}
 			pw := randomPassword()
-			res, err := bootstrap(ctx, store, format, bootstrapInput{Account: o.account, Plan: latchkey.PlanEnterprise, Email: o.adminEmail, Password: pw})
+			res, err := bootstrap(ctx, store, format, admin.Bootstrap{Account: o.account, Plan: latchkey.PlanEnterprise, Email: o.adminEmail, Password: pw})
 			if err != nil {
 				return fmt.Errorf("bootstrap: %w", err)
 			}
@@ -205,6 +206,11 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 		time.Since(start).Round(time.Millisecond), base)
 	log.Info("serving", "addr", ln.Addr().String(), "db", redactDSN(o.db))
 
+	// Background work runs until the HTTP server has stopped, then flushes what it buffered.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	runDone := make(chan error, 1)
+	go func() { runDone <- srv.Run(runCtx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -218,7 +224,8 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "error", err.Error())
 	}
-	if err := srv.Close(sctx); err != nil {
+	stopRun()
+	if err := <-runDone; err != nil {
 		log.Warn("flush on shutdown", "error", err.Error())
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

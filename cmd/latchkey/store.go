@@ -30,6 +30,3 @@ func openStoreLogged(ctx context.Context, dsn string, log *slog.Logger) (latchke
 	}
 	return sqlite.Open(ctx, dsn)
 }
-
-// openPostgres is set by postgres.go.
-var openPostgres func(ctx context.Context, dsn string, log *slog.Logger) (latchkey.Store, error)

@@ -297,6 +297,12 @@ func (s *Store) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latc
 	if f.LegacyPrefix != nil {
 		w.add("legacy_prefix = ?", *f.LegacyPrefix)
 	}
+	if f.LiveAt != nil {
+		w.add("state = 1 AND (replaced_by_id = 0 OR grace_until > ?)", micros(*f.LiveAt))
+	}
+	if f.EndedAt != nil {
+		w.add("(state = 2 OR (replaced_by_id <> 0 AND grace_until <= ?))", micros(*f.EndedAt))
+	}
 	total, err := s.count(ctx, "tokens", &w)
 	if err != nil {
 		return nil, 0, s.wrap(err, "count tokens")

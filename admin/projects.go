@@ -1,0 +1,166 @@
+package admin
+
+import (
+	"context"
+
+	"github.com/latchkey/latchkey"
+)
+
+// readableProjects returns nil when p can read every project, or the ids it can read.
+func readableProjects(p *latchkey.Principal) []int64 {
+	if p.Permissions.AllProjects.Access[latchkey.ResProjects] >= latchkey.AccessRead {
+		return nil
+	}
+	ids := []int64{}
+	for _, ps := range p.Permissions.Projects {
+		if ps.Access[latchkey.ResProjects] >= latchkey.AccessRead {
+			ids = append(ids, ps.ProjectID)
+		}
+	}
+	return ids
+}
+
+// Projects lists the projects of p's account that p can read (projects:read on at least one).
+func (s *Service) Projects(ctx context.Context, p *latchkey.Principal, f latchkey.ProjectFilter) ([]*latchkey.Project, int, error) {
+	ids := readableProjects(p)
+	if ids != nil && len(ids) == 0 {
+		// Not one project is readable: the principal lacks the permission, it is not an empty list.
+		return nil, 0, latchkey.Errorf(latchkey.EForbidden, "requires projects:read on at least one project")
+	}
+	f.AccountID, f.IDs = p.AccountID, ids
+	return s.store.FindProjects(ctx, f)
+}
+
+// AllProjects returns every project of p's account (active only, or in every state), for
+// pickers and summaries; it needs no permission beyond membership, as names are shown wherever
+// grants are.
+func (s *Service) AllProjects(ctx context.Context, p *latchkey.Principal, activeOnly bool) ([]*latchkey.Project, error) {
+	f := latchkey.ProjectFilter{AccountID: p.AccountID, Limit: latchkey.MaxLimit}
+	if activeOnly {
+		st := latchkey.StateActive
+		f.State = &st
+	}
+	return all(func(offset int) ([]*latchkey.Project, int, error) {
+		f.Offset = offset
+		return s.store.FindProjects(ctx, f)
+	})
+}
+
+// Project loads a project of p's account and checks want on it. A project p cannot even read
+// does not exist for it, whatever it asks to do.
+func (s *Service) Project(ctx context.Context, p *latchkey.Principal, id int64, want latchkey.Access) (*latchkey.Project, error) {
+	pr, err := s.store.FindProjectByID(ctx, id)
+	if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+		return nil, err
+	}
+	if err != nil || pr.AccountID != p.AccountID || !p.Can(latchkey.ResProjects, latchkey.AccessRead, id, "").Allowed {
+		return nil, notFound("project %d not found", id)
+	}
+	if err := p.Can(latchkey.ResProjects, want, id, "").Err(); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// checkProjectName refuses a name another active project of the account has.
+func (s *Service) checkProjectName(ctx context.Context, accountID, self int64, name string) error {
+	active := latchkey.StateActive
+	same, _, err := s.store.FindProjects(ctx, latchkey.ProjectFilter{AccountID: accountID, Name: &name, State: &active, Limit: 2})
+	if err != nil {
+		return err
+	}
+	for _, pr := range same {
+		if pr.ID != self {
+			return &latchkey.Error{Code: latchkey.EConflict, Field: "name", Message: "a project named " + name + " already exists in this account"}
+		}
+	}
+	return nil
+}
+
+// CreateProject creates a project (project_create:write). Names are unique among the account's
+// active projects.
+func (s *Service) CreateProject(ctx context.Context, p *latchkey.Principal, name, description string) (*latchkey.Project, error) {
+	if err := require(p, latchkey.ResProjectCreate, latchkey.AccessWrite); err != nil {
+		return nil, err
+	}
+	name, err := latchkey.CleanName("name", name)
+	if err != nil {
+		return nil, err
+	}
+	pr := &latchkey.Project{AccountID: p.AccountID, Name: name, Description: description}
+	if err := checkDescription(description); err != nil {
+		return nil, err
+	}
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.checkProjectName(ctx, p.AccountID, 0, name); err != nil {
+			return err
+		}
+		return s.store.CreateProject(ctx, pr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// MaxDescriptionLength bounds free-text descriptions, in characters.
+const MaxDescriptionLength = 1000
+
+func checkDescription(d string) error {
+	if n := len([]rune(d)); n > MaxDescriptionLength {
+		return latchkey.FieldError("description", "description must be at most %d characters (it has %d)", MaxDescriptionLength, n)
+	}
+	return nil
+}
+
+// UpdateProject renames a project or changes its description (projects:write on it).
+func (s *Service) UpdateProject(ctx context.Context, p *latchkey.Principal, id int64, upd latchkey.ProjectUpdate) (*latchkey.Project, error) {
+	if upd.Name != nil {
+		name, err := latchkey.CleanName("name", *upd.Name)
+		if err != nil {
+			return nil, err
+		}
+		upd.Name = &name
+	}
+	if upd.Description != nil {
+		if err := checkDescription(*upd.Description); err != nil {
+			return nil, err
+		}
+	}
+	var out *latchkey.Project
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		pr, err := s.Project(ctx, p, id, latchkey.AccessWrite)
+		if err != nil {
+			return err
+		}
+		if pr.State == latchkey.StateDeleted {
+			return latchkey.Errorf(latchkey.EInvalid, "project %d is deleted", pr.ID)
+		}
+		if upd.Name != nil && *upd.Name != pr.Name {
+			if err := s.checkProjectName(ctx, p.AccountID, pr.ID, *upd.Name); err != nil {
+				return err
+			}
+		}
+		out, err = s.store.UpdateProject(ctx, pr.ID, upd)
+		return err
+	})
+	return out, err
+}
+
+// DeleteProject deletes a project (projects:write on it) and returns it in state 2. Deleting a
+// deleted project does nothing.
+func (s *Service) DeleteProject(ctx context.Context, p *latchkey.Principal, id int64) (*latchkey.Project, error) {
+	var out *latchkey.Project
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		pr, err := s.Project(ctx, p, id, latchkey.AccessWrite)
+		if err != nil {
+			return err
+		}
+		if err := s.store.DeleteProject(ctx, pr.ID); err != nil {
+			return err
+		}
+		out, err = s.store.FindProjectByID(ctx, pr.ID)
+		return err
+	})
+	return out, err
+}
