@@ -125,7 +125,7 @@ var goldenCases = []goldenCase{
 	{route: "GET " + a3r + "/service-tokens/{$}", name: "service_tokens_list_bad_expires_before", as: "admin",
 		path: a3p + "/service-tokens/?expires_before=tomorrow", want: 400},
 	{route: "POST " + a3r + "/service-tokens/{$}", name: "service_tokens_create", as: "admin", path: a3p + "/service-tokens/",
-		body: `{"name":"Nightly","permission_grants":[{"permission_set":"job_runner","project_id":{{project}}},{"permission_set":"metadata_only"}],` +
+		body: `{"name":"Nightly","permission_grants":[{"permission_set":"job_runner","project_id":{{project}}},{"permission_set":"metadata_only","all_projects":true}],` +
 			`"allowed_cidrs":["10.0.0.0/8"],"expires_at":"2099-01-01T00:00:00Z"}`, want: 201},
 	{route: "POST " + a3r + "/service-tokens/{$}", name: "service_tokens_create_two_step", as: "admin", path: a3p + "/service-tokens/",
 		body: `{"account_id":{{account}},"name":"Two-step 2","state":1}`, want: 201},
@@ -134,7 +134,7 @@ var goldenCases = []goldenCase{
 	{route: "POST " + a3r + "/service-tokens/{$}", name: "service_tokens_create_unknown_set", as: "admin", path: a3p + "/service-tokens/",
 		body: `{"name":"Nightly","permission_grants":[{"permission_set":"wizard"}]}`, want: 400},
 	{route: "POST " + a3r + "/service-tokens/{$}", name: "service_tokens_create_plan_refuses_set", as: "other",
-		path: "/api/v3/accounts/{{other}}/service-tokens/", body: `{"name":"Dev","permission_grants":[{"permission_set":"developer"}]}`, want: 400},
+		path: "/api/v3/accounts/{{other}}/service-tokens/", body: `{"name":"Dev","permission_grants":[{"permission_set":"developer","all_projects":true}]}`, want: 400},
 	{route: "GET " + a3r + "/service-tokens/{token_id}/{$}", name: "service_token_get", as: "admin", path: a3p + "/service-tokens/{{svc_id}}/", want: 200},
 	{route: "GET " + a3r + "/service-tokens/{token_id}/{$}", name: "service_token_get_pat_id", as: "admin", path: a3p + "/service-tokens/{{admin_pat_id}}/", want: 404},
 	{route: "PUT " + a3r + "/service-tokens/{token_id}/{$}", name: "service_token_update_put", as: "admin", path: a3p + "/service-tokens/{{svc_id}}/",

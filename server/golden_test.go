@@ -194,13 +194,15 @@ func newGoldenEnv(tb testing.TB, tmpl *goldenTemplate) *goldenEnv {
 		tb.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
-	// Cleanups run last-in first-out: the HTTP server stops, then the server flushes, then the
-	// store closes.
+	// Cleanups run last-in first-out: the HTTP server stops, then the background work stops and
+	// flushes, then the store closes.
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
 	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			tb.Logf("server close: %v", err)
+		stop()
+		if err := <-done; err != nil {
+			tb.Logf("server run: %v", err)
 		}
 	})
 	tb.Cleanup(hs.Close)
