@@ -62,6 +62,12 @@ func (s *Service) Project(ctx context.Context, p *latchkey.Principal, id int64, 
 	return pr, nil
 }
 
+// CanChangeProject reports whether p may change or delete project id (projects:write on it), for
+// pages that show only usable buttons.
+func CanChangeProject(p *latchkey.Principal, id int64) bool {
+	return p.Can(latchkey.ResProjects, latchkey.AccessWrite, id, "").Allowed
+}
+
 // checkProjectName refuses a name another active project of the account has.
 func (s *Service) checkProjectName(ctx context.Context, accountID, self int64, name string) error {
 	active := latchkey.StateActive

@@ -139,7 +139,7 @@ func newGoldenTemplate(tb testing.TB) *goldenTemplate {
 
 // goldenEnv is one golden server: its store, the server and the fixture in it.
 type goldenEnv struct {
-	store *sqlite.Store
+	store latchkey.Store
 	srv   *Server
 	http  *httptest.Server
 	fx    *goldenFixture
@@ -149,7 +149,6 @@ type goldenEnv struct {
 // in tb's temporary directory. Everything is stopped when the test ends.
 func newGoldenEnv(tb testing.TB, tmpl *goldenTemplate) *goldenEnv {
 	tb.Helper()
-	ctx := context.Background()
 	b, err := os.ReadFile(tmpl.path)
 	if err != nil {
 		tb.Fatal(err)
@@ -158,12 +157,19 @@ func newGoldenEnv(tb testing.TB, tmpl *goldenTemplate) *goldenEnv {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	store, err := sqlite.Open(ctx, path)
+	store, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
+	return startGoldenServer(tb, store, tmpl.fx)
+}
 
+// startGoldenServer serves store (holding the fixture fx) over real HTTP on loopback, with the
+// verifier and background work running, until the test ends.
+func startGoldenServer(tb testing.TB, store latchkey.Store, fx *goldenFixture) *goldenEnv {
+	tb.Helper()
+	ctx := context.Background()
 	v := verify.New(store, verify.Options{Format: tokenfmt.Default})
 	tb.Cleanup(store.Subscribe(v.Invalidate))
 	vctx, cancel := context.WithCancel(ctx)
@@ -196,9 +202,9 @@ func newGoldenEnv(tb testing.TB, tmpl *goldenTemplate) *goldenEnv {
 	hs := httptest.NewServer(srv)
 	// Cleanups run last-in first-out: the HTTP server stops, then the background work stops and
 	// flushes, then the store closes.
-	ctx, stop := context.WithCancel(context.Background())
+	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	go func() { done <- srv.Run(rctx) }()
 	tb.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
@@ -206,7 +212,7 @@ func newGoldenEnv(tb testing.TB, tmpl *goldenTemplate) *goldenEnv {
 		}
 	})
 	tb.Cleanup(hs.Close)
-	return &goldenEnv{store: store, srv: srv, http: hs, fx: tmpl.fx}
+	return &goldenEnv{store: store, srv: srv, http: hs, fx: fx}
 }
 
 // buildGoldenFixture creates, in this order: account Acme (enterprise) with its built-in groups;

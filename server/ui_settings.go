@@ -128,7 +128,7 @@ func (s *Server) projectsData(ctx context.Context, r *http.Request, p *latchkey.
 	}
 	d.Pager.Total = total
 	for _, pr := range ps {
-		d.Projects = append(d.Projects, projectRow{Project: pr, CanDelete: p.Can(latchkey.ResProjects, latchkey.AccessWrite, pr.ID, "").Allowed})
+		d.Projects = append(d.Projects, projectRow{Project: pr, CanDelete: admin.CanChangeProject(p, pr.ID)})
 	}
 	return d, nil
 }
