@@ -183,3 +183,37 @@ func TestDecideDoesNotAllocate(t *testing.T) {
 		t.Errorf("Decide allocs = %v, want 0", n)
 	}
 }
+
+func TestGap(t *testing.T) {
+	p := func(license latchkey.License, grants ...latchkey.Grant) *latchkey.Permissions { return catalog.Compile(license, grants) }
+	all := func(set string, envs ...latchkey.EnvCategory) latchkey.Grant {
+		return latchkey.Grant{PermissionSet: set, AllProjects: true, WritableEnvs: envs}
+	}
+	on := func(set string, project int64, envs ...latchkey.EnvCategory) latchkey.Grant {
+		return latchkey.Grant{PermissionSet: set, ProjectID: project, WritableEnvs: envs}
+	}
+	tests := []struct {
+		name       string
+		have, want *latchkey.Permissions
+		missing    bool
+		permission string
+	}{
+		{"admin covers security admin", p("", all("account_admin")), p("", all("security_admin")), false, ""},
+		{"security admin lacks account admin", p("", all("security_admin")), p("", all("account_admin")), true, "account_settings:write"},
+		{"all projects cover one", p("", all("job_admin")), p("", on("job_admin", 3)), false, ""},
+		{"one project does not cover all", p("", on("job_admin", 3)), p("", all("job_admin")), true, "environment_credentials:write"},
+		{"one project does not cover another", p("", on("job_admin", 3)), p("", on("job_admin", 4)), true, "environment_credentials:write"},
+		{"read_only license is stakeholder everywhere", p("", all("stakeholder")), p(latchkey.LicenseReadOnly), false, ""},
+		{"security admin lacks what read_only gives", p("", all("security_admin")), p(latchkey.LicenseReadOnly), true, "connections:read"},
+		{"it license", p("", all("security_admin"), all("billing_admin")), p(latchkey.LicenseIT), true, "connections:write"},
+		{"writable environments covered", p("", all("developer", latchkey.EnvAll)), p("", on("developer", 3, latchkey.EnvProduction)), false, ""},
+		{"writable environments missing", p("", all("developer", latchkey.EnvDevelopment)), p("", on("developer", 3, latchkey.EnvProduction)), true, "jobs:write"},
+		{"nothing covers nothing", p(""), p(""), false, ""},
+	}
+	for _, tt := range tests {
+		d, missing := catalog.Gap(tt.have, tt.want)
+		if missing != tt.missing || missing && d.Permission() != tt.permission {
+			t.Errorf("%s: Gap = %v %q, want %v %q", tt.name, missing, d.Permission(), tt.missing, tt.permission)
+		}
+	}
+}
