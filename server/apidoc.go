@@ -31,6 +31,22 @@ OpenAPI document served at ` + "`/api/openapi.json`" + `. Regenerate with
   accept POST as well as PUT on ` + "`…/{id}/`" + `; unknown body fields and query parameters are ignored,
   but every field latchkey uses is validated (an ` + "`account_id`" + ` in a body that differs from the path
   is a 400). Bodies are capped at 1 MiB (413).
+- **Grants name their scope**: every grant carries ` + "`\"all_projects\": true`" + `, or the ` + "`project_id`" + ` of a live
+  project of the account. A grant with neither — a missing or misspelt key, ` + "`project_id: 0`" + ` — is a 400
+  naming ` + "`project_id`" + `; it is never widened to all projects.
+- **No escalation, no acting above one's access**: a caller grants only what it holds itself; it
+  changes a user's license, groups or tokens, or a service token, only when it holds everything
+  that user or token holds (a security admin cannot touch an account admin); a license or a group
+  joined hands out access, so the caller must hold that too. Refusals are 403s that name what is
+  missing.
+- **Every account keeps an owner**: an active user with a developer license who holds
+  ` + "`account_admin`" + ` on all projects through an active group. A change that would remove the last one
+  (license, removal, group membership, group grants, group deletion) is a 409 that says so.
+- **Names** (accounts, projects, groups, tokens, IP rules) are trimmed and must be 1–255 characters
+  (Unicode characters, not bytes) without control characters (NUL, line breaks, tabs) or
+  characters that change text direction (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C); project
+  names are unique among an account's active projects (409).
+- **Changes are atomic**: each request's change and its audit entries commit in one transaction.
 - **Extensions** are latchkey's own additions, marked below.
 
 `)
