@@ -237,3 +237,39 @@ type IPValidation struct {
 	// AllowedNow says whether the address gets in right now: always while the set is disabled.
 	AllowedNow bool `json:"allowed_now"`
 }
+
+// CheckRequest asks /v1/check whether token may have access ("read" or "write") on resource,
+// in a project and an environment category, from a client address. Optional members are
+// pointers: the server tells a member left out from a zero.
+type CheckRequest struct {
+	Token               *string `json:"token"`
+	Resource            *string `json:"resource"`
+	Access              *string `json:"access"`
+	ProjectID           *int64  `json:"project_id,omitempty"`
+	EnvironmentCategory *string `json:"environment_category,omitempty"`
+	ClientIP            *string `json:"client_ip,omitempty"`
+}
+
+// CheckResult is /v1/check's answer (not enveloped). Reason is "ok", "forbidden", or why the
+// token was not accepted (missing, malformed, checksum, not_found, revoked, expired,
+// rotated_out, not_member, ip_denied).
+type CheckResult struct {
+	Allowed   bool            `json:"allowed"`
+	Reason    string          `json:"reason"`
+	Message   string          `json:"message"`
+	Principal *CheckPrincipal `json:"principal"`
+}
+
+// CheckPrincipal identifies who a checked token belongs to.
+type CheckPrincipal struct {
+	Kind        string  `json:"kind"`
+	ID          int64   `json:"id"`
+	Name        string  `json:"name"`
+	AccountID   int64   `json:"account_id"`
+	TokenID     int64   `json:"token_id"`
+	TokenUID    string  `json:"token_uid"`
+	UserID      int64   `json:"user_id,omitempty"`
+	LicenseType string  `json:"license_type,omitempty"`
+	ExpiresAt   *string `json:"expires_at"`
+	Legacy      bool    `json:"legacy"`
+}

@@ -16,43 +16,38 @@ import (
 	"github.com/latchkey/latchkey/apitype"
 )
 
-// CheckRequest asks /v1/check whether Token may have Access ("read" or "write") on Resource.
+// CheckRequest asks /v1/check whether Token may have Access ("read" or "write") on Resource;
+// ProjectID, EnvironmentCategory and ClientIP are left out when zero.
 type CheckRequest struct {
-	Token               string `json:"token"`
-	Resource            string `json:"resource"`
-	Access              string `json:"access"`
-	ProjectID           int64  `json:"project_id,omitempty"`
-	EnvironmentCategory string `json:"environment_category,omitempty"`
-	ClientIP            string `json:"client_ip,omitempty"`
+	Token               string
+	Resource            string
+	Access              string
+	ProjectID           int64
+	EnvironmentCategory string
+	ClientIP            string
 }
 
-// CheckResult is /v1/check's answer. Reason is "ok", "forbidden", or why the token was not
-// accepted (missing, malformed, checksum, not_found, revoked, expired, rotated_out, not_member,
-// ip_denied).
-type CheckResult struct {
-	Allowed   bool            `json:"allowed"`
-	Reason    string          `json:"reason"`
-	Message   string          `json:"message"`
-	Principal *CheckPrincipal `json:"principal"`
+// wire is the request on the wire.
+func (r CheckRequest) wire() apitype.CheckRequest {
+	w := apitype.CheckRequest{Token: &r.Token, Resource: &r.Resource, Access: &r.Access}
+	if r.ProjectID != 0 {
+		w.ProjectID = &r.ProjectID
+	}
+	if r.EnvironmentCategory != "" {
+		w.EnvironmentCategory = &r.EnvironmentCategory
+	}
+	if r.ClientIP != "" {
+		w.ClientIP = &r.ClientIP
+	}
+	return w
 }
 
-// CheckPrincipal identifies who a checked token belongs to.
-type CheckPrincipal struct {
-	Kind        string  `json:"kind"`
-	ID          int64   `json:"id"`
-	Name        string  `json:"name"`
-	AccountID   int64   `json:"account_id"`
-	TokenID     int64   `json:"token_id"`
-	TokenUID    string  `json:"token_uid"`
-	UserID      int64   `json:"user_id,omitempty"`
-	LicenseType string  `json:"license_type,omitempty"`
-	ExpiresAt   *string `json:"expires_at"`
-	Legacy      bool    `json:"legacy"`
-}
+// CheckResult is /v1/check's answer.
+type CheckResult = apitype.CheckResult
 
 // Check calls /v1/check. The client's own token must hold service_tokens:read in the account.
 func (c *Client) Check(ctx context.Context, req CheckRequest) (*CheckResult, error) {
-	b, err := json.Marshal(req)
+	b, err := json.Marshal(req.wire())
 	if err != nil {
 		return nil, err
 	}

@@ -182,7 +182,7 @@ func (c *Client) Projects(ctx context.Context, accountID int64, o ListOptions) (
 // CreateProject creates a project.
 func (c *Client) CreateProject(ctx context.Context, accountID int64, name, description string) (*apitype.Project, error) {
 	var p apitype.Project
-	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/projects/", map[string]any{"name": name, "description": description}, &p)
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/projects/", apitype.ProjectRequest{Name: &name, Description: &description}, &p)
 	return &p, err
 }
 
@@ -201,18 +201,37 @@ func GrantOn(set string, project int64, writableEnvs ...string) apitype.Grant {
 	return g
 }
 
-// CreateServiceTokenRequest creates a service token in one step.
+// CreateServiceTokenRequest creates a service token in one step. ExpiresAt (RFC 3339) and
+// AllowedCIDRs are left out when empty.
 type CreateServiceTokenRequest struct {
-	Name             string          `json:"name"`
-	PermissionGrants []apitype.Grant `json:"permission_grants"`
-	ExpiresAt        string          `json:"expires_at,omitempty"`
-	AllowedCIDRs     []string        `json:"allowed_cidrs,omitempty"`
+	Name             string
+	PermissionGrants []apitype.Grant
+	ExpiresAt        string
+	AllowedCIDRs     []string
+}
+
+// grantRequests turns grants into the request shape.
+func grantRequests(gs []apitype.Grant) []apitype.GrantRequest {
+	out := make([]apitype.GrantRequest, len(gs))
+	for i, g := range gs {
+		out[i] = apitype.GrantRequest{PermissionSet: &g.PermissionSet, AllProjects: &g.AllProjects, ProjectID: g.ProjectID,
+			WritableEnvironmentCategories: g.WritableEnvironmentCategories}
+	}
+	return out
 }
 
 // CreateServiceToken creates a token; the result's TokenString is the only copy.
 func (c *Client) CreateServiceToken(ctx context.Context, accountID int64, req CreateServiceTokenRequest) (*apitype.Token, error) {
+	grants := grantRequests(req.PermissionGrants)
+	body := apitype.TokenRequest{Name: &req.Name, PermissionGrants: &grants}
+	if req.ExpiresAt != "" {
+		body.ExpiresAt = &req.ExpiresAt
+	}
+	if req.AllowedCIDRs != nil {
+		body.AllowedCIDRs = &req.AllowedCIDRs
+	}
 	var t apitype.Token
-	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/service-tokens/", req, &t)
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/service-tokens/", body, &t)
 	return &t, err
 }
 
@@ -231,7 +250,7 @@ func (c *Client) ServiceToken(ctx context.Context, accountID, id int64) (*apityp
 // RenameServiceToken renames a token.
 func (c *Client) RenameServiceToken(ctx context.Context, accountID, id int64, name string) (*apitype.Token, error) {
 	var t apitype.Token
-	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), map[string]any{"name": name}, &t)
+	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), apitype.TokenRequest{Name: &name}, &t)
 	return &t, err
 }
 
@@ -242,25 +261,26 @@ func (c *Client) DeleteServiceToken(ctx context.Context, accountID, id int64) (*
 	return &t, err
 }
 
-// RotateServiceToken mints a successor; the old token stays valid for grace.
+// RotateServiceToken mints a successor; the old token stays valid for grace (0: revoked at once).
 func (c *Client) RotateServiceToken(ctx context.Context, accountID, id int64, grace time.Duration) (*apitype.Token, error) {
+	g := json.Number(strconv.FormatInt(int64(grace/time.Second), 10))
 	var t apitype.Token
 	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/service-tokens/%d/rotate/", acct(accountID), id),
-		map[string]any{"grace_period_seconds": int64(grace / time.Second)}, &t)
+		apitype.RotateRequest{GracePeriodSeconds: &g}, &t)
 	return &t, err
 }
 
 // ReplaceServiceTokenPermissions replaces a token's grants.
 func (c *Client) ReplaceServiceTokenPermissions(ctx context.Context, accountID, id int64, grants []apitype.Grant) ([]apitype.Permission, error) {
 	var out []apitype.Permission
-	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/permissions/", acct(accountID), id), grants, &out)
+	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/permissions/", acct(accountID), id), grantRequests(grants), &out)
 	return out, err
 }
 
 // CreatePAT creates a personal access token for userID (the caller must be that user).
 func (c *Client) CreatePAT(ctx context.Context, accountID, userID int64, name string) (*apitype.Token, error) {
 	var t apitype.Token
-	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/users/%d/account-apikeys/", acct(accountID), userID), map[string]any{"name": name}, &t)
+	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/users/%d/account-apikeys/", acct(accountID), userID), apitype.PATRequest{Name: &name}, &t)
 	return &t, err
 }
 
@@ -283,7 +303,8 @@ func (c *Client) Groups(ctx context.Context, accountID int64, o ListOptions) ([]
 // CreateGroup creates a group with grants.
 func (c *Client) CreateGroup(ctx context.Context, accountID int64, name string, grants []apitype.Grant) (*apitype.Group, error) {
 	var g apitype.Group
-	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/groups/", map[string]any{"name": name, "group_permissions": grants}, &g)
+	reqs := grantRequests(grants)
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/groups/", apitype.GroupRequest{Name: &name, GroupPermissions: &reqs}, &g)
 	return &g, err
 }
 
@@ -293,7 +314,7 @@ func (c *Client) AssignGroups(ctx context.Context, accountID, userID int64, grou
 	if groupIDs == nil {
 		groupIDs = []int64{}
 	}
-	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/assign-groups/", map[string]any{"user_id": userID, "desired_group_ids": groupIDs}, &out)
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/assign-groups/", apitype.AssignGroupsRequest{UserID: &userID, DesiredGroupIDs: groupIDs}, &out)
 	return out, err
 }
 
@@ -302,31 +323,38 @@ func (c *Client) Users(ctx context.Context, accountID int64, o ListOptions) ([]a
 	return list[apitype.User](ctx, c, acct(accountID)+"/users/", o)
 }
 
-// CreateUserRequest adds a user to an account.
+// CreateUserRequest adds a user to an account; empty names and password are left out, and nil
+// GroupIDs means the account's default groups.
 type CreateUserRequest struct {
-	Email       string  `json:"email"`
-	FirstName   string  `json:"first_name,omitempty"`
-	LastName    string  `json:"last_name,omitempty"`
-	Password    string  `json:"password,omitempty"`
-	LicenseType string  `json:"license_type"`
-	GroupIDs    []int64 `json:"group_ids,omitempty"`
+	Email       string
+	FirstName   string
+	LastName    string
+	Password    string
+	LicenseType string
+	GroupIDs    []int64
 }
 
 // CreateUser adds a user.
 func (c *Client) CreateUser(ctx context.Context, accountID int64, req CreateUserRequest) (*apitype.User, error) {
+	body := apitype.UserCreateRequest{Email: &req.Email, LicenseType: &req.LicenseType, GroupIDs: req.GroupIDs}
+	for dst, src := range map[**string]string{&body.FirstName: req.FirstName, &body.LastName: req.LastName, &body.Password: req.Password} {
+		if src != "" {
+			*dst = &src
+		}
+	}
 	var u apitype.User
-	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/users/", req, &u)
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/users/", body, &u)
 	return &u, err
 }
 
 // UpdateLicense changes a membership's license (and state when non-zero).
 func (c *Client) UpdateLicense(ctx context.Context, accountID, membershipID int64, license string, state int) (*apitype.Membership, error) {
-	body := map[string]any{}
+	var body apitype.LicenseRequest
 	if license != "" {
-		body["license_type"] = license
+		body.LicenseType = &license
 	}
 	if state != 0 {
-		body["state"] = state
+		body.State = &state
 	}
 	var m apitype.Membership
 	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("/api/v2/accounts/%d/permissions/%d/", accountID, membershipID), body, &m)

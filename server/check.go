@@ -26,40 +26,8 @@ func (s *Server) checker(r *http.Request) (*latchkey.Principal, error) {
 	return p, nil
 }
 
-type checkRequest struct {
-	Token               *string `json:"token"`
-	Resource            *string `json:"resource"`
-	Access              *string `json:"access"`
-	ProjectID           *int64  `json:"project_id"`
-	EnvironmentCategory *string `json:"environment_category"`
-	ClientIP            *string `json:"client_ip"`
-}
-
-type checkPrincipal struct {
-	Kind        string  `json:"kind"`
-	ID          int64   `json:"id"`
-	Name        string  `json:"name"`
-	AccountID   int64   `json:"account_id"`
-	TokenID     int64   `json:"token_id"`
-	TokenUID    string  `json:"token_uid"`
-	UserID      int64   `json:"user_id,omitempty"`
-	LicenseType string  `json:"license_type,omitempty"`
-	ExpiresAt   *string `json:"expires_at"`
-	Legacy      bool    `json:"legacy"`
-}
-
-// checkResponse is /v1/check's answer. reason is a short code: ok, forbidden, or a
-// verification failure (malformed, checksum, not_found, revoked, expired, rotated_out,
-// not_member, ip_denied).
-type checkResponse struct {
-	Allowed   bool            `json:"allowed"`
-	Reason    string          `json:"reason"`
-	Message   string          `json:"message"`
-	Principal *checkPrincipal `json:"principal"`
-}
-
-func toCheckPrincipal(p *latchkey.Principal) *checkPrincipal {
-	return &checkPrincipal{Kind: string(p.Kind), ID: p.ID(), Name: p.Name, AccountID: p.AccountID, TokenID: p.TokenID,
+func toCheckPrincipal(p *latchkey.Principal) *apitype.CheckPrincipal {
+	return &apitype.CheckPrincipal{Kind: string(p.Kind), ID: p.ID(), Name: p.Name, AccountID: p.AccountID, TokenID: p.TokenID,
 		TokenUID: p.TokenUID, UserID: p.UserID, LicenseType: string(p.License), ExpiresAt: apitype.TimePtr(p.ExpiresAt), Legacy: p.Legacy}
 }
 
@@ -95,18 +63,18 @@ func parseQuestion(resource, access string, project int64, env string) (question
 }
 
 // decide verifies token for the checking principal's account and answers q.
-func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token string, ip netip.Addr, q question) checkResponse {
+func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token string, ip netip.Addr, q question) apitype.CheckResult {
 	p, err := s.verify.VerifyInAccount(ctx, token, ip, caller.AccountID)
 	s.metrics.verification(err)
 	if err != nil {
 		reason := verify.Reason(err)
 		if reason == "error" {
-			return checkResponse{Reason: "error", Message: "the token could not be checked; try again"}
+			return apitype.CheckResult{Reason: "error", Message: "the token could not be checked; try again"}
 		}
-		return checkResponse{Reason: reason, Message: latchkey.ErrorMessage(err)}
+		return apitype.CheckResult{Reason: reason, Message: latchkey.ErrorMessage(err)}
 	}
 	d := p.Can(q.resource, q.access, q.project, q.env)
-	out := checkResponse{Allowed: d.Allowed, Reason: "ok", Message: "allowed", Principal: toCheckPrincipal(p)}
+	out := apitype.CheckResult{Allowed: d.Allowed, Reason: "ok", Message: "allowed", Principal: toCheckPrincipal(p)}
 	if !d.Allowed {
 		out.Reason, out.Message = "forbidden", d.Reason()
 	}
@@ -120,7 +88,7 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req checkRequest
+	var req apitype.CheckRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
