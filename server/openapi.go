@@ -204,9 +204,9 @@ var (
 
 func components() map[string]any {
 	grant := obj(map[string]any{
-		"permission_set": tStr,
-		"all_projects":   map[string]any{"type": "boolean", "description": "true for every project; otherwise project_id must name a project of the account (a grant naming neither is refused, never widened)"},
-		"project_id":     tIntNil,
+		"permission_set":                  tStr,
+		"all_projects":                    map[string]any{"type": "boolean", "description": "true for every project; otherwise project_id must name a project of the account (a grant naming neither is refused, never widened)"},
+		"project_id":                      tIntNil,
 		"writable_environment_categories": map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": []string{"all", "development", "staging", "production", "other"}}},
 	}, "permission_set")
 	return map[string]any{
@@ -238,7 +238,7 @@ func components() map[string]any {
 				"expires_at": tTime, "legacy": tBool, "family_id": tInt, "rotated_at": tTime, "grace_until": tTime, "replaced_by_id": tIntNil,
 				"allowed_cidrs": tStrArr, "flagged": tBool, "permission_grants": map[string]any{"type": "array", "items": grant},
 				"revoked_at": tTime, "revoked_reason": map[string]any{"type": "string", "enum": []string{"deleted", "leak_reported", "reuse_detected", "membership_removed", "rotated"}},
-				"revoked_by": map[string]any{"type": "string", "description": "user:<id>, service_token:<id> or system:<what>"},
+				"revoked_by":                map[string]any{"type": "string", "description": "user:<id>, service_token:<id> or system:<what>"},
 				"service_token_permissions": list("Permission"),
 				"token_string":              map[string]any{"type": "string", "description": "Only in create and rotate responses; never again."}}),
 			"TokenList": list("Token"),
