@@ -164,14 +164,20 @@ var uiFuncs = template.FuncMap{
 	},
 }
 
-// humanDuration writes a lifetime in days when it is a whole number of days, e.g. "90 days".
+// humanDuration writes a duration in the largest whole unit that fits: "90 days", "1 hour",
+// "90 seconds"; anything else as Go writes it.
 func humanDuration(d time.Duration) string {
-	const day = 24 * time.Hour
-	switch {
-	case d == day:
-		return "1 day"
-	case d > 0 && d%day == 0:
-		return strconv.FormatInt(int64(d/day), 10) + " days"
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if d > 0 && d%u.unit == 0 {
+			n := int64(d / u.unit)
+			if n == 1 {
+				return "1 " + u.name
+			}
+			return strconv.FormatInt(n, 10) + " " + u.name + "s"
+		}
 	}
 	return d.String()
 }
@@ -366,8 +372,11 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, us *uiSessi
 		s.fillPage(w, r, us, pg)
 		pg.Section = us.section
 	}
-	if status == http.StatusForbidden {
+	switch status {
+	case http.StatusForbidden:
 		pg.Title = "Not allowed"
+	case http.StatusConflict, http.StatusBadRequest:
+		pg.Title = "Refused"
 	}
 	s.render(w, r, status, "error", pg)
 }

@@ -277,3 +277,97 @@ func TestUIGroupDelete(t *testing.T) {
 		t.Errorf("group.deleted audit entries: %d, want 2 (Contractors and Temps)", n)
 	}
 }
+
+// TestUIDefaultGraceRevokedViewAndOwner: an admin sets the account's default rotation grace,
+// which the rotate page then preselects; a deleted token is listed in the Revoked view with why,
+// when and by whom; and the last owner cannot untick themself from Owner.
+func TestUIDefaultGraceRevokedViewAndOwner(t *testing.T) {
+	b := newBrowser(t)
+	ts := startServer(t, "enterprise")
+	ctx := context.Background()
+	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
+	me, err := ts.Admin.Whoami(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Account settings: the default grace, an hour on a new account, becomes 24 hours.
+	b.open(ts.URL + "/settings/account")
+	if got := b.text("#account-default-grace"); !strings.Contains(got, "1 hour") {
+		t.Errorf("default grace shown = %q, want 1 hour", got)
+	}
+	b.do("choose 24 hours", chromedp.SetValue(chromedp.ID("default-grace-input"), "86400"))
+	b.clickTo("#grace-form button[type=submit]")
+	if got := b.text("#flash"); !strings.Contains(got, "1 day") {
+		t.Errorf("flash after saving the default grace = %q", got)
+	}
+	if got := b.text("#account-default-grace"); !strings.Contains(got, "1 day") {
+		t.Errorf("default grace shown after saving = %q, want 1 day", got)
+	}
+	b.shot("ui-26-account-default-grace")
+
+	// The rotate page offers the account's default first.
+	ci, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "ci", PermissionGrants: []apitype.Grant{client.GrantOn("job_admin", 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.open(ts.URL + "/settings/service-tokens/" + idStr(ci.ID) + "/rotate")
+	if checked := evalJS[bool](b, `document.getElementById("grace-86400").checked`); !checked {
+		t.Errorf("the rotate page does not preselect the account's default grace (24 hours)")
+	}
+	if got := b.text(`label[for="grace-86400"]`); !strings.Contains(got, "account default") {
+		t.Errorf("the default grace choice reads %q, want it marked as the account default", got)
+	}
+	b.clickTo("#rotate-submit")
+	next := findToken(t, ts, b.value("#token-value"))
+	old, err := ts.Admin.ServiceToken(ctx, ts.AccountID, ci.ID)
+	if err != nil || old.GraceUntil == nil || next.ID == ci.ID {
+		t.Fatalf("after rotating: old token %+v, %v", old, err)
+	}
+
+	// A deleted token stays visible in the Revoked view.
+	gone, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "old airflow", PermissionGrants: []apitype.Grant{client.GrantOn("metadata_only", 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.open(ts.URL + "/settings/service-tokens")
+	b.clickTo(`a[aria-label="Delete token old airflow"]`)
+	b.clickTo("#confirm-delete")
+	if got := b.text("#token-table"); strings.Contains(got, "old airflow") {
+		t.Errorf("the active list still shows the deleted token")
+	}
+	b.clickTo("#view-revoked")
+	row := b.text("#token-" + idStr(gone.ID))
+	if !strings.Contains(row, "old airflow") || !strings.Contains(row, "Deleted") || !strings.Contains(row, "user:"+idStr(me.UserID)) {
+		t.Errorf("revoked view row = %q, want the name, Deleted and user:%d", row, me.UserID)
+	}
+	b.shot("ui-27-revoked-tokens")
+
+	// The last owner unticks themself on the Owner group's page: refused, with the rule.
+	var owner *apitype.Group
+	gs, _, err := ts.Admin.Groups(ctx, ts.AccountID, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range gs {
+		if gs[i].Name == "Owner" {
+			owner = &gs[i]
+		}
+	}
+	b.open(ts.URL + "/settings/groups/" + idStr(owner.ID))
+	b.do("untick myself", chromedp.Click(chromedp.ID("member-"+idStr(me.UserID))))
+	if resp := b.clickTo("#save-members"); resp.Status != http.StatusConflict {
+		t.Errorf("the last owner leaving Owner: status %d, want 409", resp.Status)
+	}
+	if got := b.text("main"); !strings.Contains(got, "must keep an owner") {
+		t.Errorf("the refusal does not say why: %q", got)
+	}
+	b.shot("ui-28-last-owner")
+	if g, _, _ := ts.Admin.Groups(ctx, ts.AccountID, client.ListOptions{}); len(g) == 0 {
+		t.Fatal("no groups")
+	}
+	w, err := ts.Admin.Whoami(ctx)
+	if err != nil || w.UserID != me.UserID {
+		t.Fatalf("the admin's token after the refused change: %+v, %v", w, err)
+	}
+}
