@@ -264,9 +264,18 @@ func (c *Client) DeleteServiceToken(ctx context.Context, accountID, id int64) (*
 // RotateServiceToken mints a successor; the old token stays valid for grace (0: revoked at once).
 func (c *Client) RotateServiceToken(ctx context.Context, accountID, id int64, grace time.Duration) (*apitype.Token, error) {
 	g := json.Number(strconv.FormatInt(int64(grace/time.Second), 10))
+	return c.rotateServiceToken(ctx, accountID, id, apitype.RotateRequest{GracePeriodSeconds: &g})
+}
+
+// RotateServiceTokenDefault mints a successor; the old token stays valid for the account's
+// default rotation grace (an hour unless changed).
+func (c *Client) RotateServiceTokenDefault(ctx context.Context, accountID, id int64) (*apitype.Token, error) {
+	return c.rotateServiceToken(ctx, accountID, id, apitype.RotateRequest{})
+}
+
+func (c *Client) rotateServiceToken(ctx context.Context, accountID, id int64, req apitype.RotateRequest) (*apitype.Token, error) {
 	var t apitype.Token
-	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/service-tokens/%d/rotate/", acct(accountID), id),
-		apitype.RotateRequest{GracePeriodSeconds: &g}, &t)
+	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/service-tokens/%d/rotate/", acct(accountID), id), req, &t)
 	return &t, err
 }
 

@@ -276,9 +276,23 @@ func tokenRotateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t, err := c.RotateServiceToken(ctx, acct, id, grace)
+			var t *apitype.Token
+			if cmd.Flags().Changed("grace") {
+				t, err = c.RotateServiceToken(ctx, acct, id, grace)
+			} else {
+				t, err = c.RotateServiceTokenDefault(ctx, acct, id)
+			}
 			if err != nil {
 				return err
+			}
+			until := "keeps working for its grace period"
+			if old, err := c.ServiceToken(ctx, acct, id); err == nil {
+				switch {
+				case old.State != 1:
+					until = "is revoked"
+				case old.GraceUntil != nil:
+					until = "stays valid until " + *old.GraceUntil
+				}
 			}
 			switch {
 			case r.json:
@@ -286,14 +300,14 @@ func tokenRotateCmd(e *env) *cobra.Command {
 			case quiet:
 				fmt.Fprintln(e.stdout, t.TokenString)
 			default:
-				fmt.Fprintf(e.stdout, "Rotated token %d into %d %q (%s); the old token stays valid for %s.\n\nNew token (shown once; store it now):\n%s\n",
-					id, t.ID, t.Name, t.Display, grace, t.TokenString)
+				fmt.Fprintf(e.stdout, "Rotated token %d into %d %q (%s); the old token %s.\n\nNew token (shown once; store it now):\n%s\n",
+					id, t.ID, t.Name, t.Display, until, t.TokenString)
 			}
 			return nil
 		},
 	}
 	r.flags(cmd)
-	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the old token stays valid (0 to 168h)")
+	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the old token stays valid, 0 to 168h (0: revoked at once; not given: the account's default rotation grace, an hour unless changed)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the new token string")
 	return cmd
 }
