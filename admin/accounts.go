@@ -7,7 +7,6 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/catalog"
-	"github.com/latchkey/latchkey/password"
 )
 
 // Bounds of the token security policy.
@@ -130,15 +129,9 @@ func (s *Service) CreateAccount(ctx context.Context, in Bootstrap) (*BootstrapRe
 	if err != nil {
 		return nil, err
 	}
-	// Hash outside the transaction: argon2 takes a while and the transaction holds the write lock.
-	var hash string
-	if in.Password != "" {
-		if err := password.Validate(in.Password); err != nil {
-			return nil, latchkey.FieldError("password", "%v", err)
-		}
-		if hash, err = password.Hash(in.Password); err != nil {
-			return nil, err
-		}
+	hash, err := hashPassword(in.Password)
+	if err != nil {
+		return nil, err
 	}
 	ctx = latchkey.WithActor(ctx, latchkey.Actor{Type: "system", Name: "bootstrap", Source: "cli"})
 	res := &BootstrapResult{Account: &latchkey.Account{Name: name, Plan: in.Plan, Settings: latchkey.DefaultAccountSettings()}}

@@ -123,6 +123,21 @@ func withRule(rules []*latchkey.IPRule, r *latchkey.IPRule, remove bool) []*latc
 	return out
 }
 
+// checkWithRule checks a's rule set with rule added or replacing its earlier version, enforced as
+// enable says (nil: as it is now), against the caller's address. It returns whether the set is to
+// be enforced.
+func (s *Service) checkWithRule(ctx context.Context, a *latchkey.Account, rule *latchkey.IPRule, enable *bool, caller netip.Addr) (bool, error) {
+	enabled := a.Settings.IPRestrictionsEnabled
+	if enable != nil {
+		enabled = *enable
+	}
+	rules, err := s.store.FindIPRules(ctx, a.ID)
+	if err != nil {
+		return false, err
+	}
+	return enabled, checkRuleSet(withRule(rules, rule, false), enabled, caller)
+}
+
 // setEnforcement turns the account's rule-set enforcement on or off when it differs.
 func (s *Service) setEnforcement(ctx context.Context, a *latchkey.Account, enabled bool) (*latchkey.Account, error) {
 	if a.Settings.IPRestrictionsEnabled == enabled {
@@ -147,15 +162,8 @@ func (s *Service) CreateIPRule(ctx context.Context, p *latchkey.Principal, calle
 		if err != nil {
 			return err
 		}
-		enabled := a.Settings.IPRestrictionsEnabled
-		if enable != nil {
-			enabled = *enable
-		}
-		rules, err := s.store.FindIPRules(ctx, a.ID)
+		enabled, err := s.checkWithRule(ctx, a, rule, enable, caller)
 		if err != nil {
-			return err
-		}
-		if err := checkRuleSet(withRule(rules, rule, false), enabled, caller); err != nil {
 			return err
 		}
 		if err := s.store.CreateIPRule(ctx, rule); err != nil {
@@ -207,15 +215,8 @@ func (s *Service) UpdateIPRule(ctx context.Context, p *latchkey.Principal, calle
 		if upd.Description != nil {
 			upd.Description = &next.Description
 		}
-		enabled := a.Settings.IPRestrictionsEnabled
-		if enable != nil {
-			enabled = *enable
-		}
-		rules, err := s.store.FindIPRules(ctx, p.AccountID)
+		enabled, err := s.checkWithRule(ctx, a, &next, enable, caller)
 		if err != nil {
-			return err
-		}
-		if err := checkRuleSet(withRule(rules, &next, false), enabled, caller); err != nil {
 			return err
 		}
 		out = rule

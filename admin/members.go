@@ -76,6 +76,18 @@ func cleanPersonName(field, v string) (string, error) {
 	return latchkey.CleanName(field, v)
 }
 
+// hashPassword checks a new user's password and hashes it ("" for none). Callers hash before
+// their transaction: argon2 takes a while, and the transaction holds the write lock.
+func hashPassword(pw string) (string, error) {
+	if pw == "" {
+		return "", nil
+	}
+	if err := password.Validate(pw); err != nil {
+		return "", latchkey.FieldError("password", "%v", err)
+	}
+	return password.Hash(pw)
+}
+
 func checkLicense(l latchkey.License) error {
 	if !l.Valid() {
 		return latchkey.FieldError("license_type", "unknown license_type %q (want developer, read_only, it or analyst)", string(l))
@@ -112,15 +124,9 @@ func (s *Service) AddMember(ctx context.Context, p *latchkey.Principal, in NewMe
 	if err := checkLicenseGrant(p, in.License); err != nil {
 		return nil, err
 	}
-	var hash string
-	if in.Password != "" {
-		if err := password.Validate(in.Password); err != nil {
-			return nil, latchkey.FieldError("password", "%v", err)
-		}
-		// Hash outside the transaction, which holds the write lock.
-		if hash, err = password.Hash(in.Password); err != nil {
-			return nil, err
-		}
+	hash, err := hashPassword(in.Password)
+	if err != nil {
+		return nil, err
 	}
 	var u *latchkey.User
 	err = s.inTx(ctx, func(ctx context.Context) error {
