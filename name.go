@@ -47,3 +47,27 @@ func isBidiControl(r rune) bool {
 	}
 	return false
 }
+
+// CleanText trims a free-text field such as a description and checks it: at most max characters
+// of valid UTF-8, with no control characters other than line breaks and tabs (PostgreSQL refuses
+// NUL and invalid UTF-8 outright) and no characters that change the direction of text. Empty is
+// fine.
+func CleanText(field, v string, max int) (string, error) {
+	t := strings.TrimSpace(v)
+	if !utf8.ValidString(t) {
+		return "", FieldError(field, "%s must be valid UTF-8 text", field)
+	}
+	if c := utf8.RuneCountInString(t); c > max {
+		return "", FieldError(field, "%s must be at most %d characters (it has %d)", field, max, c)
+	}
+	for _, r := range t {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+		case unicode.IsControl(r):
+			return "", FieldError(field, "%s must not contain control characters such as NUL", field)
+		case isBidiControl(r):
+			return "", FieldError(field, "%s must not contain characters that change the direction of text (U+%04X)", field, r)
+		}
+	}
+	return t, nil
+}

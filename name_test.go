@@ -60,3 +60,24 @@ func FuzzCleanName(f *testing.F) {
 		}
 	})
 }
+
+func TestCleanText(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", "", true},
+		{"  line one\nline two\twith a tab  ", "line one\nline two\twith a tab", true},
+		{strings.Repeat("ж", 30), strings.Repeat("ж", 30), true},
+		{strings.Repeat("ж", 31), "", false},
+		{"nul\x00", "", false},
+		{"bell\a", "", false},
+		{"a\u202Eb", "", false},
+		{"bad\xff", "", false},
+	} {
+		got, err := CleanText("description", tt.in, 30)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("CleanText(%q) = %q, %v; want %q, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/latchkey/latchkey"
 )
@@ -73,9 +72,8 @@ func checkRule(r *latchkey.IPRule) error {
 	if r.Type != latchkey.IPRuleAllow && r.Type != latchkey.IPRuleDeny {
 		return latchkey.FieldError("type", "type must be 1 (allow) or 2 (deny)")
 	}
-	r.Description = strings.TrimSpace(r.Description)
-	if n := len([]rune(r.Description)); n > MaxRuleDescriptionLen {
-		return latchkey.FieldError("description", "description must be at most %d characters (it has %d)", MaxRuleDescriptionLen, n)
+	if r.Description, err = latchkey.CleanText("description", r.Description, MaxRuleDescriptionLen); err != nil {
+		return err
 	}
 	if len(r.CIDRs) == 0 {
 		return latchkey.FieldError("cidrs", "a rule needs at least one CIDR")

@@ -93,10 +93,10 @@ func (s *Service) CreateProject(ctx context.Context, p *latchkey.Principal, name
 	if err != nil {
 		return nil, err
 	}
-	pr := &latchkey.Project{AccountID: p.AccountID, Name: name, Description: description}
-	if err := checkDescription(description); err != nil {
+	if description, err = latchkey.CleanText("description", description, MaxDescriptionLength); err != nil {
 		return nil, err
 	}
+	pr := &latchkey.Project{AccountID: p.AccountID, Name: name, Description: description}
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.checkProjectName(ctx, p.AccountID, 0, name); err != nil {
 			return err
@@ -112,13 +112,6 @@ func (s *Service) CreateProject(ctx context.Context, p *latchkey.Principal, name
 // MaxDescriptionLength bounds free-text descriptions, in characters.
 const MaxDescriptionLength = 1000
 
-func checkDescription(d string) error {
-	if n := len([]rune(d)); n > MaxDescriptionLength {
-		return latchkey.FieldError("description", "description must be at most %d characters (it has %d)", MaxDescriptionLength, n)
-	}
-	return nil
-}
-
 // UpdateProject renames a project or changes its description (projects:write on it).
 func (s *Service) UpdateProject(ctx context.Context, p *latchkey.Principal, id int64, upd latchkey.ProjectUpdate) (*latchkey.Project, error) {
 	if upd.Name != nil {
@@ -129,9 +122,11 @@ func (s *Service) UpdateProject(ctx context.Context, p *latchkey.Principal, id i
 		upd.Name = &name
 	}
 	if upd.Description != nil {
-		if err := checkDescription(*upd.Description); err != nil {
+		d, err := latchkey.CleanText("description", *upd.Description, MaxDescriptionLength)
+		if err != nil {
 			return nil, err
 		}
+		upd.Description = &d
 	}
 	var out *latchkey.Project
 	err := s.inTx(ctx, func(ctx context.Context) error {
