@@ -326,7 +326,10 @@ var goldenCases = []goldenCase{
 	{route: "GET /v1/forward-auth", name: "forward_auth_allowed", as: "svc", path: "/v1/forward-auth",
 		header: map[string]string{"X-Original-Method": "GET", "X-Original-Uri": "/api/projects/{{project}}/jobs/42?expand=true"}, want: 200},
 	{route: "GET /v1/forward-auth", name: "forward_auth_forbidden", as: "svc", path: "/v1/forward-auth",
-		header: map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/api/projects/{{project2}}/jobs/"}, want: 403},
+		header: map[string]string{"X-Original-Method": "GET", "X-Original-Uri": "/api/projects/{{project2}}/jobs/"}, want: 403},
+	// The golden rules name nginx: only X-Original-* count, and they are required.
+	{route: "GET /v1/forward-auth", name: "forward_auth_missing_headers", as: "svc", path: "/v1/forward-auth",
+		header: map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/api/projects/{{project}}/jobs/"}, want: 400},
 	{route: "GET /v1/forward-auth", name: "forward_auth_forbidden_environment", as: "reader", method: "POST", path: "/v1/forward-auth",
 		header: map[string]string{"X-Original-Method": "POST", "X-Original-Uri": "/api/projects/{{project}}/runs", "X-Environment-Category": "production"}, want: 403},
 	{route: "GET /v1/forward-auth", name: "forward_auth_no_rule", as: "svc", path: "/v1/forward-auth",

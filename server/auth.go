@@ -45,16 +45,11 @@ func (s *Server) authenticate(r *http.Request, accountID int64) (*latchkey.Princ
 		return nil, err
 	}
 	if ok {
-		if err := s.authLimited(r.Context(), st.ip); err != nil {
-			return nil, err
+		p, err := s.verifyToken(r.Context(), tok, st.ip, 0)
+		if err == nil {
+			s.metrics.verification(nil)
 		}
-		p, err := s.verify.Verify(r.Context(), tok, st.ip)
-		s.metrics.verification(err)
-		if err != nil {
-			s.noteAuthFailure(r, st.ip, err)
-			return nil, err
-		}
-		return p, nil
+		return p, err
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 		return s.sessionPrincipal(r.Context(), c.Value, accountID, st)

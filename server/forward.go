@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -22,7 +24,31 @@ type ForwardRules struct {
 	rules []forwardRule
 	// authenticatedDefault lets any valid token through when no rule matches.
 	authenticatedDefault bool
+	// gateway says which gateway asks, and so which headers carry the original request.
+	gateway Gateway
 }
+
+// Gateway names the proxy in front of an API that asks /v1/forward-auth about each request. It
+// decides which headers latchkey believes for the original method and URI: only the ones that
+// gateway sets itself (its recipe in docs/gateways.md makes sure of it), never a client's copy.
+type Gateway string
+
+// Gateways.
+const (
+	// GatewayGeneric reads both conventions (X-Original-* and X-Forwarded-*) and refuses a request
+	// in which they disagree. It takes no environment_header.
+	GatewayGeneric Gateway = "generic"
+	// GatewayNginx reads X-Original-Method and X-Original-URI (auth_request, proxy_set_header).
+	GatewayNginx Gateway = "nginx"
+	// GatewayTraefik reads X-Forwarded-Method and X-Forwarded-Uri, which forwardAuth sets.
+	GatewayTraefik Gateway = "traefik"
+	// GatewayCaddy reads X-Forwarded-Method and X-Forwarded-Uri, which forward_auth sets.
+	GatewayCaddy Gateway = "caddy"
+	// GatewayEnvoy reads the request itself: ext_authz's HTTP service sends the original method,
+	// and the original path after path_prefix (/v1/forward-auth); the gRPC service sends both in
+	// its CheckRequest.
+	GatewayEnvoy Gateway = "envoy"
+)
 
 type forwardRule struct {
 	methods  map[string]bool // nil: any method
@@ -56,14 +82,20 @@ type pathSeg struct {
 //	    access: write
 //	    environment_header: X-Environment-Category
 type forwardRulesFile struct {
+	Gateway string `yaml:"gateway" json:"gateway"`
 	Default string `yaml:"default" json:"default"`
 	Rules   []struct {
-		Methods             []string `yaml:"methods" json:"methods"`
-		Path                string   `yaml:"path" json:"path"`
-		Resource            string   `yaml:"resource" json:"resource"`
-		Access              string   `yaml:"access" json:"access"`
-		EnvironmentCategory string   `yaml:"environment_category" json:"environment_category"`
-		EnvironmentHeader   string   `yaml:"environment_header" json:"environment_header"`
+		Methods []string `yaml:"methods" json:"methods"`
+		Path    string   `yaml:"path" json:"path"`
+		// Resource and Access name the permission the route needs.
+		Resource string `yaml:"resource" json:"resource"`
+		Access   string `yaml:"access" json:"access"`
+		// Environment (or its older name EnvironmentCategory) fixes the environment category of
+		// the route.
+		Environment         string `yaml:"environment" json:"environment"`
+		EnvironmentCategory string `yaml:"environment_category" json:"environment_category"`
+		// EnvironmentHeader names a header the gateway sets from the route (never the client's).
+		EnvironmentHeader string `yaml:"environment_header" json:"environment_header"`
 	} `yaml:"rules" json:"rules"`
 }
 
@@ -88,7 +120,14 @@ func ParseForwardRules(b []byte) (*ForwardRules, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, err
 	}
-	out := &ForwardRules{}
+	out := &ForwardRules{gateway: Gateway(f.Gateway)}
+	switch out.gateway {
+	case "":
+		out.gateway = GatewayGeneric
+	case GatewayGeneric, GatewayNginx, GatewayTraefik, GatewayCaddy, GatewayEnvoy:
+	default:
+		return nil, fmt.Errorf("gateway must be nginx, traefik, caddy, envoy or generic, not %q", f.Gateway)
+	}
 	switch f.Default {
 	case "", "deny":
 	case "authenticated":
@@ -97,7 +136,22 @@ func ParseForwardRules(b []byte) (*ForwardRules, error) {
 		return nil, fmt.Errorf("default must be deny or authenticated, not %q", f.Default)
 	}
 	for i, r := range f.Rules {
-		fr, err := compileRule(r.Methods, r.Path, r.Resource, r.Access, r.EnvironmentCategory, r.EnvironmentHeader)
+		env := r.Environment
+		if r.EnvironmentCategory != "" {
+			if env != "" && env != r.EnvironmentCategory {
+				return nil, fmt.Errorf("rule %d (%s): environment and environment_category disagree", i+1, r.Path)
+			}
+			env = r.EnvironmentCategory
+		}
+		if r.EnvironmentHeader != "" && out.gateway == GatewayGeneric {
+			return nil, fmt.Errorf("rule %d (%s): environment_header needs a gateway profile (gateway: nginx, traefik, caddy or envoy) "+
+				"whose recipe in docs/gateways.md sets the header from the route, overwriting any copy a client sends; "+
+				"otherwise a client could choose its own environment. Use environment: <category> for a fixed one", i+1, r.Path)
+		}
+		if r.EnvironmentHeader != "" && env != "" {
+			return nil, fmt.Errorf("rule %d (%s): give environment or environment_header, not both", i+1, r.Path)
+		}
+		fr, err := compileRule(r.Methods, r.Path, r.Resource, r.Access, env, r.EnvironmentHeader)
 		if err != nil {
 			return nil, fmt.Errorf("rule %d (%s): %w", i+1, r.Path, err)
 		}
@@ -159,10 +213,10 @@ func compileRule(methods []string, path, resource, access, env, envHeader string
 	if env != "" {
 		fr.env = latchkey.EnvCategory(env)
 		if !fr.env.Valid() || fr.env == latchkey.EnvAll {
-			return fr, fmt.Errorf("environment_category must be development, staging, production or other")
+			return fr, fmt.Errorf("environment must be development, staging, production or other")
 		}
 	}
-	fr.envHeader = envHeader
+	fr.envHeader = http.CanonicalHeaderKey(envHeader)
 	return fr, nil
 }
 
@@ -253,15 +307,109 @@ func (r *forwardRule) matchPath(path string) (int64, bool) {
 	return project, true
 }
 
-// forwardHeader returns the first non-empty header among names, which must be in canonical form
-// (direct map access skips Header.Get's canonicalisation, a measurable cost per gateway request).
-func forwardHeader(r *http.Request, names ...string) string {
-	for _, n := range names {
-		if v := r.Header[n]; len(v) > 0 && v[0] != "" {
-			return v[0]
+// ForwardAuthPath is where gateways ask. Envoy's HTTP ext_authz service appends the original
+// path to it (path_prefix).
+const ForwardAuthPath = "/v1/forward-auth"
+
+// headerValue returns the one value of header name (canonical form: direct map access skips
+// Header.Get's canonicalisation, a measurable cost per gateway request). Several different
+// values make the request ambiguous: a client's copy next to the gateway's.
+func headerValue(h http.Header, name string) (string, error) {
+	v := h[name]
+	switch {
+	case len(v) == 0:
+		return "", nil
+	case len(v) > 1:
+		for _, x := range v[1:] {
+			if x != v[0] {
+				return "", errAmbiguous(name)
+			}
 		}
 	}
-	return ""
+	return v[0], nil
+}
+
+// forwardError is a refusal of the question itself (400): the gateway's headers do not say
+// unambiguously which request it asks about.
+type forwardError struct{ reason, message string }
+
+func (e *forwardError) Error() string { return e.message }
+
+func errAmbiguous(name string) error {
+	return &forwardError{"ambiguous_headers", name + " is sent more than once with different values; the gateway must overwrite a client's copy"}
+}
+
+// original returns the method and URI of the request a gateway asks about, read as the gateway
+// profile says: only from headers that gateway sets. path is the request's own path (for
+// Envoy's path_prefix).
+func (fr *ForwardRules) original(r *http.Request) (method, uri string, err error) {
+	switch fr.gateway {
+	case GatewayNginx:
+		return requiredPair(r.Header, "X-Original-Method", "X-Original-Uri")
+	case GatewayTraefik, GatewayCaddy:
+		return requiredPair(r.Header, "X-Forwarded-Method", "X-Forwarded-Uri")
+	case GatewayEnvoy:
+		rest, ok := strings.CutPrefix(r.URL.RequestURI(), ForwardAuthPath)
+		if !ok || !strings.HasPrefix(rest, "/") {
+			return "", "", &forwardError{"missing_headers", "Envoy's ext_authz HTTP service must ask at " + ForwardAuthPath + "/<original path> (path_prefix: " + ForwardAuthPath + ")"}
+		}
+		return r.Method, rest, nil
+	}
+	// generic: either convention, but never two that disagree.
+	method, err = agreeing(r.Header, "X-Original-Method", "X-Forwarded-Method")
+	if err != nil {
+		return "", "", err
+	}
+	uri, err = agreeing(r.Header, "X-Original-Uri", "X-Forwarded-Uri")
+	if err != nil {
+		return "", "", err
+	}
+	if method == "" {
+		method = r.Method
+	}
+	if uri == "" {
+		uri = r.URL.RequestURI()
+		if rest, ok := strings.CutPrefix(uri, ForwardAuthPath); ok && strings.HasPrefix(rest, "/") {
+			uri = rest
+		}
+	}
+	return method, uri, nil
+}
+
+// requiredPair reads the method and URI headers a gateway profile relies on; both must be there.
+func requiredPair(h http.Header, methodName, uriName string) (string, string, error) {
+	method, err := headerValue(h, methodName)
+	if err != nil {
+		return "", "", err
+	}
+	uri, err := headerValue(h, uriName)
+	if err != nil {
+		return "", "", err
+	}
+	if method == "" || uri == "" {
+		return "", "", &forwardError{"missing_headers", "the gateway must send " + methodName + " and " + uriName + " (see its recipe in docs/gateways.md)"}
+	}
+	return method, uri, nil
+}
+
+// agreeing reads two headers that mean the same thing and refuses them when they differ: a
+// client may have sent one the gateway does not overwrite.
+func agreeing(h http.Header, a, b string) (string, error) {
+	va, err := headerValue(h, a)
+	if err != nil {
+		return "", err
+	}
+	vb, err := headerValue(h, b)
+	if err != nil {
+		return "", err
+	}
+	if va != "" && vb != "" && va != vb {
+		return "", &forwardError{"conflicting_headers", a + " and " + b + " disagree; name the gateway in the rules file (gateway: nginx, traefik, caddy or envoy) so latchkey reads only the headers it sets"}
+	}
+	if va != "" {
+		return va, nil
+	}
+	return vb, nil
 }
 
 // gatewayAllowed checks who is asking: with a shared secret configured, the gateway must send
@@ -274,12 +422,87 @@ func (s *Server) gatewayAllowed(r *http.Request, peer netip.Addr) bool {
 	return peer.IsLoopback()
 }
 
-// handleForwardAuth answers nginx auth_request, Traefik ForwardAuth and Envoy ext_authz (HTTP):
-// 200 with identity headers, 401 without a valid token, 403 without the permission. It is
-// served outside the general middleware (gateways call it for every request they proxy: outcomes
-// are counted in metrics and denials logged at debug level) and never echoes the token.
+// forwardAsk is one gateway question: the original request's method, URI and headers, the
+// credential it carries and the client's address.
+type forwardAsk struct {
+	method, uri   string
+	authorization string
+	header        http.Header
+	ip            netip.Addr
+}
+
+// forwardAnswer is latchkey's answer to a gateway: an HTTP status (200, 401, 403, 429 or 500),
+// a short reason code and message, and on 200 the principal.
+type forwardAnswer struct {
+	status     int
+	reason     string
+	message    string
+	retryAfter string
+	principal  *latchkey.Principal
+}
+
+// answerForward verifies the credential and checks the permission the rules give the request.
+// The HTTP endpoint and Envoy's gRPC ext_authz both answer with it.
+func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer {
+	tok, ok, err := bearerValue(q.authorization)
+	if err == nil && !ok {
+		err = verify.ErrMissing
+	}
+	var p *latchkey.Principal
+	if err == nil {
+		// Successes are counted once, in latchkey_forward_auth_requests_total: a second shared
+		// counter per request costs measurable throughput on busy gateways.
+		p, err = s.verifyToken(ctx, tok, q.ip, 0)
+	}
+	if err != nil {
+		status, le := errorStatus(err, "")
+		a := forwardAnswer{status: status, reason: verify.Reason(err), message: le.Message}
+		switch status {
+		case http.StatusInternalServerError:
+			s.log.Error("forward-auth", "error", err.Error())
+		case http.StatusTooManyRequests:
+			if ra, ok := le.Data["retry_after_seconds"]; ok {
+				a.retryAfter = fmt.Sprint(ra)
+			}
+		}
+		return a
+	}
+	path, canonical := canonicalPath(q.uri)
+	if !canonical {
+		return forwardAnswer{status: http.StatusForbidden, reason: "non_canonical_path",
+			message: "the request path is not in canonical form (dot segments, doubled or encoded slashes)"}
+	}
+	rules := s.cfg.ForwardAuth
+	rule, project, found := rules.match(q.method, path)
+	if !found && !rules.authenticatedDefault {
+		return forwardAnswer{status: http.StatusForbidden, reason: "no_rule", message: "no forward-auth rule matches " + q.method + " " + sanitizePath(q.uri)}
+	}
+	if found {
+		env := rule.env
+		if rule.envHeader != "" {
+			v, err := headerValue(q.header, rule.envHeader)
+			if err != nil {
+				return forwardAnswer{status: http.StatusBadRequest, reason: "ambiguous_headers", message: err.Error()}
+			}
+			if env = latchkey.EnvCategory(v); env != "" && (!env.Valid() || env == latchkey.EnvAll) {
+				env = ""
+			}
+		}
+		if d := p.Can(rule.resource, rule.access, project, env); !d.Allowed {
+			return forwardAnswer{status: http.StatusForbidden, reason: "forbidden", message: d.Reason()}
+		}
+	}
+	return forwardAnswer{status: http.StatusOK, reason: "ok", principal: p}
+}
+
+// handleForwardAuth answers nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and
+// Envoy ext_authz (HTTP): 200 with identity headers, 400 when the gateway's headers are
+// missing, ambiguous or contradictory, 401 without a valid token, 403 without the permission. It
+// is served outside the general middleware (gateways call it for every request they proxy:
+// outcomes are counted in metrics and denials logged at debug level) and never echoes the token.
 func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.ForwardAuth == nil {
+	rules := s.cfg.ForwardAuth
+	if rules == nil {
 		s.metrics.forward(http.StatusNotFound)
 		http.Error(w, "forward-auth is not configured (start serve with --forward-auth-rules)", http.StatusNotFound)
 		return
@@ -290,86 +513,49 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forward-auth: this gateway is not allowed to ask", http.StatusForbidden)
 		return
 	}
-	ip := s.clientIPFrom(r, peer)
-	h := w.Header()
-	tok, ok, err := bearerValue(forwardHeader(r, "Authorization"))
-	if err == nil && !ok {
-		err = verify.ErrMissing
-	}
-	var p *latchkey.Principal
+	var a forwardAnswer
+	ip, err := s.clientIPFrom(r, peer)
+	q := forwardAsk{header: r.Header, ip: ip}
 	if err == nil {
-		if err = s.authLimited(r.Context(), ip); err == nil {
-			// Successes are counted once, in latchkey_forward_auth_requests_total: a second
-			// shared counter per request costs measurable throughput on busy gateways.
-			p, err = s.verify.Verify(r.Context(), tok, ip)
-			if err != nil {
-				s.metrics.verification(err)
-				s.noteAuthFailure(r, ip, err)
-			}
-		}
+		q.method, q.uri, err = rules.original(r)
+	}
+	if err == nil {
+		q.authorization, err = headerValue(r.Header, "Authorization")
 	}
 	if err != nil {
-		status, le := errorStatus(err, "")
-		switch status {
-		case http.StatusInternalServerError:
-			s.log.Error("forward-auth", "error", err.Error())
-		case http.StatusUnauthorized:
-			h.Set("WWW-Authenticate", `Token realm="latchkey"`)
-		case http.StatusTooManyRequests:
-			if ra, ok := le.Data["retry_after_seconds"]; ok {
-				h.Set("Retry-After", fmt.Sprint(ra))
+		a = forwardAnswer{status: http.StatusBadRequest, reason: "bad_request", message: err.Error()}
+		var fe *forwardError
+		if errors.As(err, &fe) {
+			a.reason = fe.reason
+		}
+		if le, ok := err.(*latchkey.Error); ok {
+			a.message = le.Message
+			if reason, ok := le.Data["reason"].(string); ok {
+				a.reason = reason
 			}
 		}
-		h.Set("X-Latchkey-Reason", verify.Reason(err))
-		s.metrics.forward(status)
-		s.debugDenial(r, status, verify.Reason(err))
-		http.Error(w, le.Message, status)
+	} else {
+		a = s.answerForward(r.Context(), q)
+	}
+	h := w.Header()
+	s.metrics.forward(a.status)
+	if a.status == http.StatusOK {
+		// Header keys are already canonical: assigning skips canonicalisation.
+		h["X-Latchkey-Account-Id"], h["X-Latchkey-Principal"] = a.principal.IdentityValues()
+		w.WriteHeader(http.StatusOK)
 		return
 	}
-	method := forwardHeader(r, "X-Original-Method", "X-Forwarded-Method")
-	if method == "" {
-		method = r.Method
-	}
-	uri := forwardHeader(r, "X-Original-Uri", "X-Forwarded-Uri")
-	if uri == "" {
-		uri = r.URL.RequestURI()
-	}
-	path, canonical := canonicalPath(uri)
-	if !canonical {
-		h.Set("X-Latchkey-Reason", "non_canonical_path")
-		s.metrics.forward(http.StatusForbidden)
-		s.debugDenial(r, http.StatusForbidden, "non_canonical_path")
-		http.Error(w, "the request path is not in canonical form (dot segments, doubled or encoded slashes)", http.StatusForbidden)
-		return
-	}
-	rule, project, found := s.cfg.ForwardAuth.match(method, path)
-	if !found && !s.cfg.ForwardAuth.authenticatedDefault {
-		h.Set("X-Latchkey-Reason", "no_rule")
-		s.metrics.forward(http.StatusForbidden)
-		s.debugDenial(r, http.StatusForbidden, "no_rule")
-		http.Error(w, "no forward-auth rule matches "+method+" "+sanitizePath(uri), http.StatusForbidden)
-		return
-	}
-	if found {
-		env := rule.env
-		if rule.envHeader != "" {
-			env = latchkey.EnvCategory(r.Header.Get(rule.envHeader))
-			if env != "" && !env.Valid() {
-				env = ""
-			}
-		}
-		if d := p.Can(rule.resource, rule.access, project, env); !d.Allowed {
-			h.Set("X-Latchkey-Reason", "forbidden")
-			s.metrics.forward(http.StatusForbidden)
-			s.debugDenial(r, http.StatusForbidden, "forbidden")
-			http.Error(w, d.Reason(), http.StatusForbidden)
-			return
+	switch a.status {
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", `Token realm="latchkey"`)
+	case http.StatusTooManyRequests:
+		if a.retryAfter != "" {
+			h.Set("Retry-After", a.retryAfter)
 		}
 	}
-	// Header keys are already canonical: assigning skips canonicalisation.
-	h["X-Latchkey-Account-Id"], h["X-Latchkey-Principal"] = p.IdentityValues()
-	s.metrics.forward(http.StatusOK)
-	w.WriteHeader(http.StatusOK)
+	h.Set("X-Latchkey-Reason", a.reason)
+	s.debugDenial(r, a.status, a.reason)
+	http.Error(w, a.message, a.status)
 }
 
 // sanitizePath keeps a path printable and short for an error body.
@@ -390,6 +576,6 @@ func sanitizePath(p string) string {
 
 func (s *Server) debugDenial(r *http.Request, status int, reason string) {
 	if s.log.Enabled(r.Context(), -4) {
-		s.log.Debug("forward-auth denied", "status", status, "reason", reason, "client_ip", addrString(s.clientIP(r)))
+		s.log.Debug("forward-auth denied", "status", status, "reason", reason, "peer", addrString(peerAddr(r)))
 	}
 }

@@ -102,7 +102,7 @@ func TestParseForwardRulesErrors(t *testing.T) {
 		{`rules: [{path: /x, resource: billing, access: admin}]`, "access must be"},
 		{`default: maybe`, "default must be"},
 		{`rules: [{path: /x, resource: billing, access: read, colour: red}]`, "colour"},
-		{`{"rules": [{"path": "/{project_id}", "resource": "jobs", "access": "write", "environment_category": "qa"}]}`, "environment_category"},
+		{`{"rules": [{"path": "/{project_id}", "resource": "jobs", "access": "write", "environment_category": "qa"}]}`, "environment must be"},
 	}
 	for _, tt := range tests {
 		_, err := ParseForwardRules([]byte(tt.rules))

@@ -96,6 +96,7 @@ func signLeakReport(tb testing.TB, body []byte) string {
 
 // goldenForwardRules are the forward-auth rules of the golden server.
 const goldenForwardRules = `
+gateway: nginx
 default: deny
 rules:
   - methods: [GET, HEAD]

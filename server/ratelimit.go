@@ -172,19 +172,43 @@ func rateLimited(what string, d time.Duration) error {
 		Data:    map[string]any{"retry_after_seconds": secs}}
 }
 
-// authLimited refuses (ERateLimited) a client address that failed token authentication too
-// often. It runs before the token is looked at, so a blocked address learns nothing more.
-func (s *Server) authLimited(ctx context.Context, ip netip.Addr) error {
+// verifyToken verifies a token presented from ip, with the per-address failure limiter: it
+// slows failures, never credentials. A token that verifies is accepted whatever its address did
+// before (a NAT, a CI fleet or an unlisted gateway shares one address among honest and broken
+// clients). A failure from an address that failed too often is answered 429, held for
+// RateLimitDelay; and when the token is not in the verifier's cache, its storage lookup waits
+// that long first, so a flood of made-up tokens cannot drive storage.
+func (s *Server) verifyToken(ctx context.Context, tok string, ip netip.Addr, account int64) (*latchkey.Principal, error) {
 	gv := s.gov()
-	if gv.tokenLimits.len() == 0 {
-		return nil // nobody is failing: skip reading the clock on the hot path
+	var wait time.Duration
+	if gv.tokenLimits.len() != 0 { // nobody is failing: skip reading the clock on the hot path
+		wait = gv.tokenLimits.wait(ip, time.Now())
 	}
-	if d := gv.tokenLimits.wait(ip, time.Now()); d > 0 {
-		gv.metrics.rateLimited.WithLabelValues("token").Inc()
+	held := false
+	if wait > 0 && !s.verify.Cached(tok) {
 		s.tarpit(ctx)
-		return rateLimited("authentication attempts", d)
+		held = true
 	}
-	return nil
+	var p *latchkey.Principal
+	var err error
+	if account != 0 {
+		p, err = s.verify.VerifyInAccount(ctx, tok, ip, account)
+	} else {
+		p, err = s.verify.Verify(ctx, tok, ip)
+	}
+	if err == nil {
+		return p, nil
+	}
+	s.metrics.verification(err)
+	s.noteAuthFailure(tok, ip, err)
+	if wait > 0 && verify.Reason(err) != "error" {
+		gv.metrics.rateLimited.WithLabelValues("token").Inc()
+		if !held {
+			s.tarpit(ctx)
+		}
+		return nil, rateLimited("authentication attempts", wait)
+	}
+	return nil, err
 }
 
 // tarpit holds a refusal to a rate-limited address for RateLimitDelay (or until the client
@@ -206,7 +230,7 @@ func (s *Server) tarpit(ctx context.Context) {
 // noteAuthFailure records a failed token authentication: it is counted in metrics, drains the
 // address's bucket (unless the token was fine but used from a denied address, or storage
 // failed) and, when the token exists, is summarized in its account's audit log.
-func (s *Server) noteAuthFailure(r *http.Request, ip netip.Addr, err error) {
+func (s *Server) noteAuthFailure(tok string, ip netip.Addr, err error) {
 	gv := s.gov()
 	reason := verify.Reason(err)
 	gv.metrics.authFailures.WithLabelValues("token", reason).Inc()
@@ -216,7 +240,7 @@ func (s *Server) noteAuthFailure(r *http.Request, ip netip.Addr, err error) {
 	switch reason {
 	case "revoked", "expired", "rotated_out", "not_member", "ip_denied":
 		// The token exists, so the failure belongs to an account. Only its hash is kept.
-		if tok, ok, _ := bearer(r); ok && !tokenfmt.IsLegacy(tok) {
+		if !tokenfmt.IsLegacy(tok) {
 			gv.summary.noteToken(tokenfmt.Hash(tok), addrString(ip), reason, time.Now())
 		}
 	}

@@ -120,6 +120,13 @@ func (e *regEnv) api(t *testing.T, token, method, path string, body any) (int, a
 // uiPost signs userID in (a session made in the store) and posts a form to a UI page.
 func (e *regEnv) uiPost(t *testing.T, userID int64, path string, form url.Values) (int, string) {
 	t.Helper()
+	return e.uiRequest(t, userID, http.MethodPost, path, form)
+}
+
+// uiRequest sends a request with a session cookie for userID (a session made in the store); a
+// form, when given, is sent form-encoded with the session's CSRF token.
+func (e *regEnv) uiRequest(t *testing.T, userID int64, method, path string, form url.Values) (int, string) {
+	t.Helper()
 	cookie := fmt.Sprintf("session-%d-%d", userID, time.Now().UnixNano())
 	h := sha256.Sum256([]byte(cookie))
 	csrf := "csrf-" + cookie
@@ -128,12 +135,18 @@ func (e *regEnv) uiPost(t *testing.T, userID int64, path string, form url.Values
 		ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	form.Set("csrf_token", csrf)
-	req, err := http.NewRequest(http.MethodPost, e.http.URL+path, strings.NewReader(form.Encode()))
+	var body io.Reader
+	if form != nil {
+		form.Set("csrf_token", csrf)
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, e.http.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
 	client := *e.http.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
@@ -110,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP implements http.Handler. Forward-auth skips the general middleware: gateways call
 // it for every request they proxy, so it keeps to the verification itself.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/v1/forward-auth" {
+	if p := r.URL.Path; p == ForwardAuthPath || strings.HasPrefix(p, ForwardAuthPath+"/") {
 		s.handleForwardAuth(w, r)
 		return
 	}
@@ -162,12 +161,20 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{
 			id:    s.reqPfx + "-" + strconv.FormatUint(s.reqSeq.Add(1), 36),
-			ip:    s.clientIP(r),
 			start: time.Now(),
 		}
+		ip, ipErr := s.clientIP(r)
+		st.ip = ip
 		sw := &statusWriter{ResponseWriter: w}
 		sw.Header().Set("X-Request-Id", st.id)
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		if ipErr != nil {
+			// Never fall back to the proxy's own address: IP rules and rate limits would apply
+			// to the wrong client.
+			s.writeError(sw, r, ipErr)
+			s.logRequest(r, sw.status, st)
+			return
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(sw, r.Body, MaxBodyBytes)
 		}
@@ -228,56 +235,4 @@ func addrString(a netip.Addr) string {
 		return ""
 	}
 	return a.Unmap().String()
-}
-
-// clientIP is the socket peer, unless the peer is a trusted proxy: then the right-most
-// X-Forwarded-For entry that is not itself a trusted proxy.
-func (s *Server) clientIP(r *http.Request) netip.Addr {
-	return s.clientIPFrom(r, peerAddr(r))
-}
-
-// peerAddr is the socket peer's address.
-func peerAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			return netip.Addr{}
-		}
-		a, _ := netip.ParseAddr(host)
-		return a.Unmap()
-	}
-	return ap.Addr().Unmap()
-}
-
-// clientIPFrom is clientIP for a peer address already parsed.
-func (s *Server) clientIPFrom(r *http.Request, peer netip.Addr) netip.Addr {
-	if !peer.IsValid() || !s.trusted(peer) {
-		return peer
-	}
-	xff := r.Header.Values("X-Forwarded-For")
-	addr := peer
-	for i := len(xff) - 1; i >= 0; i-- {
-		parts := strings.Split(xff[i], ",")
-		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
-				return addr
-			}
-			addr = a.Unmap()
-			if !s.trusted(addr) {
-				return addr
-			}
-		}
-	}
-	return addr
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.cfg.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }

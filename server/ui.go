@@ -215,8 +215,22 @@ func (s *Server) redirectFlash(w http.ResponseWriter, r *http.Request, to, msg s
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
+// safeNext returns where to go after signing in: next when it is a path on this site, "/"
+// otherwise. Browsers parse a Location leniently (WHATWG URL: tabs and newlines are dropped
+// anywhere, a backslash is a slash), so "/\t/evil.example" would lead off-site: any control
+// character or backslash refuses next, as do a scheme, a host, user info and a leading "//".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if next == "" || len(next) > 2048 || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next
@@ -599,9 +613,20 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /profile/tokens/{token_id}/delete", s.ui(s.handleUIPATDelete))
 }
 
+// staticHandler serves the embedded assets. Anything it cannot serve — a missing file, a
+// directory, a path that is not valid UTF-8 or not a valid file name — is a plain 404.
 func staticHandler(fsys fs.FS) http.Handler {
 	fileServer := http.FileServerFS(fsys)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Path
+		if !fs.ValidPath(name) || name == "." {
+			http.NotFound(w, r)
+			return
+		}
+		if st, err := fs.Stat(fsys, name); err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		fileServer.ServeHTTP(w, r)

@@ -928,3 +928,21 @@ func (v *Verifier) Len() int {
 	}
 	return n
 }
+
+// Cached reports whether token has a fresh cache entry, so that verifying it would not read
+// storage. Callers that throttle storage lookups for a misbehaving address use it to let a
+// known-good credential through at once.
+func (v *Verifier) Cached(token string) bool {
+	if len(token) > tokenfmt.MaxLen {
+		return false
+	}
+	if _, err := v.opt.Format.ParseQuick(token); err != nil {
+		return true // refused without storage
+	}
+	h := tokenfmt.Hash(token)
+	sh := &v.shards[h[0]%numShards]
+	sh.mu.RLock()
+	sl, ok := sh.m[keyOf(&h)]
+	sh.mu.RUnlock()
+	return ok && v.roughNow() < sl.until
+}
