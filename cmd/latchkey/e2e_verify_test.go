@@ -20,7 +20,8 @@ import (
 func rulesFile(t testing.TB) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rules.yaml")
-	rules := `default: deny
+	rules := `gateway: nginx
+default: deny
 rules:
   - methods: [GET]
     path: /api/projects/{project_id}/jobs/**
@@ -261,7 +262,8 @@ func TestForwardAuth(t *testing.T) {
 		{"garbage token", "lksvc_garbage", "GET", fmt.Sprintf("/api/projects/%d/jobs/7", pa.ID), nil, 401},
 		{"run in production", dev.TokenString, "POST", fmt.Sprintf("/api/projects/%d/jobs/3/run", pa.ID), map[string]string{"X-Env": "production"}, 200},
 		{"run in staging", dev.TokenString, "POST", fmt.Sprintf("/api/projects/%d/jobs/3/run", pa.ID), map[string]string{"X-Env": "staging"}, 403},
-		{"traefik headers", jobs.TokenString, "", "", map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": fmt.Sprintf("/api/projects/%d/jobs", pa.ID)}, 200},
+		// The rules name nginx: Traefik's headers are not read, and nginx's are required.
+		{"traefik headers", jobs.TokenString, "", "", map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": fmt.Sprintf("/api/projects/%d/jobs", pa.ID)}, 400},
 		{"non-numeric project", jobs.TokenString, "GET", "/api/projects/abc/jobs/1", nil, 403},
 	}
 	for _, tt := range tests {
