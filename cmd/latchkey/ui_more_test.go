@@ -6,7 +6,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/apitype"
@@ -369,5 +372,55 @@ func TestUIDefaultGraceRevokedViewAndOwner(t *testing.T) {
 	w, err := ts.Admin.Whoami(ctx)
 	if err != nil || w.UserID != me.UserID {
 		t.Fatalf("the admin's token after the refused change: %+v, %v", w, err)
+	}
+}
+
+// TestUISignInRedirectStaysOnSite: a sign-in link's next parameter can only lead to a page of
+// latchkey. Browsers drop tabs and newlines from a URL and read a backslash as a slash, so
+// "/\t/evil.example" would become "//evil.example": Chromium itself checks where it lands.
+func TestUISignInRedirectStaysOnSite(t *testing.T) {
+	ts := startServer(t, "enterprise")
+	base, err := url.Parse(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := newBrowser(t)
+	for _, next := range []string{"%2F%09%2Fevil.example", "%2F%09%5Cevil.example", "%2F%0A%2Fevil.example", "%2F%0D%2Fevil.example",
+		"%09%2F%2Fevil.example", "%2F%5Cevil.example", "%2F%2Fevil.example", "https%3A%2F%2Fevil.example%2F", "%2Fsettings%2Fservice-tokens"} {
+		t.Run(next, func(t *testing.T) {
+			b := *shared
+			b.t = t
+			if _, err := chromedp.Call(b.ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+				t.Fatalf("forget the last session: %v", err)
+			}
+			b.open(ts.URL + "/login?next=" + next)
+			b.do("sign in",
+				chromedp.SendKeys(chromedp.ID("email"), ts.AdminEmail),
+				chromedp.SendKeys(chromedp.ID("password"), ts.AdminPass),
+				chromedp.Click(chromedp.ID("sign-in")))
+			var loc string
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				var err error
+				if loc, err = chromedp.Run(b.ctx, chromedp.Location()); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(loc, "/login") || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			got, err := url.Parse(loc)
+			if err != nil || got.Host != base.Host {
+				t.Fatalf("after signing in with next=%s Chromium is at %q, want a page of %s", next, loc, base.Host)
+			}
+			want := "/"
+			if next == "%2Fsettings%2Fservice-tokens" {
+				want = "/settings/service-tokens"
+			}
+			if got.Path != want {
+				t.Errorf("after signing in with next=%s Chromium is at %s, want %s", next, got.Path, want)
+			}
+		})
 	}
 }
