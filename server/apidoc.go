@@ -47,6 +47,9 @@ OpenAPI document served at ` + "`/api/openapi.json`" + `. Regenerate with
   characters that change text direction (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C); project
   names are unique among an account's active projects (409).
 - **Changes are atomic**: each request's change and its audit entries commit in one transaction.
+- **Client address**: the socket peer, or — when the peer is in ` + "`--trusted-proxies`" + ` — the right-most
+  address in ` + "`X-Forwarded-For`" + ` / ` + "`Forwarded`" + ` that is not a trusted proxy. An entry that is not an
+  address, or the two headers naming different clients, is a 400, never the proxy's own address.
 - **Extensions** are latchkey's own additions, marked below.
 
 `)
