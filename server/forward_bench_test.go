@@ -48,7 +48,11 @@ func forwardFixture(b *testing.B) (*Server, []string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := New(Config{Store: st, Verifier: verify.New(st, verify.Options{}), ForwardAuth: rules})
+	v := verify.New(st, verify.Options{})
+	vctx, cancel := context.WithCancel(ctx)
+	b.Cleanup(cancel)
+	go v.Run(vctx) // as serve runs it: the coarse clock ticks
+	s, err := New(Config{Store: st, Verifier: v, ForwardAuth: rules})
 	if err != nil {
 		b.Fatal(err)
 	}

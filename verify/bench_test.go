@@ -134,6 +134,10 @@ func cachedVerifier(b *testing.B, n int) (*verify.Verifier, []string) {
 	s := seed(b, n)
 	v := verify.New(s.store, verify.Options{TTL: time.Hour})
 	v.SetHooks(func(latchkey.TokenUse) {}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	go v.Run(ctx) // as serve runs it: the coarse clock ticks
+
 	tokens := s.tokens[:n]
 	for _, t := range tokens {
 		if _, err := v.Verify(context.Background(), t, localhost); err != nil {
