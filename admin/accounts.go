@@ -42,7 +42,12 @@ func (s *Service) RenameAccount(ctx context.Context, p *latchkey.Principal, name
 	if err != nil {
 		return nil, err
 	}
-	return s.store.UpdateAccount(ctx, p.AccountID, latchkey.AccountUpdate{Name: &name})
+	var out *latchkey.Account
+	err = s.inTx(ctx, func(ctx context.Context) error {
+		out, err = s.store.UpdateAccount(ctx, p.AccountID, latchkey.AccountUpdate{Name: &name})
+		return err
+	})
+	return out, err
 }
 
 // SettingsUpdate changes the token security policy; nil fields keep their value.
