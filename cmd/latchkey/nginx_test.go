@@ -1,20 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/latchkey/latchkey/client"
 )
 
 // nginxBinary finds nginx, skipping the test when it is absent (and failing in CI).
@@ -35,42 +27,25 @@ func nginxBinary(t *testing.T) string {
 	return ""
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestNginxAuthRequest puts a real nginx with the documented auth_request recipe
-// (docs/nginx-forward-auth.conf) in front of a tiny upstream, with latchkey deciding.
+// (docs/nginx-forward-auth.conf, only its addresses changed) in front of an upstream, with
+// latchkey deciding from the documented rules (gateway: nginx), and sends the gateway table
+// through it: forged X-Original-*, X-Forwarded-*, environment, address and identity headers
+// must change nothing.
 func TestNginxAuthRequest(t *testing.T) {
 	nginx := nginxBinary(t)
-	ts := startServer(t, "enterprise", "--forward-auth-rules", rulesFile(t))
-	ctx := context.Background()
-	pa, _ := ts.Admin.CreateProject(ctx, ts.AccountID, "a", "")
-	_, allowed := ts.serviceToken(t, "allowed", client.GrantOn("job_viewer", pa.ID))
-	_, other := ts.serviceToken(t, "other", client.GrantOn("metadata_only", 0))
-
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "upstream saw %s as %s", r.URL.Path, r.Header.Get("X-Latchkey-Principal"))
-	}))
-	defer upstream.Close()
+	f := newGatewayFixture(t, "nginx")
 
 	recipe, err := os.ReadFile("../../docs/nginx-forward-auth.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	latchkeyAddr := strings.TrimPrefix(ts.URL, "http://")
-	conf := strings.NewReplacer(
-		"server 127.0.0.1:8420;", "server "+latchkeyAddr+";",
-		"server 127.0.0.1:9000;", "server "+strings.TrimPrefix(upstream.URL, "http://")+";",
+	conf := replaceAll(t, string(recipe),
+		"server 127.0.0.1:8420;", "server "+strings.TrimPrefix(f.ts.URL, "http://")+";",
+		"server 127.0.0.1:9000;", "server "+strings.TrimPrefix(f.upstream.URL, "http://")+";",
 		"listen 8080;", fmt.Sprintf("listen 127.0.0.1:%d;", port),
-	).Replace(string(recipe))
+	)
 	dir := t.TempDir()
 	main := fmt.Sprintf(`daemon off;
 master_process off;
@@ -102,50 +77,23 @@ http {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not start: %s\n%s", out, log)
-		}
-		time.Sleep(20 * time.Millisecond)
+	logs := func() string {
+		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		return out.String() + string(log)
 	}
+	waitForPort(t, "nginx", port, logs)
+	f.run(t, fmt.Sprintf("http://127.0.0.1:%d", port), logs)
+}
 
-	get := func(token, path string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Token "+token)
+// replaceAll replaces each old string of a recipe by its new one, failing when the recipe no
+// longer contains it (the test would otherwise run against the documented addresses).
+func replaceAll(t *testing.T, recipe string, oldnew ...string) string {
+	t.Helper()
+	for i := 0; i < len(oldnew); i += 2 {
+		if strings.Count(recipe, oldnew[i]) != 1 {
+			t.Fatalf("the recipe should contain %q exactly once", oldnew[i])
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		recipe = strings.Replace(recipe, oldnew[i], oldnew[i+1], 1)
 	}
-	path := fmt.Sprintf("/api/projects/%d/jobs/42", pa.ID)
-	status, body := get(allowed.TokenString, path)
-	if status != 200 || !strings.Contains(body, "upstream saw "+path) || !strings.Contains(body, fmt.Sprintf("service_token:%d", allowed.ID)) {
-		t.Fatalf("allowed token through nginx: %d %q, want the upstream's answer naming the principal", status, body)
-	}
-	if status, _ := get(other.TokenString, path); status != http.StatusForbidden {
-		t.Errorf("token without the permission: %d, want 403", status)
-	}
-	if status, _ := get("", path); status != http.StatusUnauthorized {
-		t.Errorf("no token: %d, want 401", status)
-	}
-	if _, err := ts.Admin.DeleteServiceToken(ctx, ts.AccountID, allowed.ID); err != nil {
-		t.Fatal(err)
-	}
-	if status, _ := get(allowed.TokenString, path); status != http.StatusUnauthorized {
-		t.Errorf("deleted token on the next request: %d, want 401", status)
-	}
+	return recipe
 }
