@@ -289,8 +289,13 @@ func (r *forwardRule) matchPath(path string) (int64, bool) {
 				return 0, false
 			}
 			if seg.param == "project_id" {
+				// Only the canonical spelling: "+1" or "007" would be checked as project 1 or 7
+				// while the upstream may read them otherwise.
+				if part[0] < '1' || part[0] > '9' {
+					return 0, false
+				}
 				id, err := strconv.ParseInt(part, 10, 64)
-				if err != nil || id <= 0 {
+				if err != nil {
 					return 0, false
 				}
 				project = id

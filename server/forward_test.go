@@ -46,6 +46,8 @@ func TestForwardRulesMatch(t *testing.T) {
 		{"GET", "/api/projects/x/jobs", false, 0, 0},
 		{"GET", "/api/projects/-1/jobs", false, 0, 0},
 		{"GET", "/api/projects/0/jobs", false, 0, 0},
+		{"GET", "/api/projects/+7/jobs", false, 0, 0},
+		{"GET", "/api/projects/007/jobs", false, 0, 0},
 		{"POST", "/api/projects/9/jobs/4/run", true, latchkey.ResRuns, 9},
 		{"POST", "/api/projects/9/jobs/4/run/extra", false, 0, 0},
 		{"DELETE", "/api/anything/status", true, latchkey.ResAccountSettings, 0},
