@@ -40,6 +40,9 @@ func ExampleMiddleware() {
 	// The resource server: a verifier that hears of every change, and the middleware.
 	v := verify.New(store, verify.Options{})
 	defer store.Subscribe(v.Invalidate)()
+	vctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go v.Run(vctx) // the verifier's clock and refreshes, until the server stops
 	jobs := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "jobs for %s", verify.PrincipalFrom(r.Context()).Name)
 	})
