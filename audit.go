@@ -58,18 +58,50 @@ type IPRule struct {
 	Name        string
 	Type        IPRuleType
 	Description string
-	CIDRs       []string
+	CIDRs       []IPRuleCIDR
 	State       State
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
 
-// IPRuleUpdate changes a rule.
+// IPRuleCIDR is one range of an IP rule. Its ID (unique within the rule) stays the same across
+// updates that keep the range, as clients such as dbt Cloud's Terraform provider match ranges by
+// id. Field is the member a client wrote it in ("cidr" or "cidr_ipv6"; empty: by its family), so
+// that it is answered in the same one.
+type IPRuleCIDR struct {
+	ID    int64
+	CIDR  string
+	Field string
+}
+
+// String returns the range, e.g. "203.0.113.0/24".
+func (c IPRuleCIDR) String() string { return c.CIDR }
+
+// Ranges makes new rule ranges (ids to be given by the store) of cidrs.
+func Ranges(cidrs ...string) []IPRuleCIDR {
+	out := make([]IPRuleCIDR, len(cidrs))
+	for i, c := range cidrs {
+		out[i] = IPRuleCIDR{CIDR: c}
+	}
+	return out
+}
+
+// CIDRStrings returns a rule's ranges.
+func (r *IPRule) CIDRStrings() []string {
+	out := make([]string, len(r.CIDRs))
+	for i, c := range r.CIDRs {
+		out[i] = c.CIDR
+	}
+	return out
+}
+
+// IPRuleUpdate changes a rule. CIDRs, when set, become the rule's ranges: an entry whose ID is
+// one of the rule's, or whose range the rule already has, keeps that id; others get new ones.
 type IPRuleUpdate struct {
 	Name        *string
 	Type        *IPRuleType
 	Description *string
-	CIDRs       *[]string
+	CIDRs       *[]IPRuleCIDR
 }
 
 // Session is a signed-in browser. The cookie holds a random value; only its hash is stored.

@@ -65,7 +65,7 @@ func CompileIPRules(rules []*IPRule) (*IPPolicy, error) {
 		if r.Type != IPRuleAllow && r.Type != IPRuleDeny {
 			return nil, FieldError("type", "rule %q has type %d; want 1 (allow) or 2 (deny)", r.Name, r.Type)
 		}
-		for _, c := range r.CIDRs {
+		for _, c := range r.CIDRStrings() {
 			p, err := ParseCIDR(c)
 			if err != nil {
 				return nil, FieldError("cidrs", "rule %q: %v", r.Name, err)

@@ -55,7 +55,7 @@ func TestParseCIDR(t *testing.T) {
 }
 
 func rule(name string, typ latchkey.IPRuleType, cidrs ...string) *latchkey.IPRule {
-	return &latchkey.IPRule{Name: name, Type: typ, CIDRs: cidrs, State: latchkey.StateActive}
+	return &latchkey.IPRule{Name: name, Type: typ, CIDRs: latchkey.Ranges(cidrs...), State: latchkey.StateActive}
 }
 
 func TestIPPolicyAllows(t *testing.T) {
@@ -80,7 +80,7 @@ func TestIPPolicyAllows(t *testing.T) {
 		{"IPv6 allow", []*latchkey.IPRule{rule("a", latchkey.IPRuleAllow, "2001:db8::/32")}, "2001:db8:1::5", true},
 		{"IPv6 deny, IPv4 client", []*latchkey.IPRule{rule("d", latchkey.IPRuleDeny, "::/0")}, "192.0.2.1", true},
 		{"IPv4-mapped client matches IPv4 rule", []*latchkey.IPRule{rule("a", latchkey.IPRuleAllow, "192.0.2.0/24")}, "::ffff:192.0.2.7", true},
-		{"deleted rule ignored", []*latchkey.IPRule{{Name: "a", Type: latchkey.IPRuleAllow, CIDRs: []string{"10.0.0.0/8"}, State: latchkey.StateDeleted}}, "11.0.0.1", true},
+		{"deleted rule ignored", []*latchkey.IPRule{{Name: "a", Type: latchkey.IPRuleAllow, CIDRs: latchkey.Ranges("10.0.0.0/8"), State: latchkey.StateDeleted}}, "11.0.0.1", true},
 		{"allow all", []*latchkey.IPRule{rule("a", latchkey.IPRuleAllow, "0.0.0.0/0", "::/0")}, "198.51.100.1", true},
 		{"allow only, unknown address", []*latchkey.IPRule{rule("a", latchkey.IPRuleAllow, "0.0.0.0/0")}, "", false},
 	}

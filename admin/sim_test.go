@@ -1620,12 +1620,12 @@ func (w *simWorld) ruleType() latchkey.IPRuleType {
 	return latchkey.IPRuleType(simPick(w, []int{1, 1, 2, 0}))
 }
 
-func (w *simWorld) ruleCIDRs() []string {
+func (w *simWorld) ruleCIDRs() []latchkey.IPRuleCIDR {
 	var cidrs []string
 	for range w.intn(4) {
 		cidrs = append(cidrs, simPick(w, simRuleCIDRs))
 	}
-	return cidrs
+	return latchkey.Ranges(cidrs...)
 }
 
 // liveRules are the simulated account's active IP rules.

@@ -172,15 +172,23 @@ func IPRuleOf(r *latchkey.IPRule, enabled bool) IPRule {
 	j := IPRule{ID: r.ID, AccountID: r.AccountID, IPRestrictionRuleSetID: r.AccountID, Name: r.Name, Type: int(r.Type),
 		Description: r.Description, State: int(r.State), RuleSetEnabled: enabled, EnabledForServiceTokens: true,
 		CIDRs: []IPCIDR{}, IPCIDRs: []string{}, CreatedAt: Time(r.CreatedAt), UpdatedAt: Time(r.UpdatedAt)}
-	for i, c := range r.CIDRs {
-		cj := IPCIDR{ID: int64(i + 1), IPRestrictionRuleID: r.ID, State: int(latchkey.StateActive)}
-		if p, err := latchkey.ParseCIDR(c); err == nil && p.Addr().Is6() {
-			cj.CIDRIPv6 = c
+	for _, c := range r.CIDRs {
+		// Each range in the member its client wrote it in; without one, by its family.
+		cj := IPCIDR{ID: c.ID, IPRestrictionRuleID: r.ID, State: int(r.State)}
+		field := c.Field
+		if field == "" {
+			field = "cidr"
+			if p, err := latchkey.ParseCIDR(c.CIDR); err == nil && p.Addr().Is6() {
+				field = "cidr_ipv6"
+			}
+		}
+		if field == "cidr_ipv6" {
+			cj.CIDRIPv6 = c.CIDR
 		} else {
-			cj.CIDR = c
+			cj.CIDR = c.CIDR
 		}
 		j.CIDRs = append(j.CIDRs, cj)
-		j.IPCIDRs = append(j.IPCIDRs, c)
+		j.IPCIDRs = append(j.IPCIDRs, c.CIDR)
 	}
 	return j
 }

@@ -138,7 +138,7 @@ func TestChangesReachOtherStores(t *testing.T) {
 	if err := a.CreateToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	rules := &latchkey.IPRule{AccountID: acct.ID, Name: "office", Type: latchkey.IPRuleAllow, CIDRs: []string{"10.0.0.0/8"}}
+	rules := &latchkey.IPRule{AccountID: acct.ID, Name: "office", Type: latchkey.IPRuleAllow, CIDRs: latchkey.Ranges("10.0.0.0/8")}
 	if err := a.CreateIPRule(ctx, rules); err != nil {
 		t.Fatal(err)
 	}

@@ -355,7 +355,7 @@ func allowLoopback(tb testing.TB, env *goldenEnv) {
 	tb.Helper()
 	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "golden fixture", Source: "system"})
 	if err := env.store.CreateIPRule(ctx, &latchkey.IPRule{AccountID: env.fx.Account, Name: "Loopback", Type: latchkey.IPRuleAllow,
-		CIDRs: []string{"127.0.0.0/8", "::1"}}); err != nil {
+		CIDRs: latchkey.Ranges("127.0.0.0/8", "::1")}); err != nil {
 		tb.Fatal(err)
 	}
 }

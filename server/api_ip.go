@@ -36,10 +36,12 @@ func parseRuleType(raw json.RawMessage) (latchkey.IPRuleType, error) {
 	return 0, latchkey.FieldError("type", "type must be 1 (allow) or 2 (deny)")
 }
 
-// parseRuleCIDRs reads a CIDR list: plain strings, or dbt's objects {"cidr": …} or
-// {"cidr_ipv6": …}; objects with "state": 2 (the Terraform provider's way of removing one) are
-// skipped. Each CIDR is validated and stored in canonical form; duplicates collapse.
-func parseRuleCIDRs(field string, raw json.RawMessage) ([]string, error) {
+// parseRuleCIDRs reads a CIDR list: plain strings, or dbt's objects {"id"?, "cidr": …} or
+// {"id"?, "cidr_ipv6": …}; objects with "state": 2 (the Terraform provider's way of removing one)
+// are skipped. Each CIDR is validated and stored in canonical form, remembering the member it was
+// written in (answers use the same one) and its id (an update keeps the range's id); duplicates
+// collapse.
+func parseRuleCIDRs(field string, raw json.RawMessage) ([]latchkey.IPRuleCIDR, error) {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, latchkey.FieldError(field, "%s must be an array of CIDR strings or {\"cidr\": …} objects", field)
@@ -47,12 +49,14 @@ func parseRuleCIDRs(field string, raw json.RawMessage) ([]string, error) {
 	if len(items) > admin.MaxRuleCIDRs {
 		return nil, latchkey.FieldError(field, "a rule holds at most %d CIDRs", admin.MaxRuleCIDRs)
 	}
-	out := []string{}
+	out := []latchkey.IPRuleCIDR{}
 	seen := map[netip.Prefix]bool{}
 	for i, it := range items {
-		var text string
+		var text, member string
+		var id int64
 		if err := json.Unmarshal(it, &text); err != nil {
 			var obj struct {
+				ID       *int64  `json:"id"`
 				CIDR     *string `json:"cidr"`
 				CIDRIPv6 *string `json:"cidr_ipv6"`
 				State    *int    `json:"state"`
@@ -65,11 +69,14 @@ func parseRuleCIDRs(field string, raw json.RawMessage) ([]string, error) {
 			}
 			switch {
 			case obj.CIDR != nil && *obj.CIDR != "":
-				text = *obj.CIDR
+				text, member = *obj.CIDR, "cidr"
 			case obj.CIDRIPv6 != nil && *obj.CIDRIPv6 != "":
-				text = *obj.CIDRIPv6
+				text, member = *obj.CIDRIPv6, "cidr_ipv6"
 			default:
 				return nil, latchkey.FieldError(field, "%s[%d] has neither cidr nor cidr_ipv6", field, i)
+			}
+			if obj.ID != nil {
+				id = *obj.ID
 			}
 		}
 		p, err := latchkey.ParseCIDR(text)
@@ -78,14 +85,14 @@ func parseRuleCIDRs(field string, raw json.RawMessage) ([]string, error) {
 		}
 		if !seen[p] {
 			seen[p] = true
-			out = append(out, p.String())
+			out = append(out, latchkey.IPRuleCIDR{ID: id, CIDR: p.String(), Field: member})
 		}
 	}
 	return out, nil
 }
 
 // requestCIDRs returns the CIDRs of a request (cidrs or ip_cidrs), or nil when it has none.
-func requestCIDRs(req *apitype.IPRuleRequest) (*[]string, error) {
+func requestCIDRs(req *apitype.IPRuleRequest) (*[]latchkey.IPRuleCIDR, error) {
 	field, raw := "cidrs", req.CIDRs
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		field, raw = "ip_cidrs", req.IPCIDRs

@@ -215,7 +215,7 @@ func TestMalformedForwardedForIsRefused(t *testing.T) {
 	e := forwardEnv(t, "nginx", "127.0.0.1/32")
 	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "test", Source: "system"})
 	allowLoopback(t, e.goldenEnv) // the fixture also allows 10.0.0.0/8: everything else would be denied
-	if err := e.store.CreateIPRule(ctx, &latchkey.IPRule{AccountID: e.fx.Account, Name: "deny", Type: latchkey.IPRuleDeny, CIDRs: []string{"127.0.0.2/32"}}); err != nil {
+	if err := e.store.CreateIPRule(ctx, &latchkey.IPRule{AccountID: e.fx.Account, Name: "deny", Type: latchkey.IPRuleDeny, CIDRs: latchkey.Ranges("127.0.0.2/32")}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := e.store.FindAccountByID(ctx, e.fx.Account)

@@ -298,7 +298,7 @@ func buildGoldenFixture(tb testing.TB, s latchkey.Store) *goldenFixture {
 		Grants: []latchkey.Grant{{PermissionSet: "job_admin", ProjectID: fx.Project}, {PermissionSet: "metadata_only", AllProjects: true}}})
 	fx.EmptySvcID, fx.EmptySvc = token(&latchkey.Token{AccountID: fx.Account, Kind: latchkey.KindServiceToken, Name: "Two-step"})
 	rule := &latchkey.IPRule{AccountID: fx.Account, Name: "Office", Type: latchkey.IPRuleAllow, Description: "office network",
-		CIDRs: []string{"10.0.0.0/8"}}
+		CIDRs: latchkey.Ranges("10.0.0.0/8")}
 	must(s.CreateIPRule(ctx, rule))
 	fx.IPRule = rule.ID
 

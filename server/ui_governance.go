@@ -79,7 +79,7 @@ func (s *Server) handleUIIPRuleAdd(w http.ResponseWriter, r *http.Request, us *u
 			d.Errors["cidrs"] = err.Error()
 			break
 		}
-		rule.CIDRs = append(rule.CIDRs, p.String())
+		rule.CIDRs = append(rule.CIDRs, latchkey.IPRuleCIDR{CIDR: p.String()})
 	}
 	if d.Errors["cidrs"] == "" {
 		_, err = s.admin.CreateIPRule(r.Context(), us.p, state(r.Context()).ip, rule, nil)

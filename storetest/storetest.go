@@ -639,18 +639,29 @@ func testAuditRollback(t *testing.T, s latchkey.Store) {
 func testIPRules(t *testing.T, s latchkey.Store) {
 	ctx := context.Background()
 	a := mustAccount(t, s, latchkey.PlanEnterprise)
-	r := &latchkey.IPRule{AccountID: a.ID, Name: "office", Type: latchkey.IPRuleAllow, CIDRs: []string{"10.0.0.0/8", "2001:db8::/32"}}
+	r := &latchkey.IPRule{AccountID: a.ID, Name: "office", Type: latchkey.IPRuleAllow, CIDRs: latchkey.Ranges("10.0.0.0/8", "2001:db8::/32")}
 	if err := s.CreateIPRule(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	cidrs := []string{"192.168.0.0/16"}
+	if want := []latchkey.IPRuleCIDR{{ID: 1, CIDR: "10.0.0.0/8"}, {ID: 2, CIDR: "2001:db8::/32"}}; !cmp.Equal(r.CIDRs, want) {
+		t.Errorf("CreateIPRule ranges = %+v, want ids 1 and 2", r.CIDRs)
+	}
+	// An update keeps the ids of the ranges it keeps (by id, or by range) and gives new ones to
+	// new ranges, never reusing an id.
+	cidrs := []latchkey.IPRuleCIDR{{ID: 2, CIDR: "2001:db8::/32", Field: "cidr"}, {CIDR: "192.168.0.0/16"}}
 	deny := latchkey.IPRuleDeny
 	if _, err := s.UpdateIPRule(ctx, r.ID, latchkey.IPRuleUpdate{CIDRs: &cidrs, Type: &deny}); err != nil {
 		t.Fatal(err)
 	}
 	rules, err := s.FindIPRules(ctx, a.ID)
-	if err != nil || len(rules) != 1 || rules[0].Type != deny || !cmp.Equal(rules[0].CIDRs, cidrs) {
-		t.Fatalf("FindIPRules = %+v, %v", rules, err)
+	want := []latchkey.IPRuleCIDR{{ID: 2, CIDR: "2001:db8::/32", Field: "cidr"}, {ID: 3, CIDR: "192.168.0.0/16"}}
+	if err != nil || len(rules) != 1 || rules[0].Type != deny || !cmp.Equal(rules[0].CIDRs, want) {
+		t.Fatalf("FindIPRules = %+v, %v; want ranges %+v", rules, err, want)
+	}
+	again := []latchkey.IPRuleCIDR{{CIDR: "192.168.0.0/16"}, {CIDR: "10.0.0.0/8"}}
+	if got, err := s.UpdateIPRule(ctx, r.ID, latchkey.IPRuleUpdate{CIDRs: &again}); err != nil ||
+		!cmp.Equal(got.CIDRs, []latchkey.IPRuleCIDR{{ID: 3, CIDR: "192.168.0.0/16"}, {ID: 4, CIDR: "10.0.0.0/8"}}) {
+		t.Fatalf("UpdateIPRule = %+v, %v; want 192.168.0.0/16 keeping id 3 and 10.0.0.0/8 getting id 4", got, err)
 	}
 	if err := s.DeleteIPRule(ctx, r.ID); err != nil {
 		t.Fatal(err)

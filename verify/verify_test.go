@@ -346,7 +346,7 @@ func TestAccountIPPolicy(t *testing.T) {
 	if _, err := f.v.Verify(ctx, good, localhost); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.CreateIPRule(ctx, &latchkey.IPRule{AccountID: f.account.ID, Name: "block", Type: latchkey.IPRuleDeny, CIDRs: []string{"127.0.0.2/32"}}); err != nil {
+	if err := f.store.CreateIPRule(ctx, &latchkey.IPRule{AccountID: f.account.ID, Name: "block", Type: latchkey.IPRuleDeny, CIDRs: latchkey.Ranges("127.0.0.2/32")}); err != nil {
 		t.Fatal(err)
 	}
 	// Rules are not enforced until enabled.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -128,30 +129,107 @@ func (s *Store) AuditChain(ctx context.Context, since time.Time, fn func(*latchk
 
 const ipRuleColumns = `id, account_id, name, type, description, cidrs, state, created_at, updated_at`
 
-func scanIPRule(row scanner) (*latchkey.IPRule, error) {
+// ruleCIDRs is how a rule's ranges are stored in ip_rules.cidrs: JSON with each range's id and
+// the next id to give, so that ids are never reused. Rules written before ids were kept hold a
+// comma-separated list; their ranges read as ids 1, 2, … (as they were shown then).
+type ruleCIDRs struct {
+	Next  int64          `json:"next"`
+	CIDRs []ruleCIDRJSON `json:"cidrs"`
+}
+
+type ruleCIDRJSON struct {
+	ID    int64  `json:"id"`
+	CIDR  string `json:"cidr"`
+	Field string `json:"field,omitempty"`
+}
+
+func decodeRuleCIDRs(text string) (ruleCIDRs, error) {
+	var rc ruleCIDRs
+	switch {
+	case text == "":
+		rc.Next = 1
+	case strings.HasPrefix(text, "{"):
+		if err := json.Unmarshal([]byte(text), &rc); err != nil {
+			return rc, fmt.Errorf("ip rule ranges: %w", err)
+		}
+	default:
+		for i, c := range strings.Split(text, ",") {
+			rc.CIDRs = append(rc.CIDRs, ruleCIDRJSON{ID: int64(i + 1), CIDR: c})
+		}
+		rc.Next = int64(len(rc.CIDRs) + 1)
+	}
+	return rc, nil
+}
+
+// assignRuleCIDRs gives want's entries their ids against have's: an entry naming one of have's
+// ids, or one of have's ranges, keeps that id; the others get new ids from have.Next.
+func assignRuleCIDRs(have ruleCIDRs, want []latchkey.IPRuleCIDR) (ruleCIDRs, []latchkey.IPRuleCIDR) {
+	byID, byCIDR := map[int64]bool{}, map[string]int64{}
+	for _, c := range have.CIDRs {
+		byID[c.ID] = true
+		byCIDR[c.CIDR] = c.ID
+	}
+	out := ruleCIDRs{Next: max(have.Next, 1)}
+	taken := map[int64]bool{}
+	for _, c := range want {
+		id := c.ID
+		if !byID[id] || taken[id] {
+			id = 0
+			if old, ok := byCIDR[c.CIDR]; ok && !taken[old] {
+				id = old
+			}
+		}
+		if id == 0 {
+			id = out.Next
+			out.Next++
+		}
+		taken[id] = true
+		out.CIDRs = append(out.CIDRs, ruleCIDRJSON{ID: id, CIDR: c.CIDR, Field: c.Field})
+	}
+	return out, out.domain()
+}
+
+func (rc ruleCIDRs) domain() []latchkey.IPRuleCIDR {
+	out := make([]latchkey.IPRuleCIDR, len(rc.CIDRs))
+	for i, c := range rc.CIDRs {
+		out[i] = latchkey.IPRuleCIDR{ID: c.ID, CIDR: c.CIDR, Field: c.Field}
+	}
+	return out
+}
+
+func (rc ruleCIDRs) encode() string {
+	b, _ := json.Marshal(rc)
+	return string(b)
+}
+
+func scanIPRule(row scanner) (*latchkey.IPRule, ruleCIDRs, error) {
 	var r latchkey.IPRule
 	var cidrs string
 	var created, updated int64
 	if err := row.Scan(&r.ID, &r.AccountID, &r.Name, &r.Type, &r.Description, &cidrs, &r.State, &created, &updated); err != nil {
-		return nil, err
+		return nil, ruleCIDRs{}, err
 	}
-	if cidrs != "" {
-		r.CIDRs = strings.Split(cidrs, ",")
+	rc, err := decodeRuleCIDRs(cidrs)
+	if err != nil {
+		return nil, rc, err
 	}
+	r.CIDRs = rc.domain()
 	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return &r, nil
+	return &r, rc, nil
 }
 
 func ruleAudit(r *latchkey.IPRule) map[string]any {
-	return map[string]any{"rule_id": r.ID, "name": r.Name, "type": int(r.Type), "cidrs": strings.Join(r.CIDRs, ",")}
+	return map[string]any{"rule_id": r.ID, "name": r.Name, "type": int(r.Type), "cidrs": strings.Join(r.CIDRStrings(), ",")}
 }
 
 // CreateIPRule stores an IP rule.
 func (s *Store) CreateIPRule(ctx context.Context, r *latchkey.IPRule) error {
 	return s.withTx(ctx, func(t *tx) error {
 		r.State, r.CreatedAt, r.UpdatedAt = latchkey.StateActive, t.now, t.now
+		var rc ruleCIDRs
+		rc, r.CIDRs = assignRuleCIDRs(ruleCIDRs{Next: 1}, r.CIDRs)
 		id, err := t.insert(`INSERT INTO ip_rules (account_id, name, type, description, cidrs, state, created_at, updated_at)
-			VALUES (?,?,?,?,?,1,?,?)`, r.AccountID, r.Name, r.Type, r.Description, strings.Join(r.CIDRs, ","), micros(t.now), micros(t.now))
+			VALUES (?,?,?,?,?,1,?,?)`, r.AccountID, r.Name, r.Type, r.Description, rc.encode(), micros(t.now), micros(t.now))
 		if err != nil {
 			return s.wrap(err, "create ip rule")
 		}
@@ -163,7 +241,7 @@ func (s *Store) CreateIPRule(ctx context.Context, r *latchkey.IPRule) error {
 
 // FindIPRuleByID returns a rule in any state.
 func (s *Store) FindIPRuleByID(ctx context.Context, id int64) (*latchkey.IPRule, error) {
-	r, err := scanIPRule(s.queryRow(ctx, `SELECT `+ipRuleColumns+` FROM ip_rules WHERE id = ?`, id))
+	r, _, err := scanIPRule(s.queryRow(ctx, `SELECT `+ipRuleColumns+` FROM ip_rules WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("ip restriction rule", id)
 	}
@@ -179,7 +257,7 @@ func (s *Store) FindIPRules(ctx context.Context, accountID int64) ([]*latchkey.I
 	defer rows.Close()
 	var out []*latchkey.IPRule
 	for rows.Next() {
-		r, err := scanIPRule(rows)
+		r, _, err := scanIPRule(rows)
 		if err != nil {
 			return nil, s.wrap(err, "scan ip rule")
 		}
@@ -192,7 +270,7 @@ func (s *Store) FindIPRules(ctx context.Context, accountID int64) ([]*latchkey.I
 func (s *Store) UpdateIPRule(ctx context.Context, id int64, upd latchkey.IPRuleUpdate) (*latchkey.IPRule, error) {
 	var out *latchkey.IPRule
 	err := s.withTx(ctx, func(t *tx) error {
-		r, err := scanIPRule(t.queryRow(`SELECT `+ipRuleColumns+` FROM ip_rules WHERE id = ?`, id))
+		r, rc, err := scanIPRule(t.queryRow(`SELECT `+ipRuleColumns+` FROM ip_rules WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("ip restriction rule", id)
 		}
@@ -212,11 +290,11 @@ func (s *Store) UpdateIPRule(ctx context.Context, id int64, upd latchkey.IPRuleU
 			r.Description = *upd.Description
 		}
 		if upd.CIDRs != nil {
-			r.CIDRs = *upd.CIDRs
+			rc, r.CIDRs = assignRuleCIDRs(rc, *upd.CIDRs)
 		}
 		r.UpdatedAt = t.now
 		if _, err := t.exec(`UPDATE ip_rules SET name = ?, type = ?, description = ?, cidrs = ?, updated_at = ? WHERE id = ?`,
-			r.Name, r.Type, r.Description, strings.Join(r.CIDRs, ","), micros(t.now), id); err != nil {
+			r.Name, r.Type, r.Description, rc.encode(), micros(t.now), id); err != nil {
 			return s.wrap(err, "update ip rule")
 		}
 		out = r
@@ -229,7 +307,7 @@ func (s *Store) UpdateIPRule(ctx context.Context, id int64, upd latchkey.IPRuleU
 // DeleteIPRule removes a rule.
 func (s *Store) DeleteIPRule(ctx context.Context, id int64) error {
 	return s.withTx(ctx, func(t *tx) error {
-		r, err := scanIPRule(t.queryRow(`SELECT `+ipRuleColumns+` FROM ip_rules WHERE id = ?`, id))
+		r, _, err := scanIPRule(t.queryRow(`SELECT `+ipRuleColumns+` FROM ip_rules WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("ip restriction rule", id)
 		}
