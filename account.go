@@ -84,22 +84,76 @@ type Project struct {
 	State       State
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// Refs are the fields of dbt Cloud's project object that latchkey keeps for its clients
+	// without giving them a meaning.
+	Refs ProjectRefs
 }
+
+// ProjectRefs are fields of dbt Cloud's project object that a client may set (its Terraform
+// provider does) and reads back: latchkey stores and returns them, and nothing else. The ids
+// are opaque references to objects latchkey does not manage; nil is null.
+type ProjectRefs struct {
+	Subdirectory          *string
+	Type                  int
+	ConnectionID          *int64
+	RepositoryID          *int64
+	SemanticLayerConfigID *int64
+	FreshnessJobID        *int64
+	DocsJobID             *int64
+}
+
+// ProjectRefsPatch changes some of a project's refs: a nil field is left alone, a field
+// pointing at nil sets null.
+type ProjectRefsPatch struct {
+	Subdirectory          **string
+	Type                  *int
+	ConnectionID          **int64
+	RepositoryID          **int64
+	SemanticLayerConfigID **int64
+	FreshnessJobID        **int64
+	DocsJobID             **int64
+}
+
+// Apply returns r with the patch's fields changed.
+func (p ProjectRefsPatch) Apply(r ProjectRefs) ProjectRefs {
+	if p.Subdirectory != nil {
+		r.Subdirectory = *p.Subdirectory
+	}
+	if p.Type != nil {
+		r.Type = *p.Type
+	}
+	for _, f := range []struct{ dst, src **int64 }{
+		{&r.ConnectionID, p.ConnectionID}, {&r.RepositoryID, p.RepositoryID},
+		{&r.SemanticLayerConfigID, p.SemanticLayerConfigID}, {&r.FreshnessJobID, p.FreshnessJobID}, {&r.DocsJobID, p.DocsJobID},
+	} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	return r
+}
+
+// Empty reports whether the patch changes nothing.
+func (p ProjectRefsPatch) Empty() bool { return p == ProjectRefsPatch{} }
 
 // ProjectFilter selects projects of one account.
 type ProjectFilter struct {
 	AccountID int64
 	ID        *int64
 	// IDs, when non-nil, keeps only these projects (used to list readable projects).
-	IDs    []int64
-	State  *State
-	Name   *string
-	Offset int
-	Limit  int
+	IDs   []int64
+	State *State
+	// Name keeps the project with exactly this name; NameContains those whose name contains it,
+	// ignoring case (dbt's name__icontains).
+	Name         *string
+	NameContains *string
+	Offset       int
+	Limit        int
 }
 
-// ProjectUpdate changes a project.
+// ProjectUpdate changes a project. Nil fields are left alone.
 type ProjectUpdate struct {
 	Name        *string
 	Description *string
+	Refs        ProjectRefsPatch
 }

@@ -34,10 +34,12 @@ type GroupFilter struct {
 	AccountID int64
 	ID        *int64
 	Name      *string
-	UserID    *int64
-	State     *State
-	Offset    int
-	Limit     int
+	// NameContains keeps groups whose name contains it, ignoring case (dbt's name__icontains).
+	NameContains *string
+	UserID       *int64
+	State        *State
+	Offset       int
+	Limit        int
 }
 
 // GroupUpdate changes a group.

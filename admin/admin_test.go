@@ -184,7 +184,7 @@ func TestOwnerInvariant(t *testing.T) {
 func mustProject(t *testing.T, w *world, name string) *latchkey.Project {
 	t.Helper()
 	ctx, p := w.as(w.owner.ID)
-	pr, err := w.svc.CreateProject(ctx, p, name, "")
+	pr, err := w.svc.CreateProject(ctx, p, admin.NewProject{Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestNames(t *testing.T) {
 		w := newWorld(t, s)
 		ctx, p := w.as(w.owner.ID)
 		for _, name := range []string{"a\x00b", "a\nb", "a\u202Eb", strings.Repeat("ж", 256), " "} {
-			_, err := w.svc.CreateProject(ctx, p, name, "")
+			_, err := w.svc.CreateProject(ctx, p, admin.NewProject{Name: name})
 			wantCode(t, "CreateProject("+name+")", err, latchkey.EInvalid)
 			_, err = w.svc.CreateGroup(ctx, p, admin.NewGroup{Name: name})
 			wantCode(t, "CreateGroup("+name+")", err, latchkey.EInvalid)
@@ -249,11 +249,11 @@ func TestNames(t *testing.T) {
 			_, err = w.svc.RenameAccount(ctx, p, name)
 			wantCode(t, "RenameAccount("+name+")", err, latchkey.EInvalid)
 		}
-		if _, err := w.svc.CreateProject(ctx, p, strings.Repeat("😀", 255), ""); err != nil {
+		if _, err := w.svc.CreateProject(ctx, p, admin.NewProject{Name: strings.Repeat("😀", 255)}); err != nil {
 			t.Errorf("255 emoji: %v", err)
 		}
 		mustProject(t, w, "dup")
-		_, err := w.svc.CreateProject(ctx, p, "dup", "")
+		_, err := w.svc.CreateProject(ctx, p, admin.NewProject{Name: "dup"})
 		wantCode(t, "a second active project named dup", err, latchkey.EConflict)
 	})
 }

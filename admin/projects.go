@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/latchkey/latchkey"
 )
@@ -83,20 +85,59 @@ func (s *Service) checkProjectName(ctx context.Context, accountID, self int64, n
 	return nil
 }
 
+// NewProject describes a project to create.
+type NewProject struct {
+	Name, Description string
+	// Refs are dbt's fields latchkey keeps for its clients.
+	Refs latchkey.ProjectRefs
+}
+
+// MaxSubdirectoryLength bounds dbt_project_subdirectory, in characters.
+const MaxSubdirectoryLength = 1000
+
+func checkRefs(r latchkey.ProjectRefs) (latchkey.ProjectRefs, error) {
+	if r.Subdirectory != nil {
+		d, err := cleanSubdirectory(*r.Subdirectory)
+		if err != nil {
+			return r, err
+		}
+		r.Subdirectory = &d
+	}
+	return r, nil
+}
+
+// cleanSubdirectory accepts a dbt_project_subdirectory: text that names a path inside the
+// repository. latchkey gives it no meaning, but whoever reads it back may join it to a checkout.
+func cleanSubdirectory(sub string) (string, error) {
+	d, err := latchkey.CleanText("dbt_project_subdirectory", sub, MaxSubdirectoryLength)
+	if err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(d, "/") || strings.Contains(d, "\\") || slices.Contains(strings.Split(d, "/"), "..") {
+		return "", latchkey.FieldError("dbt_project_subdirectory", "dbt_project_subdirectory must be a path inside the repository: no leading /, no \\ and no ..")
+	}
+	return d, nil
+}
+
 // CreateProject creates a project (project_create:write). Names are unique among the account's
 // active projects.
-func (s *Service) CreateProject(ctx context.Context, p *latchkey.Principal, name, description string) (*latchkey.Project, error) {
+func (s *Service) CreateProject(ctx context.Context, p *latchkey.Principal, in NewProject) (*latchkey.Project, error) {
 	if err := require(p, latchkey.ResProjectCreate, latchkey.AccessWrite); err != nil {
 		return nil, err
 	}
-	name, err := latchkey.CleanName("name", name)
+	name, err := latchkey.CleanName("name", in.Name)
 	if err != nil {
 		return nil, err
 	}
-	if description, err = latchkey.CleanText("description", description, MaxDescriptionLength); err != nil {
+	description, err := latchkey.CleanText("description", in.Description, MaxDescriptionLength)
+	if err != nil {
 		return nil, err
 	}
-	pr := &latchkey.Project{AccountID: p.AccountID, Name: name, Description: description}
+	refs, err := checkRefs(in.Refs)
+	if err != nil {
+		return nil, err
+	}
+	pr := &latchkey.Project{AccountID: p.AccountID, Name: name, Description: description, Refs: refs}
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.checkProjectName(ctx, p.AccountID, 0, name); err != nil {
 			return err
@@ -127,6 +168,14 @@ func (s *Service) UpdateProject(ctx context.Context, p *latchkey.Principal, id i
 			return nil, err
 		}
 		upd.Description = &d
+	}
+	if sub := upd.Refs.Subdirectory; sub != nil && *sub != nil {
+		d, err := cleanSubdirectory(**sub)
+		if err != nil {
+			return nil, err
+		}
+		pd := &d
+		upd.Refs.Subdirectory = &pd
 	}
 	var out *latchkey.Project
 	err := s.inTx(ctx, func(ctx context.Context) error {

@@ -1220,7 +1220,7 @@ func (w *simWorld) setup() {
 	ctx, owner := as(w.owner, w.acct)
 	project := map[string]int64{}
 	for _, n := range []string{"alpha", "beta", "gamma", "delta"} {
-		pr, err := w.svc.CreateProject(ctx, owner, n, "")
+		pr, err := w.svc.CreateProject(ctx, owner, admin.NewProject{Name: n})
 		w.must(err, "CreateProject "+n)
 		project[n] = pr.ID
 	}
@@ -1295,7 +1295,7 @@ func (w *simWorld) setup() {
 
 	// The other account: its own project, group, token, and dev1 as a member there too.
 	octx, other := as(w.owner, w.other)
-	opr, err := w.svc.CreateProject(octx, other, "other-alpha", "")
+	opr, err := w.svc.CreateProject(octx, other, admin.NewProject{Name: "other-alpha"})
 	w.must(err, "CreateProject (other)")
 	og, err := w.svc.CreateGroup(octx, other, admin.NewGroup{Name: "Other team", Grants: []latchkey.Grant{
 		all("job_admin"), {PermissionSet: "developer", ProjectID: opr.ID}}})
@@ -1389,7 +1389,7 @@ func simShort(s string) string {
 func simCreateProject(w *simWorld, ctx context.Context, p *latchkey.Principal, s *simState) error {
 	name, desc := w.name("project", 10), w.description()
 	w.describe("name %s, description %s", simShort(name), simShort(desc))
-	_, err := w.svc.CreateProject(ctx, p, name, desc)
+	_, err := w.svc.CreateProject(ctx, p, admin.NewProject{Name: name, Description: desc})
 	return err
 }
 

@@ -66,15 +66,23 @@ type Whoami struct {
 	Account     Account `json:"account"`
 }
 
-// Project is a unit of an account.
+// Project is a unit of an account. The fields after updated_at are dbt Cloud's, kept for its
+// clients: latchkey stores and returns them and gives them no meaning.
 type Project struct {
-	ID          int64  `json:"id"`
-	AccountID   int64  `json:"account_id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	State       int    `json:"state"`
-	CreatedAt   string `json:"created_at"`
-	UpdatedAt   string `json:"updated_at"`
+	ID                     int64   `json:"id"`
+	AccountID              int64   `json:"account_id"`
+	Name                   string  `json:"name"`
+	Description            string  `json:"description"`
+	State                  int     `json:"state"`
+	CreatedAt              string  `json:"created_at"`
+	UpdatedAt              string  `json:"updated_at"`
+	DbtProjectSubdirectory *string `json:"dbt_project_subdirectory"`
+	Type                   int     `json:"type"`
+	ConnectionID           *int64  `json:"connection_id"`
+	RepositoryID           *int64  `json:"repository_id"`
+	SemanticLayerConfigID  *int64  `json:"semantic_layer_config_id"`
+	FreshnessJobID         *int64  `json:"freshness_job_id"`
+	DocsJobID              *int64  `json:"docs_job_id"`
 }
 
 // Grant is the compact form of a permission grant (permission_grants).

@@ -34,7 +34,10 @@ func AccountOf(a *latchkey.Account) Account {
 // ProjectOf renders a project.
 func ProjectOf(p *latchkey.Project) Project {
 	return Project{ID: p.ID, AccountID: p.AccountID, Name: p.Name, Description: p.Description,
-		State: int(p.State), CreatedAt: Time(p.CreatedAt), UpdatedAt: Time(p.UpdatedAt)}
+		State: int(p.State), CreatedAt: Time(p.CreatedAt), UpdatedAt: Time(p.UpdatedAt),
+		DbtProjectSubdirectory: p.Refs.Subdirectory, Type: p.Refs.Type, ConnectionID: p.Refs.ConnectionID,
+		RepositoryID: p.Refs.RepositoryID, SemanticLayerConfigID: p.Refs.SemanticLayerConfigID,
+		FreshnessJobID: p.Refs.FreshnessJobID, DocsJobID: p.Refs.DocsJobID}
 }
 
 func envStrings(envs []latchkey.EnvCategory) []string {

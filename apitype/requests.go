@@ -45,11 +45,20 @@ type PATRequest struct {
 	ExpiresAt *string `json:"expires_at"`
 }
 
-// ProjectRequest creates or changes a project.
+// ProjectRequest creates or changes a project; state 2 deletes it. The dbt fields after State
+// are kept as sent (null clears one; left out, it keeps its value).
 type ProjectRequest struct {
-	AccountID   *int64  `json:"account_id"`
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
+	AccountID              *int64          `json:"account_id"`
+	Name                   *string         `json:"name"`
+	Description            *string         `json:"description"`
+	State                  *int            `json:"state"`
+	DbtProjectSubdirectory json.RawMessage `json:"dbt_project_subdirectory"`
+	Type                   json.RawMessage `json:"type"`
+	ConnectionID           json.RawMessage `json:"connection_id"`
+	RepositoryID           json.RawMessage `json:"repository_id"`
+	SemanticLayerConfigID  json.RawMessage `json:"semantic_layer_config_id"`
+	FreshnessJobID         json.RawMessage `json:"freshness_job_id"`
+	DocsJobID              json.RawMessage `json:"docs_job_id"`
 }
 
 // GroupRequest creates or changes a group; group_permissions replace its grants.
@@ -105,6 +114,8 @@ type IPRuleRequest struct {
 	CIDRs          json.RawMessage `json:"cidrs"`
 	IPCIDRs        json.RawMessage `json:"ip_cidrs"`
 	RuleSetEnabled *bool           `json:"rule_set_enabled"`
+	// State 2 deletes the rule (as DELETE does).
+	State *int `json:"state"`
 }
 
 // RuleSetRequest switches enforcement of an account's IP rules.

@@ -89,6 +89,11 @@ var goldenCases = []goldenCase{
 	{route: "GET /api/v3/whoami/{$}", name: "v3_whoami_malformed_token", as: "malformed", path: "/api/v3/whoami/", want: 401},
 
 	// Projects.
+	// 4. name and name__icontains filter the lists the provider searches.
+	{route: "GET " + a3r + "/projects/{$}", name: "projects_list_name_icontains", as: "admin", path: a3p + "/projects/?name__icontains=ANALY", want: 200},
+	{route: "GET " + a3r + "/projects/{$}", name: "projects_list_name", as: "admin", path: a3p + "/projects/?name=Marketing", want: 200},
+	{route: "GET " + a3r + "/groups/{$}", name: "groups_list_name_icontains", as: "admin", path: a3p + "/groups/?name__icontains=team", want: 200},
+	{route: "GET " + a3r + "/groups/{$}", name: "groups_list_name", as: "admin", path: a3p + "/groups/?name=Owner", want: 200},
 	{route: "GET " + a3r + "/projects/{$}", name: "projects_list", as: "admin", path: a3p + "/projects/", want: 200},
 	{route: "GET " + a3r + "/projects/{$}", name: "projects_list_scoped_token", as: "svc", path: a3p + "/projects?limit=10&offset=0", want: 200},
 	{route: "GET " + a3r + "/projects/{$}", name: "projects_list_bad_state", as: "admin", path: a3p + "/projects/?state=9", want: 400},
@@ -108,6 +113,17 @@ var goldenCases = []goldenCase{
 		body: `{"name":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, want: 413},
 	{route: "GET " + a3r + "/projects/{project_id}/{$}", name: "project_get", as: "admin", path: a3p + "/projects/{{project}}/", want: 200},
 	{route: "GET " + a3r + "/projects/{project_id}/{$}", name: "project_get_other_account", as: "admin", path: a3p + "/projects/{{other_project}}/", want: 404},
+	// 5. dbt's project fields are stored and returned; 6. state 2 deletes.
+	{route: "POST " + a3r + "/projects/{$}", name: "projects_create_dbt_fields", as: "admin", path: a3p + "/projects/",
+		body: `{"name":"Finance","dbt_project_subdirectory":"analytics/dbt","description":"finance models","type":0,"account_id":{{account}},"state":1,"connection_id":17,"repository_id":23,"semantic_layer_config_id":null,"freshness_job_id":41,"docs_job_id":42}`, want: 201},
+	{route: "POST " + a3r + "/projects/{project_id}/{$}", name: "project_update_keeps_dbt_fields", as: "admin", path: a3p + "/projects/{{project}}/",
+		body: `{"name":"Analytics","dbt_project_subdirectory":"dbt","repository_id":5}`, want: 200},
+	{route: "POST " + a3r + "/projects/{project_id}/{$}", name: "project_update_state_2_deletes", as: "admin", path: a3p + "/projects/{{project2}}/",
+		body: `{"id":{{project2}},"account_id":{{account}},"name":"Marketing","state":2}`, want: 200},
+	{route: "POST " + a3r + "/projects/{project_id}/{$}", name: "project_update_bad_subdirectory", as: "admin", path: a3p + "/projects/{{project}}/",
+		body: `{"dbt_project_subdirectory":7}`, want: 400},
+	{route: "POST " + a3r + "/projects/{project_id}/{$}", name: "project_update_subdirectory_escapes", as: "admin", path: a3p + "/projects/{{project}}/",
+		body: `{"dbt_project_subdirectory":"models/../../etc"}`, want: 400},
 	{route: "POST " + a3r + "/projects/{project_id}/{$}", name: "project_update_post", as: "admin", path: a3p + "/projects/{{project}}/",
 		body: `{"name":"Analytics v2"}`, want: 200},
 	{route: "POST " + a3r + "/projects/{project_id}/{$}", name: "project_update_post_forbidden", as: "reader", path: a3p + "/projects/{{project}}/",
@@ -234,6 +250,10 @@ var goldenCases = []goldenCase{
 	{route: "GET " + a3r + "/users/{user_id}/{$}", name: "user_get", as: "admin", path: a3p + "/users/{{reader_user}}/", want: 200},
 	{route: "GET " + a3r + "/users/{user_id}/{$}", name: "user_get_self_read_only", as: "reader", path: a3p + "/users/{{reader_user}}/", want: 200},
 	{route: "GET " + a3r + "/users/{user_id}/{$}", name: "user_get_other_account", as: "admin", path: a3p + "/users/{{other_user}}/", want: 404},
+	// dbt Cloud compatibility (issue 11), each the request dbt's Terraform provider sends.
+	// 1. The provider reads a user's groups through the v2 path.
+	{route: "GET /api/v2/accounts/{account_id}/users/{user_id}/{$}", name: "v2_user_get", as: "admin", path: "/api/v2/accounts/{{account}}/users/{{admin_user}}/", want: 200},
+	{route: "GET /api/v2/accounts/{account_id}/users/{user_id}/{$}", name: "v2_user_get_other_account", as: "admin", path: "/api/v2/accounts/{{account}}/users/{{other_user}}/", want: 404},
 	{route: "POST /api/v2/accounts/{account_id}/permissions/{permission_id}/{$}", name: "license_update", as: "admin",
 		path: "/api/v2/accounts/{{account}}/permissions/{{reader_membership}}/", body: `{"license_type":"analyst","user_id":{{reader_user}}}`, want: 200},
 	{route: "POST /api/v2/accounts/{account_id}/permissions/{permission_id}/{$}", name: "license_update_unknown_license", as: "admin",
@@ -267,6 +287,15 @@ var goldenCases = []goldenCase{
 		body: `{"type":3}`, want: 400},
 	{route: "POST " + a3r + "/ip-restrictions/{rule_id}/{$}", name: "ip_rule_update_post", as: "admin", path: a3p + "/ip-restrictions/{{ip_rule}}/",
 		body: `{"description":"head office","type":"deny"}`, want: 200},
+	// 2. An IPv6 range sent in cidr comes back in cidr.
+	{route: "POST " + a3r + "/ip-restrictions/{$}", name: "ip_rules_create_ipv6_in_cidr", as: "admin", path: a3p + "/ip-restrictions/",
+		body: `{"name":"v6 office","type":1,"description":"","cidrs":[{"cidr":"2001:db8::/32"},{"cidr_ipv6":"2001:db9::/32"},{"cidr":"192.0.2.0/24"}],"rule_set_enabled":false}`, want: 201},
+	// 3. An update that keeps a range (by id) keeps its id; a new range gets a new one.
+	{route: "POST " + a3r + "/ip-restrictions/{rule_id}/{$}", name: "ip_rule_update_keeps_range_ids", as: "admin", path: a3p + "/ip-restrictions/{{ip_rule}}/",
+		body: `{"id":{{ip_rule}},"account_id":{{account}},"name":"Office","type":1,"description":"office network","cidrs":[{"id":1,"ip_restriction_rule_id":{{ip_rule}},"cidr":"10.0.0.0/8","cidr_ipv6":""},{"cidr":"198.51.100.0/24"}],"rule_set_enabled":false}`, want: 200},
+	// 6. The provider deletes by posting the object with state 2.
+	{route: "POST " + a3r + "/ip-restrictions/{rule_id}/{$}", name: "ip_rule_update_state_2_deletes", as: "admin", path: a3p + "/ip-restrictions/{{ip_rule}}/",
+		body: `{"id":{{ip_rule}},"account_id":{{account}},"name":"Office","type":1,"cidrs":[{"id":1,"cidr":"10.0.0.0/8"}],"state":2}`, want: 200},
 	{route: "POST " + a3r + "/ip-restrictions/{rule_id}/{$}", name: "ip_rule_update_post_missing", as: "admin", path: a3p + "/ip-restrictions/999/",
 		body: `{"description":"x"}`, want: 404},
 	{route: "DELETE " + a3r + "/ip-restrictions/{rule_id}/{$}", name: "ip_rule_delete", as: "admin", path: a3p + "/ip-restrictions/{{ip_rule}}/", want: 200},

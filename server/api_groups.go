@@ -13,7 +13,11 @@ func (s *Server) handleAPIGroupList(w http.ResponseWriter, r *http.Request, p *l
 	if err != nil {
 		return err
 	}
-	groups, total, err := s.admin.Groups(r.Context(), p, latchkey.GroupFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit})
+	f := latchkey.GroupFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit}
+	if f.Name, f.NameContains, err = nameFilters(r, lp); err != nil {
+		return err
+	}
+	groups, total, err := s.admin.Groups(r.Context(), p, f)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/apitype"
 )
 
@@ -19,7 +21,11 @@ func (s *Server) handleAPIProjectList(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	projects, total, err := s.admin.Projects(r.Context(), p, latchkey.ProjectFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit})
+	f := latchkey.ProjectFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit}
+	if f.Name, f.NameContains, err = nameFilters(r, lp); err != nil {
+		return err
+	}
+	projects, total, err := s.admin.Projects(r.Context(), p, f)
 	if err != nil {
 		return err
 	}
@@ -29,6 +35,45 @@ func (s *Server) handleAPIProjectList(w http.ResponseWriter, r *http.Request, p 
 	}
 	respondList(w, out, total, lp)
 	return nil
+}
+
+// refsPatch reads the dbt project fields of a request: a member left out is left alone, null
+// clears it.
+func refsPatch(req *apitype.ProjectRequest) (latchkey.ProjectRefsPatch, error) {
+	var patch latchkey.ProjectRefsPatch
+	if raw := req.DbtProjectSubdirectory; len(raw) > 0 {
+		var v *string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return patch, latchkey.FieldError("dbt_project_subdirectory", "dbt_project_subdirectory must be a string or null")
+		}
+		patch.Subdirectory = &v
+	}
+	if raw := req.Type; len(raw) > 0 && string(raw) != "null" {
+		var v int
+		if err := json.Unmarshal(raw, &v); err != nil || v < 0 || v > 1000 {
+			return patch, latchkey.FieldError("type", "type must be a small non-negative integer")
+		}
+		patch.Type = &v
+	}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  ***int64
+	}{
+		{"connection_id", req.ConnectionID, &patch.ConnectionID}, {"repository_id", req.RepositoryID, &patch.RepositoryID},
+		{"semantic_layer_config_id", req.SemanticLayerConfigID, &patch.SemanticLayerConfigID},
+		{"freshness_job_id", req.FreshnessJobID, &patch.FreshnessJobID}, {"docs_job_id", req.DocsJobID, &patch.DocsJobID},
+	} {
+		if len(f.raw) == 0 {
+			continue
+		}
+		var v *int64
+		if err := json.Unmarshal(f.raw, &v); err != nil || v != nil && *v < 0 {
+			return patch, latchkey.FieldError(f.name, "%s must be a non-negative integer or null", f.name)
+		}
+		*f.dst = &v
+	}
+	return patch, nil
 }
 
 func (s *Server) handleAPIProjectCreate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
@@ -42,11 +87,19 @@ func (s *Server) handleAPIProjectCreate(w http.ResponseWriter, r *http.Request, 
 	if req.Name == nil {
 		return latchkey.FieldError("name", "name is required")
 	}
-	var desc string
-	if req.Description != nil {
-		desc = *req.Description
+	if req.State != nil && *req.State != int(latchkey.StateActive) {
+		return latchkey.FieldError("state", "a new project must have state 1")
 	}
-	pr, err := s.admin.CreateProject(r.Context(), p, *req.Name, desc)
+	in := admin.NewProject{Name: *req.Name}
+	if req.Description != nil {
+		in.Description = *req.Description
+	}
+	patch, err := refsPatch(&req)
+	if err != nil {
+		return err
+	}
+	in.Refs = patch.Apply(latchkey.ProjectRefs{})
+	pr, err := s.admin.CreateProject(r.Context(), p, in)
 	if err != nil {
 		return err
 	}
@@ -67,6 +120,8 @@ func (s *Server) handleAPIProjectGet(w http.ResponseWriter, r *http.Request, p *
 	return nil
 }
 
+// handleAPIProjectUpdate changes a project (POST or PUT); "state": 2 deletes it, as dbt's
+// clients do.
 func (s *Server) handleAPIProjectUpdate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
 	id, err := pathID(r, "project_id")
 	if err != nil {
@@ -79,7 +134,19 @@ func (s *Server) handleAPIProjectUpdate(w http.ResponseWriter, r *http.Request, 
 	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
 		return err
 	}
-	pr, err := s.admin.UpdateProject(r.Context(), p, id, latchkey.ProjectUpdate{Name: req.Name, Description: req.Description})
+	upd := latchkey.ProjectUpdate{Name: req.Name, Description: req.Description}
+	if upd.Refs, err = refsPatch(&req); err != nil {
+		return err
+	}
+	var pr *latchkey.Project
+	switch {
+	case req.State != nil && *req.State == int(latchkey.StateDeleted):
+		pr, err = s.admin.DeleteProject(r.Context(), p, id)
+	case req.State != nil && *req.State != int(latchkey.StateActive):
+		return latchkey.FieldError("state", "state must be 1 or 2 (2 deletes the project)")
+	default:
+		pr, err = s.admin.UpdateProject(r.Context(), p, id, upd)
+	}
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,7 @@ var apiDocs = []endpointDoc{
 	{"GET", a3 + "/users/", "List the account's users with their license", "members:read", false, "", "UserList", "Users"},
 	{"POST", a3 + "/users/", "Add a user (created when the email is new) with a license and groups", "members:write and licenses:write", true, "UserRequest", "User", "Users"},
 	{"GET", a3 + "/users/{user_id}/", "Get a user", "members:read, or the user themself", false, "", "User", "Users"},
+	{"GET", "/api/v2/accounts/{account_id}/users/{user_id}/", "Get a user (v2 path)", "members:read, or the user themself", false, "", "User", "Users"},
 	{"POST", "/api/v2/accounts/{account_id}/permissions/{permission_id}/", "Change a member's license_type, or remove them with state 2; 409 when it would leave the account without an owner", "licenses:write, holding what the member holds and what the license gives; not on oneself", false, "LicenseRequest", "Membership", "Users"},
 
 	{"POST", a3 + "/settings/", "Change the account's token security policy: reuse_revokes_family, leak_action (revoke or flag), max_token_lifetime_seconds (0: no cap), default_rotation_grace_seconds (0 to 604800)", "account_admin or security_admin (account_settings:write is not enough)", true, "SettingsRequest", "Account", "Account settings"},
@@ -200,6 +201,7 @@ var (
 	tState  = map[string]any{"type": "integer", "enum": []int{1, 2}, "description": "1 active, 2 deleted"}
 	tStrArr = map[string]any{"type": "array", "items": tStr}
 	tIntNil = map[string]any{"type": []string{"integer", "null"}}
+	tStrNil = map[string]any{"type": []string{"string", "null"}}
 )
 
 func components() map[string]any {
@@ -225,11 +227,16 @@ func components() map[string]any {
 			"AccountList": list("Account"),
 			"Whoami": obj(map[string]any{"kind": map[string]any{"type": "string", "enum": []string{"user", "service_token"}}, "id": tInt, "name": tStr,
 				"account_id": tInt, "auth_method": tStr, "license_type": tStr, "token_uid": tStr, "legacy": tBool, "expires_at": tTime, "account": ref("Account")}),
-			"Project":        obj(map[string]any{"id": tInt, "account_id": tInt, "name": tStr, "description": tStr, "state": tState, "created_at": tTime, "updated_at": tTime}),
-			"ProjectList":    list("Project"),
-			"ProjectRequest": obj(map[string]any{"name": tStr, "description": tStr, "account_id": tInt}, "name"),
-			"Grant":          grant,
-			"GrantArray":     map[string]any{"type": "array", "items": grant},
+			"Project": obj(map[string]any{"id": tInt, "account_id": tInt, "name": tStr, "description": tStr, "state": tState, "created_at": tTime, "updated_at": tTime,
+				"dbt_project_subdirectory": tStrNil, "type": tInt, "connection_id": tIntNil, "repository_id": tIntNil,
+				"semantic_layer_config_id": tIntNil, "freshness_job_id": tIntNil, "docs_job_id": tIntNil}),
+			"ProjectList": list("Project"),
+			"ProjectRequest": obj(map[string]any{"name": tStr, "description": tStr, "account_id": tInt, "state": tState,
+				"dbt_project_subdirectory": map[string]any{"type": []string{"string", "null"}, "description": "A relative path inside the repository (no leading /, no \\, no ..); stored, not interpreted. null clears it; left out, it is kept."},
+				"type":                     map[string]any{"type": "integer", "minimum": 0, "maximum": 1000, "description": "dbt Cloud's project type; stored, not interpreted"},
+				"connection_id":            tIntNil, "repository_id": tIntNil, "semantic_layer_config_id": tIntNil, "freshness_job_id": tIntNil, "docs_job_id": tIntNil}, "name"),
+			"Grant":      grant,
+			"GrantArray": map[string]any{"type": "array", "items": grant},
 			"Permission": obj(map[string]any{"id": tInt, "account_id": tInt, "service_token_id": tInt, "group_id": tInt, "permission_set": tStr,
 				"all_projects": tBool, "project_id": tIntNil, "writable_environment_categories": tStrArr, "state": tState}),
 			"PermissionList": list("Permission"),

@@ -236,6 +236,27 @@ func parseList(r *http.Request) (listParams, error) {
 	return lp, nil
 }
 
+// nameFilters reads dbt's name filters of a list: name (exact) and name__icontains (a part of
+// the name, ignoring case).
+func nameFilters(r *http.Request, lp listParams) (name, contains *string, err error) {
+	q := r.URL.Query()
+	for _, f := range []struct {
+		key string
+		dst **string
+	}{{"name", &name}, {"name__icontains", &contains}} {
+		if !q.Has(f.key) {
+			continue
+		}
+		v := q.Get(f.key)
+		if len(v) > 1024 {
+			return nil, nil, latchkey.FieldError(f.key, "%s is longer than 1024 bytes", f.key)
+		}
+		*f.dst = &v
+		lp.filters[f.key] = v
+	}
+	return name, contains, nil
+}
+
 // pathID parses a numeric path parameter; a malformed id is a 404, as no such object exists.
 func pathID(r *http.Request, name string) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)

@@ -70,6 +70,7 @@ func (s *Server) routes() http.Handler {
 	api("GET "+v3+"/users/{$}", s.handleAPIUserList)
 	api("POST "+v3+"/users/{$}", s.handleAPIUserCreate)
 	api("GET "+v3+"/users/{user_id}/{$}", s.handleAPIUserGet)
+	api("GET /api/v2/accounts/{account_id}/users/{user_id}/{$}", s.handleAPIUserGet)
 	api("POST /api/v2/accounts/{account_id}/permissions/{permission_id}/{$}", s.handleAPILicenseUpdate)
 
 	api("POST "+v3+"/settings/{$}", s.handleAPIAccountSettingsUpdate)

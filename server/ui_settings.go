@@ -148,7 +148,7 @@ func (s *Server) handleUIProjectCreate(w http.ResponseWriter, r *http.Request, u
 		return err
 	}
 	d.Name, d.Description = r.PostForm.Get("name"), strings.TrimSpace(r.PostForm.Get("description"))
-	pr, err := s.admin.CreateProject(r.Context(), us.p, d.Name, d.Description)
+	pr, err := s.admin.CreateProject(r.Context(), us.p, admin.NewProject{Name: d.Name, Description: d.Description})
 	if err == nil {
 		s.redirectFlash(w, r, "/settings/projects", "Created project "+pr.Name+".")
 		return nil

@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 	}{
 		{"AccountWithBuiltinGroups", testAccount},
 		{"Projects", testProjects},
+		{"ProjectRefsAndNameFilters", testProjectRefsAndNameFilters},
 		{"Users", testUsers},
 		{"Memberships", testMemberships},
 		{"Groups", testGroups},
@@ -224,6 +225,86 @@ func testProjects(t *testing.T, s latchkey.Store) {
 		t.Errorf("FindProjects(IDs: p2) = %v, %v", list, err)
 	}
 }
+
+func testProjectRefsAndNameFilters(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("test")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	sub, conn := "models/core", int64(41)
+	p := &latchkey.Project{AccountID: a.ID, Name: "Analytics 50%", Refs: latchkey.ProjectRefs{Subdirectory: &sub, Type: 1, ConnectionID: &conn}}
+	if err := s.CreateProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindProjectByID(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p.Refs, got.Refs); diff != "" {
+		t.Errorf("refs read back differ (-stored +read):\n%s", diff)
+	}
+	// A patch changes only the fields it names; a field set to nil becomes null.
+	repo := int64(7)
+	repoRef, nilSub := &repo, (*string)(nil)
+	if _, err := s.UpdateProject(ctx, p.ID, latchkey.ProjectUpdate{Refs: latchkey.ProjectRefsPatch{RepositoryID: &repoRef, Subdirectory: &nilSub}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.FindProjectByID(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := latchkey.ProjectRefs{Type: 1, ConnectionID: &conn, RepositoryID: &repo}
+	if diff := cmp.Diff(want, got.Refs); diff != "" {
+		t.Errorf("refs after patch differ (-want +got):\n%s", diff)
+	}
+
+	mustProject(t, s, a.ID, "analytics_raw")
+	mustProject(t, s, a.ID, "Marketing")
+	names := func(f latchkey.ProjectFilter) []string {
+		t.Helper()
+		f.AccountID = a.ID
+		list, total, err := s.FindProjects(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range list {
+			out = append(out, p.Name)
+		}
+		if total != len(out) {
+			t.Errorf("total %d for %d projects", total, len(out))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		f    latchkey.ProjectFilter
+		want []string
+	}{
+		{latchkey.ProjectFilter{Name: ptr("Marketing")}, []string{"Marketing"}},
+		{latchkey.ProjectFilter{Name: ptr("marketing")}, nil},
+		{latchkey.ProjectFilter{NameContains: ptr("ANALYTICS")}, []string{"Analytics 50%", "analytics_raw"}},
+		// LIKE's pattern characters match only themselves.
+		{latchkey.ProjectFilter{NameContains: ptr("%")}, []string{"Analytics 50%"}},
+		{latchkey.ProjectFilter{NameContains: ptr("s_r")}, []string{"analytics_raw"}},
+		{latchkey.ProjectFilter{NameContains: ptr("nothing")}, nil},
+	} {
+		if got := names(tc.f); !cmp.Equal(got, tc.want) {
+			t.Errorf("FindProjects(%+v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		contains string
+		want     int
+	}{{"OWN", 1}, {"e", 3}, {"_", 0}} {
+		list, _, err := s.FindGroups(ctx, latchkey.GroupFilter{AccountID: a.ID, NameContains: &tc.contains})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != tc.want {
+			t.Errorf("FindGroups(name contains %q) = %d groups, want %d", tc.contains, len(list), tc.want)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func testUsers(t *testing.T, s latchkey.Store) {
 	ctx := context.Background()

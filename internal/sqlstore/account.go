@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -177,14 +179,36 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, upd latchkey.Accoun
 	return out, err
 }
 
-const projectColumns = `id, account_id, name, description, state, created_at, updated_at`
+const projectColumns = `id, account_id, name, description, state, created_at, updated_at, refs`
+
+// projectRefsJSON is how a project's refs are stored (projects.refs).
+type projectRefsJSON struct {
+	Subdirectory          *string `json:"dbt_project_subdirectory,omitempty"`
+	Type                  int     `json:"type,omitempty"`
+	ConnectionID          *int64  `json:"connection_id,omitempty"`
+	RepositoryID          *int64  `json:"repository_id,omitempty"`
+	SemanticLayerConfigID *int64  `json:"semantic_layer_config_id,omitempty"`
+	FreshnessJobID        *int64  `json:"freshness_job_id,omitempty"`
+	DocsJobID             *int64  `json:"docs_job_id,omitempty"`
+}
+
+func encodeRefs(r latchkey.ProjectRefs) string {
+	b, _ := json.Marshal(projectRefsJSON(r))
+	return string(b)
+}
 
 func scanProject(row scanner) (*latchkey.Project, error) {
 	var p latchkey.Project
 	var created, updated int64
-	if err := row.Scan(&p.ID, &p.AccountID, &p.Name, &p.Description, &p.State, &created, &updated); err != nil {
+	var refs string
+	if err := row.Scan(&p.ID, &p.AccountID, &p.Name, &p.Description, &p.State, &created, &updated, &refs); err != nil {
 		return nil, err
 	}
+	var rj projectRefsJSON
+	if err := json.Unmarshal([]byte(refs), &rj); err != nil {
+		return nil, fmt.Errorf("project %d refs: %w", p.ID, err)
+	}
+	p.Refs = latchkey.ProjectRefs(rj)
 	p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &p, nil
 }
@@ -193,8 +217,8 @@ func scanProject(row scanner) (*latchkey.Project, error) {
 func (s *Store) CreateProject(ctx context.Context, p *latchkey.Project) error {
 	return s.withTx(ctx, func(t *tx) error {
 		p.State, p.CreatedAt, p.UpdatedAt = latchkey.StateActive, t.now, t.now
-		id, err := t.insert(`INSERT INTO projects (account_id, name, description, state, created_at, updated_at)
-			VALUES (?,?,?,?,?,?)`, p.AccountID, p.Name, p.Description, p.State, micros(t.now), micros(t.now))
+		id, err := t.insert(`INSERT INTO projects (account_id, name, description, state, created_at, updated_at, refs)
+			VALUES (?,?,?,?,?,?,?)`, p.AccountID, p.Name, p.Description, p.State, micros(t.now), micros(t.now), encodeRefs(p.Refs))
 		if err != nil {
 			return s.wrap(err, "create project")
 		}
@@ -227,6 +251,9 @@ func (s *Store) FindProjects(ctx context.Context, f latchkey.ProjectFilter) ([]*
 	}
 	if f.Name != nil {
 		w.add("name = ?", *f.Name)
+	}
+	if f.NameContains != nil {
+		w.add("LOWER(name) LIKE ? ESCAPE '\\'", likeContains(*f.NameContains))
 	}
 	total, err := s.count(ctx, "projects", &w)
 	if err != nil {
@@ -266,13 +293,16 @@ func (s *Store) UpdateProject(ctx context.Context, id int64, upd latchkey.Projec
 		if upd.Description != nil && *upd.Description != p.Description {
 			changes["description"], p.Description = *upd.Description, *upd.Description
 		}
+		if refs := upd.Refs.Apply(p.Refs); encodeRefs(refs) != encodeRefs(p.Refs) {
+			changes["refs"], p.Refs = projectRefsJSON(refs), refs
+		}
 		out = p
 		if len(changes) == 1 {
 			return nil
 		}
 		p.UpdatedAt = t.now
-		if _, err := t.exec(`UPDATE projects SET name = ?, description = ?, updated_at = ? WHERE id = ?`,
-			p.Name, p.Description, micros(t.now), id); err != nil {
+		if _, err := t.exec(`UPDATE projects SET name = ?, description = ?, refs = ?, updated_at = ? WHERE id = ?`,
+			p.Name, p.Description, encodeRefs(p.Refs), micros(t.now), id); err != nil {
 			return s.wrap(err, "update project")
 		}
 		return t.audit(p.AccountID, "project.updated", changes)

@@ -183,6 +183,9 @@ func (s *Store) FindGroups(ctx context.Context, f latchkey.GroupFilter) ([]*latc
 	if f.Name != nil {
 		w.add("name = ?", *f.Name)
 	}
+	if f.NameContains != nil {
+		w.add("LOWER(name) LIKE ? ESCAPE '\\'", likeContains(*f.NameContains))
+	}
 	if f.State != nil {
 		w.add("state = ?", *f.State)
 	}

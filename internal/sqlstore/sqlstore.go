@@ -411,3 +411,10 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	}
 	return s.DB.ExecContext(ctx, s.q(query), args...)
 }
+
+// likeContains makes the pattern of a case-insensitive "contains" match (LOWER(col) LIKE ?
+// ESCAPE '\'), escaping the pattern characters in s.
+func likeContains(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
