@@ -147,6 +147,7 @@ type ProjectFilter struct {
 	// ignoring case (dbt's name__icontains).
 	Name         *string
 	NameContains *string
+	Order        Order
 	Offset       int
 	Limit        int
 }

@@ -21,7 +21,9 @@ const (
 	ETooLarge     ErrorCode = "too_large"
 	ERateLimited  ErrorCode = "rate_limited"
 	EUnavailable  ErrorCode = "unavailable"
-	EInternal     ErrorCode = "internal"
+	// ENotImplemented answers parts of dbt Cloud's API that latchkey does not serve.
+	ENotImplemented ErrorCode = "not_implemented"
+	EInternal       ErrorCode = "internal"
 )
 
 // Error is latchkey's domain error. Message is written for the person reading it and never holds a

@@ -38,6 +38,7 @@ type GroupFilter struct {
 	NameContains *string
 	UserID       *int64
 	State        *State
+	Order        Order
 	Offset       int
 	Limit        int
 }

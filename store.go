@@ -116,6 +116,17 @@ type Store interface {
 	Subscribe(fn func(Change)) (cancel func())
 }
 
+// Order sorts a list of projects, groups or tokens: by Field (one of OrderFields; "" is id),
+// descending when Desc. Ties break on id, in the same direction. Names sort by their bytes, so
+// every database gives the same order.
+type Order struct {
+	Field string
+	Desc  bool
+}
+
+// OrderFields are the fields a list can be ordered by (dbt's order_by, "-" for descending).
+var OrderFields = []string{"id", "name", "created_at", "updated_at"}
+
 // DefaultLimit and MaxLimit bound list pages.
 const (
 	DefaultLimit = 100

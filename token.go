@@ -93,6 +93,7 @@ type TokenFilter struct {
 	// Expiry is not considered by either.
 	LiveAt  *time.Time
 	EndedAt *time.Time
+	Order   Order
 	Offset  int
 	Limit   int
 }

@@ -302,6 +302,8 @@ type dialect struct {
 
 // Rebind rewrites ? placeholders into $1, $2, …, leaving quoted strings, quoted identifiers and
 // comments alone.
+func (dialect) BinaryCollation() string { return ` COLLATE "C"` }
+
 func (dialect) Rebind(q string) string {
 	if !strings.Contains(q, "?") {
 		return q

@@ -10,7 +10,7 @@ import (
 // handleAPIAccountList lists the accounts the principal can see: a token's own account, or every
 // account a signed-in user belongs to.
 func (s *Server) handleAPIAccountList(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	lp, err := parseList(r)
+	lp, err := parseList(r, "id")
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 // and until (RFC 3339; since inclusive, until exclusive); limit and offset page. The log is
 // read-only: no route changes or deletes an entry.
 func (s *Server) handleAPIAuditLogList(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	lp, err := parseList(r)
+	lp, err := parseList(r, "-id")
 	if err != nil {
 		return err
 	}

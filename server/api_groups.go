@@ -9,11 +9,11 @@ import (
 )
 
 func (s *Server) handleAPIGroupList(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	lp, err := parseList(r)
+	lp, err := parseList(r, orderable...)
 	if err != nil {
 		return err
 	}
-	f := latchkey.GroupFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit}
+	f := latchkey.GroupFilter{State: lp.state, Order: lp.order, Offset: lp.offset, Limit: lp.limit}
 	if f.Name, f.NameContains, err = nameFilters(r, lp); err != nil {
 		return err
 	}

@@ -119,7 +119,7 @@ func (s *Server) handleAPIIPRuleList(w http.ResponseWriter, r *http.Request, p *
 	for i, rule := range rules {
 		out[i] = apitype.IPRuleOf(rule, a.Settings.IPRestrictionsEnabled)
 	}
-	respondList(w, out, len(out), listParams{filters: map[string]any{}})
+	respondList(w, out, len(out), listParams{filters: map[string]any{}, orderBy: "id"})
 	return nil
 }
 

@@ -17,11 +17,11 @@ func checkAccountID(bodyID *int64, accountID int64) error {
 }
 
 func (s *Server) handleAPIProjectList(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	lp, err := parseList(r)
+	lp, err := parseList(r, orderable...)
 	if err != nil {
 		return err
 	}
-	f := latchkey.ProjectFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit}
+	f := latchkey.ProjectFilter{State: lp.state, Order: lp.order, Offset: lp.offset, Limit: lp.limit}
 	if f.Name, f.NameContains, err = nameFilters(r, lp); err != nil {
 		return err
 	}

@@ -48,11 +48,11 @@ func (s *Server) respondToken(w http.ResponseWriter, status int, tok *latchkey.T
 
 // listTokens answers a page of service tokens or of one user's PATs.
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, ref admin.TokenRef) error {
-	lp, err := parseList(r)
+	lp, err := parseList(r, orderable...)
 	if err != nil {
 		return err
 	}
-	f := latchkey.TokenFilter{State: lp.state, Offset: lp.offset, Limit: lp.limit}
+	f := latchkey.TokenFilter{State: lp.state, Order: lp.order, Offset: lp.offset, Limit: lp.limit}
 	if v := r.URL.Query().Get("expires_before"); v != "" {
 		if f.ExpiresBefore, err = timeParam("expires_before", &v); err != nil {
 			return err

@@ -42,7 +42,7 @@ func (s *Server) userView(ctx context.Context, p *latchkey.Principal, users []*l
 }
 
 func (s *Server) handleAPIUserList(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	lp, err := parseList(r)
+	lp, err := parseList(r, "id")
 	if err != nil {
 		return err
 	}

@@ -24,9 +24,12 @@ OpenAPI document served at ` + "`/api/openapi.json`" + `. Regenerate with
   Errors carry a specific ` + "`user_message`" + `; 400s name the field in ` + "`data.field`" + `; 403s name the missing
   permission ("requires service_tokens:write"); IP-restricted requests get 403 with
   ` + "`data.account_access_denied: true`" + `; 500s show a request id (also in the ` + "`X-Request-Id`" + ` header).
-- **Lists** take ` + "`limit`" + ` (1–100, default 100), ` + "`offset`" + ` and ` + "`state`" + ` (1 active — the default —, 2 deleted, or
-  ` + "`all`" + `) and report ` + "`extra.pagination.count`" + ` and ` + "`total_count`" + `. A deleted object still reads by id with
-  ` + "`state: 2`" + `.
+- **Lists** take ` + "`limit`" + ` (1–100, default 100), ` + "`offset`" + ` and ` + "`state`" + ` (1 or ` + "`active`" + ` — the default —, 2 or
+  ` + "`deleted`" + `, or ` + "`all`" + `) and report ` + "`extra.pagination.count`" + ` and ` + "`total_count`" + `. Projects, groups, service tokens
+  and personal access tokens also take ` + "`order_by`" + ` (` + "`id`" + `, ` + "`name`" + `, ` + "`created_at`" + ` or ` + "`updated_at`" + `; ` + "`-`" + ` in front for
+  descending; names sort by their bytes) and, projects and groups, ` + "`name`" + ` (exact) and ` + "`name__icontains`" + `.
+  The order is answered in ` + "`extra.order_by`" + `. A deleted object still reads by id with ` + "`state: 2`" + `; an
+  update with ` + "`\"state\": 2`" + ` deletes (projects, groups, service tokens, IP rules).
 - **Compatibility**: paths follow dbt Cloud's admin API; the trailing slash is optional; updates
   accept POST as well as PUT on ` + "`…/{id}/`" + `; unknown body fields and query parameters are ignored,
   but every field latchkey uses is validated (an ` + "`account_id`" + ` in a body that differs from the path
@@ -64,6 +67,12 @@ OpenAPI document served at ` + "`/api/openapi.json`" + `. Regenerate with
 			what += " *(extension)*"
 		}
 		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", d.Method, d.Path, strings.ReplaceAll(what, "|", "\\|"), d.Needs)
+	}
+	b.WriteString("\n## Not supported\n\nThese parts of dbt Cloud's API answer 501 with the envelope (`status.code: 501`), every method and\n" +
+		"everything below the path, so that dbt's clients report an error instead of reading a 404 as\n" +
+		"\"deleted\". See [compatibility.md](compatibility.md).\n\n| Path | What |\n|---|---|\n")
+	for _, u := range unsupportedAPI {
+		fmt.Fprintf(&b, "| `%s…` | %s |\n", u.path, u.what)
 	}
 	return b.String()
 }

@@ -71,6 +71,7 @@ var apiDocs = []endpointDoc{
 	{"GET", a3 + "/users/", "List the account's users with their license", "members:read", false, "", "UserList", "Users"},
 	{"POST", a3 + "/users/", "Add a user (created when the email is new) with a license and groups", "members:write and licenses:write", true, "UserRequest", "User", "Users"},
 	{"GET", a3 + "/users/{user_id}/", "Get a user", "members:read, or the user themself", false, "", "User", "Users"},
+	{"GET", "/api/v2/accounts/{account_id}/users/", "List the account's users (v2 path)", "members:read", false, "", "UserList", "Users"},
 	{"GET", "/api/v2/accounts/{account_id}/users/{user_id}/", "Get a user (v2 path)", "members:read, or the user themself", false, "", "User", "Users"},
 	{"POST", "/api/v2/accounts/{account_id}/permissions/{permission_id}/", "Change a member's license_type, or remove them with state 2; 409 when it would leave the account without an owner", "licenses:write, holding what the member holds and what the license gives; not on oneself", false, "LicenseRequest", "Membership", "Users"},
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,15 +16,16 @@ import (
 
 // httpStatus maps error codes to HTTP statuses: the one table.
 var httpStatus = map[latchkey.ErrorCode]int{
-	latchkey.EInvalid:      http.StatusBadRequest,
-	latchkey.EUnauthorized: http.StatusUnauthorized,
-	latchkey.EForbidden:    http.StatusForbidden,
-	latchkey.ENotFound:     http.StatusNotFound,
-	latchkey.EConflict:     http.StatusConflict,
-	latchkey.ETooLarge:     http.StatusRequestEntityTooLarge,
-	latchkey.ERateLimited:  http.StatusTooManyRequests,
-	latchkey.EUnavailable:  http.StatusServiceUnavailable,
-	latchkey.EInternal:     http.StatusInternalServerError,
+	latchkey.EInvalid:        http.StatusBadRequest,
+	latchkey.EUnauthorized:   http.StatusUnauthorized,
+	latchkey.EForbidden:      http.StatusForbidden,
+	latchkey.ENotFound:       http.StatusNotFound,
+	latchkey.EConflict:       http.StatusConflict,
+	latchkey.ETooLarge:       http.StatusRequestEntityTooLarge,
+	latchkey.ERateLimited:    http.StatusTooManyRequests,
+	latchkey.EUnavailable:    http.StatusServiceUnavailable,
+	latchkey.ENotImplemented: http.StatusNotImplemented,
+	latchkey.EInternal:       http.StatusInternalServerError,
 }
 
 // envelope is dbt Cloud's response shape.
@@ -71,7 +73,7 @@ func respondList[T any](w http.ResponseWriter, items []T, total int, lp listPara
 	if items == nil {
 		items = []T{}
 	}
-	respond(w, http.StatusOK, items, listExtra{Filters: lp.filters, OrderBy: "id",
+	respond(w, http.StatusOK, items, listExtra{Filters: lp.filters, OrderBy: lp.orderBy,
 		Pagination: pagination{Count: len(items), TotalCount: total}})
 }
 
@@ -198,10 +200,24 @@ type listParams struct {
 	offset, limit int
 	state         *latchkey.State
 	filters       map[string]any
+	// order is order_by parsed; orderBy its text, answered in extra.order_by.
+	order   latchkey.Order
+	orderBy string
 }
 
-// parseList reads limit, offset and state. State defaults to active; state=all lists both.
-func parseList(r *http.Request) (listParams, error) {
+// orderable are the order_by values of lists whose store sorts on latchkey.OrderFields.
+var orderable = func() []string {
+	var out []string
+	for _, f := range latchkey.OrderFields {
+		out = append(out, f, "-"+f)
+	}
+	return out
+}()
+
+// parseList reads limit, offset, state and order_by. State defaults to active; state=all lists
+// both, and dbt's words active and deleted are read as 1 and 2. orders are the order_by values
+// this list accepts; the first is its default.
+func parseList(r *http.Request, orders ...string) (listParams, error) {
 	q := r.URL.Query()
 	lp := listParams{limit: latchkey.DefaultLimit, filters: map[string]any{}}
 	if v := q.Get("limit"); v != "" {
@@ -220,19 +236,27 @@ func parseList(r *http.Request) (listParams, error) {
 	}
 	lp.filters["limit"], lp.filters["offset"] = lp.limit, lp.offset
 	switch v := q.Get("state"); v {
-	case "", "1":
+	case "", "1", "active":
 		st := latchkey.StateActive
 		lp.state = &st
 		lp.filters["state"] = 1
-	case "2":
+	case "2", "deleted":
 		st := latchkey.StateDeleted
 		lp.state = &st
 		lp.filters["state"] = 2
 	case "all":
 		lp.filters["state"] = "all"
 	default:
-		return lp, latchkey.FieldError("state", "state must be 1 (active), 2 (deleted) or all")
+		return lp, latchkey.FieldError("state", "state must be 1 or active, 2 or deleted, or all")
 	}
+	lp.orderBy = orders[0]
+	if q.Has("order_by") {
+		lp.orderBy = q.Get("order_by")
+		if !slices.Contains(orders, lp.orderBy) {
+			return lp, latchkey.FieldError("order_by", "order_by must be one of %s", strings.Join(orders, ", "))
+		}
+	}
+	lp.order = latchkey.Order{Field: strings.TrimPrefix(lp.orderBy, "-"), Desc: strings.HasPrefix(lp.orderBy, "-")}
 	return lp, nil
 }
 

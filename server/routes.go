@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 	"strings"
+
+	"github.com/latchkey/latchkey"
 )
 
 // routes lists every route.
@@ -70,6 +72,7 @@ func (s *Server) routes() http.Handler {
 	api("GET "+v3+"/users/{$}", s.handleAPIUserList)
 	api("POST "+v3+"/users/{$}", s.handleAPIUserCreate)
 	api("GET "+v3+"/users/{user_id}/{$}", s.handleAPIUserGet)
+	api("GET /api/v2/accounts/{account_id}/users/{$}", s.handleAPIUserList)
 	api("GET /api/v2/accounts/{account_id}/users/{user_id}/{$}", s.handleAPIUserGet)
 	api("POST /api/v2/accounts/{account_id}/permissions/{permission_id}/{$}", s.handleAPILicenseUpdate)
 
@@ -92,9 +95,30 @@ func (s *Server) routes() http.Handler {
 	handle("POST /oauth2/introspect", http.HandlerFunc(s.handleIntrospect))
 	handle("POST /v1/leaks/github", s.adapt(s.handleLeakReportGitHub))
 
+	// Parts of dbt Cloud's API latchkey does not serve answer 501, not 404: dbt's clients read a
+	// 404 as "deleted" and would silently drop the object from their state. They are not in
+	// s.patterns: docs/api.md lists them apart.
+	for _, area := range unsupportedAPI {
+		mux.Handle(area.path, s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+			return latchkey.Errorf(latchkey.ENotImplemented, "%s are not supported by latchkey (%s %s)", area.what, r.Method, r.URL.Path)
+		}))
+	}
+
 	s.uiRoutes(mux)
 	mux.Handle("/api/", s.adapt(func(w http.ResponseWriter, r *http.Request) error { return errNoRoute(r) }))
 	return s.observe(http.NewCrossOriginProtection().Handler(withTrailingSlash(mux)))
+}
+
+// unsupportedAPI are the parts of dbt Cloud's admin API that latchkey knows of and does not serve
+// (docs/compatibility.md). Each path covers everything below it, for every method.
+var unsupportedAPI = []struct{ path, what string }{
+	{"/api/v2/accounts/{account_id}/license-maps/", "license maps"},
+	{"/api/v3/accounts/{account_id}/license-maps/", "license maps"},
+	{"/api/v3/accounts/{account_id}/webhooks/", "webhooks"},
+	{"/api/v3/accounts/{account_id}/auth-provider/", "SSO auth providers"},
+	{"/api/v3/accounts/{account_id}/scim-config/", "SCIM configuration and tokens"},
+	{"/api/private/accounts/{account_id}/", "account features and add-ons"},
+	{"/api/v2/constants/", "dbt Cloud constants"},
 }
 
 // withTrailingSlash lets API clients omit the trailing slash dbt's paths carry, without a
@@ -102,7 +126,7 @@ func (s *Server) routes() http.Handler {
 func withTrailingSlash(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if strings.HasPrefix(p, "/api/v") && !strings.HasSuffix(p, "/") {
+		if (strings.HasPrefix(p, "/api/v") || strings.HasPrefix(p, "/api/private/")) && !strings.HasSuffix(p, "/") {
 			r.URL.Path = p + "/"
 			if r.URL.RawPath != "" {
 				r.URL.RawPath += "/"

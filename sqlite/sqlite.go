@@ -89,6 +89,8 @@ type dialect struct{}
 
 func (dialect) Rebind(q string) string { return q }
 
+func (dialect) BinaryCollation() string { return "" }
+
 func (dialect) IsUniqueViolation(err error) bool {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {

@@ -259,7 +259,7 @@ func (s *Store) FindProjects(ctx context.Context, f latchkey.ProjectFilter) ([]*
 	if err != nil {
 		return nil, 0, s.wrap(err, "count projects")
 	}
-	rows, err := s.query(ctx, `SELECT `+projectColumns+` FROM projects`+w.String()+` ORDER BY id`+page(f.Offset, f.Limit), w.args...)
+	rows, err := s.query(ctx, `SELECT `+projectColumns+` FROM projects`+w.String()+s.orderBy(f.Order)+page(f.Offset, f.Limit), w.args...)
 	if err != nil {
 		return nil, 0, s.wrap(err, "find projects")
 	}

@@ -192,15 +192,15 @@ func (s *Store) FindGroups(ctx context.Context, f latchkey.GroupFilter) ([]*latc
 	if f.UserID != nil {
 		w.add("id IN (SELECT group_id FROM group_members WHERE user_id = ?)", *f.UserID)
 	}
-	return s.findGroups(ctx, &w, page(f.Offset, f.Limit))
+	return s.findGroups(ctx, &w, s.orderBy(f.Order)+page(f.Offset, f.Limit))
 }
 
-func (s *Store) findGroups(ctx context.Context, w *where, pageClause string) ([]*latchkey.Group, int, error) {
+func (s *Store) findGroups(ctx context.Context, w *where, tail string) ([]*latchkey.Group, int, error) {
 	total, err := s.count(ctx, "groups", w)
 	if err != nil {
 		return nil, 0, s.wrap(err, "count groups")
 	}
-	rows, err := s.query(ctx, `SELECT `+groupColumns+` FROM groups`+w.String()+` ORDER BY id`+pageClause, w.args...)
+	rows, err := s.query(ctx, `SELECT `+groupColumns+` FROM groups`+w.String()+tail, w.args...)
 	if err != nil {
 		return nil, 0, s.wrap(err, "find groups")
 	}

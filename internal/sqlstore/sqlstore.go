@@ -30,6 +30,9 @@ type Dialect interface {
 	LockAudit(ctx context.Context, tx *sql.Tx) error
 	// Notify announces changes to other nodes as part of tx (no-op for single-node databases).
 	Notify(ctx context.Context, tx *sql.Tx, changes []latchkey.Change) error
+	// BinaryCollation is the clause that makes text sort by its bytes ("" where that is the
+	// default).
+	BinaryCollation() string
 }
 
 // Store implements latchkey.Store.
@@ -304,6 +307,21 @@ func (w *where) String() string {
 }
 
 // page returns a LIMIT/OFFSET clause with the limit clamped to [1, MaxLimit].
+// orderBy is the ORDER BY clause for o; an unknown field sorts by id.
+func (s *Store) orderBy(o latchkey.Order) string {
+	dir := ""
+	if o.Desc {
+		dir = " DESC"
+	}
+	switch o.Field {
+	case "name":
+		return " ORDER BY name" + s.dialect.BinaryCollation() + dir + ", id" + dir
+	case "created_at", "updated_at":
+		return " ORDER BY " + o.Field + dir + ", id" + dir
+	}
+	return " ORDER BY id" + dir
+}
+
 func page(offset, limit int) string {
 	if limit <= 0 || limit > latchkey.MaxLimit {
 		limit = latchkey.DefaultLimit

@@ -307,7 +307,7 @@ func (s *Store) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latc
 	if err != nil {
 		return nil, 0, s.wrap(err, "count tokens")
 	}
-	rows, err := s.query(ctx, `SELECT `+tokenColumns+` FROM tokens`+w.String()+` ORDER BY id`+page(f.Offset, f.Limit), w.args...)
+	rows, err := s.query(ctx, `SELECT `+tokenColumns+` FROM tokens`+w.String()+s.orderBy(f.Order)+page(f.Offset, f.Limit), w.args...)
 	if err != nil {
 		return nil, 0, s.wrap(err, "find tokens")
 	}
