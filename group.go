@@ -17,11 +17,14 @@ type Group struct {
 	// AssignByDefault puts new members into the group.
 	AssignByDefault bool
 	// Builtin marks Owner, Member and Everyone; Owner's grants are immutable.
-	Builtin   bool
-	State     State
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	Grants    []Grant
+	Builtin bool
+	// SSOMappingGroups are dbt's sso_mapping_groups: stored and returned, given no meaning
+	// (latchkey has no SSO).
+	SSOMappingGroups []string
+	State            State
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Grants           []Grant
 	// UserIDs lists members (filled by reads).
 	UserIDs []int64
 }
@@ -45,9 +48,10 @@ type GroupFilter struct {
 
 // GroupUpdate changes a group.
 type GroupUpdate struct {
-	Name            *string
-	AssignByDefault *bool
-	State           *State
+	Name             *string
+	AssignByDefault  *bool
+	SSOMappingGroups *[]string
+	State            *State
 }
 
 // Grant gives a permission set on all projects or one project, to a group or a service token.

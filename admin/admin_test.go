@@ -231,6 +231,16 @@ func TestNoActingAboveOwnAccess(t *testing.T) {
 		if _, err := w.svc.DeleteToken(pctx, pp, admin.ServiceTokenRef(narrow.ID)); err != nil {
 			t.Errorf("an admin of one project deletes a token on it: %v", err)
 		}
+		// Mapping a group to SSO groups hands its grants to whoever the identity provider names.
+		w.group("Everywhere jobs", latchkey.Grant{PermissionSet: "job_admin", AllProjects: true})
+		sso := []string{"okta-everyone"}
+		_, err = w.svc.UpdateGroup(pctx, pp, w.groups["Everywhere jobs"].ID, admin.GroupChange{SSOMappingGroups: &sso})
+		wantCode(t, "an admin of one project maps an all-projects group to SSO", err, latchkey.EForbidden)
+		_, err = w.svc.CreateGroup(pctx, pp, admin.NewGroup{Name: "mapped", SSOMappingGroups: sso,
+			Grants: []latchkey.Grant{{PermissionSet: "job_admin", ProjectID: pr.ID}}})
+		if err != nil {
+			t.Errorf("an admin of one project creates an SSO-mapped group on it: %v", err)
+		}
 	})
 }
 

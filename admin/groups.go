@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"slices"
 
 	"github.com/latchkey/latchkey"
 )
@@ -77,7 +78,31 @@ func (s *Service) checkGroupName(ctx context.Context, accountID, self int64, nam
 type NewGroup struct {
 	Name            string
 	AssignByDefault bool
-	Grants          []latchkey.Grant
+	// SSOMappingGroups are dbt's sso_mapping_groups, stored and returned.
+	SSOMappingGroups []string
+	Grants           []latchkey.Grant
+}
+
+// MaxSSOMappingGroups bounds a group's sso_mapping_groups.
+const MaxSSOMappingGroups = 100
+
+// cleanSSOGroups checks sso_mapping_groups: names as any name, at most MaxSSOMappingGroups, a
+// repeated name kept once (dbt reads them as a set).
+func cleanSSOGroups(in []string) ([]string, error) {
+	if len(in) > MaxSSOMappingGroups {
+		return nil, latchkey.FieldError("sso_mapping_groups", "sso_mapping_groups has %d entries; at most %d", len(in), MaxSSOMappingGroups)
+	}
+	out := []string{}
+	for _, n := range in {
+		name, err := latchkey.CleanName("sso_mapping_groups", n)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
 }
 
 // CreateGroup creates a group with grants (groups:write). The grants are checked like any
@@ -90,13 +115,18 @@ func (s *Service) CreateGroup(ctx context.Context, p *latchkey.Principal, in New
 	if err != nil {
 		return nil, err
 	}
-	g := &latchkey.Group{AccountID: p.AccountID, Name: name, AssignByDefault: in.AssignByDefault, Grants: in.Grants}
+	sso, err := cleanSSOGroups(in.SSOMappingGroups)
+	if err != nil {
+		return nil, err
+	}
+	g := &latchkey.Group{AccountID: p.AccountID, Name: name, AssignByDefault: in.AssignByDefault, SSOMappingGroups: sso, Grants: in.Grants}
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		if err := s.checkGrants(ctx, p, in.Grants, grantTarget{}); err != nil {
 			return err
 		}
-		if in.AssignByDefault {
-			// A default group hands its grants to every new member.
+		if in.AssignByDefault || len(sso) > 0 {
+			// A default group hands its grants to every new member; an SSO-mapped one to
+			// whoever the identity provider says.
 			if err := checkGroupJoin(p, g); err != nil {
 				return err
 			}
@@ -116,6 +146,8 @@ func (s *Service) CreateGroup(ctx context.Context, p *latchkey.Principal, in New
 type GroupChange struct {
 	Name            *string
 	AssignByDefault *bool
+	// SSOMappingGroups, when set, replace the group's sso_mapping_groups.
+	SSOMappingGroups *[]string
 	// State 2 deletes the group, 1 restores it.
 	State *latchkey.State
 	// Grants, when set, become exactly the group's grants.
@@ -140,6 +172,13 @@ func (s *Service) UpdateGroup(ctx context.Context, p *latchkey.Principal, id int
 	}
 	if c.State != nil && !c.State.Valid() {
 		return nil, latchkey.FieldError("state", "state must be 1 or 2")
+	}
+	if c.SSOMappingGroups != nil {
+		sso, err := cleanSSOGroups(*c.SSOMappingGroups)
+		if err != nil {
+			return nil, err
+		}
+		c.SSOMappingGroups = &sso
 	}
 	var out *latchkey.Group
 	err := s.inTx(ctx, func(ctx context.Context) error {
@@ -171,7 +210,8 @@ func (s *Service) UpdateGroup(ctx context.Context, p *latchkey.Principal, id int
 			}
 		}
 		handsOut := c.AssignByDefault != nil && *c.AssignByDefault && !g.AssignByDefault ||
-			c.State != nil && *c.State == latchkey.StateActive && g.State != latchkey.StateActive
+			c.State != nil && *c.State == latchkey.StateActive && g.State != latchkey.StateActive ||
+			c.SSOMappingGroups != nil && !slices.Equal(*c.SSOMappingGroups, g.SSOMappingGroups) && len(*c.SSOMappingGroups) > 0
 		if handsOut {
 			if err := checkGroupJoin(p, g); err != nil {
 				return err
@@ -188,7 +228,7 @@ func (s *Service) UpdateGroup(ctx context.Context, p *latchkey.Principal, id int
 					return err
 				}
 			}
-			upd := latchkey.GroupUpdate{Name: c.Name, AssignByDefault: c.AssignByDefault, State: c.State}
+			upd := latchkey.GroupUpdate{Name: c.Name, AssignByDefault: c.AssignByDefault, SSOMappingGroups: c.SSOMappingGroups, State: c.State}
 			out, err = s.store.UpdateGroup(ctx, g.ID, upd)
 			return err
 		})

@@ -137,7 +137,7 @@ func GroupOf(g *latchkey.Group) Group {
 		users = []int64{}
 	}
 	return Group{ID: g.ID, AccountID: g.AccountID, Name: g.Name, State: int(g.State), AssignByDefault: g.AssignByDefault,
-		Builtin: g.Builtin, SSOMappingGroups: []string{}, GroupPermissions: PermissionsOf(g.Grants), Users: users,
+		Builtin: g.Builtin, SSOMappingGroups: nonNil(g.SSOMappingGroups), GroupPermissions: PermissionsOf(g.Grants), Users: users,
 		CreatedAt: Time(g.CreatedAt), UpdatedAt: Time(g.UpdatedAt)}
 }
 
@@ -194,4 +194,12 @@ func IPRuleOf(r *latchkey.IPRule, enabled bool) IPRule {
 		j.IPCIDRs = append(j.IPCIDRs, c.CIDR)
 	}
 	return j
+}
+
+// nonNil renders a missing list as [].
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -68,6 +68,8 @@ type GroupRequest struct {
 	AssignByDefault  *bool           `json:"assign_by_default"`
 	State            *int            `json:"state"`
 	GroupPermissions *[]GrantRequest `json:"group_permissions"`
+	// SSOMappingGroups is stored and returned (null clears it; left out, it is kept).
+	SSOMappingGroups json.RawMessage `json:"sso_mapping_groups"`
 }
 
 // AssignGroupsRequest makes desired_group_ids exactly a user's groups.

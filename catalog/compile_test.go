@@ -185,7 +185,9 @@ func TestDecideDoesNotAllocate(t *testing.T) {
 }
 
 func TestGap(t *testing.T) {
-	p := func(license latchkey.License, grants ...latchkey.Grant) *latchkey.Permissions { return catalog.Compile(license, grants) }
+	p := func(license latchkey.License, grants ...latchkey.Grant) *latchkey.Permissions {
+		return catalog.Compile(license, grants)
+	}
 	all := func(set string, envs ...latchkey.EnvCategory) latchkey.Grant {
 		return latchkey.Grant{PermissionSet: set, AllProjects: true, WritableEnvs: envs}
 	}

@@ -230,6 +230,13 @@ var goldenCases = []goldenCase{
 	{route: "GET " + a3r + "/groups/{$}", name: "groups_list_forbidden", as: "svc", path: a3p + "/groups/", want: 403},
 	{route: "POST " + a3r + "/groups/{$}", name: "groups_create", as: "admin", path: a3p + "/groups/",
 		body: `{"name":"Platform","assign_by_default":false,"group_permissions":[{"permission_set":"job_admin","project_id":{{project}}}]}`, want: 201},
+	// dbtcloud_group's create body; sso_mapping_groups is stored and returned.
+	{route: "POST " + a3r + "/groups/{$}", name: "groups_create_sso_mapping", as: "admin", path: a3p + "/groups/",
+		body: `{"id":null,"name":"Analysts","account_id":{{account}},"state":1,"assign_by_default":false,"sso_mapping_groups":["okta-analysts","okta-analysts","Data Eng"],"scim_managed":false}`, want: 201},
+	{route: "POST " + a3r + "/groups/{$}", name: "groups_create_sso_mapping_not_strings", as: "admin", path: a3p + "/groups/",
+		body: `{"name":"Analysts","sso_mapping_groups":"okta-analysts"}`, want: 400},
+	{route: "POST " + a3r + "/groups/{group_id}/{$}", name: "group_update_sso_mapping", as: "admin", path: a3p + "/groups/{{data_group}}/",
+		body: `{"id":{{data_group}},"name":"Data team","account_id":{{account}},"state":1,"assign_by_default":false,"sso_mapping_groups":["okta-data"],"scim_managed":false}`, want: 200},
 	{route: "POST " + a3r + "/groups/{$}", name: "groups_create_empty_name", as: "admin", path: a3p + "/groups/", body: `{"name":"  "}`, want: 400},
 	{route: "POST " + a3r + "/groups/{$}", name: "groups_create_duplicate", as: "admin", path: a3p + "/groups/", body: `{"name":"Data team"}`, want: 409},
 	{route: "GET " + a3r + "/groups/{group_id}/{$}", name: "group_get", as: "admin", path: a3p + "/groups/{{data_group}}/", want: 200},

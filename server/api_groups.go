@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/latchkey/latchkey"
@@ -41,6 +42,13 @@ func (s *Server) handleAPIGroupCreate(w http.ResponseWriter, r *http.Request, p 
 		return latchkey.FieldError("name", "name is required")
 	}
 	in := admin.NewGroup{Name: *req.Name, AssignByDefault: req.AssignByDefault != nil && *req.AssignByDefault}
+	sso, err := ssoGroups(req.SSOMappingGroups)
+	if err != nil {
+		return err
+	}
+	if sso != nil {
+		in.SSOMappingGroups = *sso
+	}
 	if req.GroupPermissions != nil {
 		var err error
 		if in.Grants, err = grantsOf(*req.GroupPermissions, grantOwner{accountID: p.AccountID}); err != nil {
@@ -87,6 +95,9 @@ func (s *Server) handleAPIGroupUpdate(w http.ResponseWriter, r *http.Request, p 
 		return err
 	}
 	c := admin.GroupChange{Name: req.Name, AssignByDefault: req.AssignByDefault}
+	if c.SSOMappingGroups, err = ssoGroups(req.SSOMappingGroups); err != nil {
+		return err
+	}
 	if req.State != nil {
 		st := latchkey.State(*req.State)
 		c.State = &st
@@ -147,4 +158,19 @@ func (s *Server) handleAPIAssignGroups(w http.ResponseWriter, r *http.Request, p
 	}
 	respond(w, http.StatusOK, out, nil)
 	return nil
+}
+
+// ssoGroups reads sso_mapping_groups: nil when left out, empty for null.
+func ssoGroups(raw json.RawMessage) (*[]string, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var v []string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, latchkey.FieldError("sso_mapping_groups", "sso_mapping_groups must be an array of strings or null")
+	}
+	if v == nil {
+		v = []string{}
+	}
+	return &v, nil
 }

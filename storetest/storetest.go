@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 		{"AccountWithBuiltinGroups", testAccount},
 		{"Projects", testProjects},
 		{"ProjectRefsAndNameFilters", testProjectRefsAndNameFilters},
+		{"GroupSSOMappingGroups", testGroupSSOMapping},
 		{"Users", testUsers},
 		{"Memberships", testMemberships},
 		{"Groups", testGroups},
@@ -335,6 +336,36 @@ func testProjectRefsAndNameFilters(t *testing.T, s latchkey.Store) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func testGroupSSOMapping(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("test")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	g := &latchkey.Group{AccountID: a.ID, Name: "Analysts", SSOMappingGroups: []string{"okta-analysts", "Data Eng"}}
+	if err := s.CreateGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindGroupByID(ctx, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cmp.Equal(got.SSOMappingGroups, g.SSOMappingGroups) {
+		t.Errorf("sso_mapping_groups read back = %q, want %q", got.SSOMappingGroups, g.SSOMappingGroups)
+	}
+	// Left out of an update, they stay; set, they are replaced.
+	rename := "Analysts EU"
+	if got, err = s.UpdateGroup(ctx, g.ID, latchkey.GroupUpdate{Name: &rename}); err != nil || !cmp.Equal(got.SSOMappingGroups, g.SSOMappingGroups) {
+		t.Errorf("after a rename: %q, %v; want the mapping kept", got.SSOMappingGroups, err)
+	}
+	none := []string{}
+	if got, err = s.UpdateGroup(ctx, g.ID, latchkey.GroupUpdate{SSOMappingGroups: &none}); err != nil || len(got.SSOMappingGroups) != 0 {
+		t.Errorf("after clearing: %q, %v; want none", got.SSOMappingGroups, err)
+	}
+	// Built-in groups start with none.
+	list, _, err := s.FindGroups(ctx, latchkey.GroupFilter{AccountID: a.ID, Name: ptr("Owner")})
+	if err != nil || len(list) != 1 || len(list[0].SSOMappingGroups) != 0 {
+		t.Errorf("Owner's sso_mapping_groups = %v, %v; want none", list, err)
+	}
+}
 
 func testUsers(t *testing.T, s latchkey.Store) {
 	ctx := context.Background()

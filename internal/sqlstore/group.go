@@ -3,7 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -126,22 +129,35 @@ func (s *Store) loadGrants(ctx context.Context, column string, ids []int64) (map
 	return out, nil
 }
 
-const groupColumns = `id, account_id, name, assign_by_default, builtin, state, created_at, updated_at`
+const groupColumns = `id, account_id, name, assign_by_default, builtin, state, created_at, updated_at, sso_mapping_groups`
 
 func scanGroup(row scanner) (*latchkey.Group, error) {
 	var g latchkey.Group
 	var created, updated int64
-	if err := row.Scan(&g.ID, &g.AccountID, &g.Name, &g.AssignByDefault, &g.Builtin, &g.State, &created, &updated); err != nil {
+	var sso string
+	if err := row.Scan(&g.ID, &g.AccountID, &g.Name, &g.AssignByDefault, &g.Builtin, &g.State, &created, &updated, &sso); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(sso), &g.SSOMappingGroups); err != nil {
+		return nil, fmt.Errorf("group %d sso_mapping_groups: %w", g.ID, err)
 	}
 	g.CreatedAt, g.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &g, nil
 }
 
+// encodeStrings stores a list of strings as a JSON array ([] for none).
+func encodeStrings(ss []string) string {
+	if ss == nil {
+		ss = []string{}
+	}
+	b, _ := json.Marshal(ss)
+	return string(b)
+}
+
 func (t *tx) createGroup(g *latchkey.Group) error {
 	g.State, g.CreatedAt, g.UpdatedAt = latchkey.StateActive, t.now, t.now
-	id, err := t.insert(`INSERT INTO groups (account_id, name, assign_by_default, builtin, state, created_at, updated_at)
-		VALUES (?,?,?,?,1,?,?)`, g.AccountID, g.Name, g.AssignByDefault, g.Builtin, micros(t.now), micros(t.now))
+	id, err := t.insert(`INSERT INTO groups (account_id, name, assign_by_default, builtin, state, created_at, updated_at, sso_mapping_groups)
+		VALUES (?,?,?,?,1,?,?,?)`, g.AccountID, g.Name, g.AssignByDefault, g.Builtin, micros(t.now), micros(t.now), encodeStrings(g.SSOMappingGroups))
 	if err != nil {
 		if t.s.dialect.IsUniqueViolation(err) {
 			return &latchkey.Error{Code: latchkey.EConflict, Field: "name", Message: "a group with this name already exists"}
@@ -260,6 +276,9 @@ func (s *Store) UpdateGroup(ctx context.Context, id int64, upd latchkey.GroupUpd
 		if upd.AssignByDefault != nil && *upd.AssignByDefault != g.AssignByDefault {
 			changes["assign_by_default"], g.AssignByDefault = *upd.AssignByDefault, *upd.AssignByDefault
 		}
+		if upd.SSOMappingGroups != nil && !slices.Equal(*upd.SSOMappingGroups, g.SSOMappingGroups) {
+			changes["sso_mapping_groups"], g.SSOMappingGroups = *upd.SSOMappingGroups, *upd.SSOMappingGroups
+		}
 		event := "group.updated"
 		if upd.State != nil && *upd.State != g.State {
 			g.State = *upd.State
@@ -271,8 +290,8 @@ func (s *Store) UpdateGroup(ctx context.Context, id int64, upd latchkey.GroupUpd
 		if len(changes) == 1 && event == "group.updated" {
 			return nil
 		}
-		if _, err := t.exec(`UPDATE groups SET name = ?, assign_by_default = ?, state = ?, updated_at = ? WHERE id = ?`,
-			g.Name, g.AssignByDefault, g.State, micros(t.now), id); err != nil {
+		if _, err := t.exec(`UPDATE groups SET name = ?, assign_by_default = ?, sso_mapping_groups = ?, state = ?, updated_at = ? WHERE id = ?`,
+			g.Name, g.AssignByDefault, encodeStrings(g.SSOMappingGroups), g.State, micros(t.now), id); err != nil {
 			if s.dialect.IsUniqueViolation(err) {
 				return &latchkey.Error{Code: latchkey.EConflict, Field: "name", Message: "a group with this name already exists"}
 			}
