@@ -66,12 +66,14 @@ type IPRule struct {
 
 // IPRuleCIDR is one range of an IP rule. Its ID (unique within the rule) stays the same across
 // updates that keep the range, as clients such as dbt Cloud's Terraform provider match ranges by
-// id. Field is the member a client wrote it in ("cidr" or "cidr_ipv6"; empty: by its family), so
-// that it is answered in the same one.
+// id. Field is the member a client wrote it in ("cidr" or "cidr_ipv6"; empty: by its family), and
+// Written how, when not in canonical form ("192.0.2.1" for 192.0.2.1/32, upper-case IPv6): dbt's
+// members answer it as written, since clients compare them as text. CIDR is what is enforced.
 type IPRuleCIDR struct {
-	ID    int64
-	CIDR  string
-	Field string
+	ID      int64
+	CIDR    string
+	Field   string
+	Written string
 }
 
 // String returns the range, e.g. "203.0.113.0/24".

@@ -185,10 +185,14 @@ func IPRuleOf(r *latchkey.IPRule, enabled bool) IPRule {
 				field = "cidr_ipv6"
 			}
 		}
+		written := c.CIDR
+		if c.Written != "" {
+			written = c.Written
+		}
 		if field == "cidr_ipv6" {
-			cj.CIDRIPv6 = c.CIDR
+			cj.CIDRIPv6 = written
 		} else {
-			cj.CIDR = c.CIDR
+			cj.CIDR = written
 		}
 		j.CIDRs = append(j.CIDRs, cj)
 		j.IPCIDRs = append(j.IPCIDRs, c.CIDR)

@@ -316,6 +316,10 @@ var goldenCases = []goldenCase{
 	// 2. An IPv6 range sent in cidr comes back in cidr.
 	{route: "POST " + a3r + "/ip-restrictions/{$}", name: "ip_rules_create_ipv6_in_cidr", as: "admin", path: a3p + "/ip-restrictions/",
 		body: `{"name":"v6 office","type":1,"description":"","cidrs":[{"cidr":"2001:db8::/32"},{"cidr_ipv6":"2001:db9::/32"},{"cidr":"192.0.2.0/24"}],"rule_set_enabled":false}`, want: 201},
+	// A range not in canonical form is answered as written (the provider compares text); ip_cidrs
+	// and enforcement use the canonical form.
+	{route: "POST " + a3r + "/ip-restrictions/{$}", name: "ip_rules_create_answers_ranges_as_written", as: "admin", path: a3p + "/ip-restrictions/",
+		body: `{"name":"written","type":1,"description":"","cidrs":[{"cidr":"192.0.2.1"},{"cidr":"2001:DB8::/32"},{"cidr_ipv6":"2001:0db9::/32"}],"rule_set_enabled":false}`, want: 201},
 	// 3. An update that keeps a range (by id) keeps its id; a new range gets a new one.
 	{route: "POST " + a3r + "/ip-restrictions/{rule_id}/{$}", name: "ip_rule_update_keeps_range_ids", as: "admin", path: a3p + "/ip-restrictions/{{ip_rule}}/",
 		body: `{"id":{{ip_rule}},"account_id":{{account}},"name":"Office","type":1,"description":"office network","cidrs":[{"id":1,"ip_restriction_rule_id":{{ip_rule}},"cidr":"10.0.0.0/8","cidr_ipv6":""},{"cidr":"198.51.100.0/24"}],"rule_set_enabled":false}`, want: 200},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/admin"
@@ -39,8 +40,8 @@ func parseRuleType(raw json.RawMessage) (latchkey.IPRuleType, error) {
 // parseRuleCIDRs reads a CIDR list: plain strings, or dbt's objects {"id"?, "cidr": …} or
 // {"id"?, "cidr_ipv6": …}; objects with "state": 2 (the Terraform provider's way of removing one)
 // are skipped. Each CIDR is validated and stored in canonical form, remembering the member it was
-// written in (answers use the same one) and its id (an update keeps the range's id); duplicates
-// collapse.
+// written in and how (answers use the same), and its id (an update keeps the range's id);
+// duplicates collapse.
 func parseRuleCIDRs(field string, raw json.RawMessage) ([]latchkey.IPRuleCIDR, error) {
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
@@ -85,7 +86,11 @@ func parseRuleCIDRs(field string, raw json.RawMessage) ([]latchkey.IPRuleCIDR, e
 		}
 		if !seen[p] {
 			seen[p] = true
-			out = append(out, latchkey.IPRuleCIDR{ID: id, CIDR: p.String(), Field: member})
+			c := latchkey.IPRuleCIDR{ID: id, CIDR: p.String(), Field: member}
+			if w := strings.TrimSpace(text); member != "" && w != c.CIDR {
+				c.Written = w
+			}
+			out = append(out, c)
 		}
 	}
 	return out, nil

@@ -790,13 +790,13 @@ func testIPRules(t *testing.T, s latchkey.Store) {
 	}
 	// An update keeps the ids of the ranges it keeps (by id, or by range) and gives new ones to
 	// new ranges, never reusing an id.
-	cidrs := []latchkey.IPRuleCIDR{{ID: 2, CIDR: "2001:db8::/32", Field: "cidr"}, {CIDR: "192.168.0.0/16"}}
+	cidrs := []latchkey.IPRuleCIDR{{ID: 2, CIDR: "2001:db8::/32", Field: "cidr", Written: "2001:DB8::/32"}, {CIDR: "192.168.0.0/16"}}
 	deny := latchkey.IPRuleDeny
 	if _, err := s.UpdateIPRule(ctx, r.ID, latchkey.IPRuleUpdate{CIDRs: &cidrs, Type: &deny}); err != nil {
 		t.Fatal(err)
 	}
 	rules, err := s.FindIPRules(ctx, a.ID)
-	want := []latchkey.IPRuleCIDR{{ID: 2, CIDR: "2001:db8::/32", Field: "cidr"}, {ID: 3, CIDR: "192.168.0.0/16"}}
+	want := []latchkey.IPRuleCIDR{{ID: 2, CIDR: "2001:db8::/32", Field: "cidr", Written: "2001:DB8::/32"}, {ID: 3, CIDR: "192.168.0.0/16"}}
 	if err != nil || len(rules) != 1 || rules[0].Type != deny || !cmp.Equal(rules[0].CIDRs, want) {
 		t.Fatalf("FindIPRules = %+v, %v; want ranges %+v", rules, err, want)
 	}

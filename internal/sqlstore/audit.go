@@ -138,9 +138,10 @@ type ruleCIDRs struct {
 }
 
 type ruleCIDRJSON struct {
-	ID    int64  `json:"id"`
-	CIDR  string `json:"cidr"`
-	Field string `json:"field,omitempty"`
+	ID      int64  `json:"id"`
+	CIDR    string `json:"cidr"`
+	Field   string `json:"field,omitempty"`
+	Written string `json:"written,omitempty"`
 }
 
 func decodeRuleCIDRs(text string) (ruleCIDRs, error) {
@@ -184,7 +185,7 @@ func assignRuleCIDRs(have ruleCIDRs, want []latchkey.IPRuleCIDR) (ruleCIDRs, []l
 			out.Next++
 		}
 		taken[id] = true
-		out.CIDRs = append(out.CIDRs, ruleCIDRJSON{ID: id, CIDR: c.CIDR, Field: c.Field})
+		out.CIDRs = append(out.CIDRs, ruleCIDRJSON{ID: id, CIDR: c.CIDR, Field: c.Field, Written: c.Written})
 	}
 	return out, out.domain()
 }
@@ -192,7 +193,7 @@ func assignRuleCIDRs(have ruleCIDRs, want []latchkey.IPRuleCIDR) (ruleCIDRs, []l
 func (rc ruleCIDRs) domain() []latchkey.IPRuleCIDR {
 	out := make([]latchkey.IPRuleCIDR, len(rc.CIDRs))
 	for i, c := range rc.CIDRs {
-		out[i] = latchkey.IPRuleCIDR{ID: c.ID, CIDR: c.CIDR, Field: c.Field}
+		out[i] = latchkey.IPRuleCIDR{ID: c.ID, CIDR: c.CIDR, Field: c.Field, Written: c.Written}
 	}
 	return out
 }
