@@ -181,7 +181,8 @@ func (s *Server) handleAPIServiceTokenPermissionList(w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, apitype.PermissionsOf(tok.Grants), nil)
+	perms := apitype.PermissionsOf(tok.Grants)
+	respondList(w, perms, len(perms), listParams{filters: map[string]any{}, orderBy: "id"})
 	return nil
 }
 
@@ -204,7 +205,8 @@ func (s *Server) handleAPIServiceTokenPermissionSet(w http.ResponseWriter, r *ht
 	if err != nil {
 		return err
 	}
-	respond(w, http.StatusOK, apitype.PermissionsOf(tok.Grants), nil)
+	perms := apitype.PermissionsOf(tok.Grants)
+	respondList(w, perms, len(perms), listParams{filters: map[string]any{}, orderBy: "id"})
 	return nil
 }
 
