@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -60,7 +61,10 @@ func keepLatchkeyMetrics(body []byte) []byte {
 const leakReport = `[{"token":"{{svc_token}}","type":"latchkey_service_token","url":"https://github.com/acme/app/blob/main/.env","source":"content"},` +
 	`{"token":"some_token","type":"some_type","url":"some_url","source":"some_source"}]`
 
-var goldenCases = []goldenCase{
+// goldenCases are every case: the API's own and the Terraform provider's (terraform_golden_test.go).
+var goldenCases = slices.Concat(apiCases, terraformCases)
+
+var apiCases = []goldenCase{
 	// Operations.
 	{route: "GET /healthz", name: "healthz", path: "/healthz", want: 200},
 	{route: "GET /healthz", name: "healthz_wrong_method", method: "POST", path: "/healthz", want: 405},

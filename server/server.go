@@ -206,7 +206,7 @@ func (s *Server) logRequest(r *http.Request, status int, st *reqState) {
 	s.metrics.observeRequest(route, status, d)
 	level := slog.LevelInfo
 	switch {
-	case status >= 500:
+	case status >= 500 && status != http.StatusNotImplemented: // a 501 is a client asking for what latchkey lacks
 		level = slog.LevelError
 	case quietRoutes[route]:
 		level = slog.LevelDebug
