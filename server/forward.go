@@ -464,6 +464,9 @@ func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer 
 		a := forwardAnswer{status: status, reason: verify.Reason(err), message: le.Message}
 		switch status {
 		case http.StatusInternalServerError:
+			// Forward-auth answers carry no request id (the gateway has its own); the log line
+			// is the one place the cause is kept.
+			a.message = "the token could not be verified: internal error"
 			s.log.Error("forward-auth", "error", err.Error())
 		case http.StatusTooManyRequests:
 			if ra, ok := le.Data["retry_after_seconds"]; ok {
@@ -480,7 +483,7 @@ func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer 
 	rules := s.cfg.ForwardAuth
 	rule, project, found := rules.match(q.method, path)
 	if !found && !rules.authenticatedDefault {
-		return forwardAnswer{status: http.StatusForbidden, reason: "no_rule", message: "no forward-auth rule matches " + q.method + " " + sanitizePath(q.uri)}
+		return forwardAnswer{status: http.StatusForbidden, reason: "no_rule", message: "no forward-auth rule matches " + sanitizePath(q.method) + " " + sanitizePath(q.uri)}
 	}
 	if found {
 		env := rule.env

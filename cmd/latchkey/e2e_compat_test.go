@@ -190,7 +190,7 @@ func TestCompatSurface(t *testing.T) {
 		if x := extraOf(t, env); len(none) != 0 || x.Pagination.Count != 0 || x.Pagination.TotalCount != total {
 			t.Errorf("page past the end: %d items, pagination %+v; want 0 of %d", len(none), x.Pagination, total)
 		}
-		for _, q := range []string{"limit=0", "limit=101", "limit=abc", "limit=-1", "offset=-1", "offset=x", "state=3", "state=deleted"} {
+		for _, q := range []string{"limit=0", "limit=101", "limit=abc", "limit=-1", "offset=-1", "offset=x", "state=3", "state=gone", "order_by=password"} {
 			got, ae := call(ts.Admin, http.MethodGet, acct+"/projects/?"+q, nil)
 			field, _, _ := strings.Cut(q, "=")
 			if got != http.StatusBadRequest || fieldOf(ae) != field {
