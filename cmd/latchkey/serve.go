@@ -14,8 +14,10 @@ import (
 	"strings"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/admin"
@@ -33,6 +35,7 @@ type serveOptions struct {
 	cacheTTL                      time.Duration
 	adminEmail, account           string
 	forwardRules, forwardSecret   string
+	grpcAddr                      string
 	shutdownTimeout               time.Duration
 	gcPercent                     int
 	governance                    governanceOptions
@@ -50,6 +53,7 @@ func serveCmd(e *env) *cobra.Command {
 		Short: "Run the latchkey server (admin API, web UI, verification API)",
 		Long: `serve runs latchkey: the dbt Cloud-compatible admin API under /api/, the web UI, the verification
 endpoints (/v1/check, /v1/forward-auth, /oauth2/introspect), /healthz, /readyz and /metrics.
+With --grpc-addr it also answers Envoy's ext_authz over gRPC (see docs/envoy-ext-authz.yaml).
 
 With no --db it keeps everything in ./latchkey.db (SQLite). On an empty database it creates an
 enterprise account and an admin, and prints the sign-in email, a generated password and a one-time
@@ -69,6 +73,7 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.StringVar(&o.account, "account", "Default", "name of the account created on an empty database")
 	fl.StringVar(&o.forwardRules, "forward-auth-rules", "", "JSON or YAML file of /v1/forward-auth route rules")
 	fl.StringVar(&o.forwardSecret, "forward-auth-secret", "", "shared secret gateways send in X-Latchkey-Forward-Secret (required for non-loopback gateways)")
+	fl.StringVar(&o.grpcAddr, "grpc-addr", "", "address to serve Envoy's ext_authz over gRPC on (envoy.service.auth.v3.Authorization, with the --forward-auth-rules; off when empty)")
 	fl.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to wait for in-flight requests on shutdown")
 	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off (then set GOMEMLIMIT)")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
@@ -114,6 +119,9 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	format := tokenfmt.Format{ServicePrefix: o.servicePrefix, PATPrefix: o.patPrefix}
 	if err := format.Validate(); err != nil {
 		return err
+	}
+	if o.grpcAddr != "" && o.forwardRules == "" {
+		return errors.New("--grpc-addr serves Envoy's ext_authz with the forward-auth rules: give --forward-auth-rules too")
 	}
 	if o.gcPercent < -1 {
 		return fmt.Errorf("--gc-percent %d: want -1 (off) or a percentage", o.gcPercent)
@@ -193,6 +201,20 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 		ln.Close()
 		return err
 	}
+	// Envoy's ext_authz over gRPC answers with the same rules and verifier.
+	var gs *grpc.Server
+	var gln net.Listener
+	if o.grpcAddr != "" {
+		if gln, err = net.Listen("tcp", o.grpcAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (--grpc-addr): %w", o.grpcAddr, err)
+		}
+		// A CheckRequest carries the request's headers, which Envoy caps at 60 KiB by default; the
+		// same 1 MiB as an HTTP body is plenty.
+		gs = grpc.NewServer(grpc.MaxRecvMsgSize(1 << 20))
+		authv3.RegisterAuthorizationServer(gs, srv.ExtAuthz())
+		fmt.Fprintf(e.stdout, "latchkey ext_authz (gRPC) listening on %s\n", gln.Addr())
+	}
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -205,6 +227,9 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	fmt.Fprintf(e.stdout, "latchkey %s serving on %s (ready in %s); sign in at %s/login\n", buildVersion(), base,
 		time.Since(start).Round(time.Millisecond), base)
 	log.Info("serving", "addr", ln.Addr().String(), "db", redactDSN(o.db))
+	if gs != nil {
+		log.Info("serving ext_authz over gRPC", "addr", gln.Addr().String())
+	}
 
 	// Background work runs until the HTTP server has stopped, then flushes what it buffered.
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
@@ -213,16 +238,42 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	go func() { runDone <- srv.Run(runCtx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	var gerrc chan error // nil without --grpc-addr: never ready
+	if gs != nil {
+		gerrc = make(chan error, 1)
+		go func() { gerrc <- gs.Serve(gln) }()
+	}
 	select {
 	case err := <-errc:
+		if gs != nil {
+			gs.Stop()
+		}
 		return err
+	case err := <-gerrc:
+		hs.Close()
+		return fmt.Errorf("ext_authz gRPC on %s: %w", gln.Addr(), err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
+	grpcStopped := make(chan struct{})
+	if gs != nil {
+		// GracefulStop waits for calls in flight without a deadline: Stop ends them at the
+		// shutdown timeout.
+		go func() { gs.GracefulStop(); close(grpcStopped) }()
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "error", err.Error())
+	}
+	if gs != nil {
+		select {
+		case <-grpcStopped:
+		case <-sctx.Done():
+			log.Warn("shutdown", "error", "ext_authz gRPC calls still in flight at the shutdown timeout")
+			gs.Stop()
+			<-grpcStopped
+		}
 	}
 	stopRun()
 	if err := <-runDone; err != nil {
