@@ -26,6 +26,17 @@ const (
 	EInternal       ErrorCode = "internal"
 )
 
+// RetryAfterUnavailable is how long, in seconds, a client is told to wait after a 503.
+const RetryAfterUnavailable = 1
+
+// Unavailable is the error for storage that cannot answer now: a 503 with Retry-After, never a
+// 500. reason is shown to the caller; cause (which may name hosts or files) is kept for logs
+// through Unwrap.
+func Unavailable(reason string, cause error) *Error {
+	return &Error{Code: EUnavailable, Message: "storage unavailable: " + reason,
+		Data: map[string]any{"retry_after_seconds": RetryAfterUnavailable}, cause: cause}
+}
+
 // Error is latchkey's domain error. Message is written for the person reading it and never holds a
 // secret; Field names the offending input for validation errors.
 type Error struct {
@@ -35,14 +46,23 @@ type Error struct {
 	// Data is extra structured detail rendered into the response's data member, e.g.
 	// {"account_access_denied": true} for IP-restricted requests.
 	Data map[string]any
+	// cause is the underlying error, for logs only (Error and Unwrap); never rendered.
+	cause error
 }
 
 func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s: %s", e.Code, e.Message)
 	if e.Field != "" {
-		return fmt.Sprintf("%s: %s (%s)", e.Code, e.Message, e.Field)
+		msg += " (" + e.Field + ")"
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	if e.cause != nil {
+		msg += ": " + e.cause.Error()
+	}
+	return msg
 }
+
+// Unwrap returns the underlying error, if any.
+func (e *Error) Unwrap() error { return e.cause }
 
 // Errorf returns an *Error with the given code and formatted message.
 func Errorf(code ErrorCode, format string, args ...any) *Error {

@@ -74,6 +74,12 @@ func (c *Client) Check(ctx context.Context, req CheckRequest) (*CheckResult, err
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
+		// A check that could not be made (503 unavailable, 500 error) keeps the answer's shape;
+		// the caller's own failures (401, 403, 400) are enveloped.
+		var res CheckResult
+		if json.Unmarshal(raw, &res) == nil && res.Reason != "" {
+			return nil, &APIError{StatusCode: resp.StatusCode, Message: res.Message, Code: res.Reason}
+		}
 		var env apitype.Envelope
 		_ = json.Unmarshal(raw, &env)
 		return nil, &APIError{StatusCode: resp.StatusCode, Message: env.Status.UserMessage, Code: env.Status.DeveloperMessage}

@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -43,6 +45,13 @@ const (
 	// DefaultConnectTimeout bounds a connection attempt when the DSN sets no connect_timeout, so
 	// an unreachable server fails requests quickly instead of hanging them.
 	DefaultConnectTimeout = 5 * time.Second
+
+	// The session timeouts every serving connection gets unless the URL sets its own: no
+	// statement runs, no lock is waited for and no transaction sits idle for longer, so a
+	// stalled peer or a held lock turns into a 503 instead of a write that never ends.
+	DefaultStatementTimeout = 5 * time.Second
+	DefaultLockTimeout      = 2 * time.Second
+	DefaultIdleInTxTimeout  = 10 * time.Second
 )
 
 // Store is a latchkey.Store on PostgreSQL. Close stops its listener and closes the pool.
@@ -152,6 +161,17 @@ func OpenWith(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		cfg.RuntimeParams["application_name"] = "latchkey"
 		listenCfg.RuntimeParams["application_name"] = "latchkey-listener"
 	}
+	// Migrations run without the serving timeouts (a migration may take a while); the pool
+	// that serves gets them.
+	if err := migrateWith(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", Redact(dsn), redactErr(err))
+	}
+	for name, d := range map[string]time.Duration{"statement_timeout": DefaultStatementTimeout,
+		"lock_timeout": DefaultLockTimeout, "idle_in_transaction_session_timeout": DefaultIdleInTxTimeout} {
+		if _, set := cfg.RuntimeParams[name]; !set {
+			cfg.RuntimeParams[name] = strconv.FormatInt(d.Milliseconds(), 10)
+		}
+	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(pc.maxConns)
 	db.SetMaxIdleConns(pc.maxIdleConns)
@@ -165,9 +185,6 @@ func OpenWith(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := migrate(ctx, db, schema); err != nil {
-		return fail(err)
-	}
 	d := dialect{auditKey: lockKey(schema, "audit"), channel: channelName(schema), node: newNodeID()}
 	s := &Store{Store: sqlstore.New(db, d), schema: schema}
 	s.listener, err = listen(ctx, listenCfg, d.channel, d.node, s.Publish, opt.Logger)
@@ -175,6 +192,18 @@ func OpenWith(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		return fail(err)
 	}
 	return s, nil
+}
+
+// migrateWith migrates the database cfg names through a short-lived pool of its own.
+func migrateWith(ctx context.Context, cfg *pgx.ConnConfig) error {
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	schema, err := currentSchema(ctx, db)
+	if err != nil {
+		return err
+	}
+	_, err = migrate(ctx, db, schema)
+	return err
 }
 
 // currentSchema returns the schema new tables go to: the first existing one on the search_path.
@@ -250,7 +279,16 @@ func (s *Store) Exclusive(ctx context.Context, name string, fn func(ctx context.
 	}
 	defer conn.Close()
 	key := lockKey(s.schema, name)
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+	// Waiting for another node's section is expected: no lock_timeout while waiting (ctx
+	// bounds it), the session's own once the lock is held.
+	if _, err := conn.ExecContext(ctx, `SET lock_timeout = 0`); err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	_, err = conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key)
+	if _, rerr := conn.ExecContext(ctx, `RESET lock_timeout`); err == nil && rerr != nil {
+		err = rerr
+	}
+	if err != nil {
 		return fmt.Errorf("lock %s: %w", name, err)
 	}
 	defer func() {
@@ -300,10 +338,61 @@ type dialect struct {
 	node     string
 }
 
-// Rebind rewrites ? placeholders into $1, $2, …, leaving quoted strings, quoted identifiers and
-// comments alone.
+// BinaryCollation makes names sort by their bytes, whatever the database's collation.
 func (dialect) BinaryCollation() string { return ` COLLATE "C"` }
 
+// Unavailable reports whether err, from PostgreSQL or the way to it, means the database cannot
+// answer now (see dialect.Unavailable), with a short reason.
+func Unavailable(err error) (reason string, ok bool) { return dialect{}.Unavailable(err) }
+
+// Unavailable classifies the errors that mean PostgreSQL cannot answer now — unreachable,
+// restarting, out of connections, disk or memory, read-only, or a timeout latchkey set — as
+// opposed to a bug.
+func (dialect) Unavailable(err error) (string, bool) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"):
+			return "the connection to the database failed", true
+		case pe.Code == "53300" || pe.Code == "53400":
+			return "the database has no free connections", true
+		case pe.Code == "53100":
+			return "the database's disk is full", true
+		case pe.Code == "53200":
+			return "the database is out of memory", true
+		case pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03":
+			return "the database is shutting down or starting up", true
+		case pe.Code == "25006":
+			return "the database is read-only", true
+		case pe.Code == "55P03":
+			return "a lock was not granted within lock_timeout", true
+		case pe.Code == "57014":
+			return "a statement ran past statement_timeout", true
+		case pe.Code == "25P03":
+			return "a transaction sat idle past idle_in_transaction_session_timeout", true
+		case pe.Code == "40001" || pe.Code == "40P01":
+			return "a conflicting write; try again", true
+		}
+		return "", false
+	}
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.As(err, &ce):
+		return "cannot connect to the database", true
+	case pgconn.Timeout(err):
+		return "the database did not answer in time", true
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return "the connection to the database was lost", true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return "the connection to the database failed", true
+	}
+	return "", false
+}
+
+// Rebind rewrites ? placeholders into $1, $2, …, leaving quoted strings, quoted identifiers and
+// comments alone.
 func (dialect) Rebind(q string) string {
 	if !strings.Contains(q, "?") {
 		return q

@@ -2,6 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -415,5 +418,69 @@ func TestDatabaseUnreachable(t *testing.T) {
 	now = now.Add(11 * time.Second)
 	if _, err := v.Verify(ctx, tokens[0], ip); err == nil {
 		t.Error("Verify(cached token) past its TTL without a database succeeded, want a storage error")
+	}
+}
+
+// TestStorageFaultsAreUnavailable: a lock held past lock_timeout, a statement past
+// statement_timeout and a database that cannot be reached are "unavailable" (a 503 with
+// Retry-After), never an internal error, and a write that timed out committed nothing.
+func TestStorageFaultsAreUnavailable(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Schema(t, "lock_timeout", "200", "statement_timeout", "1000")
+	s := open(t, dsn)
+	defer s.Close()
+	a := &latchkey.Account{Name: "Acme", Plan: latchkey.PlanEnterprise}
+	if err := s.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another session holds the tokens table.
+	other, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256([]byte("fault"))
+	tok := &latchkey.Token{AccountID: a.ID, Kind: latchkey.KindServiceToken, UID: "fault001", Name: "fault", Hash: h[:], CreatedBy: "user:1"}
+	err = s.CreateToken(ctx, tok)
+	wantUnavailable(t, "a write while the table is locked", err, "lock_timeout")
+	if _, err := s.FindTokenByHash(ctx, h[:]); err == nil || latchkey.ErrorCodeOf(err) != latchkey.EUnavailable {
+		t.Errorf("a read while the table is locked = %v, want unavailable", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FindTokenByHash(ctx, h[:]); latchkey.ErrorCodeOf(err) != latchkey.ENotFound {
+		t.Errorf("after the lock: the refused token reads %v, want not found (nothing committed)", err)
+	}
+
+	// A statement running past statement_timeout.
+	_, err = s.DB.ExecContext(ctx, `SELECT pg_sleep(3)`)
+	if reason, ok := postgres.Unavailable(err); !ok || !strings.Contains(reason, "statement_timeout") {
+		t.Errorf("pg_sleep past statement_timeout: %v classified %q, %v", err, reason, ok)
+	}
+
+	// A server that is not there (nothing listens on port 1).
+	_, err = postgres.Open(ctx, "postgres://postgres@127.0.0.1:1/postgres?connect_timeout=2")
+	if reason, ok := postgres.Unavailable(err); !ok {
+		t.Errorf("connecting to a closed port: %v classified %q, %v", err, reason, ok)
+	}
+}
+
+func wantUnavailable(t *testing.T, what string, err error, reasonPart string) {
+	t.Helper()
+	var le *latchkey.Error
+	if !errors.As(err, &le) || le.Code != latchkey.EUnavailable {
+		t.Fatalf("%s: %v, want unavailable", what, err)
+	}
+	if !strings.Contains(le.Message, reasonPart) || le.Data["retry_after_seconds"] == nil {
+		t.Errorf("%s: %q (data %v), want a reason naming %s and a retry-after", what, le.Message, le.Data, reasonPart)
 	}
 }

@@ -23,7 +23,9 @@ OpenAPI document served at ` + "`/api/openapi.json`" + `. Regenerate with
   ` + "`{\"status\": {\"code\", \"is_success\", \"user_message\", \"developer_message\"}, \"data\": …, \"extra\": …}`" + `.
   Errors carry a specific ` + "`user_message`" + `; 400s name the field in ` + "`data.field`" + `; 403s name the missing
   permission ("requires service_tokens:write"); IP-restricted requests get 403 with
-  ` + "`data.account_access_denied: true`" + `; 500s show a request id (also in the ` + "`X-Request-Id`" + ` header).
+  ` + "`data.account_access_denied: true`" + `; 500s show a request id (also in the ` + "`X-Request-Id`" + ` header) and
+  mean a bug. When storage cannot answer now (unreachable, read-only, disk full, a lock or a
+  timeout) the answer is 503 with ` + "`Retry-After`" + ` and a message that says which; retry it.
 - **Lists** take ` + "`limit`" + ` (1–100, default 100), ` + "`offset`" + ` and ` + "`state`" + ` (1 or ` + "`active`" + ` — the default —, 2 or
   ` + "`deleted`" + `, or ` + "`all`" + `) and report ` + "`extra.pagination.count`" + ` and ` + "`total_count`" + `. Projects, groups, service tokens
   and personal access tokens also take ` + "`order_by`" + ` (` + "`id`" + `, ` + "`name`" + `, ` + "`created_at`" + ` or ` + "`updated_at`" + `; ` + "`-`" + ` in front for

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -62,23 +63,26 @@ func parseQuestion(resource, access string, project int64, env string) (question
 	return q, nil
 }
 
-// decide verifies token for the checking principal's account and answers q.
-func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token string, ip netip.Addr, q question) apitype.CheckResult {
+// decide verifies token for the checking principal's account and answers q. A verification
+// that could not be made is not an answer: it is returned as an error (503 when storage cannot
+// answer now, 500 for a bug), never as 200 with allowed false.
+func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token string, ip netip.Addr, q question) (apitype.CheckResult, error) {
 	p, err := s.verify.VerifyInAccount(ctx, token, ip, caller.AccountID)
 	s.metrics.verification(err)
 	if err != nil {
-		reason := verify.Reason(err)
-		if reason == "error" {
-			return apitype.CheckResult{Reason: "error", Message: "the token could not be checked; try again"}
+		switch reason := verify.Reason(err); reason {
+		case "error", "unavailable":
+			return apitype.CheckResult{Reason: reason, Message: "the token could not be checked: " + latchkey.ErrorMessage(err)}, err
+		default:
+			return apitype.CheckResult{Reason: reason, Message: latchkey.ErrorMessage(err)}, nil
 		}
-		return apitype.CheckResult{Reason: reason, Message: latchkey.ErrorMessage(err)}
 	}
 	d := p.Can(q.resource, q.access, q.project, q.env)
 	out := apitype.CheckResult{Allowed: d.Allowed, Reason: "ok", Message: "allowed", Principal: toCheckPrincipal(p)}
 	if !d.Allowed {
 		out.Reason, out.Message = "forbidden", d.Reason()
 	}
-	return out
+	return out, nil
 }
 
 // handleCheck answers POST /v1/check {token, resource, access, project_id?,
@@ -116,7 +120,22 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
 			return latchkey.FieldError("client_ip", "client_ip is not an IP address")
 		}
 	}
-	writeJSONBody(w, http.StatusOK, s.decide(r.Context(), caller, *req.Token, ip, q))
+	res, err := s.decide(r.Context(), caller, *req.Token, ip, q)
+	if err != nil {
+		// Same body shape, with the status and Retry-After of the failure; logged once.
+		st := state(r.Context())
+		status, le := errorStatus(err, st.id)
+		st.err = err
+		if ra, ok := le.Data["retry_after_seconds"]; ok {
+			w.Header().Set("Retry-After", fmt.Sprint(ra))
+		}
+		if status == http.StatusInternalServerError {
+			res.Message = le.Message
+		}
+		writeJSONBody(w, status, res)
+		return nil
+	}
+	writeJSONBody(w, http.StatusOK, res)
 	return nil
 }
 
@@ -142,7 +161,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	p, err := s.verify.VerifyInAccount(r.Context(), token, netip.Addr{}, caller.AccountID)
 	s.metrics.verification(err)
 	switch {
-	case err != nil && verify.Reason(err) == "error":
+	case err != nil && (verify.Reason(err) == "error" || verify.Reason(err) == "unavailable"):
 		s.writeError(w, r, err)
 		return
 	case err != nil:

@@ -233,13 +233,11 @@ func extAuthzDenied(a forwardAnswer) *authv3.CheckResponse {
 		overwrite("content-type", "text/plain; charset=utf-8"),
 		overwrite("x-content-type-options", "nosniff"),
 	}
-	switch a.status {
-	case http.StatusUnauthorized:
+	if a.status == http.StatusUnauthorized {
 		headers = append(headers, overwrite("www-authenticate", `Token realm="latchkey"`))
-	case http.StatusTooManyRequests:
-		if a.retryAfter != "" {
-			headers = append(headers, overwrite("retry-after", a.retryAfter))
-		}
+	}
+	if a.retryAfter != "" { // 429, and 503 while storage cannot answer
+		headers = append(headers, overwrite("retry-after", a.retryAfter))
 	}
 	d := &authv3.DeniedHttpResponse{
 		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(a.status)},

@@ -462,16 +462,16 @@ func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer 
 	if err != nil {
 		status, le := errorStatus(err, "")
 		a := forwardAnswer{status: status, reason: verify.Reason(err), message: le.Message}
-		switch status {
-		case http.StatusInternalServerError:
-			// Forward-auth answers carry no request id (the gateway has its own); the log line
-			// is the one place the cause is kept.
-			a.message = "the token could not be verified: internal error"
-			s.log.Error("forward-auth", "error", err.Error())
-		case http.StatusTooManyRequests:
-			if ra, ok := le.Data["retry_after_seconds"]; ok {
-				a.retryAfter = fmt.Sprint(ra)
+		if ra, ok := le.Data["retry_after_seconds"]; ok {
+			a.retryAfter = fmt.Sprint(ra)
+		}
+		if status >= http.StatusInternalServerError {
+			// Forward-auth answers carry no request id (the gateway has its own); this log
+			// line, one per failed request, is where the cause is kept.
+			if status == http.StatusInternalServerError {
+				a.message = "the token could not be verified: internal error"
 			}
+			s.log.Error("forward-auth", "status", status, "reason", a.reason, "error", err.Error())
 		}
 		return a
 	}
@@ -553,13 +553,11 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	switch a.status {
-	case http.StatusUnauthorized:
+	if a.status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Token realm="latchkey"`)
-	case http.StatusTooManyRequests:
-		if a.retryAfter != "" {
-			h.Set("Retry-After", a.retryAfter)
-		}
+	}
+	if a.retryAfter != "" { // 429, and 503 while storage cannot answer
+		h.Set("Retry-After", a.retryAfter)
 	}
 	h.Set("X-Latchkey-Reason", a.reason)
 	s.debugDenial(r, a.status, a.reason)

@@ -177,7 +177,8 @@ func responses(d endpointDoc) map[string]any {
 	if d.Tag != "Operations" {
 		for code, desc := range map[string]string{"400": "Validation error; data.field names the field", "401": "Missing, malformed, unknown, revoked or expired token",
 			"403": "Forbidden; the message names the missing permission (data.account_access_denied for IP restrictions)", "404": "Not found",
-			"413": "Body larger than 1 MiB", "429": "Rate limited; see Retry-After", "500": "Internal error; the message carries a request id"} {
+			"413": "Body larger than 1 MiB", "429": "Rate limited; see Retry-After", "500": "Internal error; the message carries a request id",
+			"503": "Storage cannot answer now (unreachable, read-only, disk full, a lock or timeout); see Retry-After"} {
 			rs[code] = map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": ref("Envelope")}}}
 		}
 	}

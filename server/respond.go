@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -98,14 +97,12 @@ func errorStatus(err error, requestID string) (int, *latchkey.Error) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	st := state(r.Context())
 	status, le := errorStatus(err, st.id)
-	if status == http.StatusInternalServerError {
-		s.log.LogAttrs(r.Context(), slog.LevelError, "internal error", slog.String("request_id", st.id),
-			slog.String("route", r.Pattern), slog.String("error", err.Error()))
+	if status >= http.StatusInternalServerError {
+		// The request's log line (one per request, at ERROR) carries the cause.
+		st.err = err
 	}
-	if le.Code == latchkey.ERateLimited {
-		if ra, ok := le.Data["retry_after_seconds"]; ok {
-			w.Header().Set("Retry-After", fmt.Sprint(ra))
-		}
+	if ra, ok := le.Data["retry_after_seconds"]; ok {
+		w.Header().Set("Retry-After", fmt.Sprint(ra))
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Token realm="latchkey"`)

@@ -118,6 +118,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // reqState is per-request state shared between the outer middleware and the handlers.
 type reqState struct {
+	// err is why the request failed with a 5xx, for its log line.
+	err       error
 	id        string
 	ip        netip.Addr
 	principal *latchkey.Principal
@@ -222,6 +224,9 @@ func (s *Server) logRequest(r *http.Request, status int, st *reqState) {
 		slog.Duration("duration", d),
 		slog.String("client_ip", addrString(st.ip)),
 		slog.String("principal", st.principal.String()),
+	}
+	if st.err != nil {
+		attrs = append(attrs, slog.String("error", st.err.Error()))
 	}
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }

@@ -91,6 +91,28 @@ func (dialect) Rebind(q string) string { return q }
 
 func (dialect) BinaryCollation() string { return "" }
 
+// Unavailable classifies the SQLite errors that mean the file cannot be written or read now —
+// locked past the busy timeout, read-only, disk full, I/O failing — as opposed to a bug.
+func (dialect) Unavailable(err error) (string, bool) {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return "", false
+	}
+	switch e.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return "the database is locked by another writer", true
+	case sqlite3.SQLITE_READONLY:
+		return "the database file is read-only", true
+	case sqlite3.SQLITE_FULL:
+		return "disk full", true
+	case sqlite3.SQLITE_IOERR:
+		return "the database file cannot be read or written (I/O error)", true
+	case sqlite3.SQLITE_CANTOPEN:
+		return "the database file cannot be opened", true
+	}
+	return "", false
+}
+
 func (dialect) IsUniqueViolation(err error) bool {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {

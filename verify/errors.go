@@ -20,8 +20,8 @@ var (
 )
 
 // Reason returns a short machine-readable reason for a verification error, as /v1/check reports
-// it: missing, malformed, checksum, not_found, revoked, expired, rotated_out, not_member, ip_denied, or
-// error for anything else.
+// it: missing, malformed, checksum, not_found, revoked, expired, rotated_out, not_member, ip_denied,
+// unavailable (storage cannot answer now: try again), or error for anything else.
 func Reason(err error) string {
 	switch {
 	case err == nil:
@@ -46,8 +46,15 @@ func Reason(err error) string {
 		return "ip_denied"
 	}
 	var le *latchkey.Error
-	if errors.As(err, &le) && le.Code == latchkey.EForbidden {
-		return "forbidden"
+	if errors.As(err, &le) {
+		switch le.Code {
+		case latchkey.EForbidden:
+			return "forbidden"
+		case latchkey.EUnavailable:
+			return "unavailable"
+		case latchkey.ERateLimited:
+			return "rate_limited"
+		}
 	}
 	return "error"
 }

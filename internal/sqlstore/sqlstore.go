@@ -33,6 +33,9 @@ type Dialect interface {
 	// BinaryCollation is the clause that makes text sort by its bytes ("" where that is the
 	// default).
 	BinaryCollation() string
+	// Unavailable reports whether err means the database cannot answer now (unreachable,
+	// read-only, full, locked, timed out), with a short reason for the person retrying.
+	Unavailable(err error) (reason string, ok bool)
 }
 
 // Store implements latchkey.Store.
@@ -194,11 +197,17 @@ func (s *Store) wrap(err error, what string) error {
 	if errors.As(err, &le) {
 		return err
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) {
 		return err
 	}
 	if s.dialect.IsUniqueViolation(err) {
 		return latchkey.Errorf(latchkey.EConflict, "%s: already exists", what)
+	}
+	if reason, ok := s.dialect.Unavailable(err); ok {
+		return latchkey.Unavailable(reason, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return latchkey.Unavailable("the database did not answer in time", err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
