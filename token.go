@@ -1,6 +1,7 @@
 package latchkey
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -60,6 +61,20 @@ type Token struct {
 	RevokedAt     *time.Time
 	RevokedReason string
 	RevokedBy     string
+	// IdempotencyKey, when set on creation, is SHA-256 of the creating request's Idempotency-Key:
+	// a creation by the same principal with the same key within IdempotencyWindow makes nothing
+	// and fails with ErrIdempotentReplay's code and the first token's id. It is not read back.
+	IdempotencyKey []byte
+}
+
+// IdempotencyWindow is how long an Idempotency-Key of a token creation is remembered.
+const IdempotencyWindow = 24 * time.Hour
+
+// IdempotentReplay is the error of a creation repeated with the same Idempotency-Key: a 409
+// naming the token the first request created, whose string cannot be shown again.
+func IdempotentReplay(tokenID int64) *Error {
+	return &Error{Code: EConflict, Message: fmt.Sprintf("a token (id %d) was already created with this Idempotency-Key; its token string was shown only in that answer — if it was lost, rotate or delete the token", tokenID),
+		Data: map[string]any{"token_id": tokenID}}
 }
 
 // Legacy reports whether the token is in the old 40-hex format.

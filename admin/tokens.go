@@ -2,6 +2,8 @@ package admin
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -120,6 +122,31 @@ type NewToken struct {
 	AllowedCIDRs []netip.Prefix
 	// Grants are a service token's permissions (none for a PAT, which acts as its user).
 	Grants []latchkey.Grant
+	// IdempotencyKey, when set, makes a retry safe: the same principal creating with the same
+	// key within latchkey.IdempotencyWindow gets latchkey.IdempotentReplay instead of a second
+	// token.
+	IdempotencyKey string
+}
+
+// MaxIdempotencyKeyLength bounds an Idempotency-Key, in bytes.
+const MaxIdempotencyKeyLength = 255
+
+// idempotencyHash checks an Idempotency-Key (1 to 255 visible ASCII characters) and returns
+// what is stored of it.
+func idempotencyHash(key string) ([]byte, error) {
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > MaxIdempotencyKeyLength {
+		return nil, latchkey.FieldError("Idempotency-Key", "the Idempotency-Key header is longer than %d characters", MaxIdempotencyKeyLength)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return nil, latchkey.FieldError("Idempotency-Key", "the Idempotency-Key header must be visible ASCII characters (a UUID is a good choice)")
+		}
+	}
+	h := sha256.Sum256([]byte(key))
+	return h[:], nil
 }
 
 // expiry checks a requested expiry against the account's maximum lifetime; with a maximum and no
@@ -153,8 +180,9 @@ func (s *Service) mint(ctx context.Context, tok *latchkey.Token) (string, error)
 		}
 		tok.UID, tok.Hash = m.UID, m.Hash
 		err = s.store.CreateToken(ctx, tok)
-		if latchkey.ErrorCodeOf(err) == latchkey.EConflict && attempt < 3 {
-			continue
+		var le *latchkey.Error
+		if errors.As(err, &le) && le.Code == latchkey.EConflict && le.Data["token_id"] == nil && attempt < 3 {
+			continue // a uid or hash collision: mint again
 		}
 		if err != nil {
 			return "", err
@@ -192,8 +220,12 @@ func (s *Service) createToken(ctx context.Context, p *latchkey.Principal, kind l
 	if len(in.AllowedCIDRs) > MaxAllowedCIDRs {
 		return nil, "", latchkey.FieldError("allowed_cidrs", "at most %d ranges are allowed", MaxAllowedCIDRs)
 	}
+	idem, err := idempotencyHash(in.IdempotencyKey)
+	if err != nil {
+		return nil, "", err
+	}
 	tok := &latchkey.Token{AccountID: p.AccountID, Kind: kind, UserID: userID, Name: name, CreatedBy: p.String(),
-		AllowedCIDRs: in.AllowedCIDRs, Grants: in.Grants}
+		AllowedCIDRs: in.AllowedCIDRs, Grants: in.Grants, IdempotencyKey: idem}
 	var secret string
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		a, err := s.account(ctx, p)

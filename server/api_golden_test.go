@@ -166,6 +166,14 @@ var apiCases = []goldenCase{
 			`"allowed_cidrs":["10.0.0.0/8"],"expires_at":"2099-01-01T00:00:00Z"}`, want: 201},
 	{route: "POST " + a3r + "/service-tokens/{$}", name: "service_tokens_create_two_step", as: "admin", path: a3p + "/service-tokens/",
 		body: `{"account_id":{{account}},"name":"Two-step 2","state":1}`, want: 201},
+	// A retry with the same Idempotency-Key (its first answer lost) creates nothing: 409 with the
+	// first token's id. A different key, or none, creates again.
+	retried(goldenCase{route: "POST " + a3r + "/service-tokens/{$}", name: "service_tokens_create_idempotent_retry", as: "admin", path: a3p + "/service-tokens/",
+		body: `{"account_id":{{account}},"name":"deploy bot","state":1}`, header: map[string]string{"Idempotency-Key": "7d3f2c1e-9b8a-4c5d-8e7f-0a1b2c3d4e5f"}, want: 409}),
+	{route: "POST " + a3r + "/service-tokens/{$}", name: "service_tokens_create_idempotency_key", as: "admin", path: a3p + "/service-tokens/",
+		body: `{"name":"deploy bot"}`, header: map[string]string{"Idempotency-Key": "7d3f2c1e-9b8a-4c5d-8e7f-0a1b2c3d4e5f"}, want: 201},
+	{route: "POST " + a3r + "/service-tokens/{$}", name: "service_tokens_create_bad_idempotency_key", as: "admin", path: a3p + "/service-tokens/",
+		body: `{"name":"deploy bot"}`, header: map[string]string{"Idempotency-Key": "two words"}, want: 400},
 	{route: "POST " + a3r + "/service-tokens/{$}", name: "service_tokens_create_forbidden", as: "reader", path: a3p + "/service-tokens/",
 		body: `{"name":"Nightly"}`, want: 403},
 	{route: "POST " + a3r + "/service-tokens/{$}", name: "service_tokens_create_unknown_set", as: "admin", path: a3p + "/service-tokens/",
@@ -212,6 +220,8 @@ var apiCases = []goldenCase{
 	{route: "GET " + a3r + "/users/{user_id}/account-apikeys/{$}", name: "pats_list_forbidden", as: "reader", path: a3p + "/users/{{admin_user}}/account-apikeys/", want: 403},
 	{route: "POST " + a3r + "/users/{user_id}/account-apikeys/{$}", name: "pats_create", as: "reader", path: a3p + "/users/{{reader_user}}/account-apikeys/",
 		body: `{"name":"dbt cli","expires_at":"2099-06-30T12:00:00Z"}`, want: 201},
+	retried(goldenCase{route: "POST " + a3r + "/users/{user_id}/account-apikeys/{$}", name: "pats_create_idempotent_retry", as: "reader", path: a3p + "/users/{{reader_user}}/account-apikeys/",
+		body: `{"name":"dbt cli"}`, header: map[string]string{"Idempotency-Key": "laptop-2026-12-02"}, want: 409}),
 	{route: "POST " + a3r + "/users/{user_id}/account-apikeys/{$}", name: "pats_create_for_someone_else", as: "admin", path: a3p + "/users/{{reader_user}}/account-apikeys/",
 		body: `{"name":"not yours"}`, want: 403},
 	{route: "POST " + a3r + "/users/{user_id}/account-apikeys/{$}", name: "pats_create_past_expiry", as: "admin", path: a3p + "/users/{{admin_user}}/account-apikeys/",
@@ -562,4 +572,16 @@ func TestGoldenCoversEveryRoute(t *testing.T) {
 		}
 		t.Errorf("%s belongs to no golden case; delete it or run: go test ./server -run Golden -update", f)
 	}
+}
+
+// retried is c sent a second time: its setup sends c's request once first, which must create.
+func retried(c goldenCase) goldenCase {
+	first := c
+	c.setup = func(tb testing.TB, env *goldenEnv) {
+		tb.Helper()
+		if resp := env.send(tb, first.request(tb, env)); resp.status != http.StatusCreated {
+			tb.Fatalf("%s: the first request answered %d, want 201\n%s", c.name, resp.status, resp.body)
+		}
+	}
+	return c
 }

@@ -41,7 +41,11 @@ func (s *Server) handleAPIPATCreate(w http.ResponseWriter, r *http.Request, p *l
 	if req.Name == nil {
 		return latchkey.FieldError("name", "name is required")
 	}
-	in := admin.NewToken{Name: *req.Name}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	in := admin.NewToken{Name: *req.Name, IdempotencyKey: key}
 	if in.ExpiresAt, err = timeParam("expires_at", req.ExpiresAt); err != nil {
 		return err
 	}

@@ -91,8 +91,11 @@ func (s *Server) handleAPIServiceTokenCreate(w http.ResponseWriter, r *http.Requ
 	if req.Name == nil {
 		return latchkey.FieldError("name", "name is required")
 	}
-	in := admin.NewToken{Name: *req.Name}
-	var err error
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	in := admin.NewToken{Name: *req.Name, IdempotencyKey: key}
 	if in.ExpiresAt, err = timeParam("expires_at", req.ExpiresAt); err != nil {
 		return err
 	}

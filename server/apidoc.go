@@ -52,6 +52,12 @@ OpenAPI document served at ` + "`/api/openapi.json`" + `. Regenerate with
   characters that change text direction (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C); project
   names are unique among an account's active projects (409).
 - **Changes are atomic**: each request's change and its audit entries commit in one transaction.
+  A request has ` + "`--request-timeout`" + ` (30 s) to finish; a change not committed by then is rolled back
+  and answered 503, so nothing commits that its client was not told about.
+- **Retrying a token creation** is safe with an ` + "`Idempotency-Key`" + ` header (1–255 visible ASCII
+  characters, e.g. a UUID) on ` + "`POST …/service-tokens/`" + ` or ` + "`POST …/account-apikeys/`" + `: the same caller
+  sending the same key within 24 hours creates nothing and gets 409 with ` + "`data.token_id`" + ` (the token
+  string was in the first answer only; if that was lost, rotate the token).
 - **Client address**: the socket peer, or — when the peer is in ` + "`--trusted-proxies`" + ` — the right-most
   address in ` + "`X-Forwarded-For`" + ` / ` + "`Forwarded`" + ` that is not a trusted proxy. An entry that is not an
   address, or the two headers naming different clients, is a 400, never the proxy's own address.

@@ -129,6 +129,10 @@ func openAPI(version string) map[string]any {
 				params = append(params, map[string]any{"name": q.name, "in": "query", "schema": map[string]any{"type": q.typ}, "description": q.desc})
 			}
 		}
+		if d.Method == "POST" && (strings.HasSuffix(d.Path, "/service-tokens/") || strings.HasSuffix(d.Path, "/account-apikeys/")) {
+			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255},
+				"description": "Makes a retry safe: the same caller sending the same key within 24 hours creates nothing and gets 409 with data.token_id (1 to 255 visible ASCII characters; a UUID is a good choice)"})
+		}
 		if params != nil {
 			op["parameters"] = params
 		}

@@ -286,3 +286,16 @@ func pathID(r *http.Request, name string) (int64, error) {
 	}
 	return id, nil
 }
+
+// idempotencyKey reads a creation's Idempotency-Key header ("" when not sent); sent twice, it is
+// refused rather than guessed.
+func idempotencyKey(r *http.Request) (string, error) {
+	vs := r.Header.Values("Idempotency-Key")
+	if len(vs) > 1 {
+		return "", latchkey.FieldError("Idempotency-Key", "send the Idempotency-Key header once")
+	}
+	if len(vs) == 0 {
+		return "", nil
+	}
+	return vs[0], nil
+}

@@ -49,7 +49,14 @@ type Config struct {
 	ForwardAuthSecret string
 	// Governance configures rate limits, last-used batching and leak reports.
 	Governance Governance
+	// RequestTimeout bounds each request's work (default DefaultRequestTimeout). It must be
+	// shorter than the HTTP server's write timeout: a transaction still open when it passes is
+	// rolled back and answered 503, so nothing commits that its client was never told about.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is Config.RequestTimeout's default.
+const DefaultRequestTimeout = 30 * time.Second
 
 // Server serves latchkey's HTTP interface.
 type Server struct {
@@ -85,6 +92,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.SessionMax <= 0 {
 		cfg.SessionMax = 7 * 24 * time.Hour
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	var pfx [3]byte
 	_, _ = rand.Read(pfx[:])
@@ -169,7 +179,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		st.ip = ip
 		sw := &statusWriter{ResponseWriter: w}
 		sw.Header().Set("X-Request-Id", st.id)
-		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		// The deadline reaches every store call: a transaction open when it passes (or when
+		// the client goes away) rolls back instead of committing unseen.
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		r = r.WithContext(context.WithValue(ctx, stateKey{}, st))
 		if ipErr != nil {
 			// Never fall back to the proxy's own address: IP rules and rate limits would apply
 			// to the wrong client.

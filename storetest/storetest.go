@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -49,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"InTxCommitsTogether", testInTx},
 		{"AccountAdmins", testAccountAdmins},
 		{"RevocationRecorded", testRevocationRecorded},
+		{"TokenIdempotencyKey", testIdempotencyKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1292,5 +1294,46 @@ func testRevocationRecorded(t *testing.T, s latchkey.Store) {
 	}
 	if diff := cmp.Diff([]int64{tok.ID, old.ID, graced.ID}, ids(latchkey.TokenFilter{EndedAt: &later})); diff != "" {
 		t.Errorf("tokens ended once the grace period is over (-want +got):\n%s", diff)
+	}
+}
+
+func testIdempotencyKey(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	clock, ok := s.(interface{ SetClock(func() time.Time) })
+	if !ok {
+		t.Fatalf("%T has no SetClock", s)
+	}
+	now := time.Now()
+	clock.SetClock(func() time.Time { return now })
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	key := sha256.Sum256([]byte("retry-me"))
+	first := newToken(a.ID, latchkey.KindServiceToken)
+	first.IdempotencyKey = key[:]
+	if err := s.CreateToken(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// The same principal and key: nothing new, the first token's id.
+	again := newToken(a.ID, latchkey.KindServiceToken)
+	again.IdempotencyKey = key[:]
+	err := s.CreateToken(ctx, again)
+	var le *latchkey.Error
+	if !errors.As(err, &le) || le.Code != latchkey.EConflict || le.Data["token_id"] != first.ID {
+		t.Fatalf("a retry with the same key = %v, want a conflict naming token %d", err, first.ID)
+	}
+	if _, err := s.FindTokenByHash(ctx, again.Hash); latchkey.ErrorCodeOf(err) != latchkey.ENotFound {
+		t.Errorf("the retry stored a token (%v)", err)
+	}
+	// Another principal with the same key is another request.
+	other := newToken(a.ID, latchkey.KindServiceToken)
+	other.IdempotencyKey, other.CreatedBy = key[:], "user:2"
+	if err := s.CreateToken(ctx, other); err != nil {
+		t.Errorf("another principal's key collided: %v", err)
+	}
+	// After the window the key is forgotten.
+	now = now.Add(latchkey.IdempotencyWindow + time.Minute)
+	late := newToken(a.ID, latchkey.KindServiceToken)
+	late.IdempotencyKey = key[:]
+	if err := s.CreateToken(ctx, late); err != nil {
+		t.Errorf("a key older than the window still matched: %v", err)
 	}
 }

@@ -36,6 +36,7 @@ type serveOptions struct {
 	adminEmail, account           string
 	forwardRules, forwardSecret   string
 	grpcAddr                      string
+	requestTimeout                time.Duration
 	shutdownTimeout               time.Duration
 	gcPercent                     int
 	governance                    governanceOptions
@@ -75,6 +76,7 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.StringVar(&o.forwardSecret, "forward-auth-secret", "", "shared secret gateways send in X-Latchkey-Forward-Secret (required for non-loopback gateways)")
 	fl.StringVar(&o.grpcAddr, "grpc-addr", "", "address to serve Envoy's ext_authz over gRPC on (envoy.service.auth.v3.Authorization, with the --forward-auth-rules; off when empty)")
 	fl.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to wait for in-flight requests on shutdown")
+	fl.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "how long one request may work; a change still uncommitted then is rolled back and answered 503 (at most 50s, under the 60s write timeout)")
 	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off (then set GOMEMLIMIT)")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
 	o.governance.flags(fl)
@@ -122,6 +124,9 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	}
 	if o.grpcAddr != "" && o.forwardRules == "" {
 		return errors.New("--grpc-addr serves Envoy's ext_authz with the forward-auth rules: give --forward-auth-rules too")
+	}
+	if o.requestTimeout <= 0 || o.requestTimeout > 50*time.Second {
+		return fmt.Errorf("--request-timeout %s: want more than 0 and at most 50s (the server's write timeout is 60s)", o.requestTimeout)
 	}
 	if o.gcPercent < -1 {
 		return fmt.Errorf("--gc-percent %d: want -1 (off) or a percentage", o.gcPercent)
@@ -185,7 +190,7 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	defer store.Subscribe(v.Invalidate)()
 	go v.Run(ctx)
 	cfg := server.Config{Store: store, Verifier: v, Logger: log, Format: format, TrustedProxies: proxies,
-		Version: buildVersion(), SecureCookies: o.secureCookies, ForwardAuthSecret: o.forwardSecret}
+		Version: buildVersion(), SecureCookies: o.secureCookies, ForwardAuthSecret: o.forwardSecret, RequestTimeout: o.requestTimeout}
 	if err := o.governance.apply(&cfg); err != nil {
 		ln.Close()
 		return err

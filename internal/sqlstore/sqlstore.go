@@ -51,6 +51,10 @@ type Store struct {
 }
 
 // New returns a Store over db, whose schema must be migrated.
+// SetClock replaces the clock changes are stamped with; tests use it to move through time.
+// Call it before the store is in use.
+func (s *Store) SetClock(now func() time.Time) { s.Now = now }
+
 func New(db *sql.DB, d Dialect) *Store {
 	return &Store{DB: db, dialect: d, Now: time.Now}
 }

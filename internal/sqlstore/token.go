@@ -124,8 +124,31 @@ func (s *Store) CreateTokens(ctx context.Context, toks []*latchkey.Token) error 
 }
 
 func (t *tx) createToken(tok *latchkey.Token) error {
+	if tok.IdempotencyKey != nil {
+		// Write transactions run one at a time (SQLite's IMMEDIATE, PostgreSQL's audit lock),
+		// so the read and the insert below cannot interleave with a concurrent retry.
+		var id, created int64
+		err := t.queryRow(`SELECT token_id, created_at FROM idempotency_keys WHERE account_id = ? AND principal = ? AND key_hash = ?`,
+			tok.AccountID, tok.CreatedBy, tok.IdempotencyKey).Scan(&id, &created)
+		switch {
+		case err == nil && fromMicros(created).After(t.now.Add(-latchkey.IdempotencyWindow)):
+			return latchkey.IdempotentReplay(id)
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return t.s.wrap(err, "find idempotency key")
+		}
+		if _, err := t.exec(`DELETE FROM idempotency_keys WHERE account_id = ? AND (created_at < ? OR (principal = ? AND key_hash = ?))`,
+			tok.AccountID, micros(t.now.Add(-latchkey.IdempotencyWindow)), tok.CreatedBy, tok.IdempotencyKey); err != nil {
+			return t.s.wrap(err, "expire idempotency keys")
+		}
+	}
 	if err := t.insertToken(tok); err != nil {
 		return err
+	}
+	if tok.IdempotencyKey != nil {
+		if _, err := t.exec(`INSERT INTO idempotency_keys (account_id, principal, key_hash, token_id, created_at) VALUES (?,?,?,?,?)`,
+			tok.AccountID, tok.CreatedBy, tok.IdempotencyKey, tok.ID, micros(t.now)); err != nil {
+			return t.s.wrap(err, "record idempotency key")
+		}
 	}
 	a := tokenAudit(tok)
 	if tok.Kind == latchkey.KindServiceToken {
