@@ -269,6 +269,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// PingDatabase checks that the database answers, whatever the change feed's state.
+func (s *Store) PingDatabase(ctx context.Context) error { return s.Store.Ping(ctx) }
+
+// ChangeFeedConnected reports whether this node hears other nodes' changes now.
+func (s *Store) ChangeFeedConnected() bool { return s.listener.connected() }
+
 // Exclusive runs fn while holding a session advisory lock named name (scoped to the store's
 // schema), so that one node at a time runs it: serve bootstraps an empty database this way
 // when several nodes start together. fn should re-check whatever made it necessary.

@@ -138,6 +138,8 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	s.probeHealth(ctx)
+	every(HealthProbeInterval, s.probeHealth)
 	every(g.LastUsedFlushInterval, func(ctx context.Context) { _ = s.flushUses(ctx) })
 	every(g.FailureSummaryInterval, func(ctx context.Context) { _ = s.flushSummaries(ctx) })
 	every(g.ExpirySweepInterval, func(ctx context.Context) { _ = s.sweepExpired(ctx) })

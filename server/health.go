@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -12,19 +13,202 @@ func errNoRoute(r *http.Request) error {
 	return latchkey.Errorf(latchkey.ENotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 }
 
-// handleHealthz answers while the process is up.
+// Readiness probing: a background loop (in Run) checks the database, a real write and the
+// change feed every HealthProbeInterval, each bounded by HealthProbeTimeout; /readyz answers
+// from what it last found, so a busy pool cannot make readiness flap, and a state change is
+// logged once, not once per probe.
+const (
+	HealthProbeInterval = 5 * time.Second
+	HealthProbeTimeout  = 2 * time.Second
+)
+
+// writeProber is a store that can make a real, minimal write (sqlstore.Store.ProbeWrite).
+type writeProber interface {
+	ProbeWrite(ctx context.Context) error
+}
+
+// databasePinger is a store whose Ping also covers its change feed; PingDatabase checks the
+// database alone (postgres.Store).
+type databasePinger interface {
+	PingDatabase(ctx context.Context) error
+	ChangeFeedConnected() bool
+}
+
+// probeState is one check's last outcome.
+type probeState struct {
+	known bool
+	ok    bool
+	since time.Time // when it last changed
+	why   string    // why it is not ok
+}
+
+// checkReport is one check in /readyz's answer: status ok, failing (since when, why) or unknown.
+type checkReport struct {
+	Status string `json:"status"`
+	Since  string `json:"since,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (p probeState) report() checkReport {
+	switch {
+	case !p.known:
+		return checkReport{Status: "unknown"}
+	case p.ok:
+		return checkReport{Status: "ok", Since: p.since.UTC().Format(time.RFC3339)}
+	}
+	return checkReport{Status: "failing", Since: p.since.UTC().Format(time.RFC3339), Reason: p.why}
+}
+
+// readiness holds what the probes last found.
+type readiness struct {
+	probing sync.Mutex // one probe at a time
+	mu      sync.Mutex
+	checked time.Time
+	db      probeState
+	writes  probeState
+	feed    probeState // known only for stores with a change feed (PostgreSQL)
+}
+
+// probeHealth runs the checks once and records (and logs) what changed.
+func (s *Server) probeHealth(ctx context.Context) {
+	rd := &s.ready
+	rd.probing.Lock()
+	defer rd.probing.Unlock()
+	check := func(fn func(context.Context) error) error {
+		cctx, cancel := context.WithTimeout(ctx, HealthProbeTimeout)
+		defer cancel()
+		return fn(cctx)
+	}
+	var dbErr, writeErr error
+	feedOK, hasFeed := true, false
+	if dp, ok := s.store.(databasePinger); ok {
+		dbErr = check(dp.PingDatabase)
+		feedOK, hasFeed = dp.ChangeFeedConnected(), true
+	} else {
+		dbErr = check(s.store.Ping)
+	}
+	if wp, ok := s.store.(writeProber); ok {
+		writeErr = check(wp.ProbeWrite)
+	}
+	now := time.Now()
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	rd.checked = now
+	s.noteProbe(&rd.db, "database", dbErr, now)
+	s.noteProbe(&rd.writes, "writes", writeErr, now)
+	if hasFeed {
+		var feedErr error
+		if !feedOK {
+			feedErr = latchkey.Unavailable("not connected to PostgreSQL's notifications: other nodes' changes are not heard", nil)
+		}
+		s.noteProbe(&rd.feed, "change feed", feedErr, now)
+	}
+}
+
+// noteProbe records one check's outcome, logging when it changes: a WARN (with the cause) when
+// it starts failing or fails for a new reason, an INFO when it recovers.
+func (s *Server) noteProbe(p *probeState, what string, err error, now time.Time) {
+	ok, why := err == nil, errText(err)
+	if p.known && p.ok == ok && p.why == why {
+		return
+	}
+	switch {
+	case !ok:
+		s.log.Warn("readiness: "+what+" failing", "reason", why, "error", err.Error())
+	case p.known:
+		s.log.Info("readiness: "+what+" recovered", "after", now.Sub(p.since).Round(time.Millisecond).String())
+	}
+	*p = probeState{known: true, ok: ok, since: now, why: why}
+}
+
+// errText is what a probe failure is shown as: the domain message, without causes that may
+// name hosts or files (/readyz needs no credentials).
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+		return "the database did not answer (see the log)"
+	}
+	return latchkey.ErrorMessage(err)
+}
+
+// readyReport is /readyz's answer.
+type readyReport struct {
+	Status     string      `json:"status"`
+	Database   checkReport `json:"database"`
+	Writes     checkReport `json:"writes"`
+	ChangeFeed checkReport `json:"change_feed"`
+	Cache      cacheReport `json:"cache"`
+	CheckedAt  string      `json:"checked_at"`
+}
+
+// cacheReport is the verifier's cache in /readyz's answer.
+type cacheReport struct {
+	Status  string `json:"status"`
+	Entries int    `json:"entries"`
+}
+
+// report returns the last findings, probing first when there are none recent (a server whose
+// Run has not started, or whose loop is stuck).
+func (s *Server) report(ctx context.Context) (readyReport, bool, bool) {
+	s.ready.mu.Lock()
+	stale := time.Since(s.ready.checked) > 3*HealthProbeInterval
+	s.ready.mu.Unlock()
+	if stale {
+		s.probeHealth(ctx)
+	}
+	rd := &s.ready
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	feed := checkReport{Status: "local", Reason: "one node: changes are heard in-process"}
+	feedOK := true
+	if rd.feed.known {
+		feed, feedOK = rd.feed.report(), rd.feed.ok
+	}
+	rep := readyReport{Database: rd.db.report(), Writes: rd.writes.report(), ChangeFeed: feed,
+		Cache: s.cacheReport(), CheckedAt: rd.checked.UTC().Format(time.RFC3339)}
+	ready := rd.db.ok && rd.writes.ok && feedOK
+	// Verification can still be served while the database is down, from the cache.
+	verifies := rd.db.ok && feedOK || s.verify != nil && s.verify.Len() > 0
+	return rep, ready, verifies
+}
+
+// cacheReport describes the verifier's cache.
+func (s *Server) cacheReport() cacheReport {
+	if s.verify == nil {
+		return cacheReport{Status: "none"}
+	}
+	return cacheReport{Status: "ok", Entries: s.verify.Len()}
+}
+
+// handleHealthz answers while the process is up (liveness: it never looks at the database).
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSONBody(w, http.StatusOK, map[string]any{"status": "ok", "version": s.cfg.Version})
 }
 
-// handleReadyz answers 200 when the database responds, 503 otherwise.
+// handleReadyz answers 200 when this node can serve everything — the database answers, a real
+// write succeeds, and (PostgreSQL) it hears other nodes' changes — and 503 otherwise, with the
+// detail either way.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.Warn("readiness check failed", "error", err.Error())
-		writeJSONBody(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "database": "unreachable"})
-		return
+	rep, ready, _ := s.report(r.Context())
+	s.answerReady(w, rep, ready)
+}
+
+// handleReadyzVerify answers 200 while this node can verify tokens: with a working database,
+// or from its cache when the database is down (see --stale-if-error). Gateways that only
+// verify may route on it and keep a node through a database outage.
+func (s *Server) handleReadyzVerify(w http.ResponseWriter, r *http.Request) {
+	rep, _, verifies := s.report(r.Context())
+	s.answerReady(w, rep, verifies)
+}
+
+func (s *Server) answerReady(w http.ResponseWriter, rep readyReport, ready bool) {
+	status := http.StatusOK
+	rep.Status = "ready"
+	if !ready {
+		status, rep.Status = http.StatusServiceUnavailable, "not_ready"
+		w.Header().Set("Retry-After", "5")
 	}
-	writeJSONBody(w, http.StatusOK, map[string]any{"status": "ready", "database": "ok"})
+	writeJSONBody(w, status, rep)
 }

@@ -23,8 +23,9 @@ type endpointDoc struct {
 const a3 = "/api/v3/accounts/{account_id}"
 
 var apiDocs = []endpointDoc{
-	{"GET", "/healthz", "Process is up", "none", true, "", "", "Operations"},
-	{"GET", "/readyz", "Database is reachable (503 when not)", "none", true, "", "", "Operations"},
+	{"GET", "/healthz", "Process is up (liveness; never looks at the database)", "none", true, "", "", "Operations"},
+	{"GET", "/readyz", "Ready for everything: the database answers, a real write succeeds within 2 s, and (PostgreSQL) the change feed is connected; 503 otherwise. JSON detail either way: database, writes, change_feed, cache (from a probe every 5 s)", "none", true, "", "", "Operations"},
+	{"GET", "/readyz/verify", "Ready to verify tokens: as /readyz, but also 200 while the database is down and the cache can answer (for gateways that only verify)", "none", true, "", "", "Operations"},
 	{"GET", "/metrics", "Prometheus metrics", "none", true, "", "", "Operations"},
 	{"GET", "/api/openapi.json", "This document", "none", true, "", "", "Operations"},
 

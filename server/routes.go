@@ -20,6 +20,7 @@ func (s *Server) routes() http.Handler {
 	// Operations.
 	handle("GET /healthz", http.HandlerFunc(s.handleHealthz))
 	handle("GET /readyz", http.HandlerFunc(s.handleReadyz))
+	handle("GET /readyz/verify", http.HandlerFunc(s.handleReadyzVerify))
 	handle("GET /metrics", s.metrics.handler())
 	handle("GET /api/openapi.json", http.HandlerFunc(s.handleOpenAPI))
 

@@ -70,6 +70,7 @@ type Server struct {
 	metrics *metrics
 	pages   *uiTemplates
 	reqSeq  atomic.Uint64
+	ready   readiness
 	reqPfx  string
 	// patterns lists the registered routes (for the documentation check).
 	patterns []string

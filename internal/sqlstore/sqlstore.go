@@ -6,7 +6,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,15 +50,33 @@ type Store struct {
 	nstmts  atomic.Int64
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+	// node names this process's row in health_probe.
+	node string
 }
 
 // New returns a Store over db, whose schema must be migrated.
+func New(db *sql.DB, d Dialect) *Store {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &Store{DB: db, dialect: d, Now: time.Now, node: hex.EncodeToString(b[:])}
+}
+
 // SetClock replaces the clock changes are stamped with; tests use it to move through time.
 // Call it before the store is in use.
 func (s *Store) SetClock(now func() time.Time) { s.Now = now }
 
-func New(db *sql.DB, d Dialect) *Store {
-	return &Store{DB: db, dialect: d, Now: time.Now}
+// ProbeWrite makes the smallest real write — this process's row of health_probe, in a write
+// transaction that takes the same locks as any change — to tell whether writes work now. It
+// fails as a change would: unavailable when the database is read-only, full, locked or gone.
+func (s *Store) ProbeWrite(ctx context.Context) error {
+	return s.withTx(ctx, func(t *tx) error {
+		if _, err := t.exec(`INSERT INTO health_probe (node, at) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET at = excluded.at`,
+			s.node, micros(t.now)); err != nil {
+			return s.wrap(err, "write probe")
+		}
+		_, err := t.exec(`DELETE FROM health_probe WHERE at < ?`, micros(t.now.Add(-24*time.Hour)))
+		return s.wrap(err, "write probe")
+	})
 }
 
 var _ latchkey.Store = (*Store)(nil)
