@@ -74,6 +74,14 @@ func FieldError(field, format string, args ...any) *Error {
 	return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// SystemError reports whether err is a failure of latchkey or its storage (internal, or
+// unavailable) rather than an answer about the request. Such errors are passed on as they are:
+// never turned into "not found", "wrong password" or a message about the input.
+func SystemError(err error) bool {
+	c := ErrorCodeOf(err)
+	return c == EInternal || c == EUnavailable
+}
+
 // ErrorCodeOf returns the code of the first *Error in err's chain, EInternal for any other
 // non-nil error and "" for nil.
 func ErrorCodeOf(err error) ErrorCode {

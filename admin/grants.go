@@ -81,7 +81,7 @@ func (s *Service) checkGrant(ctx context.Context, accountID int64, granter *latc
 	}
 	if !g.AllProjects {
 		pr, err := s.store.FindProjectByID(ctx, g.ProjectID)
-		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+		if latchkey.SystemError(err) {
 			return err
 		}
 		if err != nil || pr.AccountID != accountID || pr.State != latchkey.StateActive {

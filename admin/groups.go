@@ -10,7 +10,7 @@ import (
 // group loads a group of p's account.
 func (s *Service) group(ctx context.Context, p *latchkey.Principal, id int64) (*latchkey.Group, error) {
 	g, err := s.store.FindGroupByID(ctx, id)
-	if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+	if latchkey.SystemError(err) {
 		return nil, err
 	}
 	if err != nil || g.AccountID != p.AccountID {

@@ -53,7 +53,7 @@ func (s *Service) IPRule(ctx context.Context, p *latchkey.Principal, id int64) (
 
 func (s *Service) ipRule(ctx context.Context, p *latchkey.Principal, id int64) (*latchkey.IPRule, error) {
 	rule, err := s.store.FindIPRuleByID(ctx, id)
-	if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+	if latchkey.SystemError(err) {
 		return nil, err
 	}
 	if err != nil || rule.AccountID != p.AccountID {

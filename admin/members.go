@@ -177,7 +177,7 @@ func (s *Service) joinable(ctx context.Context, p *latchkey.Principal, ids []int
 	var out []*latchkey.Group
 	for _, id := range ids {
 		g, err := s.store.FindGroupByID(ctx, id)
-		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+		if latchkey.SystemError(err) {
 			return nil, err
 		}
 		if err != nil || g.AccountID != p.AccountID || g.State != latchkey.StateActive {
@@ -283,19 +283,25 @@ func (s *Service) UpdateMembership(ctx context.Context, p *latchkey.Principal, i
 				}
 			}
 		}
-		return s.keepOwner(ctx, p.AccountID, func() error {
+		err = s.keepOwner(ctx, p.AccountID, func() error {
 			out, err = s.store.UpdateMembership(ctx, m.ID, upd)
 			return err
 		})
+		if err != nil {
+			return err
+		}
+		// Read back inside the transaction: a read after the commit could fail and report a
+		// change that was made as not made.
+		ms, err := s.store.FindMemberships(ctx, latchkey.MembershipFilter{ID: &out.ID})
+		if err == nil && len(ms) > 0 {
+			out = ms[0]
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	ms, err := s.store.FindMemberships(ctx, latchkey.MembershipFilter{ID: &out.ID})
-	if err != nil || len(ms) == 0 {
-		return out, err
-	}
-	return ms[0], nil
+	return out, nil
 }
 
 // SetUserGroups makes groupIDs exactly a member's groups (groups:write). Joining a group hands
@@ -323,7 +329,7 @@ func (s *Service) SetUserGroups(ctx context.Context, p *latchkey.Principal, user
 		out = nil
 		for _, id := range groupIDs {
 			g, err := s.store.FindGroupByID(ctx, id)
-			if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+			if latchkey.SystemError(err) {
 				return err
 			}
 			if err != nil || g.AccountID != p.AccountID || g.State != latchkey.StateActive {

@@ -52,7 +52,7 @@ func (s *Service) AllProjects(ctx context.Context, p *latchkey.Principal, active
 // does not exist for it, whatever it asks to do.
 func (s *Service) Project(ctx context.Context, p *latchkey.Principal, id int64, want latchkey.Access) (*latchkey.Project, error) {
 	pr, err := s.store.FindProjectByID(ctx, id)
-	if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+	if latchkey.SystemError(err) {
 		return nil, err
 	}
 	if err != nil || pr.AccountID != p.AccountID || !p.Can(latchkey.ResProjects, latchkey.AccessRead, id, "").Allowed {

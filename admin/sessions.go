@@ -20,7 +20,7 @@ var ErrBadLogin = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "Wrong 
 // to a user (for failure accounting), also on failure.
 func (s *Service) Authenticate(ctx context.Context, email, pw string) (user *latchkey.User, err error) {
 	u, err := s.store.FindUserByEmail(ctx, email)
-	if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+	if latchkey.SystemError(err) {
 		return nil, err
 	}
 	if err != nil || len(pw) > password.MaxLength {

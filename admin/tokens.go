@@ -40,7 +40,7 @@ func (r TokenRef) what() string {
 // token loads the token ref names in p's account.
 func (s *Service) token(ctx context.Context, p *latchkey.Principal, ref TokenRef) (*latchkey.Token, error) {
 	tok, err := s.store.FindTokenByID(ctx, ref.ID)
-	if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+	if latchkey.SystemError(err) {
 		return nil, err
 	}
 	if err != nil || tok.AccountID != p.AccountID || tok.Kind != ref.Kind || ref.Kind == latchkey.KindPAT && tok.UserID != ref.UserID {

@@ -30,8 +30,7 @@ func (s *Server) userView(ctx context.Context, p *latchkey.Principal, users []*l
 	}
 	out := make([]apitype.User, 0, len(users))
 	for _, u := range users {
-		j := apitype.User{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Fullname: u.FullName(),
-			IsActive: u.IsActive, Permissions: []apitype.Membership{}, CreatedAt: apitype.Time(u.CreatedAt)}
+		j := userJSON(u)
 		if m := byUser[u.ID]; m != nil {
 			j.LicenseType = string(m.License)
 			j.Permissions = append(j.Permissions, apitype.MembershipOf(m, func(id int64) string { return names[id] }))
@@ -111,7 +110,12 @@ func (s *Server) handleAPIUserCreate(w http.ResponseWriter, r *http.Request, p *
 	}
 	out, err := s.userView(r.Context(), p, []*latchkey.User{u})
 	if err != nil {
-		return err
+		// The member was added: answer so, without the memberships a failed read could not
+		// give, rather than report a change that was made as failed.
+		s.log.Warn("user added; reading it back failed", "user_id", u.ID, "error", err.Error())
+		j := userJSON(u)
+		j.LicenseType = string(in.License)
+		out = []apitype.User{j}
 	}
 	respond(w, http.StatusCreated, out[0], nil)
 	return nil
@@ -155,8 +159,15 @@ func (s *Server) handleAPILicenseUpdate(w http.ResponseWriter, r *http.Request, 
 	}
 	names, err := s.admin.GroupNames(r.Context(), p)
 	if err != nil {
-		return err
+		// The change was made: answer it, with the groups by id only.
+		s.log.Warn("membership changed; reading group names failed", "membership_id", m.ID, "error", err.Error())
 	}
 	respond(w, http.StatusOK, apitype.MembershipOf(m, func(id int64) string { return names[id] }), nil)
 	return nil
+}
+
+// userJSON renders a user without memberships.
+func userJSON(u *latchkey.User) apitype.User {
+	return apitype.User{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Fullname: u.FullName(),
+		IsActive: u.IsActive, Permissions: []apitype.Membership{}, CreatedAt: apitype.Time(u.CreatedAt)}
 }

@@ -201,7 +201,7 @@ func (s *Server) verifyToken(ctx context.Context, tok string, ip netip.Addr, acc
 	}
 	s.metrics.verification(err)
 	s.noteAuthFailure(tok, ip, err)
-	if wait > 0 && verify.Reason(err) != "error" {
+	if wait > 0 && !systemFailure(verify.Reason(err)) {
 		gv.metrics.rateLimited.WithLabelValues("token").Inc()
 		if !held {
 			s.tarpit(ctx)
@@ -234,7 +234,7 @@ func (s *Server) noteAuthFailure(tok string, ip netip.Addr, err error) {
 	gv := s.gov()
 	reason := verify.Reason(err)
 	gv.metrics.authFailures.WithLabelValues("token", reason).Inc()
-	if reason != "ip_denied" && reason != "error" {
+	if reason != "ip_denied" && !systemFailure(reason) {
 		gv.tokenLimits.fail(ip, time.Now())
 	}
 	switch reason {
@@ -455,3 +455,8 @@ func (s *Server) flushSummaries(ctx context.Context) error {
 	}
 	return nil
 }
+
+// systemFailure reports whether a verification reason is latchkey's own failure (a bug, or
+// storage that cannot answer) rather than something wrong with the credential: such failures
+// never count against the client's address, or an outage would lock gateways out after it.
+func systemFailure(reason string) bool { return reason == "error" || reason == "unavailable" }

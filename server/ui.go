@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -337,6 +338,11 @@ func (s *Server) uiSection(section string, fn uiFunc) http.Handler {
 		}
 		h := sha256.Sum256([]byte(c.Value))
 		sess, err := s.store.FindSession(r.Context(), h[:])
+		if latchkey.SystemError(err) {
+			// Storage cannot answer: say so, rather than send a signed-in user to sign in.
+			s.renderError(w, r, nil, err)
+			return
+		}
 		if err != nil {
 			s.redirectToLogin(w, r)
 			return
@@ -377,9 +383,13 @@ func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request) {
 // renderError shows an error page with the status of the error, inside the settings layout when
 // the request belongs to it.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, us *uiSession, err error) {
-	status, le := errorStatus(err, state(r.Context()).id)
-	if status == http.StatusInternalServerError {
-		s.log.Error("internal error", "request_id", state(r.Context()).id, "route", r.Pattern, "error", err.Error())
+	st := state(r.Context())
+	status, le := errorStatus(err, st.id)
+	if status >= http.StatusInternalServerError {
+		st.err = err // for the request's log line
+	}
+	if ra, ok := le.Data["retry_after_seconds"]; ok {
+		w.Header().Set("Retry-After", fmt.Sprint(ra))
 	}
 	pg := &page{Title: "Error", Error: le.Message}
 	if us != nil {
@@ -391,6 +401,8 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, us *uiSessi
 		pg.Title = "Not allowed"
 	case http.StatusConflict, http.StatusBadRequest:
 		pg.Title = "Refused"
+	case http.StatusServiceUnavailable:
+		pg.Title = "Temporarily unavailable"
 	}
 	s.render(w, r, status, "error", pg)
 }

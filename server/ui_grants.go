@@ -240,7 +240,7 @@ func (s *Server) validateGrantRows(ctx context.Context, p *latchkey.Principal, e
 		if err == nil {
 			err = s.admin.CheckGrant(ctx, p, g, plan)
 		}
-		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+		if latchkey.SystemError(err) {
 			return nil, false, err
 		}
 		if err != nil {
@@ -258,7 +258,7 @@ func (s *Server) validateGrantRows(ctx context.Context, p *latchkey.Principal, e
 		return nil, false, nil
 	}
 	err = s.admin.CheckGrants(ctx, p, grants, plan)
-	if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+	if latchkey.SystemError(err) {
 		return nil, false, err
 	}
 	if err != nil {

@@ -298,7 +298,7 @@ func (s *Server) handleUIUserAdd(w http.ResponseWriter, r *http.Request, us *uiS
 			d.Errors[le.Field] = le.Message
 			return again("The user was not added: fix the fields marked below.")
 		}
-		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+		if latchkey.SystemError(err) {
 			return err
 		}
 		return again(latchkey.ErrorMessage(err))
@@ -577,7 +577,7 @@ func (s *Server) handleUIGroupSave(w http.ResponseWriter, r *http.Request, us *u
 	}
 	saved, err := s.admin.UpdateGroup(ctx, us.p, g.ID, c)
 	if err != nil {
-		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+		if latchkey.SystemError(err) {
 			return err
 		}
 		if err := fieldErr(d.Errors, err, "name"); err != nil {

@@ -269,7 +269,7 @@ func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Reque
 	tok, secret, err := s.admin.CreateServiceToken(ctx, us.p, in)
 	if err != nil {
 		s.forms.release(d.FormID)
-		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+		if latchkey.SystemError(err) {
 			return err
 		}
 		if fieldErr(d.Errors, err, "name", "expires_at", "allowed_cidrs") == nil {

@@ -20,7 +20,7 @@ import (
 func bootstrap(ctx context.Context, s latchkey.Store, f tokenfmt.Format, in admin.Bootstrap) (*admin.BootstrapResult, error) {
 	res, err := admin.New(s, f).CreateAccount(ctx, in)
 	if err != nil {
-		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+		if latchkey.SystemError(err) {
 			return nil, err
 		}
 		return nil, errors.New(latchkey.ErrorMessage(err))

@@ -256,7 +256,7 @@ func (im *importer) parse(ctx context.Context, line int, raw []byte) (*pendingTo
 		tok.Grants = append(tok.Grants, grant)
 	}
 	if err := im.admin.CheckImportedToken(ctx, a, tok); err != nil {
-		if latchkey.ErrorCodeOf(err) == latchkey.EInternal {
+		if latchkey.SystemError(err) {
 			return nil, err
 		}
 		return nil, errors.New(latchkey.ErrorMessage(err))
