@@ -1,0 +1,412 @@
+package faultstore
+
+// The methods of latchkey.Store that reach storage, in the order store.go declares them: each
+// decides a fault and, when none is injected, calls through. Reads are the Find* methods and
+// AuditChain; everything else is a write.
+
+import (
+	"context"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// CreateAccount calls the wrapped store's CreateAccount unless a fault is injected (a write).
+func (s *Store) CreateAccount(ctx context.Context, a *latchkey.Account) error {
+	if err := s.write(ctx, "CreateAccount"); err != nil {
+		return err
+	}
+	return s.inner.CreateAccount(ctx, a)
+}
+
+// FindAccountByID calls the wrapped store's FindAccountByID unless a fault is injected (a read).
+func (s *Store) FindAccountByID(ctx context.Context, id int64) (*latchkey.Account, error) {
+	if err := s.read(ctx, "FindAccountByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindAccountByID(ctx, id)
+}
+
+// FindAccounts calls the wrapped store's FindAccounts unless a fault is injected (a read).
+func (s *Store) FindAccounts(ctx context.Context, f latchkey.AccountFilter) ([]*latchkey.Account, int, error) {
+	if err := s.read(ctx, "FindAccounts"); err != nil {
+		return nil, 0, err
+	}
+	return s.inner.FindAccounts(ctx, f)
+}
+
+// UpdateAccount calls the wrapped store's UpdateAccount unless a fault is injected (a write).
+func (s *Store) UpdateAccount(ctx context.Context, id int64, upd latchkey.AccountUpdate) (*latchkey.Account, error) {
+	if err := s.write(ctx, "UpdateAccount"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateAccount(ctx, id, upd)
+}
+
+// CreateProject calls the wrapped store's CreateProject unless a fault is injected (a write).
+func (s *Store) CreateProject(ctx context.Context, p *latchkey.Project) error {
+	if err := s.write(ctx, "CreateProject"); err != nil {
+		return err
+	}
+	return s.inner.CreateProject(ctx, p)
+}
+
+// FindProjectByID calls the wrapped store's FindProjectByID unless a fault is injected (a read).
+func (s *Store) FindProjectByID(ctx context.Context, id int64) (*latchkey.Project, error) {
+	if err := s.read(ctx, "FindProjectByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindProjectByID(ctx, id)
+}
+
+// FindProjects calls the wrapped store's FindProjects unless a fault is injected (a read).
+func (s *Store) FindProjects(ctx context.Context, f latchkey.ProjectFilter) ([]*latchkey.Project, int, error) {
+	if err := s.read(ctx, "FindProjects"); err != nil {
+		return nil, 0, err
+	}
+	return s.inner.FindProjects(ctx, f)
+}
+
+// UpdateProject calls the wrapped store's UpdateProject unless a fault is injected (a write).
+func (s *Store) UpdateProject(ctx context.Context, id int64, upd latchkey.ProjectUpdate) (*latchkey.Project, error) {
+	if err := s.write(ctx, "UpdateProject"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateProject(ctx, id, upd)
+}
+
+// DeleteProject calls the wrapped store's DeleteProject unless a fault is injected (a write).
+func (s *Store) DeleteProject(ctx context.Context, id int64) error {
+	if err := s.write(ctx, "DeleteProject"); err != nil {
+		return err
+	}
+	return s.inner.DeleteProject(ctx, id)
+}
+
+// CreateUser calls the wrapped store's CreateUser unless a fault is injected (a write).
+func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
+	if err := s.write(ctx, "CreateUser"); err != nil {
+		return err
+	}
+	return s.inner.CreateUser(ctx, u)
+}
+
+// FindUserByID calls the wrapped store's FindUserByID unless a fault is injected (a read).
+func (s *Store) FindUserByID(ctx context.Context, id int64) (*latchkey.User, error) {
+	if err := s.read(ctx, "FindUserByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindUserByID(ctx, id)
+}
+
+// FindUserByEmail calls the wrapped store's FindUserByEmail unless a fault is injected (a read).
+func (s *Store) FindUserByEmail(ctx context.Context, email string) (*latchkey.User, error) {
+	if err := s.read(ctx, "FindUserByEmail"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindUserByEmail(ctx, email)
+}
+
+// FindUsers calls the wrapped store's FindUsers unless a fault is injected (a read).
+func (s *Store) FindUsers(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.User, int, error) {
+	if err := s.read(ctx, "FindUsers"); err != nil {
+		return nil, 0, err
+	}
+	return s.inner.FindUsers(ctx, f)
+}
+
+// UpdateUser calls the wrapped store's UpdateUser unless a fault is injected (a write).
+func (s *Store) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate) (*latchkey.User, error) {
+	if err := s.write(ctx, "UpdateUser"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateUser(ctx, id, upd)
+}
+
+// CreateMembership calls the wrapped store's CreateMembership unless a fault is injected (a write).
+func (s *Store) CreateMembership(ctx context.Context, m *latchkey.Membership, groupIDs []int64) error {
+	if err := s.write(ctx, "CreateMembership"); err != nil {
+		return err
+	}
+	return s.inner.CreateMembership(ctx, m, groupIDs)
+}
+
+// FindMemberships calls the wrapped store's FindMemberships unless a fault is injected (a read).
+func (s *Store) FindMemberships(ctx context.Context, f latchkey.MembershipFilter) ([]*latchkey.Membership, error) {
+	if err := s.read(ctx, "FindMemberships"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindMemberships(ctx, f)
+}
+
+// UpdateMembership calls the wrapped store's UpdateMembership unless a fault is injected (a write).
+func (s *Store) UpdateMembership(ctx context.Context, id int64, upd latchkey.MembershipUpdate) (*latchkey.Membership, error) {
+	if err := s.write(ctx, "UpdateMembership"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateMembership(ctx, id, upd)
+}
+
+// FindMemberGrants calls the wrapped store's FindMemberGrants unless a fault is injected (a read).
+func (s *Store) FindMemberGrants(ctx context.Context, accountID, userID int64) (*latchkey.Membership, []latchkey.Grant, error) {
+	if err := s.read(ctx, "FindMemberGrants"); err != nil {
+		return nil, nil, err
+	}
+	return s.inner.FindMemberGrants(ctx, accountID, userID)
+}
+
+// FindAccountAdmins calls the wrapped store's FindAccountAdmins unless a fault is injected (a read).
+func (s *Store) FindAccountAdmins(ctx context.Context, accountID int64) ([]int64, error) {
+	if err := s.read(ctx, "FindAccountAdmins"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindAccountAdmins(ctx, accountID)
+}
+
+// CreateGroup calls the wrapped store's CreateGroup unless a fault is injected (a write).
+func (s *Store) CreateGroup(ctx context.Context, g *latchkey.Group) error {
+	if err := s.write(ctx, "CreateGroup"); err != nil {
+		return err
+	}
+	return s.inner.CreateGroup(ctx, g)
+}
+
+// FindGroupByID calls the wrapped store's FindGroupByID unless a fault is injected (a read).
+func (s *Store) FindGroupByID(ctx context.Context, id int64) (*latchkey.Group, error) {
+	if err := s.read(ctx, "FindGroupByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindGroupByID(ctx, id)
+}
+
+// FindGroups calls the wrapped store's FindGroups unless a fault is injected (a read).
+func (s *Store) FindGroups(ctx context.Context, f latchkey.GroupFilter) ([]*latchkey.Group, int, error) {
+	if err := s.read(ctx, "FindGroups"); err != nil {
+		return nil, 0, err
+	}
+	return s.inner.FindGroups(ctx, f)
+}
+
+// UpdateGroup calls the wrapped store's UpdateGroup unless a fault is injected (a write).
+func (s *Store) UpdateGroup(ctx context.Context, id int64, upd latchkey.GroupUpdate) (*latchkey.Group, error) {
+	if err := s.write(ctx, "UpdateGroup"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateGroup(ctx, id, upd)
+}
+
+// ReplaceGroupGrants calls the wrapped store's ReplaceGroupGrants unless a fault is injected (a write).
+func (s *Store) ReplaceGroupGrants(ctx context.Context, groupID int64, grants []latchkey.Grant) (*latchkey.Group, error) {
+	if err := s.write(ctx, "ReplaceGroupGrants"); err != nil {
+		return nil, err
+	}
+	return s.inner.ReplaceGroupGrants(ctx, groupID, grants)
+}
+
+// SetUserGroups calls the wrapped store's SetUserGroups unless a fault is injected (a write).
+func (s *Store) SetUserGroups(ctx context.Context, accountID, userID int64, groupIDs []int64) error {
+	if err := s.write(ctx, "SetUserGroups"); err != nil {
+		return err
+	}
+	return s.inner.SetUserGroups(ctx, accountID, userID, groupIDs)
+}
+
+// CreateToken calls the wrapped store's CreateToken unless a fault is injected (a write).
+func (s *Store) CreateToken(ctx context.Context, t *latchkey.Token) error {
+	if err := s.write(ctx, "CreateToken"); err != nil {
+		return err
+	}
+	return s.inner.CreateToken(ctx, t)
+}
+
+// CreateTokens calls the wrapped store's CreateTokens unless a fault is injected (a write).
+func (s *Store) CreateTokens(ctx context.Context, ts []*latchkey.Token) error {
+	if err := s.write(ctx, "CreateTokens"); err != nil {
+		return err
+	}
+	return s.inner.CreateTokens(ctx, ts)
+}
+
+// FindTokenByID calls the wrapped store's FindTokenByID unless a fault is injected (a read).
+func (s *Store) FindTokenByID(ctx context.Context, id int64) (*latchkey.Token, error) {
+	if err := s.read(ctx, "FindTokenByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindTokenByID(ctx, id)
+}
+
+// FindTokenByHash calls the wrapped store's FindTokenByHash unless a fault is injected (a read).
+func (s *Store) FindTokenByHash(ctx context.Context, hash []byte) (*latchkey.Token, error) {
+	if err := s.read(ctx, "FindTokenByHash"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindTokenByHash(ctx, hash)
+}
+
+// FindTokensByHash calls the wrapped store's FindTokensByHash unless a fault is injected (a read).
+func (s *Store) FindTokensByHash(ctx context.Context, hashes [][]byte) ([]*latchkey.Token, error) {
+	if err := s.read(ctx, "FindTokensByHash"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindTokensByHash(ctx, hashes)
+}
+
+// FindTokenVersions calls the wrapped store's FindTokenVersions unless a fault is injected (a read).
+func (s *Store) FindTokenVersions(ctx context.Context, hashes [][]byte) ([]latchkey.TokenVersion, error) {
+	if err := s.read(ctx, "FindTokenVersions"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindTokenVersions(ctx, hashes)
+}
+
+// FindTokens calls the wrapped store's FindTokens unless a fault is injected (a read).
+func (s *Store) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
+	if err := s.read(ctx, "FindTokens"); err != nil {
+		return nil, 0, err
+	}
+	return s.inner.FindTokens(ctx, f)
+}
+
+// UpdateToken calls the wrapped store's UpdateToken unless a fault is injected (a write).
+func (s *Store) UpdateToken(ctx context.Context, id int64, upd latchkey.TokenUpdate) (*latchkey.Token, error) {
+	if err := s.write(ctx, "UpdateToken"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateToken(ctx, id, upd)
+}
+
+// AddTokenGrants calls the wrapped store's AddTokenGrants unless a fault is injected (a write).
+func (s *Store) AddTokenGrants(ctx context.Context, id int64, grants []latchkey.Grant) (*latchkey.Token, error) {
+	if err := s.write(ctx, "AddTokenGrants"); err != nil {
+		return nil, err
+	}
+	return s.inner.AddTokenGrants(ctx, id, grants)
+}
+
+// ReplaceTokenGrants calls the wrapped store's ReplaceTokenGrants unless a fault is injected (a write).
+func (s *Store) ReplaceTokenGrants(ctx context.Context, id int64, grants []latchkey.Grant) (*latchkey.Token, error) {
+	if err := s.write(ctx, "ReplaceTokenGrants"); err != nil {
+		return nil, err
+	}
+	return s.inner.ReplaceTokenGrants(ctx, id, grants)
+}
+
+// DeleteToken calls the wrapped store's DeleteToken unless a fault is injected (a write).
+func (s *Store) DeleteToken(ctx context.Context, id int64, reason string) error {
+	if err := s.write(ctx, "DeleteToken"); err != nil {
+		return err
+	}
+	return s.inner.DeleteToken(ctx, id, reason)
+}
+
+// RotateToken calls the wrapped store's RotateToken unless a fault is injected (a write).
+func (s *Store) RotateToken(ctx context.Context, id int64, next *latchkey.Token, grace time.Duration) error {
+	if err := s.write(ctx, "RotateToken"); err != nil {
+		return err
+	}
+	return s.inner.RotateToken(ctx, id, next, grace)
+}
+
+// RecordTokenUses calls the wrapped store's RecordTokenUses unless a fault is injected (a write).
+func (s *Store) RecordTokenUses(ctx context.Context, uses []latchkey.TokenUse) error {
+	if err := s.write(ctx, "RecordTokenUses"); err != nil {
+		return err
+	}
+	return s.inner.RecordTokenUses(ctx, uses)
+}
+
+// CreateIPRule calls the wrapped store's CreateIPRule unless a fault is injected (a write).
+func (s *Store) CreateIPRule(ctx context.Context, r *latchkey.IPRule) error {
+	if err := s.write(ctx, "CreateIPRule"); err != nil {
+		return err
+	}
+	return s.inner.CreateIPRule(ctx, r)
+}
+
+// FindIPRuleByID calls the wrapped store's FindIPRuleByID unless a fault is injected (a read).
+func (s *Store) FindIPRuleByID(ctx context.Context, id int64) (*latchkey.IPRule, error) {
+	if err := s.read(ctx, "FindIPRuleByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindIPRuleByID(ctx, id)
+}
+
+// FindIPRules calls the wrapped store's FindIPRules unless a fault is injected (a read).
+func (s *Store) FindIPRules(ctx context.Context, accountID int64) ([]*latchkey.IPRule, error) {
+	if err := s.read(ctx, "FindIPRules"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindIPRules(ctx, accountID)
+}
+
+// UpdateIPRule calls the wrapped store's UpdateIPRule unless a fault is injected (a write).
+func (s *Store) UpdateIPRule(ctx context.Context, id int64, upd latchkey.IPRuleUpdate) (*latchkey.IPRule, error) {
+	if err := s.write(ctx, "UpdateIPRule"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateIPRule(ctx, id, upd)
+}
+
+// DeleteIPRule calls the wrapped store's DeleteIPRule unless a fault is injected (a write).
+func (s *Store) DeleteIPRule(ctx context.Context, id int64) error {
+	if err := s.write(ctx, "DeleteIPRule"); err != nil {
+		return err
+	}
+	return s.inner.DeleteIPRule(ctx, id)
+}
+
+// AppendAudit calls the wrapped store's AppendAudit unless a fault is injected (a write).
+func (s *Store) AppendAudit(ctx context.Context, e *latchkey.AuditEntry) error {
+	if err := s.write(ctx, "AppendAudit"); err != nil {
+		return err
+	}
+	return s.inner.AppendAudit(ctx, e)
+}
+
+// FindAuditEntries calls the wrapped store's FindAuditEntries unless a fault is injected (a read).
+func (s *Store) FindAuditEntries(ctx context.Context, f latchkey.AuditFilter) ([]*latchkey.AuditEntry, int, error) {
+	if err := s.read(ctx, "FindAuditEntries"); err != nil {
+		return nil, 0, err
+	}
+	return s.inner.FindAuditEntries(ctx, f)
+}
+
+// AuditChain calls the wrapped store's AuditChain unless a fault is injected (a read).
+func (s *Store) AuditChain(ctx context.Context, since time.Time, fn func(*latchkey.AuditEntry) error) error {
+	if err := s.read(ctx, "AuditChain"); err != nil {
+		return err
+	}
+	return s.inner.AuditChain(ctx, since, fn)
+}
+
+// CreateSession calls the wrapped store's CreateSession unless a fault is injected (a write).
+func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error {
+	if err := s.write(ctx, "CreateSession"); err != nil {
+		return err
+	}
+	return s.inner.CreateSession(ctx, sess)
+}
+
+// FindSession calls the wrapped store's FindSession unless a fault is injected (a read).
+func (s *Store) FindSession(ctx context.Context, hash []byte) (*latchkey.Session, error) {
+	if err := s.read(ctx, "FindSession"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindSession(ctx, hash)
+}
+
+// UpdateSession calls the wrapped store's UpdateSession unless a fault is injected (a write).
+func (s *Store) UpdateSession(ctx context.Context, hash []byte, accountID int64, lastSeen time.Time) error {
+	if err := s.write(ctx, "UpdateSession"); err != nil {
+		return err
+	}
+	return s.inner.UpdateSession(ctx, hash, accountID, lastSeen)
+}
+
+// DeleteSession calls the wrapped store's DeleteSession unless a fault is injected (a write).
+func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
+	if err := s.write(ctx, "DeleteSession"); err != nil {
+		return err
+	}
+	return s.inner.DeleteSession(ctx, hash)
+}
