@@ -106,10 +106,11 @@ func (s *Server) probeHealth(ctx context.Context) {
 }
 
 // noteProbe records one check's outcome, logging when it changes: a WARN (with the cause) when
-// it starts failing or fails for a new reason, an INFO when it recovers.
+// it starts failing, an INFO when it recovers.
 func (s *Server) noteProbe(p *probeState, what string, err error, now time.Time) {
 	ok, why := err == nil, errText(err)
-	if p.known && p.ok == ok && p.why == why {
+	if p.known && p.ok == ok {
+		p.why = why // the same state, perhaps for another reason this time: not logged again
 		return
 	}
 	switch {

@@ -175,6 +175,12 @@ func (s *Store) withTx(ctx context.Context, fn func(t *tx) error) (err error) {
 	}
 	t.now = s.now()
 	if err = fn(t); err != nil {
+		// An outage that first shows inside fn (a statement's error passed on as it was) is
+		// classified here, so it is a 503, not a 500; any other error is fn's to give.
+		var le *latchkey.Error
+		if reason, ok := s.dialect.Unavailable(err); ok && !errors.As(err, &le) {
+			return latchkey.Unavailable(reason, err)
+		}
 		return err
 	}
 	if len(t.changes) > 0 {
@@ -183,6 +189,11 @@ func (s *Store) withTx(ctx context.Context, fn func(t *tx) error) (err error) {
 		}
 	}
 	if err = sqlTx.Commit(); err != nil {
+		if ctx.Err() != nil {
+			// database/sql rolled the transaction back when the request's time ran out or
+			// its client went away: nothing was changed.
+			return latchkey.Unavailable("the request ended before its change was committed; nothing was changed", err)
+		}
 		return s.wrap(err, "commit")
 	}
 	s.feed.Publish(t.changes...)
