@@ -4,6 +4,10 @@
 // known tokens are served from a sharded cache keyed by SHA-256 with compiled permissions; unknown
 // hashes are remembered in a bounded negative cache; concurrent misses for one hash share a single
 // storage read; and every committed change announced by the store invalidates what it affects.
+//
+// When storage cannot answer, cached answers are served past their TTL for a while (stale if
+// error) and a circuit breaker fails the verifications the cache cannot answer at once, so an
+// outage of the database is not an outage of every API behind latchkey; Health reports it.
 package verify
 
 import (
@@ -47,6 +51,13 @@ type Options struct {
 	MaxNegative int
 	// LegacyTTL is how long a legacy token stays cached after a successful bcrypt check (default 60 s).
 	LegacyTTL time.Duration
+	// StaleIfError is how long past its TTL a cached answer (a principal, a refusal, an unknown
+	// token) is still served while storage is unavailable or timing out (default 15 minutes; a
+	// negative value turns it off, so that an expired entry is only ever answered by storage).
+	// Changes delivered through Invalidate are honoured all the same, and so are token expiry
+	// and rotation grace periods; storage is asked again at most once a second per token, and a
+	// verification that could be answered stale waits at most a quarter of a second for it.
+	StaleIfError time.Duration
 	// Now, when set, replaces the clock (tests).
 	Now func() time.Time
 	// OnUse is called at most once a minute per cached token with the time and client address of
@@ -59,7 +70,8 @@ type Options struct {
 
 // Verifier verifies tokens against a Source with caching. It is safe for concurrent use.
 type Verifier struct {
-	src    Source
+	// src is the Source behind the circuit breaker; every storage read goes through it.
+	src    *guarded
 	opt    Options
 	shards [numShards]shard
 	// epoch changes on every invalidation; a storage read that raced with one is not cached.
@@ -84,16 +96,28 @@ type Verifier struct {
 	refreshAhead int64
 	refreshQ     chan [32]byte
 	refreshers   atomic.Int32
+	breaker      breaker
+	// staleWait is the longest a verification waits for storage when it could be answered stale.
+	staleWait time.Duration
+	// staleSince is when (wall clock, Unix nanoseconds) the verifier began serving entries past
+	// their TTL because storage failed; 0 once storage answers again.
+	staleSince atomic.Int64
 }
 
 // loadTimeout bounds one storage read of a token.
 const loadTimeout = 10 * time.Second
 
 // Stats counts verifier events for metrics. Cache hits are not counted: an atomic add shared by
-// every core would cost more than the rest of a hit.
+// every core would cost more than the rest of a hit. (Stale answers are, one by one: that cost
+// is only paid while storage fails.)
 type Stats struct {
 	// Refreshes counts background reloads of entries in use near the end of their life.
 	Misses, Rejected, Legacy, Refreshes atomic.Uint64
+	// Stale counts verifications answered from an entry past its TTL because storage could not
+	// answer (see Options.StaleIfError).
+	Stale atomic.Uint64
+	// FastFails counts verifications refused at once with ErrBreakerOpen, without asking storage.
+	FastFails atomic.Uint64
 }
 
 const numShards = 64
@@ -129,7 +153,8 @@ const (
 	flagLimit                        // limit applies
 	flagCIDRs                        // detail.cidrs applies
 	flagPolicy                       // detail.policy applies
-	flagRefreshing                   // a background reload of this entry is under way
+	flagRefreshing                   // a background reload of this entry is under way, or failed
+	flagStale                        // served past its TTL because storage failed: detail.staleUntil
 )
 
 // detail is the part of a cache entry that only some verifications read.
@@ -152,6 +177,18 @@ type detail struct {
 	policy    *latchkey.IPPolicy // the account's enforced IP rules
 	token     *latchkey.Token    // kept for OnReuse on rotated tokens only
 	reported  atomic.Bool
+	// staleUntil is the end of the entry's stale-if-error window, on the verifier's clock, when
+	// flagStale is set.
+	staleUntil int64
+}
+
+// stale returns a copy of d for an entry served past its TTL until staleUntil.
+func (d *detail) stale(staleUntil int64) *detail {
+	c := &detail{err: d.err, limit: d.limit, accountID: d.accountID, userID: d.userID, tokenID: d.tokenID,
+		expires: d.expires, grace: d.grace, hasExpiry: d.hasExpiry, rotated: d.rotated, legacy: d.legacy,
+		updated: d.updated, loaded: d.loaded, cidrs: d.cidrs, policy: d.policy, token: d.token, staleUntil: staleUntil}
+	c.reported.Store(d.reported.Load())
+	return c
 }
 
 // New returns a Verifier reading from src.
@@ -171,18 +208,22 @@ func New(src Source, opt Options) *Verifier {
 	if opt.LegacyTTL <= 0 {
 		opt.LegacyTTL = time.Minute
 	}
+	if opt.StaleIfError == 0 {
+		opt.StaleIfError = 15 * time.Minute
+	}
 	start := time.Now()
 	if opt.Now != nil {
 		start = opt.Now()
 	}
-	v := &Verifier{src: src, opt: opt, start: start, fake: opt.Now, byToken: map[int64][32]byte{},
-		refreshAhead: int64(opt.TTL / 8), refreshQ: make(chan [32]byte, 4096)}
+	v := &Verifier{opt: opt, start: start, fake: opt.Now, byToken: map[int64][32]byte{},
+		refreshAhead: int64(opt.TTL / 8), refreshQ: make(chan [32]byte, 4096), staleWait: staleWait}
+	v.src = newGuarded(src, v)
 	for i := range v.shards {
 		v.shards[i].m = map[key]slot{}
 	}
 	// Account policies change rarely and are invalidated by ChangeAccount; a TTL below a second
 	// would only reread them.
-	v.policies.init(src, max(opt.TTL, time.Second))
+	v.policies.init(v.src, max(opt.TTL, time.Second))
 	return v
 }
 
@@ -262,11 +303,11 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 			return nil, tokenfmt.ErrMalformed
 		}
 		v.stats.Misses.Add(1)
-		if sl, err = v.load(ctx, h, token, parsed); err != nil {
+		if sl, err = v.miss(ctx, h, token, parsed, sl, ok); err != nil {
 			return nil, err
 		}
 	} else if now >= sl.until-v.refreshAhead {
-		refresh = sl.flags&(flagDenied|flagRefreshing) == 0 && !parsed.Legacy
+		refresh = sl.flags&(flagDenied|flagRefreshing|flagStale) == 0 && !parsed.Legacy
 	}
 	if account != 0 && (sl.detail == nil || sl.detail.accountID != account) {
 		return nil, ErrUnknown
@@ -290,6 +331,9 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 // machine sleeps).
 func (v *Verifier) check(sl *slot, ip netip.Addr) error {
 	d := sl.detail
+	if sl.flags&flagStale != 0 {
+		v.stats.Stale.Add(1)
+	}
 	if sl.flags&flagDenied != 0 {
 		return d.err
 	}
@@ -364,8 +408,9 @@ func containsAddr(ps []netip.Prefix, ip netip.Addr) bool {
 // refresh starts a background reload of an entry that is still in use in the last eighth of its
 // life, so that a token in steady use never waits for storage when its entry would have expired.
 // The first such hit marks the entry and queues it; later hits see the mark. Queued entries are
-// read in batches (see reload), epoch-guarded like any load; if a read fails, the mark is cleared
-// and the entry expires as it would have, to be read on its next use.
+// read in batches (see reload), epoch-guarded like any load. If a read fails, the entry keeps its
+// mark, so that neither hits nor sweeps try again (a storage outage is not retried in a loop): it
+// expires as it would have, to be read on its next use, or served stale if storage still fails.
 func (v *Verifier) refresh(sh *shard, h [32]byte) {
 	k := keyOf(&h)
 	sh.mu.Lock()
@@ -421,12 +466,17 @@ func (v *Verifier) Run(ctx context.Context) {
 	}
 }
 
-// sweep refreshes the entries Run keeps fresh, and returns how many it read.
+// sweep refreshes the entries Run keeps fresh, and returns how many it read. While the circuit
+// breaker is open it reads nothing (entries are kept, and served stale once they expire); when a
+// probe is due, its first read is the probe.
 func (v *Verifier) sweep() int {
 	now := v.now()
+	if v.breaker.blocked(now) {
+		return 0
+	}
 	recent := int32(now / int64(time.Minute)) // noteUse's minute for the previous minute
 	dueNow := func(sl slot) bool {
-		return sl.flags&(flagDenied|flagRefreshing) == 0 && sl.minute != 0 && sl.minute >= recent &&
+		return sl.flags&(flagDenied|flagRefreshing|flagStale) == 0 && sl.minute != 0 && sl.minute >= recent &&
 			sl.until-now <= v.refreshAhead && sl.detail != nil && sl.detail.tokenID != 0 && !sl.detail.legacy &&
 			!sl.detail.rotated
 	}
@@ -558,28 +608,37 @@ type versionSource interface {
 }
 
 // reload reads a batch of cached hashes again and caches what it finds, unless an invalidation
-// raced with the read. An entry it cannot read is left to expire and be read on use.
+// raced with the read. An entry it cannot read keeps its refreshing mark (see refresh) and is
+// left to expire and be read on use.
 //
 // A service token whose version (updated_at, which every change to it or its grants moves) and
 // account IP policy are unchanged keeps its entry, with a new expiry: reading one column is a
 // fraction of reading the token and its grants and compiling them again. Everything else, and any
 // entry last read in full maxExtend TTLs ago, is read in full.
 func (v *Verifier) reload(hs [][32]byte) {
-	if vs, ok := v.src.(versionSource); ok && len(hs) > 1 {
-		hs = v.extend(vs, hs)
+	if v.src.versions != nil && len(hs) > 1 {
+		var ok bool
+		if hs, ok = v.extend(hs); !ok {
+			return
+		}
 	}
 	v.reloadFull(hs)
 }
 
-// extend renews the entries of hs that are unchanged in storage and returns the others.
-func (v *Verifier) extend(vs versionSource, hs [][32]byte) [][32]byte {
+// extend renews the entries of hs that are unchanged in storage and returns the others. It
+// returns false, and leaves every entry as it is, when storage cannot answer: reading the tokens
+// in full would fail too.
+func (v *Verifier) extend(hs [][32]byte) ([][32]byte, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	defer cancel()
 	epoch := v.epoch.Load()
 	now := v.now()
-	versions, err := vs.FindTokenVersions(ctx, hashKeys(hs))
+	versions, err := v.src.FindTokenVersions(ctx, hashKeys(hs))
+	if unavailable(err) {
+		return nil, false
+	}
 	if err != nil {
-		return hs
+		return hs, true
 	}
 	updated := make(map[[32]byte]latchkey.TokenVersion, len(versions))
 	for _, tv := range versions {
@@ -609,23 +668,21 @@ func (v *Verifier) extend(vs versionSource, hs [][32]byte) [][32]byte {
 			continue
 		}
 		sl.until = now + int64(v.ttlFor(h))
-		sl.flags &^= flagRefreshing
+		sl.flags &^= flagRefreshing | flagStale
 		v.put(h, sl, epoch)
 	}
-	return rest
+	return rest, true
 }
 
-// reloadFull reads tokens and their grants again and compiles new entries.
+// reloadFull reads tokens and their grants again and compiles new entries. An entry it cannot
+// read keeps its refreshing mark.
 func (v *Verifier) reloadFull(hs [][32]byte) {
 	if len(hs) == 0 {
 		return
 	}
-	bs, ok := v.src.(batchSource)
-	if !ok || len(hs) == 1 {
+	if v.src.batch == nil || len(hs) == 1 {
 		for _, h := range hs {
-			if _, err := v.load(context.Background(), h, "", tokenfmt.Parsed{}); err != nil {
-				v.unmark(keyOf(&h))
-			}
+			_, _ = v.load(context.Background(), h, "", tokenfmt.Parsed{})
 		}
 		return
 	}
@@ -633,11 +690,8 @@ func (v *Verifier) reloadFull(hs [][32]byte) {
 	defer cancel()
 	epoch := v.epoch.Load()
 	now := v.now()
-	toks, err := bs.FindTokensByHash(ctx, hashKeys(hs))
+	toks, err := v.src.FindTokensByHash(ctx, hashKeys(hs))
 	if err != nil {
-		for _, h := range hs {
-			v.unmark(keyOf(&h))
-		}
 		return
 	}
 	found := make(map[[32]byte]*latchkey.Token, len(toks))
@@ -650,7 +704,6 @@ func (v *Verifier) reloadFull(hs [][32]byte) {
 		sl := v.negative(now)
 		if t, ok := found[h]; ok {
 			if sl, err = v.slotFor(ctx, t, now, v.ttlFor(h)); err != nil {
-				v.unmark(keyOf(&h))
 				continue
 			}
 		}
@@ -658,8 +711,8 @@ func (v *Verifier) reloadFull(hs [][32]byte) {
 	}
 }
 
-// unmark clears the refreshing mark of entries whose refresh failed, so that a later hit or sweep
-// tries again.
+// unmark clears the refreshing mark of entries that could not be queued or matched, so that a
+// later hit or sweep tries again.
 func (v *Verifier) unmark(ks ...key) {
 	for _, k := range ks {
 		sh := &v.shards[k[0]%numShards]
@@ -672,16 +725,118 @@ func (v *Verifier) unmark(ks ...key) {
 	}
 }
 
+// staleWait is the longest a verification waits for storage when its entry, past its TTL, may
+// be served stale: longer than any healthy read, short enough that a database that stopped
+// answering (rather than refusing) does not hold every request until loadTimeout. The read goes
+// on in the background and replaces the entry if it succeeds.
+const staleWait = 250 * time.Millisecond
+
+// staleRetry is how long a stale answer is reused before storage is asked again.
+const staleRetry = time.Second
+
+// miss answers a verification whose entry is missing or past its TTL (old, when had) by reading
+// storage. When storage cannot answer and the entry is within its stale-if-error window, the
+// entry is served stale instead.
+func (v *Verifier) miss(ctx context.Context, h [32]byte, token string, parsed tokenfmt.Parsed, old slot, had bool) (slot, error) {
+	if !had || !v.staleOK(old, v.now()) {
+		sl, err := v.load(ctx, h, token, parsed)
+		if err == ErrBreakerOpen {
+			v.stats.FastFails.Add(1)
+		}
+		return sl, err
+	}
+	ch := v.group.DoChan(v.loadFunc(ctx, h, token, parsed))
+	t := time.NewTimer(v.staleWait)
+	defer t.Stop()
+	var r singleflight.Result
+	slow := false
+	select {
+	case r = <-ch:
+		if r.Err == nil {
+			return r.Val.(slot), nil
+		}
+		if !unavailable(r.Err) {
+			return slot{}, r.Err
+		}
+	case <-t.C:
+		slow = true
+	}
+	if sl, ok := v.serveStale(h); ok {
+		return sl, nil
+	}
+	if slow {
+		// The entry went (invalidated) while storage was slow: wait for the read after all.
+		if r = <-ch; r.Err == nil {
+			return r.Val.(slot), nil
+		}
+	}
+	if r.Err == ErrBreakerOpen {
+		v.stats.FastFails.Add(1)
+	}
+	return slot{}, r.Err
+}
+
+// staleOK reports whether sl may still be served at now when storage cannot answer.
+func (v *Verifier) staleOK(sl slot, now int64) bool {
+	if v.opt.StaleIfError <= 0 || sl.detail == nil {
+		return false
+	}
+	if sl.flags&flagStale != 0 {
+		return now < sl.detail.staleUntil
+	}
+	return now < sl.until+int64(v.opt.StaleIfError)
+}
+
+// serveStale answers from h's entry past its TTL, storage having failed to answer, and stores it
+// back to be reused for staleRetry. It works on the entry in the cache at this moment, under the
+// shard's lock, so that an entry an invalidation removed is never served again, and one a
+// concurrent read replaced is served as it is now.
+func (v *Verifier) serveStale(h [32]byte) (slot, bool) {
+	now := v.now()
+	k := keyOf(&h)
+	sh := &v.shards[h[0]%numShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sl, ok := sh.m[k]
+	if !ok {
+		return slot{}, false
+	}
+	if now < sl.until {
+		return sl, true
+	}
+	if !v.staleOK(sl, now) {
+		return slot{}, false
+	}
+	if sl.flags&flagStale == 0 {
+		sl.detail = sl.detail.stale(sl.until + int64(v.opt.StaleIfError))
+		sl.flags |= flagStale
+	}
+	sl.flags &^= flagRefreshing
+	sl.until = min(now+int64(staleRetry), sl.detail.staleUntil)
+	sh.m[k] = sl
+	if v.staleSince.Load() == 0 {
+		v.staleSince.CompareAndSwap(0, v.wallNow())
+	}
+	return sl, true
+}
+
 // load reads a token from storage, once per hash at a time, and caches the outcome unless an
 // invalidation raced with the read.
-//
-// The shared read runs detached from the first caller's context (with its own time limit), so
-// one client going away does not fail the others waiting on the same token; and callers that
-// arrive after an invalidation do not join a read that started before it.
 func (v *Verifier) load(ctx context.Context, h [32]byte, token string, parsed tokenfmt.Parsed) (slot, error) {
+	res, err, _ := v.group.Do(v.loadFunc(ctx, h, token, parsed))
+	if err != nil {
+		return slot{}, err
+	}
+	return res.(slot), nil
+}
+
+// loadFunc returns the key and the function of the shared read of h. The key holds the epoch, so
+// that callers that arrive after an invalidation do not join a read that started before it. The
+// read runs detached from the first caller's context (with its own time limit), so one client
+// going away does not fail the others waiting on the same token.
+func (v *Verifier) loadFunc(ctx context.Context, h [32]byte, token string, parsed tokenfmt.Parsed) (string, func() (any, error)) {
 	epoch := v.epoch.Load()
-	key := string(h[:]) + strconv.FormatUint(epoch, 36)
-	res, err, _ := v.group.Do(key, func() (any, error) {
+	return string(h[:]) + strconv.FormatUint(epoch, 36), func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
 		defer cancel()
 		var sl slot
@@ -696,11 +851,7 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, token string, parsed to
 		}
 		v.put(h, sl, epoch)
 		return sl, nil
-	})
-	if err != nil {
-		return slot{}, err
 	}
-	return res.(slot), nil
 }
 
 // put caches a slot read at epoch. It inserts first and then checks the epoch, all under the
@@ -940,9 +1091,9 @@ func (v *Verifier) Len() int {
 	return n
 }
 
-// Cached reports whether token has a fresh cache entry, so that verifying it would not read
-// storage. Callers that throttle storage lookups for a misbehaving address use it to let a
-// known-good credential through at once.
+// Cached reports whether token has a live cache entry (fresh, or served stale while storage
+// fails), so that verifying it would not read storage. Callers that throttle storage lookups for
+// a misbehaving address use it to let a known-good credential through at once.
 func (v *Verifier) Cached(token string) bool {
 	if len(token) > tokenfmt.MaxLen {
 		return false
