@@ -144,10 +144,18 @@ type readyReport struct {
 	CheckedAt  string      `json:"checked_at"`
 }
 
-// cacheReport is the verifier's cache in /readyz's answer.
+// cacheReport is the verifier's cache in /readyz's answer. Status is "ok", "stale" (answering
+// from entries past their TTL because storage fails), "breaker_open" (and verifications of
+// uncached tokens are refused at once) or "none".
 type cacheReport struct {
-	Status  string `json:"status"`
-	Entries int    `json:"entries"`
+	Status     string `json:"status"`
+	Entries    int    `json:"entries"`
+	StaleSince string `json:"stale_since,omitempty"`
+	// BreakerOpenSince and NextProbe are set while the circuit breaker is open.
+	BreakerOpenSince string `json:"breaker_open_since,omitempty"`
+	NextProbe        string `json:"next_probe,omitempty"`
+	// ConsecutiveFailures counts storage reads in a row that could not be answered.
+	ConsecutiveFailures int64 `json:"consecutive_failures,omitempty"`
 }
 
 // report returns the last findings, probing first when there are none recent (a server whose
@@ -170,8 +178,9 @@ func (s *Server) report(ctx context.Context) (readyReport, bool, bool) {
 	rep := readyReport{Database: rd.db.report(), Writes: rd.writes.report(), ChangeFeed: feed,
 		Cache: s.cacheReport(), CheckedAt: rd.checked.UTC().Format(time.RFC3339)}
 	ready := rd.db.ok && rd.writes.ok && feedOK
-	// Verification can still be served while the database is down, from the cache.
-	verifies := rd.db.ok && feedOK || s.verify != nil && s.verify.Len() > 0
+	// Verification can still be served while the database is down, from the cache, unless
+	// stale answers are turned off.
+	verifies := rd.db.ok && feedOK || s.verify != nil && s.verify.Len() > 0 && s.cfg.StaleIfError > 0
 	return rep, ready, verifies
 }
 
@@ -180,7 +189,17 @@ func (s *Server) cacheReport() cacheReport {
 	if s.verify == nil {
 		return cacheReport{Status: "none"}
 	}
-	return cacheReport{Status: "ok", Entries: s.verify.Len()}
+	h := s.verify.Health()
+	rep := cacheReport{Status: "ok", Entries: s.verify.Len(), ConsecutiveFailures: h.ConsecutiveFailures}
+	if !h.StaleSince.IsZero() {
+		rep.Status, rep.StaleSince = "stale", h.StaleSince.UTC().Format(time.RFC3339)
+	}
+	if h.BreakerOpen {
+		rep.Status = "breaker_open"
+		rep.BreakerOpenSince = h.BreakerOpenSince.UTC().Format(time.RFC3339)
+		rep.NextProbe = h.NextProbe.UTC().Format(time.RFC3339Nano)
+	}
+	return rep
 }
 
 // handleHealthz answers while the process is up (liveness: it never looks at the database).

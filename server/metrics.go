@@ -51,6 +51,17 @@ func newMetrics(s *Server) *metrics {
 				func() float64 { return float64(st.Rejected.Load()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_legacy_token_verifications_total", Help: "Slow-path (bcrypt) verifications of legacy-format tokens."},
 				func() float64 { return float64(st.Legacy.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_stale_answers_total", Help: "Verifications answered from cache entries past their TTL because storage could not answer (--stale-if-error)."},
+				func() float64 { return float64(st.Stale.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latchkey_verify_breaker_fast_fails_total", Help: "Verifications of uncached tokens refused at once (503) while the verifier's circuit breaker was open."},
+				func() float64 { return float64(st.FastFails.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "latchkey_verify_breaker_open", Help: "1 while the verifier's circuit breaker is open: storage failed repeatedly and only cached tokens are answered."},
+				func() float64 {
+					if s.verify.Health().BreakerOpen {
+						return 1
+					}
+					return 0
+				}),
 		)
 	}
 	return m

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,14 +50,21 @@ type Config struct {
 	ForwardAuthSecret string
 	// Governance configures rate limits, last-used batching and leak reports.
 	Governance Governance
+	// StaleIfError is how long, while storage cannot answer, answers built from data read
+	// before the outage may still be given (default DefaultStaleIfError). The verifier has its
+	// own setting (verify.Options); serve sets both from --stale-if-error.
+	StaleIfError time.Duration
 	// RequestTimeout bounds each request's work (default DefaultRequestTimeout). It must be
 	// shorter than the HTTP server's write timeout: a transaction still open when it passes is
 	// rolled back and answered 503, so nothing commits that its client was never told about.
 	RequestTimeout time.Duration
 }
 
-// DefaultRequestTimeout is Config.RequestTimeout's default.
-const DefaultRequestTimeout = 30 * time.Second
+// Defaults of Config.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultStaleIfError   = 15 * time.Minute
+)
 
 // Server serves latchkey's HTTP interface.
 type Server struct {
@@ -71,7 +79,9 @@ type Server struct {
 	pages   *uiTemplates
 	reqSeq  atomic.Uint64
 	ready   readiness
-	reqPfx  string
+	// accounts holds accounts as last read (knownAccount by id), served while storage is down.
+	accounts sync.Map
+	reqPfx   string
 	// patterns lists the registered routes (for the documentation check).
 	patterns []string
 	// governor runs the governance features (rate limits, last-used batching, sweeps).
@@ -96,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.StaleIfError == 0 {
+		cfg.StaleIfError = DefaultStaleIfError
 	}
 	var pfx [3]byte
 	_, _ = rand.Read(pfx[:])

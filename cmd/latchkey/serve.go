@@ -23,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/postgres"
 	"github.com/latchkey/latchkey/server"
+	"github.com/latchkey/latchkey/sqlite"
 	"github.com/latchkey/latchkey/tokenfmt"
 	"github.com/latchkey/latchkey/verify"
 )
@@ -38,6 +39,8 @@ type serveOptions struct {
 	grpcAddr                      string
 	requestTimeout                time.Duration
 	shutdownTimeout               time.Duration
+	staleIfError                  time.Duration
+	sqliteBusyTimeout             time.Duration
 	gcPercent                     int
 	governance                    governanceOptions
 }
@@ -77,6 +80,8 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.StringVar(&o.grpcAddr, "grpc-addr", "", "address to serve Envoy's ext_authz over gRPC on (envoy.service.auth.v3.Authorization, with the --forward-auth-rules; off when empty)")
 	fl.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to wait for in-flight requests on shutdown")
 	fl.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "how long one request may work; a change still uncommitted then is rolled back and answered 503 (at most 50s, under the 60s write timeout)")
+	fl.DurationVar(&o.staleIfError, "stale-if-error", server.DefaultStaleIfError, "while the database cannot answer, how long past its --cache-ttl a cached token verification (and whoami) may still be answered; changes heard before the outage, expiry and revocation still apply; 0 turns it off")
+	fl.DurationVar(&o.sqliteBusyTimeout, "sqlite-busy-timeout", sqlite.DefaultBusyTimeout, "SQLite only: how long a write waits for a lock another process holds before it is answered 503")
 	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off (then set GOMEMLIMIT)")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
 	o.governance.flags(fl)
@@ -128,6 +133,12 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	if o.requestTimeout <= 0 || o.requestTimeout > 50*time.Second {
 		return fmt.Errorf("--request-timeout %s: want more than 0 and at most 50s (the server's write timeout is 60s)", o.requestTimeout)
 	}
+	if o.staleIfError < 0 {
+		return fmt.Errorf("--stale-if-error %s: want 0 (off) or more", o.staleIfError)
+	}
+	if o.sqliteBusyTimeout <= 0 || o.sqliteBusyTimeout > o.requestTimeout {
+		return fmt.Errorf("--sqlite-busy-timeout %s: want more than 0 and at most --request-timeout (%s)", o.sqliteBusyTimeout, o.requestTimeout)
+	}
 	if o.gcPercent < -1 {
 		return fmt.Errorf("--gc-percent %d: want -1 (off) or a percentage", o.gcPercent)
 	}
@@ -139,7 +150,7 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 		return err
 	}
 	start := time.Now()
-	store, err := openStoreLogged(ctx, o.db, log)
+	store, err := openStoreLogged(ctx, o.db, log, sqlite.Options{BusyTimeout: o.sqliteBusyTimeout})
 	if err != nil {
 		return err
 	}
@@ -186,11 +197,16 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 		}
 	}
 
-	v := verify.New(store, verify.Options{Format: format, TTL: o.cacheTTL})
+	stale := o.staleIfError
+	if stale == 0 {
+		stale = -1 // off, for both the verifier and the server (0 means their default)
+	}
+	v := verify.New(store, verify.Options{Format: format, TTL: o.cacheTTL, StaleIfError: stale})
 	defer store.Subscribe(v.Invalidate)()
 	go v.Run(ctx)
 	cfg := server.Config{Store: store, Verifier: v, Logger: log, Format: format, TrustedProxies: proxies,
-		Version: buildVersion(), SecureCookies: o.secureCookies, ForwardAuthSecret: o.forwardSecret, RequestTimeout: o.requestTimeout}
+		Version: buildVersion(), SecureCookies: o.secureCookies, ForwardAuthSecret: o.forwardSecret, RequestTimeout: o.requestTimeout,
+		StaleIfError: stale}
 	if err := o.governance.apply(&cfg); err != nil {
 		ln.Close()
 		return err

@@ -534,3 +534,99 @@ func membershipOf(tb testing.TB, s latchkey.Store, accountID int64, email string
 	}
 	return ms[0]
 }
+
+// A total outage after tokens were used: a gateway's cached tokens keep being answered past
+// their TTL (stale if error), whoami answers from the account read before, an unknown token and
+// every write are 503 with Retry-After, /readyz is 503 while /readyz/verify stays 200 and says
+// the cache is stale, and all of it ends when storage answers again.
+func TestHTTPOutageServesCachedTokens(t *testing.T) {
+	eachStore(t, func(t *testing.T, inner latchkey.Store) {
+		a := newWorld(t, inner, "Acme", "owner@acme.test")
+		_, secret := a.serviceToken("checked", admin.NewToken{Grants: []latchkey.Grant{jobAdmin}})
+		_, unused := a.serviceToken("never used", admin.NewToken{Grants: []latchkey.Grant{jobAdmin}})
+		fs := faultstore.Wrap(inner, faultstore.Options{ErrorRate: 1, Disabled: true})
+		const ttl = 100 * time.Millisecond
+		v := verify.New(fs, verify.Options{TTL: ttl})
+		t.Cleanup(fs.Subscribe(v.Invalidate))
+		srv, err := server.New(server.Config{Store: fs, Verifier: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "faults"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(srv)
+		t.Cleanup(hs.Close)
+		call := func(method, path, token string, body any) (int, http.Header, []byte) {
+			t.Helper()
+			resp, b, err := do(hs.Client(), method, hs.URL+path, token, body, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp.StatusCode, resp.Header, b
+		}
+		checkBody := func(tok string) map[string]any {
+			return map[string]any{"token": tok, "resource": "jobs", "access": "read"}
+		}
+		whoami := "/api/v3/whoami/"
+		for _, c := range []struct{ path, tok string }{{"/v1/check", secret}, {whoami, a.ownerPAT}} {
+			var body any
+			method := http.MethodGet
+			if c.path == "/v1/check" {
+				method, body = http.MethodPost, checkBody(c.tok)
+			}
+			if code, _, b := call(method, c.path, a.ownerPAT, body); code != http.StatusOK {
+				t.Fatalf("%s before the outage = %d %s", c.path, code, b)
+			}
+		}
+
+		fs.SetEnabled(true)
+		time.Sleep(3 * ttl) // every entry is past its TTL
+		for i := range 20 {
+			if code, _, b := call(http.MethodPost, "/v1/check", a.ownerPAT, checkBody(secret)); code != http.StatusOK {
+				t.Fatalf("check %d of a cached token during the outage = %d %s, want 200 (stale)", i+1, code, b)
+			}
+			code, _, b := call(http.MethodGet, whoami, a.ownerPAT, nil)
+			if code != http.StatusOK || !bytes.Contains(b, []byte(`"Acme"`)) {
+				t.Fatalf("whoami %d during the outage = %d %s, want 200 naming the account", i+1, code, b)
+			}
+		}
+		code, h, b := call(http.MethodPost, "/v1/check", a.ownerPAT, checkBody(unused))
+		if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+			t.Errorf("check of an uncached token during the outage = %d (Retry-After %q) %s, want 503", code, h.Get("Retry-After"), b)
+		}
+		path := "/api/v3/accounts/" + strconv.FormatInt(a.account.ID, 10) + "/projects/"
+		code, h, b = call(http.MethodPost, path, a.ownerPAT, map[string]any{"name": "during the outage"})
+		if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+			t.Errorf("a write during the outage = %d (Retry-After %q) %s, want 503", code, h.Get("Retry-After"), b)
+		}
+		var rep struct {
+			Status string `json:"status"`
+			Cache  struct {
+				Status     string `json:"status"`
+				StaleSince string `json:"stale_since"`
+			} `json:"cache"`
+		}
+		if code, _, b = call(http.MethodGet, "/readyz", "", nil); code != http.StatusServiceUnavailable {
+			t.Errorf("/readyz during the outage = %d %s, want 503", code, b)
+		}
+		code, _, b = call(http.MethodGet, "/readyz/verify", "", nil)
+		if err := json.Unmarshal(b, &rep); err != nil || code != http.StatusOK || rep.Cache.StaleSince == "" ||
+			(rep.Cache.Status != "stale" && rep.Cache.Status != "breaker_open") {
+			t.Errorf("/readyz/verify during the outage = %d %s, want 200 with a stale cache", code, b)
+		}
+
+		fs.SetEnabled(false)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, _, b = call(http.MethodPost, "/v1/check", a.ownerPAT, checkBody(unused))
+			if code == http.StatusOK {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("30 s after the outage ended, check of the unused token = %d %s; want 200", code, b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if code, _, b = call(http.MethodGet, "/readyz/verify", "", nil); json.Unmarshal(b, &rep) != nil || rep.Cache.Status != "ok" {
+			t.Errorf("/readyz/verify after the outage = %d %s, want the cache ok", code, b)
+		}
+	})
+}
