@@ -157,10 +157,10 @@ func childEnv() []string {
 }
 
 // launchNode starts a serve process; waitServing waits for its address.
-func launchNode(t *testing.T, bin, dsn string, i int) *node {
+func launchNode(t *testing.T, bin, dsn string, i int, args ...string) *node {
 	t.Helper()
 	n := &node{name: fmt.Sprintf("node %d", i+1), stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	n.cmd = exec.Command(bin, "serve", "--db", dsn, "--addr", "127.0.0.1:0", "--admin-email", "admin@example.com")
+	n.cmd = exec.Command(bin, append([]string{"serve", "--db", dsn, "--addr", "127.0.0.1:0", "--admin-email", "admin@example.com"}, args...)...)
 	n.cmd.Env = childEnv()
 	n.cmd.Stdout, n.cmd.Stderr = n.stdout, n.stderr
 	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -237,6 +237,19 @@ type cluster struct {
 
 func newCluster(t *testing.T, bin string, size int) *cluster {
 	t.Helper()
+	return newClusterWith(t, bin, size, clusterOptions{})
+}
+
+// clusterOptions vary how newClusterWith starts its nodes.
+type clusterOptions struct {
+	// args are added to every node's serve command line.
+	args []string
+	// appNames gives node i's PostgreSQL sessions the application_name appName(i).
+	appNames bool
+}
+
+func newClusterWith(t *testing.T, bin string, size int, o clusterOptions) *cluster {
+	t.Helper()
 	c := &cluster{dsn: pgtest.Schema(t, "pool_max_conns", "6")}
 	dir := t.TempDir()
 	pw, tokFile := filepath.Join(dir, "pw"), filepath.Join(dir, "admin.token")
@@ -266,7 +279,11 @@ func newCluster(t *testing.T, bin string, size int) *cluster {
 		t.Fatal(err)
 	}
 	for i := range size {
-		c.nodes = append(c.nodes, launchNode(t, bin, c.dsn, i))
+		dsn := c.dsn
+		if o.appNames {
+			dsn += "&application_name=" + appName(i)
+		}
+		c.nodes = append(c.nodes, launchNode(t, bin, dsn, i, o.args...))
 	}
 	for _, n := range c.nodes {
 		n.waitServing(t)
