@@ -52,6 +52,11 @@ const (
 	DefaultStatementTimeout = 5 * time.Second
 	DefaultLockTimeout      = 2 * time.Second
 	DefaultIdleInTxTimeout  = 10 * time.Second
+
+	// DefaultConnectWait is how long opening a connection keeps trying while PostgreSQL refuses
+	// it for lack of free connection slots (SQLSTATE 53300): connections of this or another node
+	// usually free up within milliseconds, so a burst is not answered 503 at once.
+	DefaultConnectWait = 2 * time.Second
 )
 
 // Store is a latchkey.Store on PostgreSQL. Close stops its listener and closes the pool.
@@ -71,8 +76,8 @@ type Options struct {
 
 // poolConfig is the database/sql pool sizing, read from the DSN's pool_* parameters.
 type poolConfig struct {
-	maxConns, maxIdleConns       int
-	maxConnLifetime, maxIdleTime time.Duration
+	maxConns, maxIdleConns                    int
+	maxConnLifetime, maxIdleTime, connectWait time.Duration
 }
 
 // splitDSN removes latchkey's own pool_* parameters from a postgres:// URL (PostgreSQL would
@@ -82,9 +87,10 @@ type poolConfig struct {
 //	pool_max_idle_conns      idle connections kept (default 10)
 //	pool_max_conn_lifetime   recycle connections after this long (default 30m)
 //	pool_max_conn_idle_time  close idle connections after this long (default 5m)
+//	pool_connect_wait        keep trying this long while the server has no free connection slots (default 2s)
 func splitDSN(dsn string) (string, poolConfig, error) {
 	pc := poolConfig{maxConns: DefaultMaxConns, maxIdleConns: DefaultMaxIdleConns,
-		maxConnLifetime: DefaultMaxConnLifetime, maxIdleTime: DefaultMaxConnIdleTime}
+		maxConnLifetime: DefaultMaxConnLifetime, maxIdleTime: DefaultMaxConnIdleTime, connectWait: DefaultConnectWait}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		// url.Error repeats the whole DSN, password included.
@@ -113,7 +119,7 @@ func splitDSN(dsn string) (string, poolConfig, error) {
 	durs := []struct {
 		name string
 		dst  *time.Duration
-	}{{"pool_max_conn_lifetime", &pc.maxConnLifetime}, {"pool_max_conn_idle_time", &pc.maxIdleTime}}
+	}{{"pool_max_conn_lifetime", &pc.maxConnLifetime}, {"pool_max_conn_idle_time", &pc.maxIdleTime}, {"pool_connect_wait", &pc.connectWait}}
 	for _, p := range durs {
 		if !q.Has(p.name) {
 			continue
@@ -172,7 +178,7 @@ func OpenWith(ctx context.Context, dsn string, opt Options) (*Store, error) {
 			cfg.RuntimeParams[name] = strconv.FormatInt(d.Milliseconds(), 10)
 		}
 	}
-	db := stdlib.OpenDB(*cfg)
+	db := sql.OpenDB(waitingConnector{Connector: stdlib.GetConnector(*cfg), wait: pc.connectWait})
 	db.SetMaxOpenConns(pc.maxConns)
 	db.SetMaxIdleConns(pc.maxIdleConns)
 	db.SetConnMaxLifetime(pc.maxConnLifetime)
@@ -192,6 +198,40 @@ func OpenWith(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		return fail(err)
 	}
 	return s, nil
+}
+
+// waitingConnector opens connections, retrying for up to wait (and the caller's deadline) while
+// PostgreSQL refuses them for lack of free slots; it then gives up with PostgreSQL's error,
+// which is answered 503 "no free connections".
+type waitingConnector struct {
+	driver.Connector
+	wait time.Duration
+}
+
+func (c waitingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	giveUp := time.Now().Add(c.wait)
+	pause := 5 * time.Millisecond
+	for {
+		conn, err := c.Connector.Connect(ctx)
+		if err == nil || !noFreeSlots(err) || time.Now().Add(pause).After(giveUp) {
+			return conn, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+// noFreeSlots reports whether PostgreSQL refused a connection because all its slots (or the
+// role's or database's) are taken.
+func noFreeSlots(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "53300"
 }
 
 // migrateWith migrates the database cfg names through a short-lived pool of its own.

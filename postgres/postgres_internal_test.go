@@ -2,12 +2,16 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/postgres/pgtest"
@@ -133,7 +137,7 @@ func TestChannelName(t *testing.T) {
 }
 
 func TestSplitDSN(t *testing.T) {
-	def := poolConfig{DefaultMaxConns, DefaultMaxIdleConns, DefaultMaxConnLifetime, DefaultMaxConnIdleTime}
+	def := poolConfig{DefaultMaxConns, DefaultMaxIdleConns, DefaultMaxConnLifetime, DefaultMaxConnIdleTime, DefaultConnectWait}
 	tests := []struct {
 		in      string
 		want    string
@@ -141,9 +145,10 @@ func TestSplitDSN(t *testing.T) {
 		wantErr bool
 	}{
 		{"postgres://u@h/db?sslmode=disable", "postgres://u@h/db?sslmode=disable", def, false},
-		{"postgresql://u@h/db?pool_max_conns=50&sslmode=require&pool_max_idle_conns=5&pool_max_conn_lifetime=1h&pool_max_conn_idle_time=30s",
-			"postgresql://u@h/db?sslmode=require", poolConfig{50, 5, time.Hour, 30 * time.Second}, false},
-		{"postgres://h/db?pool_max_conns=4", "postgres://h/db", poolConfig{4, 4, DefaultMaxConnLifetime, DefaultMaxConnIdleTime}, false},
+		{"postgresql://u@h/db?pool_max_conns=50&sslmode=require&pool_max_idle_conns=5&pool_max_conn_lifetime=1h&pool_max_conn_idle_time=30s&pool_connect_wait=500ms",
+			"postgresql://u@h/db?sslmode=require", poolConfig{50, 5, time.Hour, 30 * time.Second, 500 * time.Millisecond}, false},
+		{"postgres://h/db?pool_max_conns=4", "postgres://h/db", poolConfig{4, 4, DefaultMaxConnLifetime, DefaultMaxConnIdleTime, DefaultConnectWait}, false},
+		{"postgres://h/db?pool_connect_wait=-1s", "", def, true},
 		{"postgres://h/db?pool_max_conns=1", "", def, true},
 		{"postgres://h/db?pool_max_conns=many", "", def, true},
 		{"postgres://h/db?pool_max_conn_lifetime=forever", "", def, true},
@@ -267,4 +272,56 @@ func TestPingReportsListener(t *testing.T) {
 	if err := s.Ping(context.Background()); err == nil {
 		t.Errorf("Ping with the listener stopped = nil, want an error")
 	}
+}
+
+// TestConnectWaitsForAFreeSlot: with every connection slot of a role taken, opening one keeps
+// trying until a slot frees up (within the wait), and gives up with an error classified as
+// unavailable once the wait has passed.
+func TestConnectWaitsForAFreeSlot(t *testing.T) {
+	admin := pgtest.Admin(t)
+	role := fmt.Sprintf("latchkey_slots_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(`CREATE ROLE ` + role + ` LOGIN CONNECTION LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec(`DROP ROLE IF EXISTS ` + role) })
+	u, err := url.Parse(pgtest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	cfg, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	holder, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if !holder.IsClosed() {
+			holder.Close(ctx)
+		}
+	}()
+
+	// No slot frees up: the attempt gives up after its wait, unavailable.
+	c := waitingConnector{Connector: stdlib.GetConnector(*cfg), wait: 200 * time.Millisecond}
+	if conn, err := c.Connect(ctx); err == nil {
+		conn.Close()
+		t.Fatal("a second connection of a role limited to one was opened")
+	} else if reason, ok := Unavailable(err); !ok || !strings.Contains(reason, "no free connections") {
+		t.Errorf("out of slots: %v classified %q, %v; want unavailable, no free connections", err, reason, ok)
+	}
+
+	// The slot frees up while the attempt waits: it succeeds.
+	c.wait = 30 * time.Second
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		holder.Close(ctx)
+	}()
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		t.Fatalf("Connect while the only slot frees up: %v", err)
+	}
+	conn.Close()
 }
