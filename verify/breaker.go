@@ -121,6 +121,18 @@ func (b *breaker) done(probe bool, err error, now, wall int64) (answered bool) {
 	return true
 }
 
+// reset closes the breaker and forgets past failures.
+func (b *breaker) reset() {
+	b.failures.Store(0)
+	if !b.open.Load() {
+		return
+	}
+	b.mu.Lock()
+	b.open.Store(false)
+	b.probing, b.openedAt, b.retryAt, b.cooldown = false, 0, 0, 0
+	b.mu.Unlock()
+}
+
 // Health is the verifier's view of storage, for readiness checks and metrics.
 type Health struct {
 	// StaleSince is when the verifier began answering from cache entries past their TTL because

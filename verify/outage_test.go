@@ -623,3 +623,28 @@ func TestRefreshKeepsEntriesThroughOutage(t *testing.T) {
 		t.Errorf("Health() after recovery = %+v, want all clear", h)
 	}
 }
+
+// TestFlushClosesBreaker: a store whose change feed reconnects announces ChangeAll, which says
+// the database answers again and empties the cache; the breaker closes then, rather than
+// refusing every token (none cached any more) until its probe is due.
+func TestFlushClosesBreaker(t *testing.T) {
+	ctx := context.Background()
+	s, strs, _ := tokenStore(t, breakerThreshold+2)
+	f, v, _, _ := outageVerifier(s, Options{})
+	f.down.Store(true)
+	for i := range breakerThreshold {
+		_, err := v.Verify(ctx, strs[i], netip.Addr{})
+		wantUnavailable(t, "storage down", err)
+	}
+	if _, err := v.Verify(ctx, strs[breakerThreshold], netip.Addr{}); !errors.Is(err, ErrBreakerOpen) {
+		t.Fatalf("after %d failures: %v, want ErrBreakerOpen", breakerThreshold, err)
+	}
+	f.down.Store(false)
+	v.Invalidate(latchkey.Change{Kind: latchkey.ChangeAll})
+	if h := v.Health(); h.BreakerOpen || h.ConsecutiveFailures != 0 || !h.StaleSince.IsZero() {
+		t.Errorf("Health() after the flush = %+v, want the breaker closed", h)
+	}
+	if _, err := v.Verify(ctx, strs[breakerThreshold+1], netip.Addr{}); err != nil {
+		t.Errorf("after the flush, with storage back: Verify(uncached) = %v, want it read from storage", err)
+	}
+}

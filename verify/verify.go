@@ -1037,6 +1037,14 @@ func (v *Verifier) Invalidate(c latchkey.Change) {
 	if c.Kind == latchkey.ChangeAccount || c.Kind == latchkey.ChangeAll {
 		v.policies.invalidate(c)
 	}
+	if c.Kind == latchkey.ChangeAll {
+		// A store announces "everything may have changed" when its change feed is back after
+		// losing its connection, which says the database answers again; and every entry, stale
+		// or not, is about to go. Waiting for the breaker's probe would refuse every token,
+		// none of them cached any more, for up to its cool-down.
+		v.breaker.reset()
+		v.staleSince.Store(0)
+	}
 	if c.Kind == latchkey.ChangeToken {
 		v.idxMu.Lock()
 		h, ok := v.byToken[c.ID]
