@@ -71,9 +71,14 @@ type readiness struct {
 
 // probeHealth runs the checks once and records (and logs) what changed.
 func (s *Server) probeHealth(ctx context.Context) {
+	s.ready.probing.Lock()
+	defer s.ready.probing.Unlock()
+	s.runProbes(ctx)
+}
+
+// runProbes runs the checks; the caller holds ready.probing.
+func (s *Server) runProbes(ctx context.Context) {
 	rd := &s.ready
-	rd.probing.Lock()
-	defer rd.probing.Unlock()
 	check := func(fn func(context.Context) error) error {
 		cctx, cancel := context.WithTimeout(ctx, HealthProbeTimeout)
 		defer cancel()
@@ -162,10 +167,22 @@ type cacheReport struct {
 // Run has not started, or whose loop is stuck).
 func (s *Server) report(ctx context.Context) (readyReport, bool, bool) {
 	s.ready.mu.Lock()
-	stale := time.Since(s.ready.checked) > 3*HealthProbeInterval
+	rd0 := &s.ready
+	failing := !rd0.db.ok || !rd0.writes.ok || rd0.feed.known && !rd0.feed.ok
+	// While something fails, a readiness check looks again (at most once a second) rather than
+	// repeat a finding up to HealthProbeInterval old: a node is back in rotation as soon as it
+	// can serve.
+	never := rd0.checked.IsZero()
+	stale := time.Since(rd0.checked) > 3*HealthProbeInterval || failing && time.Since(rd0.checked) > time.Second
 	s.ready.mu.Unlock()
-	if stale {
-		s.probeHealth(ctx)
+	switch {
+	case never:
+		s.probeHealth(ctx) // there are no findings yet: wait for the first
+	case stale && s.ready.probing.TryLock():
+		// A check already under way (the loop's, or another request's) will do otherwise:
+		// this one reports the findings so far rather than queue behind it.
+		s.runProbes(ctx)
+		s.ready.probing.Unlock()
 	}
 	rd := &s.ready
 	rd.mu.Lock()
