@@ -165,8 +165,8 @@ func testPostgresStopped(t *testing.T, bin string) {
 	// made wholly inside it are counted as the outage's.
 	var phase atomic.Int32
 	var cachedT, uncachedT, writesT tally
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
+	w := newWorkers()
+	defer w.stop()
 	during := func(ta *tally, fn func() answer) {
 		if phase.Load() != 1 {
 			fn()
@@ -177,22 +177,8 @@ func testPostgresStopped(t *testing.T, bin string) {
 			ta.add(a)
 		}
 	}
-	loop := func(fn func(i int)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				fn(i)
-			}
-		}()
-	}
 	for g := range 3 {
-		loop(func(i int) {
+		w.loop(func(i int) {
 			n := c.nodes[(g+i)%len(c.nodes)]
 			during(&cachedT, func() answer {
 				a := c.checkToken(t, n, cached[(g*7+i)%len(cached)])
@@ -204,7 +190,7 @@ func testPostgresStopped(t *testing.T, bin string) {
 		})
 	}
 	var next atomic.Int64
-	loop(func(i int) {
+	w.loop(func(i int) {
 		n := c.nodes[i%len(c.nodes)]
 		if phase.Load() != 1 {
 			time.Sleep(10 * time.Millisecond)
@@ -215,7 +201,7 @@ func testPostgresStopped(t *testing.T, bin string) {
 		during(&uncachedT, func() answer { return c.checkToken(t, n, uncached[k]) })
 		time.Sleep(5 * time.Millisecond)
 	})
-	loop(func(i int) {
+	w.loop(func(i int) {
 		n := c.nodes[i%len(c.nodes)]
 		if phase.Load() != 1 {
 			time.Sleep(10 * time.Millisecond)
@@ -224,14 +210,6 @@ func testPostgresStopped(t *testing.T, bin string) {
 		during(&writesT, func() answer { return c.createTokenOn(t, n, fmt.Sprintf("outage-%d", i), fmt.Sprintf("outage-%d", i)) })
 		time.Sleep(20 * time.Millisecond)
 	})
-	defer func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
-		wg.Wait()
-	}()
 	time.Sleep(500 * time.Millisecond)
 
 	var recovery, firstWrite time.Duration
@@ -267,8 +245,7 @@ func testPostgresStopped(t *testing.T, bin string) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
-	close(stop)
-	wg.Wait()
+	w.stop()
 
 	t.Logf("PostgreSQL stopped for %s under load on 2 nodes (--cache-ttl 2s):", *faultsOutage)
 	t.Logf("  cached tokens   %s", &cachedT)
@@ -326,31 +303,22 @@ func testTokensTableLocked(t *testing.T, bin string) {
 		answered = map[string]int{} // name -> status its client saw
 		lockedT  tally
 		locked   atomic.Bool
-		stop     = make(chan struct{})
-		wg       sync.WaitGroup
+		w        = newWorkers()
 	)
+	defer w.stop()
 	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				name := fmt.Sprintf("locked-%d-%d", g, i)
-				during := locked.Load()
-				a := c.createTokenOn(t, c.nodes[(g+i)%2], name, name)
-				mu.Lock()
-				answered[name] = a.status
-				mu.Unlock()
-				if during && locked.Load() {
-					lockedT.add(a)
-				}
-				time.Sleep(10 * time.Millisecond)
+		w.loop(func(i int) {
+			name := fmt.Sprintf("locked-%d-%d", g, i)
+			during := locked.Load()
+			a := c.createTokenOn(t, c.nodes[(g+i)%2], name, name)
+			mu.Lock()
+			answered[name] = a.status
+			mu.Unlock()
+			if during && locked.Load() {
+				lockedT.add(a)
 			}
-		}()
+			time.Sleep(10 * time.Millisecond)
+		})
 	}
 	time.Sleep(300 * time.Millisecond)
 
@@ -370,8 +338,7 @@ func testTokensTableLocked(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	w.stop()
 
 	rows, err := pgtest.Admin(t).Query(`SELECT name FROM ` + schema + `.tokens WHERE name LIKE 'locked-%'`)
 	if err != nil {
@@ -432,30 +399,13 @@ func testFrozenNode(t *testing.T, bin string) {
 
 	// Node 1 writes without pause; it is stopped at random moments until PostgreSQL shows its
 	// session idle inside a transaction that has written.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
+	w := newWorkers()
 	for g := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c.createTokenOn(t, frozen, fmt.Sprintf("frozen-%d-%d", g, i), "")
-			}
-		}()
+		w.loop(func(i int) { c.createTokenOn(t, frozen, fmt.Sprintf("frozen-%d-%d", g, i), "") })
 	}
 	defer func() {
 		_ = syscall.Kill(pid, syscall.SIGCONT)
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
-		wg.Wait()
+		w.stop()
 	}()
 	time.Sleep(300 * time.Millisecond)
 	app := appName(0)
@@ -523,6 +473,37 @@ func testFrozenNode(t *testing.T, bin string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// workers run client loops until stopped.
+type workers struct {
+	done chan struct{}
+	once sync.Once
+	wg   sync.WaitGroup
+}
+
+func newWorkers() *workers { return &workers{done: make(chan struct{})} }
+
+// loop calls fn(0), fn(1), … in a goroutine of its own until stop.
+func (w *workers) loop(fn func(i int)) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-w.done:
+				return
+			default:
+			}
+			fn(i)
+		}
+	}()
+}
+
+// stop ends the loops and waits for them; calling it again does nothing.
+func (w *workers) stop() {
+	w.once.Do(func() { close(w.done) })
+	w.wg.Wait()
 }
 
 // appName is the application_name node i's sessions carry when clusterOptions.appNames is set.
