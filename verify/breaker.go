@@ -198,82 +198,64 @@ func (g *guarded) after(probe bool, err error) {
 	}
 }
 
-func (g *guarded) FindTokenByHash(ctx context.Context, hash []byte) (*latchkey.Token, error) {
+// guard runs read if the breaker lets it go, and records its outcome. A read that panics is
+// recorded as a failure before the panic goes on, so that a probe cannot leave the breaker
+// waiting for its outcome for good.
+func (g *guarded) guard(read func() error) error {
 	probe, err := g.before()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	t, err := g.src.FindTokenByHash(ctx, hash)
+	defer func() {
+		if p := recover(); p != nil {
+			g.after(probe, errReadPanicked)
+			panic(p)
+		}
+	}()
+	err = read()
 	g.after(probe, err)
+	return err
+}
+
+// errReadPanicked is what the breaker records for a read that panicked.
+var errReadPanicked = latchkey.Unavailable("a storage read panicked", nil)
+
+func (g *guarded) FindTokenByHash(ctx context.Context, hash []byte) (t *latchkey.Token, err error) {
+	err = g.guard(func() error { t, err = g.src.FindTokenByHash(ctx, hash); return err })
 	return t, err
 }
 
-func (g *guarded) FindTokensByHash(ctx context.Context, hashes [][]byte) ([]*latchkey.Token, error) {
-	probe, err := g.before()
-	if err != nil {
-		return nil, err
-	}
-	ts, err := g.batch.FindTokensByHash(ctx, hashes)
-	g.after(probe, err)
+func (g *guarded) FindTokensByHash(ctx context.Context, hashes [][]byte) (ts []*latchkey.Token, err error) {
+	err = g.guard(func() error { ts, err = g.batch.FindTokensByHash(ctx, hashes); return err })
 	return ts, err
 }
 
-func (g *guarded) FindTokenVersions(ctx context.Context, hashes [][]byte) ([]latchkey.TokenVersion, error) {
-	probe, err := g.before()
-	if err != nil {
-		return nil, err
-	}
-	vs, err := g.versions.FindTokenVersions(ctx, hashes)
-	g.after(probe, err)
+func (g *guarded) FindTokenVersions(ctx context.Context, hashes [][]byte) (vs []latchkey.TokenVersion, err error) {
+	err = g.guard(func() error { vs, err = g.versions.FindTokenVersions(ctx, hashes); return err })
 	return vs, err
 }
 
-func (g *guarded) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
-	probe, err := g.before()
-	if err != nil {
-		return nil, 0, err
-	}
-	ts, n, err := g.src.FindTokens(ctx, f)
-	g.after(probe, err)
+func (g *guarded) FindTokens(ctx context.Context, f latchkey.TokenFilter) (ts []*latchkey.Token, n int, err error) {
+	err = g.guard(func() error { ts, n, err = g.src.FindTokens(ctx, f); return err })
 	return ts, n, err
 }
 
-func (g *guarded) FindMemberGrants(ctx context.Context, accountID, userID int64) (*latchkey.Membership, []latchkey.Grant, error) {
-	probe, err := g.before()
-	if err != nil {
-		return nil, nil, err
-	}
-	m, gs, err := g.src.FindMemberGrants(ctx, accountID, userID)
-	g.after(probe, err)
+func (g *guarded) FindMemberGrants(ctx context.Context, accountID, userID int64) (m *latchkey.Membership, gs []latchkey.Grant, err error) {
+	err = g.guard(func() error { m, gs, err = g.src.FindMemberGrants(ctx, accountID, userID); return err })
 	return m, gs, err
 }
 
-func (g *guarded) FindUserByID(ctx context.Context, id int64) (*latchkey.User, error) {
-	probe, err := g.before()
-	if err != nil {
-		return nil, err
-	}
-	u, err := g.src.FindUserByID(ctx, id)
-	g.after(probe, err)
+func (g *guarded) FindUserByID(ctx context.Context, id int64) (u *latchkey.User, err error) {
+	err = g.guard(func() error { u, err = g.src.FindUserByID(ctx, id); return err })
 	return u, err
 }
 
-func (g *guarded) FindAccountByID(ctx context.Context, id int64) (*latchkey.Account, error) {
-	probe, err := g.before()
-	if err != nil {
-		return nil, err
-	}
-	a, err := g.src.FindAccountByID(ctx, id)
-	g.after(probe, err)
+func (g *guarded) FindAccountByID(ctx context.Context, id int64) (a *latchkey.Account, err error) {
+	err = g.guard(func() error { a, err = g.src.FindAccountByID(ctx, id); return err })
 	return a, err
 }
 
-func (g *guarded) FindIPRules(ctx context.Context, accountID int64) ([]*latchkey.IPRule, error) {
-	probe, err := g.before()
-	if err != nil {
-		return nil, err
-	}
-	rs, err := g.src.FindIPRules(ctx, accountID)
-	g.after(probe, err)
+func (g *guarded) FindIPRules(ctx context.Context, accountID int64) (rs []*latchkey.IPRule, err error) {
+	err = g.guard(func() error { rs, err = g.src.FindIPRules(ctx, accountID); return err })
 	return rs, err
 }

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ var errOutage = errors.New("injected outage")
 type flakyStore struct {
 	latchkey.Store
 	down    atomic.Bool
+	panics  atomic.Bool // the next read panics
 	reads   atomic.Int64
 	waiting atomic.Int64
 	mu      sync.Mutex
@@ -46,6 +48,9 @@ func (f *flakyStore) hangReads() (release func()) {
 
 func (f *flakyStore) fault(ctx context.Context) error {
 	f.reads.Add(1)
+	if f.panics.CompareAndSwap(true, false) {
+		panic("injected panic in a storage read")
+	}
 	f.mu.Lock()
 	hang := f.hang
 	f.mu.Unlock()
@@ -142,9 +147,10 @@ func wantUnavailable(t *testing.T, what string, err error) {
 	}
 }
 
-// TestStaleIfErrorServesThroughOutage: while storage fails, a cached principal and a cached
-// unknown token keep their answers past their TTL up to StaleIfError, and are refused (as
-// unavailable, never as a wrong answer) after it; once storage answers, entries are read again.
+// TestStaleIfErrorServesThroughOutage: while storage fails, a cached principal keeps its answer
+// past its TTL up to StaleIfError, and is refused (as unavailable, never as a wrong answer) after
+// it; a token remembered as unknown is not (it may have been created since: only storage may
+// say); once storage answers, entries are read again.
 func TestStaleIfErrorServesThroughOutage(t *testing.T) {
 	ctx := context.Background()
 	s, strs, _ := tokenStore(t, 1, latchkey.Grant{PermissionSet: "metadata_only", AllProjects: true})
@@ -168,12 +174,11 @@ func TestStaleIfErrorServesThroughOutage(t *testing.T) {
 		if p, err := v.Verify(ctx, good, netip.Addr{}); err != nil || p != before {
 			t.Errorf("at %v, storage down: Verify(cached) = %p, %v; want the cached principal %p", at, p, err, before)
 		}
-		if _, err := v.Verify(ctx, unknown, netip.Addr{}); !errors.Is(err, ErrUnknown) {
-			t.Errorf("at %v, storage down: Verify(cached unknown) = %v, want ErrUnknown", at, err)
-		}
+		_, err := v.Verify(ctx, unknown, netip.Addr{})
+		wantUnavailable(t, fmt.Sprintf("at %v, storage down: Verify(unknown past its NegativeTTL)", at), err)
 	}
-	if n := v.Stats().Stale.Load(); n != 6 {
-		t.Errorf("Stats().Stale = %d, want 6", n)
+	if n := v.Stats().Stale.Load(); n != 3 {
+		t.Errorf("Stats().Stale = %d, want 3", n)
 	}
 	if h := v.Health(); !h.StaleSince.Equal(t0.Add(11 * time.Second)) {
 		t.Errorf("Health().StaleSince = %v, want t0+11s (the first stale answer)", h.StaleSince)
@@ -183,8 +188,6 @@ func TestStaleIfErrorServesThroughOutage(t *testing.T) {
 	clock.Store(int64(71 * time.Second))
 	_, err = v.Verify(ctx, good, netip.Addr{})
 	wantUnavailable(t, "Verify(cached) past StaleIfError", err)
-	_, err = v.Verify(ctx, unknown, netip.Addr{})
-	wantUnavailable(t, "Verify(cached unknown) past StaleIfError", err)
 
 	f.down.Store(false)
 	clock.Store(int64(80 * time.Second)) // past any breaker cool-down
@@ -328,6 +331,9 @@ func TestExpiryHonouredWhileStale(t *testing.T) {
 	ctx := context.Background()
 	s, strs, toks := tokenStore(t, 1)
 	f, v, clock, t0 := outageVerifier(s, Options{TTL: 10 * time.Second})
+	// The rotation's grace period is stamped by the store: on the verifier's clock too, so
+	// that a slow machine cannot move it.
+	s.SetClock(func() time.Time { return t0.Add(time.Duration(clock.Load())) })
 	exp := t0.Add(30 * time.Second)
 	m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
 	if err != nil {
@@ -646,5 +652,40 @@ func TestFlushClosesBreaker(t *testing.T) {
 	}
 	if _, err := v.Verify(ctx, strs[breakerThreshold+1], netip.Addr{}); err != nil {
 		t.Errorf("after the flush, with storage back: Verify(uncached) = %v, want it read from storage", err)
+	}
+}
+
+// TestPanickingProbeDoesNotWedgeBreaker: a probe whose read panics is recorded as a failed probe,
+// so the breaker lets the next one through after its cool-down instead of waiting for the lost
+// probe's outcome for ever.
+func TestPanickingProbeDoesNotWedgeBreaker(t *testing.T) {
+	ctx := context.Background()
+	s, strs, _ := tokenStore(t, breakerThreshold+2)
+	f, v, clock, _ := outageVerifier(s, Options{})
+	f.down.Store(true)
+	for i := range breakerThreshold {
+		_, err := v.Verify(ctx, strs[i], netip.Addr{})
+		wantUnavailable(t, "storage down", err)
+	}
+	f.down.Store(false)
+	f.panics.Store(true)
+	clock.Store(int64(breakerMinCooldown))
+	func() {
+		defer func() {
+			if p := recover(); p == nil {
+				t.Error("the probe's panic did not reach its caller")
+			}
+		}()
+		_, _ = v.Verify(ctx, strs[breakerThreshold], netip.Addr{})
+	}()
+	if h := v.Health(); !h.BreakerOpen {
+		t.Fatalf("after a panicking probe: Health() = %+v, want the breaker still open", h)
+	}
+	clock.Store(int64(breakerMinCooldown + breakerMaxCooldown))
+	if _, err := v.Verify(ctx, strs[breakerThreshold+1], netip.Addr{}); err != nil {
+		t.Errorf("the next probe, storage healthy: Verify = %v, want it read from storage", err)
+	}
+	if h := v.Health(); h.BreakerOpen {
+		t.Errorf("after a successful probe: Health() = %+v, want the breaker closed", h)
 	}
 }

@@ -778,7 +778,10 @@ func (v *Verifier) miss(ctx context.Context, h [32]byte, token string, parsed to
 
 // staleOK reports whether sl may still be served at now when storage cannot answer.
 func (v *Verifier) staleOK(sl slot, now int64) bool {
-	if v.opt.StaleIfError <= 0 || sl.detail == nil {
+	// An unknown token is not answered stale: its creation, announced while it was remembered
+	// as unknown, does not reach the negative cache (invalidations are by token id), so after its
+	// NegativeTTL only storage may say it is unknown.
+	if v.opt.StaleIfError <= 0 || sl.detail == nil || sl.flags&flagNegative != 0 {
 		return false
 	}
 	if sl.flags&flagStale != 0 {
@@ -814,7 +817,9 @@ func (v *Verifier) serveStale(h [32]byte) (slot, bool) {
 	sl.flags &^= flagRefreshing
 	sl.until = min(now+int64(staleRetry), sl.detail.staleUntil)
 	sh.m[k] = sl
-	if v.staleSince.Load() == 0 {
+	// Only while reads are failing: a read that failed before another succeeded must not mark
+	// a recovered verifier stale.
+	if v.staleSince.Load() == 0 && v.breaker.failures.Load() > 0 {
 		v.staleSince.CompareAndSwap(0, v.wallNow())
 	}
 	return sl, true
