@@ -6,6 +6,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +67,59 @@ func StatusOf(err error) int {
 // Do sends a request and decodes the envelope's data into out (may be nil). It returns the
 // envelope for callers that need extra.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) (*apitype.Envelope, error) {
+	return c.do(ctx, method, path, body, out, "")
+}
+
+// CreateRetries is how many times a token creation is sent again after its answer was lost (no
+// response) or said the server could not reach its storage (503). Every try carries the same
+// Idempotency-Key, so at most one token is created: when an earlier try did create it, the
+// retry's answer is a 409 whose message gives the token's id (its string cannot be shown again).
+const CreateRetries = 2
+
+// create sends a token creation with a new Idempotency-Key, and again with the same key (after
+// 1 s, then 2 s) when its answer was lost or 503.
+func (c *Client) create(ctx context.Context, path string, body, out any) error {
+	key, err := newIdempotencyKey()
+	if err != nil {
+		return err
+	}
+	for try := 0; ; try++ {
+		_, err = c.do(ctx, http.MethodPost, path, body, out, key)
+		if try == CreateRetries || !retryable(ctx, err) {
+			return err
+		}
+		t := time.NewTimer(time.Duration(try+1) * time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// retryable reports whether a creation that failed with err may be sent again with its key.
+func retryable(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.StatusCode == http.StatusServiceUnavailable
+	}
+	var ue *url.Error
+	return errors.As(err, &ue) // the request went out, or may have; no answer came back
+}
+
+func newIdempotencyKey() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any, idempotencyKey string) (*apitype.Envelope, error) {
 	var rdr io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -86,6 +141,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) (*a
 	}
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	if idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", idempotencyKey)
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -220,7 +278,8 @@ func grantRequests(gs []apitype.Grant) []apitype.GrantRequest {
 	return out
 }
 
-// CreateServiceToken creates a token; the result's TokenString is the only copy.
+// CreateServiceToken creates a token; the result's TokenString is the only copy. It is sent with
+// an Idempotency-Key and retried (see CreateRetries) when its answer is lost or 503.
 func (c *Client) CreateServiceToken(ctx context.Context, accountID int64, req CreateServiceTokenRequest) (*apitype.Token, error) {
 	grants := grantRequests(req.PermissionGrants)
 	body := apitype.TokenRequest{Name: &req.Name, PermissionGrants: &grants}
@@ -231,7 +290,7 @@ func (c *Client) CreateServiceToken(ctx context.Context, accountID int64, req Cr
 		body.AllowedCIDRs = &req.AllowedCIDRs
 	}
 	var t apitype.Token
-	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/service-tokens/", body, &t)
+	err := c.create(ctx, acct(accountID)+"/service-tokens/", body, &t)
 	return &t, err
 }
 
@@ -286,10 +345,11 @@ func (c *Client) ReplaceServiceTokenPermissions(ctx context.Context, accountID, 
 	return out, err
 }
 
-// CreatePAT creates a personal access token for userID (the caller must be that user).
+// CreatePAT creates a personal access token for userID (the caller must be that user), retried
+// like CreateServiceToken.
 func (c *Client) CreatePAT(ctx context.Context, accountID, userID int64, name string) (*apitype.Token, error) {
 	var t apitype.Token
-	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/users/%d/account-apikeys/", acct(accountID), userID), apitype.PATRequest{Name: &name}, &t)
+	err := c.create(ctx, fmt.Sprintf("%s/users/%d/account-apikeys/", acct(accountID), userID), apitype.PATRequest{Name: &name}, &t)
 	return &t, err
 }
 
