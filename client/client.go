@@ -52,7 +52,8 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("latchkey: %d %s", e.StatusCode, e.Message)
+	// No "latchkey:" prefix: the CLI adds its own, and other callers name the server as they like.
+	return fmt.Sprintf("%d %s", e.StatusCode, e.Message)
 }
 
 // StatusOf returns the HTTP status of an *APIError, or 0.

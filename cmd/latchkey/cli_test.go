@@ -93,6 +93,10 @@ func TestCLITokenCommands(t *testing.T) {
 			t.Errorf("latchkey %v = %v\n%s; want an error containing %q", tt.args, err, out, tt.want)
 		}
 	}
+	// The server's refusal, as main prints it: "latchkey: " once, then the status and message.
+	if _, err := runCLI(t, env, "token", "delete", "999999"); err == nil || !strings.HasPrefix(err.Error(), "404 ") {
+		t.Errorf("latchkey token delete 999999 = %v; want an error starting with the status (main adds \"latchkey: \")", err)
+	}
 }
 
 // TestHelpEverywhere checks that every command explains itself.
