@@ -749,10 +749,14 @@ func testAuditChain(t *testing.T, s latchkey.Store) {
 	if created.Context["uid"] != tok.UID {
 		t.Errorf("audit context = %v, want uid", created.Context)
 	}
-	ev := "service_token.*"
-	filtered, _, err := s.FindAuditEntries(context.Background(), latchkey.AuditFilter{AccountID: a.ID, EventType: &ev})
-	if err != nil || len(filtered) != 2 {
-		t.Errorf("FindAuditEntries(service_token.*) = %d entries, %v", len(filtered), err)
+	// A category, with or without ".*", is every event in it; an exact type is that one; the
+	// "_" in a category is a character, not a LIKE wildcard.
+	for ev, want := range map[string]int{"service_token.*": 2, "service_token": 2, "service_token.created": 1,
+		"service.token": 0, "service%": 0, "servicextoken": 0, "user": 1, "project.*": 1} {
+		filtered, _, err := s.FindAuditEntries(context.Background(), latchkey.AuditFilter{AccountID: a.ID, EventType: &ev})
+		if err != nil || len(filtered) != want {
+			t.Errorf("FindAuditEntries(event_type %q) = %d entries, %v; want %d", ev, len(filtered), err, want)
+		}
 	}
 	n, brk, err := latchkey.VerifyAuditChain(context.Background(), s)
 	if err != nil || brk != nil || n < len(want) {

@@ -49,10 +49,14 @@ func (s *Store) FindAuditEntries(ctx context.Context, f latchkey.AuditFilter) ([
 	var w where
 	w.add("account_id = ?", f.AccountID)
 	if f.EventType != nil {
-		if strings.HasSuffix(*f.EventType, ".*") {
-			w.add("event_type LIKE ?", strings.TrimSuffix(*f.EventType, "*")+"%")
-		} else {
-			w.add("event_type = ?", *f.EventType)
+		switch et := *f.EventType; {
+		case strings.HasSuffix(et, ".*"):
+			w.add(`event_type LIKE ? ESCAPE '\'`, likePrefix(strings.TrimSuffix(et, "*")))
+		case !strings.Contains(et, "."):
+			// A category ("service_token") means every event in it, as "service_token.*" does.
+			w.add(`(event_type = ? OR event_type LIKE ? ESCAPE '\')`, et, likePrefix(et+"."))
+		default:
+			w.add("event_type = ?", et)
 		}
 	}
 	if f.Actor != nil {

@@ -477,6 +477,10 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 // likeContains makes the pattern of a case-insensitive "contains" match (LOWER(col) LIKE ?
 // ESCAPE '\'), escaping the pattern characters in s.
 func likeContains(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(s)) + "%"
+	return "%" + likeEscaper.Replace(strings.ToLower(s)) + "%"
 }
+
+// likePrefix makes the pattern of a "starts with" match (col LIKE ? ESCAPE '\').
+func likePrefix(s string) string { return likeEscaper.Replace(s) + "%" }
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
