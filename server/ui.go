@@ -619,6 +619,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	// Profile and personal access tokens.
 	mux.Handle("GET /profile", s.ui(s.handleUIProfile))
 	mux.Handle("POST /profile/tokens", s.ui(s.handleUIPATCreate))
+	mux.Handle("POST /profile/password", s.ui(s.handleUIPasswordChange))
 	mux.Handle("GET /profile/tokens/{token_id}/rotate", s.ui(s.handleUIPATRotateForm))
 	mux.Handle("POST /profile/tokens/{token_id}/rotate", s.ui(s.handleUIPATRotate))
 	mux.Handle("GET /profile/tokens/{token_id}/delete", s.ui(s.handleUIPATDeleteConfirm))

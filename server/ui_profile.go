@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -25,6 +26,8 @@ type profileData struct {
 	Expiry   string
 	Expiries []choice
 	Errors   map[string]string
+	// PasswordErrors marks the fields of the change-password form.
+	PasswordErrors map[string]string
 }
 
 func (s *Server) patUI() tokenUI {
@@ -41,7 +44,7 @@ func (s *Server) profileData(ctx context.Context, r *http.Request, us *uiSession
 	if err != nil {
 		return nil, err
 	}
-	d := &profileData{User: u, License: us.p.License, Expiries: expiryChoices(a), Errors: map[string]string{},
+	d := &profileData{User: u, License: us.p.License, Expiries: expiryChoices(a), Errors: map[string]string{}, PasswordErrors: map[string]string{},
 		FormID: randomString(18), Pager: pager{Page: pageParam(r), PerPage: latchkey.MaxLimit, Base: "/profile?"}}
 	groups, err := s.admin.MyGroups(ctx, us.p)
 	if err != nil {
@@ -117,4 +120,51 @@ func (s *Server) handleUIPATDeleteConfirm(w http.ResponseWriter, r *http.Request
 
 func (s *Server) handleUIPATDelete(w http.ResponseWriter, r *http.Request, us *uiSession) error {
 	return s.uiDelete(w, r, us, s.patUI())
+}
+
+// handleUIPasswordChange changes the signed-in user's password (the current one is required and
+// guessed at no faster than sign-in allows). Every session of the user ends; this browser is
+// signed in again.
+func (s *Server) handleUIPasswordChange(w http.ResponseWriter, r *http.Request, us *uiSession) error {
+	ctx := r.Context()
+	if err := s.limitSignIn(r); err != nil {
+		return err
+	}
+	d, err := s.profileData(ctx, r, us)
+	if err != nil {
+		return err
+	}
+	f := r.PostForm
+	current, next := f.Get("current_password"), f.Get("new_password")
+	refuse := func(field, msg string) error {
+		d.PasswordErrors[field] = msg
+		s.showStatus(w, r, us, http.StatusBadRequest, "profile", "Profile", d, "Your password was not changed: fix the fields marked below.")
+		return nil
+	}
+	if next != f.Get("confirm_password") {
+		return refuse("confirm_password", "The two new passwords differ.")
+	}
+	err = s.admin.ChangePassword(ctx, us.p, current, next)
+	if err == admin.ErrWrongCurrentPassword {
+		s.signInFailed(r, "", us.p.UserID)
+	}
+	var le *latchkey.Error
+	if errors.As(err, &le) && le.Code == latchkey.EInvalid && (le.Field == "current_password" || le.Field == "new_password") {
+		return refuse(le.Field, le.Message)
+	}
+	if err != nil {
+		return err
+	}
+	// The change ended every session of the user, this one too.
+	u, err := s.admin.User(ctx, us.p, us.p.UserID)
+	if err != nil {
+		return err
+	}
+	sess, err := s.admin.StartSession(ctx, u, us.p.AccountID, s.cfg.SessionMax)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, s.cookie(r, sessionCookie, sess.Cookie, s.cfg.SessionMax))
+	s.redirectFlash(w, r, "/profile", "Your password was changed. You were signed out everywhere else.")
+	return nil
 }
