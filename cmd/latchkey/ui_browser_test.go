@@ -368,6 +368,16 @@ func TestUIAccessControl(t *testing.T) {
 
 	t.Run("read_only", func(t *testing.T) {
 		b.signIn(ts.URL, "viewer@example.com", testAdminPassword)
+		// The navigation shows only what the user may use.
+		b.open(ts.URL + "/settings/account")
+		for _, sel := range []string{"#menu-service-tokens", "#sidebar-service-tokens", `a[href="/settings/audit-log"]`, `a[href="/settings/ip-restrictions"]`} {
+			if n := b.count(sel); n != 0 {
+				t.Errorf("read_only user's navigation has %s", sel)
+			}
+		}
+		if n := b.count(`a[href="/settings/projects"]`); n == 0 {
+			t.Error("read_only user's navigation lost Projects, which they may read")
+		}
 		resp := b.open(ts.URL + "/settings/service-tokens")
 		if resp.Status != http.StatusForbidden {
 			t.Errorf("read_only user on Service tokens: status %d, want 403", resp.Status)
@@ -387,6 +397,10 @@ func TestUIAccessControl(t *testing.T) {
 
 	t.Run("it", func(t *testing.T) {
 		b.signIn(ts.URL, "it@example.com", testAdminPassword)
+		b.open(ts.URL + "/settings/account")
+		if b.count("#menu-service-tokens") != 1 || b.count("#sidebar-service-tokens") != 1 {
+			t.Error("IT user's navigation lacks Service tokens, which they may read")
+		}
 		if resp := b.open(ts.URL + "/settings/service-tokens"); resp.Status != http.StatusOK {
 			t.Fatalf("IT user on Service tokens: status %d, want 200 (security_admin reads them)", resp.Status)
 		}
