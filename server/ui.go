@@ -613,6 +613,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	settings("GET /settings/ip-restrictions", "ip-restrictions", s.handleUIIPRestrictions)
 	settings("POST /settings/ip-restrictions", "ip-restrictions", s.handleUIIPRuleAdd)
 	settings("POST /settings/ip-restrictions/enforcement", "ip-restrictions", s.handleUIIPEnforcement)
+	settings("GET /settings/ip-restrictions/{rule_id}/delete", "ip-restrictions", s.handleUIIPRuleDeleteConfirm)
 	settings("POST /settings/ip-restrictions/{rule_id}/delete", "ip-restrictions", s.handleUIIPRuleDelete)
 	settings("GET /settings/audit-log", "audit-log", s.handleUIAuditLog)
 

@@ -101,6 +101,30 @@ func splitCIDRs(v string) []string {
 	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' || r == '\t' })
 }
 
+// ipRuleDeleteData is the confirmation page of a rule's deletion.
+type ipRuleDeleteData struct {
+	Rule     *latchkey.IPRule
+	Enforced bool
+}
+
+// handleUIIPRuleDeleteConfirm asks before deleting a rule, unless the deletion would be refused
+// (it would lock the caller out): then the rules page says why.
+func (s *Server) handleUIIPRuleDeleteConfirm(w http.ResponseWriter, r *http.Request, us *uiSession) error {
+	id, err := pathID(r, "rule_id")
+	if err != nil {
+		return err
+	}
+	a, rule, err := s.admin.IPRule(r.Context(), us.p, id)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.admin.DeleteIPRule(admin.DryRun(r.Context()), us.p, state(r.Context()).ip, id); err != nil {
+		return s.ipRefused(w, r, us, err, "The rule was not deleted: ")
+	}
+	s.show(w, r, us, "ip_rule_delete", "Delete "+rule.Name, &ipRuleDeleteData{Rule: rule, Enforced: a.Settings.IPRestrictionsEnabled})
+	return nil
+}
+
 func (s *Server) handleUIIPRuleDelete(w http.ResponseWriter, r *http.Request, us *uiSession) error {
 	id, err := pathID(r, "rule_id")
 	if err != nil {
@@ -108,16 +132,34 @@ func (s *Server) handleUIIPRuleDelete(w http.ResponseWriter, r *http.Request, us
 	}
 	_, rule, err := s.admin.DeleteIPRule(r.Context(), us.p, state(r.Context()).ip, id)
 	if err != nil {
-		return err
+		return s.ipRefused(w, r, us, err, "The rule was not deleted: ")
 	}
 	s.redirectFlash(w, r, "/settings/ip-restrictions", "Deleted rule "+rule.Name+".")
+	return nil
+}
+
+// ipRefused shows a refused change on the rules page itself, with the reason at the top, rather
+// than on an error page with no way on. Failures of latchkey or its storage get the error page.
+func (s *Server) ipRefused(w http.ResponseWriter, r *http.Request, us *uiSession, err error, prefix string) error {
+	if latchkey.SystemError(err) || latchkey.ErrorCodeOf(err) == latchkey.ENotFound {
+		return err
+	}
+	d, _, derr := s.ipRulesData(r, us.p)
+	if derr != nil {
+		return err
+	}
+	s.showStatus(w, r, us, formStatus(err), "ip_restrictions", "IP restrictions", d, prefix+latchkey.ErrorMessage(err))
 	return nil
 }
 
 func (s *Server) handleUIIPEnforcement(w http.ResponseWriter, r *http.Request, us *uiSession) error {
 	enabled := r.PostForm.Get("enabled") == "on"
 	if _, _, err := s.admin.SetIPEnforcement(r.Context(), us.p, state(r.Context()).ip, enabled); err != nil {
-		return err
+		what := "The rules were not enforced: "
+		if !enabled {
+			what = "Enforcement was not switched off: "
+		}
+		return s.ipRefused(w, r, us, err, what)
 	}
 	msg := "IP restrictions are no longer enforced."
 	if enabled {

@@ -83,11 +83,35 @@ func TestUIIPRestrictions(t *testing.T) {
 	if err := jsonUnmarshal(rules.Data, &list); err != nil || len(list) != 1 {
 		t.Fatalf("rules through the API = %+v, %v; want the one added in the UI", list, err)
 	}
+	// The trash can asks first; the rule stays until the confirmation is posted.
+	if !strings.Contains(admin.page(t, "/settings/ip-restrictions"), pathf(`href="/settings/ip-restrictions/%d/delete"`, list[0].ID)) {
+		t.Error("the rule's trash can does not lead to the confirmation")
+	}
+	page = admin.page(t, pathf("/settings/ip-restrictions/%d/delete", list[0].ID))
+	if !strings.Contains(page, `id="confirm-delete"`) || !strings.Contains(page, "blocklist") || !strings.Contains(page, "enforced") {
+		t.Fatalf("delete confirmation:\n%s", page)
+	}
+	if page := admin.page(t, "/settings/ip-restrictions"); !strings.Contains(page, "blocklist") {
+		t.Error("opening the confirmation deleted the rule")
+	}
 	if status, _ := admin.postPage(t, pathf("/settings/ip-restrictions/%d/delete", list[0].ID), form()); status != http.StatusSeeOther {
 		t.Fatalf("delete rule: %d, want 303", status)
 	}
 	if page := admin.page(t, "/settings/ip-restrictions"); strings.Contains(page, "blocklist") {
 		t.Error("the deleted rule is still listed")
+	}
+
+	// Refused changes come back on the rules page, saying why, not on an error page.
+	if status, _ := admin.postPage(t, "/settings/ip-restrictions/enforcement", form()); status != http.StatusSeeOther {
+		t.Fatalf("stop enforcing: %d, want 303", status)
+	}
+	if status, page := admin.postPage(t, "/settings/ip-restrictions", form("name", "vpn", "type", "allow", "cidrs", "10.0.0.0/8")); status != http.StatusSeeOther {
+		t.Fatalf("an allow rule leaving the admin out, not enforced: %d, want 303:\n%s", status, page)
+	}
+	status, page = admin.postPage(t, "/settings/ip-restrictions/enforcement", form("enabled", "on"))
+	if status < 400 || status >= 500 || !strings.Contains(page, "The rules were not enforced") || !strings.Contains(page, "lock you out") ||
+		!strings.Contains(page, `id="ip-rule-table"`) {
+		t.Fatalf("enforcing rules that lock the admin out: %d; want a 4xx on the rules page saying why:\n%s", status, page)
 	}
 
 	// A read-only member sees the rules but may not change them.
