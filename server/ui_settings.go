@@ -42,7 +42,11 @@ type accountData struct {
 	// Grace is the default rotation grace in seconds, as chosen; Graces the choices.
 	Grace  string
 	Graces []choice
-	Errors formErrors
+	// The token security policy form: leak action, reuse ("revoke" or "refuse"), maximum
+	// lifetime in seconds ("0": none) and its choices.
+	LeakAction, Reuse, MaxLifetime string
+	Lifetimes                      []choice
+	Errors                         formErrors
 }
 
 func (s *Server) accountData(r *http.Request, us *uiSession) (*accountData, error) {
@@ -50,9 +54,63 @@ func (s *Server) accountData(r *http.Request, us *uiSession) (*accountData, erro
 	if err != nil {
 		return nil, err
 	}
+	reuse := "refuse"
+	if a.Settings.ReuseRevokesFamily {
+		reuse = "revoke"
+	}
 	return &accountData{Account: a, Name: a.Name, Errors: formErrors{},
-		Grace:  strconv.FormatInt(int64(a.Settings.DefaultRotationGrace/time.Second), 10),
-		Graces: graceChoices(a.Settings.DefaultRotationGrace)}, nil
+		Grace:      strconv.FormatInt(int64(a.Settings.DefaultRotationGrace/time.Second), 10),
+		Graces:     graceChoices(a.Settings.DefaultRotationGrace),
+		LeakAction: a.Settings.LeakAction, Reuse: reuse,
+		MaxLifetime: strconv.FormatInt(int64(a.Settings.MaxTokenLifetime/time.Second), 10),
+		Lifetimes:   lifetimeChoices(a.Settings.MaxTokenLifetime)}, nil
+}
+
+// lifetimeChoices are the maximum token lifetimes the policy form offers, with the current one.
+func lifetimeChoices(cur time.Duration) []choice {
+	const day = 86400
+	out := []choice{{"0", "No limit"}, {strconv.Itoa(7 * day), "7 days"}, {strconv.Itoa(30 * day), "30 days"},
+		{strconv.Itoa(90 * day), "90 days"}, {strconv.Itoa(180 * day), "180 days"}, {strconv.Itoa(365 * day), "1 year"}}
+	v := strconv.FormatInt(int64(cur/time.Second), 10)
+	for _, c := range out {
+		if c.Value == v {
+			return out
+		}
+	}
+	return append(out, choice{v, humanDuration(cur)})
+}
+
+// updatePolicy applies the token security policy form.
+func (s *Server) updatePolicy(w http.ResponseWriter, r *http.Request, us *uiSession, d *accountData) error {
+	f := r.PostForm
+	d.LeakAction, d.Reuse, d.MaxLifetime = f.Get("leak_action"), f.Get("reuse"), f.Get("max_token_lifetime")
+	var u admin.SettingsUpdate
+	u.LeakAction = &d.LeakAction
+	switch d.Reuse {
+	case "revoke", "refuse":
+		b := d.Reuse == "revoke"
+		u.ReuseRevokesFamily = &b
+	default:
+		d.Errors["reuse_revokes_family"] = "Choose what a reused rotated-out token does."
+	}
+	n, err := strconv.ParseInt(d.MaxLifetime, 10, 64)
+	if err != nil || n < 0 || n > int64(admin.MaxTokenLifetimeCap/time.Second) {
+		d.Errors["max_token_lifetime_seconds"] = "Choose a maximum lifetime from the list."
+	}
+	lifetime := time.Duration(n) * time.Second
+	u.MaxTokenLifetime = &lifetime
+	if len(d.Errors) == 0 {
+		_, err := s.admin.UpdateSettings(r.Context(), us.p, u)
+		if err == nil {
+			s.redirectFlash(w, r, "/settings/account", "Token security policy saved.")
+			return nil
+		}
+		if err := fieldErr(d.Errors, err, "leak_action", "reuse_revokes_family", "max_token_lifetime_seconds"); err != nil {
+			return err
+		}
+	}
+	s.showStatus(w, r, us, http.StatusBadRequest, "account", "Account", d, "The policy was not saved: fix the fields marked below.")
+	return nil
 }
 
 func (s *Server) handleUIAccount(w http.ResponseWriter, r *http.Request, us *uiSession) error {
@@ -64,12 +122,15 @@ func (s *Server) handleUIAccount(w http.ResponseWriter, r *http.Request, us *uiS
 	return nil
 }
 
-// handleUIAccountUpdate renames the account (form "name") or sets its default rotation grace
-// (form "default_rotation_grace").
+// handleUIAccountUpdate renames the account (form "name"), sets its default rotation grace
+// (form "default_rotation_grace") or its token security policy (form=policy).
 func (s *Server) handleUIAccountUpdate(w http.ResponseWriter, r *http.Request, us *uiSession) error {
 	d, err := s.accountData(r, us)
 	if err != nil {
 		return err
+	}
+	if r.PostForm.Get("form") == "policy" {
+		return s.updatePolicy(w, r, us, d)
 	}
 	if v, ok := r.PostForm["default_rotation_grace"]; ok {
 		d.Grace = first(v)
