@@ -170,6 +170,18 @@ func (b *browser) shot(name string) {
 	}
 }
 
+// viewShot saves what the window shows (not the whole page) as name.png.
+func (b *browser) viewShot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("browser: screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
 // signIn signs in through the form and checks that it lands on a signed-in page.
 func (b *browser) signIn(baseURL, email, password string) {
 	b.t.Helper()

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/latchkey/latchkey/apitype"
+	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/sqlite"
+)
+
+// TestUILayoutHolds opens every page at three window sizes with realistic data — 50 used
+// tokens, a 255-character name without spaces, Unicode, long emails, every badge — and checks
+// that nothing is wider than the window (document scrollWidth <= clientWidth, which is innerWidth
+// less the vertical scroll bar), so actions are never pushed off screen.
+func TestUILayoutHolds(t *testing.T) {
+	b := newBrowser(t)
+	ts := startServer(t, "enterprise")
+	ctx := context.Background()
+	long := strings.Repeat("x", 255)
+	p, err := ts.Admin.CreateProject(ctx, ts.AccountID, "analytics-"+strings.Repeat("p", 200), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{long, "日本語のトークン・本番環境用の長い名前と説明", "ci-" + strings.Repeat("deploy-", 20)}
+	for i := range 47 {
+		names = append(names, fmt.Sprintf("integration-%02d", i))
+	}
+	var ids []int64
+	for i, n := range names {
+		grants := []apitype.Grant{client.GrantOn("job_admin", p.ID), client.GrantOn("metadata_only", 0)}
+		req := client.CreateServiceTokenRequest{Name: n, PermissionGrants: grants}
+		if i%7 == 0 {
+			req.AllowedCIDRs = []string{"127.0.0.0/8", "2001:db8:ffff:ffff:ffff:ffff:ffff:0/112"}
+		}
+		if i%5 == 0 {
+			req.ExpiresAt = time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
+		}
+		tok, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tok.ID)
+	}
+	if _, err := ts.Admin.RotateServiceToken(ctx, ts.AccountID, ids[1], 3600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Admin.DeleteServiceToken(ctx, ts.AccountID, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Admin.CreateUser(ctx, ts.AccountID, client.CreateUserRequest{Email: "a.very.long.email.address." + strings.Repeat("q", 60) + "@example.com",
+		Password: testAdminPassword, LicenseType: "developer"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Admin.CreateGroup(ctx, ts.AccountID, "group-"+strings.Repeat("g", 200), []apitype.Grant{client.GrantOn("job_viewer", p.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	// Every token was used, from an IPv6 address: the longest "Last used" there is.
+	db, err := sql.Open("sqlite", sqlite.DSN(ts.DB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE tokens SET last_used_at = ?, last_used_ip = ?`, time.Now().Add(-90*time.Minute).UnixMicro(),
+		"2001:db8:ffff:ffff:ffff:ffff:ffff:fffe"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	pages := []string{"/", "/profile", "/settings/account", "/settings/projects", "/settings/users", "/settings/groups",
+		"/settings/service-tokens", "/settings/service-tokens?view=revoked", "/settings/service-tokens/new",
+		"/settings/ip-restrictions", "/settings/audit-log"}
+	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
+	for _, size := range [][2]int64{{1280, 800}, {1024, 768}, {390, 844}} {
+		b.do(fmt.Sprintf("resize to %dx%d", size[0], size[1]), chromedp.EmulateViewport(size[0], size[1]))
+		for _, path := range pages {
+			b.open(ts.URL + path)
+			if path == "/settings/service-tokens" {
+				b.viewShot(fmt.Sprintf("ui-layout-%dx%d-service-tokens", size[0], size[1]))
+			}
+			// clientWidth, not innerWidth: the window's width less its vertical scroll bar.
+			got := evalJS[[]float64](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
+			if got[0] > got[1] {
+				widest := evalJS[string](b, `(() => { let w = null; for (const e of document.querySelectorAll('body *')) {
+					const r = e.getBoundingClientRect(); if (r.right > document.documentElement.clientWidth + 1 && (!w || r.width < w.getBoundingClientRect().width)) w = e; }
+					return w ? w.tagName + (w.id ? '#' + w.id : '') + '.' + w.className + ' right=' + Math.round(w.getBoundingClientRect().right) : ''; })()`)
+				t.Errorf("%dx%d %s: the page is %v px wide in a %v px window (first overflowing element: %s)", size[0], size[1], path, got[0], got[1], widest)
+			}
+		}
+	}
+}
