@@ -86,7 +86,7 @@ func ValidateGrant(g latchkey.Grant) error {
 	}
 	if len(g.WritableEnvs) > 0 && !set.AcceptsWritableEnvs() {
 		return latchkey.FieldError("writable_environment_categories",
-			"permission set %s does not accept writable_environment_categories (only analyst, database_admin, developer, git_admin and team_admin do)", g.PermissionSet)
+			"permission set %s does not take writable environment categories (only analyst, database_admin, developer, git_admin and team_admin do)", g.PermissionSet)
 	}
 	for _, c := range g.WritableEnvs {
 		if !c.Valid() {

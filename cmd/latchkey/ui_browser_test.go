@@ -108,7 +108,7 @@ func TestUIServiceTokenFlow(t *testing.T) {
 	if resp := b.clickTo("#create-token"); resp.Status != http.StatusBadRequest {
 		t.Errorf("creating with a writable environment on job_admin: status %d, want 400", resp.Status)
 	}
-	if got := b.text("#grant-envs-0-error"); !strings.Contains(got, "does not accept writable_environment_categories") {
+	if got := b.text("#grant-envs-0-error"); !strings.Contains(got, "does not take writable environment categories") {
 		t.Errorf("error next to row 1's environments = %q", got)
 	}
 	if got := b.value("#token-name") + "|" + b.value("#grant-set-0") + "|" + b.value("#grant-project-0") + "|" + b.value("#grant-set-1") + "|" + b.value("#grant-project-1"); got != "ci-deploy|job_admin|"+idStr(analytics.ID)+"|metadata_only|all" {
