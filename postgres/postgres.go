@@ -72,6 +72,11 @@ var _ latchkey.Store = (*Store)(nil)
 type Options struct {
 	// Logger receives the listener's connection events (default slog.Default()).
 	Logger *slog.Logger
+	// StatementTimeout, LockTimeout and IdleInTxTimeout are the session timeouts of serving
+	// connections (PostgreSQL's statement_timeout, lock_timeout and
+	// idle_in_transaction_session_timeout) when the URL does not set them; zero means the
+	// Default… constants.
+	StatementTimeout, LockTimeout, IdleInTxTimeout time.Duration
 }
 
 // poolConfig is the database/sql pool sizing, read from the DSN's pool_* parameters.
@@ -172,8 +177,15 @@ func OpenWith(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if err := migrateWith(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", Redact(dsn), redactErr(err))
 	}
-	for name, d := range map[string]time.Duration{"statement_timeout": DefaultStatementTimeout,
-		"lock_timeout": DefaultLockTimeout, "idle_in_transaction_session_timeout": DefaultIdleInTxTimeout} {
+	orDefault := func(d, def time.Duration) time.Duration {
+		if d <= 0 {
+			return def
+		}
+		return d
+	}
+	for name, d := range map[string]time.Duration{"statement_timeout": orDefault(opt.StatementTimeout, DefaultStatementTimeout),
+		"lock_timeout":                        orDefault(opt.LockTimeout, DefaultLockTimeout),
+		"idle_in_transaction_session_timeout": orDefault(opt.IdleInTxTimeout, DefaultIdleInTxTimeout)} {
 		if _, set := cfg.RuntimeParams[name]; !set {
 			cfg.RuntimeParams[name] = strconv.FormatInt(d.Milliseconds(), 10)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -482,5 +483,43 @@ func wantUnavailable(t *testing.T, what string, err error, reasonPart string) {
 	}
 	if !strings.Contains(le.Message, reasonPart) || le.Data["retry_after_seconds"] == nil {
 		t.Errorf("%s: %q (data %v), want a reason naming %s and a retry-after", what, le.Message, le.Data, reasonPart)
+	}
+}
+
+// TestSessionTimeouts: serving connections get the defaults, Options override them (serve's
+// --pg-* flags), and a timeout in the URL wins over both.
+func TestSessionTimeouts(t *testing.T) {
+	pgtest.Admin(t)
+	ctx := context.Background()
+	show := func(s *postgres.Store) []string {
+		t.Helper()
+		var out []string
+		for _, name := range []string{"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"} {
+			var v string
+			if err := s.DB.QueryRowContext(ctx, "SHOW "+name).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		params []string
+		opt    postgres.Options
+		want   []string
+	}{
+		{nil, postgres.Options{}, []string{"5s", "2s", "10s"}},
+		{nil, postgres.Options{StatementTimeout: 7 * time.Second, LockTimeout: 300 * time.Millisecond, IdleInTxTimeout: time.Minute},
+			[]string{"7s", "300ms", "1min"}},
+		{[]string{"lock_timeout", "1500"}, postgres.Options{LockTimeout: 300 * time.Millisecond}, []string{"5s", "1500ms", "10s"}},
+	} {
+		s, err := postgres.OpenWith(ctx, pgtest.Schema(t, tt.params...), tt.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := show(s); !slices.Equal(got, tt.want) {
+			t.Errorf("URL params %v, options %+v: timeouts %v, want %v", tt.params, tt.opt, got, tt.want)
+		}
+		s.Close()
 	}
 }

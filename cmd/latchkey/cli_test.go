@@ -87,6 +87,8 @@ func TestCLITokenCommands(t *testing.T) {
 		{env, []string{"token", "delete", "abc"}, "not a positive integer"},
 		{map[string]string{"LATCHKEY_URL": ts.URL, "LATCHKEY_TOKEN": "lksvc_wrong"}, []string{"token", "list"}, "malformed token"},
 		{nil, []string{"serve", "--db", filepath.Join(t.TempDir(), "gc.db"), "--gc-percent", "-5"}, "want -1 (off) or a percentage"},
+		{nil, []string{"serve", "--db", filepath.Join(t.TempDir(), "lock.db"), "--pg-lock-timeout", "0s"}, "want at least 1ms"},
+		{nil, []string{"serve", "--db", filepath.Join(t.TempDir(), "stale.db"), "--stale-if-error", "-1s"}, "want 0 (off) or more"},
 	} {
 		out, err := runCLI(t, tt.env, tt.args...)
 		if err == nil || !strings.Contains(out+err.Error(), tt.want) {

@@ -10,8 +10,9 @@ import (
 
 // openPostgres opens --db postgres://… (see docs/deploy.md). Pool sizing goes in the URL's
 // pool_* parameters, so serve, migrate and init take it the same way.
-func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (latchkey.Store, error) {
-	return postgres.OpenWith(ctx, dsn, postgres.Options{Logger: log})
+func openPostgres(ctx context.Context, dsn string, log *slog.Logger, opt postgres.Options) (latchkey.Store, error) {
+	opt.Logger = log
+	return postgres.OpenWith(ctx, dsn, opt)
 }
 
 // exclusiveStore is a store shared by several nodes that can run a section on one node at a

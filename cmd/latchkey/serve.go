@@ -41,6 +41,9 @@ type serveOptions struct {
 	shutdownTimeout               time.Duration
 	staleIfError                  time.Duration
 	sqliteBusyTimeout             time.Duration
+	pgStatementTimeout            time.Duration
+	pgLockTimeout                 time.Duration
+	pgIdleInTxTimeout             time.Duration
 	gcPercent                     int
 	governance                    governanceOptions
 }
@@ -82,6 +85,9 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "how long one request may work; a change still uncommitted then is rolled back and answered 503 (at most 50s, under the 60s write timeout)")
 	fl.DurationVar(&o.staleIfError, "stale-if-error", server.DefaultStaleIfError, "while the database cannot answer, how long past its --cache-ttl a cached token verification (and whoami) may still be answered; changes heard before the outage, expiry and revocation still apply; 0 turns it off")
 	fl.DurationVar(&o.sqliteBusyTimeout, "sqlite-busy-timeout", sqlite.DefaultBusyTimeout, "SQLite only: how long a write waits for a lock another process holds before it is answered 503")
+	fl.DurationVar(&o.pgStatementTimeout, "pg-statement-timeout", postgres.DefaultStatementTimeout, "PostgreSQL only: the longest one statement may run before it is cancelled and its request answered 503 (statement_timeout; a statement_timeout in the --db URL wins)")
+	fl.DurationVar(&o.pgLockTimeout, "pg-lock-timeout", postgres.DefaultLockTimeout, "PostgreSQL only: the longest a statement waits for a lock another session holds (lock_timeout; the URL's wins)")
+	fl.DurationVar(&o.pgIdleInTxTimeout, "pg-idle-in-transaction-timeout", postgres.DefaultIdleInTxTimeout, "PostgreSQL only: a session idle inside a transaction this long (a frozen or cut-off node) is ended, freeing its locks (idle_in_transaction_session_timeout; the URL's wins)")
 	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off (then set GOMEMLIMIT)")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
 	o.governance.flags(fl)
@@ -139,6 +145,14 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	if o.sqliteBusyTimeout <= 0 || o.sqliteBusyTimeout > o.requestTimeout {
 		return fmt.Errorf("--sqlite-busy-timeout %s: want more than 0 and at most --request-timeout (%s)", o.sqliteBusyTimeout, o.requestTimeout)
 	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--pg-statement-timeout", o.pgStatementTimeout}, {"--pg-lock-timeout", o.pgLockTimeout}, {"--pg-idle-in-transaction-timeout", o.pgIdleInTxTimeout}} {
+		if d.v < time.Millisecond || d.v > o.requestTimeout && d.flag != "--pg-idle-in-transaction-timeout" {
+			return fmt.Errorf("%s %s: want at least 1ms and, for a statement or a lock wait, at most --request-timeout (%s)", d.flag, d.v, o.requestTimeout)
+		}
+	}
 	if o.gcPercent < -1 {
 		return fmt.Errorf("--gc-percent %d: want -1 (off) or a percentage", o.gcPercent)
 	}
@@ -150,7 +164,8 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 		return err
 	}
 	start := time.Now()
-	store, err := openStoreLogged(ctx, o.db, log, sqlite.Options{BusyTimeout: o.sqliteBusyTimeout})
+	store, err := openStoreLogged(ctx, o.db, log, storeOptions{sqlite: sqlite.Options{BusyTimeout: o.sqliteBusyTimeout},
+		postgres: postgres.Options{StatementTimeout: o.pgStatementTimeout, LockTimeout: o.pgLockTimeout, IdleInTxTimeout: o.pgIdleInTxTimeout}})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/postgres"
 	"github.com/latchkey/latchkey/sqlite"
 )
 
@@ -17,17 +18,23 @@ func isPostgres(dsn string) bool {
 
 // openStore opens and migrates the store a --db value names: a PostgreSQL URL or an SQLite file.
 func openStore(ctx context.Context, dsn string) (latchkey.Store, error) {
-	return openStoreLogged(ctx, dsn, slog.Default(), sqlite.Options{})
+	return openStoreLogged(ctx, dsn, slog.Default(), storeOptions{})
+}
+
+// storeOptions tune the store serve opens (zero values: the defaults).
+type storeOptions struct {
+	sqlite   sqlite.Options
+	postgres postgres.Options
 }
 
 // openStoreLogged is openStore for a server, whose store reports connection events to log and
-// whose SQLite database is opened with lite.
-func openStoreLogged(ctx context.Context, dsn string, log *slog.Logger, lite sqlite.Options) (latchkey.Store, error) {
+// is opened with o.
+func openStoreLogged(ctx context.Context, dsn string, log *slog.Logger, o storeOptions) (latchkey.Store, error) {
 	if dsn == "" {
 		return nil, fmt.Errorf("--db is empty")
 	}
 	if isPostgres(dsn) {
-		return openPostgres(ctx, dsn, log)
+		return openPostgres(ctx, dsn, log, o.postgres)
 	}
-	return sqlite.OpenWith(ctx, dsn, lite)
+	return sqlite.OpenWith(ctx, dsn, o.sqlite)
 }
