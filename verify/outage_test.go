@@ -635,13 +635,7 @@ func TestRefreshKeepsEntriesThroughOutage(t *testing.T) {
 // refusing every token (none cached any more) until its probe is due.
 func TestFlushClosesBreaker(t *testing.T) {
 	ctx := context.Background()
-	s, strs, _ := tokenStore(t, breakerThreshold+2)
-	f, v, _, _ := outageVerifier(s, Options{})
-	f.down.Store(true)
-	for i := range breakerThreshold {
-		_, err := v.Verify(ctx, strs[i], netip.Addr{})
-		wantUnavailable(t, "storage down", err)
-	}
+	f, v, _, strs := brokenVerifier(t)
 	if _, err := v.Verify(ctx, strs[breakerThreshold], netip.Addr{}); !errors.Is(err, ErrBreakerOpen) {
 		t.Fatalf("after %d failures: %v, want ErrBreakerOpen", breakerThreshold, err)
 	}
@@ -660,13 +654,7 @@ func TestFlushClosesBreaker(t *testing.T) {
 // probe's outcome for ever.
 func TestPanickingProbeDoesNotWedgeBreaker(t *testing.T) {
 	ctx := context.Background()
-	s, strs, _ := tokenStore(t, breakerThreshold+2)
-	f, v, clock, _ := outageVerifier(s, Options{})
-	f.down.Store(true)
-	for i := range breakerThreshold {
-		_, err := v.Verify(ctx, strs[i], netip.Addr{})
-		wantUnavailable(t, "storage down", err)
-	}
+	f, v, clock, strs := brokenVerifier(t)
 	f.down.Store(false)
 	f.panics.Store(true)
 	clock.Store(int64(breakerMinCooldown))
@@ -688,4 +676,18 @@ func TestPanickingProbeDoesNotWedgeBreaker(t *testing.T) {
 	if h := v.Health(); h.BreakerOpen {
 		t.Errorf("after a successful probe: Health() = %+v, want the breaker closed", h)
 	}
+}
+
+// brokenVerifier returns a verifier whose breaker has just opened: storage is down and
+// breakerThreshold uncached tokens failed. Two more tokens, strs[breakerThreshold:], are uncached.
+func brokenVerifier(t *testing.T) (*flakyStore, *Verifier, *atomic.Int64, []string) {
+	t.Helper()
+	s, strs, _ := tokenStore(t, breakerThreshold+2)
+	f, v, clock, _ := outageVerifier(s, Options{})
+	f.down.Store(true)
+	for i := range breakerThreshold {
+		_, err := v.Verify(context.Background(), strs[i], netip.Addr{})
+		wantUnavailable(t, "storage down", err)
+	}
+	return f, v, clock, strs
 }
