@@ -36,7 +36,8 @@ var tokenRE = regexp.MustCompile(`^lksvc_[0-9A-Za-z]{46}$`)
 // rotate with a grace period, and delete with the trash can.
 func TestUIServiceTokenFlow(t *testing.T) {
 	b := newBrowser(t)
-	ts := startServer(t, "enterprise")
+	// Last-used times are written every 100 ms, so the list shows used tokens as they are.
+	ts := startServer(t, "enterprise", "--last-used-flush-interval", "100ms")
 	ctx := context.Background()
 	analytics, err := ts.Admin.CreateProject(ctx, ts.AccountID, "analytics", "Warehouse models and marts")
 	if err != nil {
@@ -47,9 +48,12 @@ func TestUIServiceTokenFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Tokens an account would already have, so the list looks like a real one.
-	ts.serviceToken(t, "airflow-prod", client.GrantOn("job_runner", analytics.ID), client.GrantOn("job_viewer", marketing.ID))
+	airflow, _ := ts.serviceToken(t, "airflow-prod", client.GrantOn("job_runner", analytics.ID), client.GrantOn("job_viewer", marketing.ID))
 	ts.serviceToken(t, "looker", client.GrantOn("metadata_only", 0))
 	addLegacyToken(t, ts, "old-dagster")
+	if _, err := airflow.Whoami(ctx); err != nil {
+		t.Fatal(err)
+	}
 
 	// Sign in, open the account menu by its name, and go to Account settings.
 	b.open(ts.URL + "/settings/service-tokens")
@@ -215,6 +219,16 @@ func TestUIServiceTokenFlow(t *testing.T) {
 	}
 	if w := evalJS[int](b, "document.documentElement.scrollWidth - window.innerWidth"); w > 0 {
 		t.Errorf("on a 1280 px laptop the token list overflows sideways by %d px", w)
+	}
+	// Both tokens were just used: the list says when (last-used times are batched).
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		b.open(ts.URL + "/settings/service-tokens")
+		if !strings.Contains(b.text("#token-"+idStr(next.ID)), "Never") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after its use the rotated-in token's row says %q", b.text("#token-"+idStr(next.ID)))
+		}
 	}
 	b.shot("ui-10-after-rotate")
 
