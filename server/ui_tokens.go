@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
@@ -506,5 +507,70 @@ func (s *Server) uiDelete(w http.ResponseWriter, r *http.Request, us *uiSession,
 		return err
 	}
 	s.redirectFlash(w, r, k.listURL, "Deleted "+k.kind+" "+tok.Name+" ("+s.display(tok)+"). It no longer works.")
+	return nil
+}
+
+// tokenDetailData is the page of one token: everything known about it and its rotations.
+type tokenDetailData struct {
+	Kind  string
+	Token tokenRow
+	// UID, CreatedBy and LastUsedIP are shown in full here (the list abbreviates or omits them).
+	UID, CreatedBy, LastUsedIP string
+	// Grants lists the permissions one per line (service tokens).
+	Grants []string
+	// History is the token's rotation family, newest first (itself included).
+	History []tokenRow
+	// Live says the token still works, so it may be rotated or deleted (by those allowed).
+	Live             bool
+	CanManage        bool
+	RotateURL        string
+	DeleteURL        string
+	ListURL, SelfURL string
+	// Base is the URL of a token of this kind without its id.
+	Base string
+}
+
+func (s *Server) handleUIServiceTokenDetail(w http.ResponseWriter, r *http.Request, us *uiSession) error {
+	return s.uiTokenDetail(w, r, us, s.serviceTokenUI(), admin.Capabilities(us.p).ServiceTokensManage)
+}
+
+func (s *Server) handleUIPATDetail(w http.ResponseWriter, r *http.Request, us *uiSession) error {
+	return s.uiTokenDetail(w, r, us, s.patUI(), true)
+}
+
+// uiTokenDetail shows one token, live or ended: its full creation time and creator, last use
+// with the address, expiry, allowed addresses, permissions and rotation history.
+func (s *Server) uiTokenDetail(w http.ResponseWriter, r *http.Request, us *uiSession, k tokenUI, canManage bool) error {
+	ctx := r.Context()
+	id, err := pathID(r, "token_id")
+	if err != nil {
+		return err
+	}
+	tok, err := s.admin.Token(ctx, us.p, k.ref(us.p, id))
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	namer := s.namerOrNil(ctx, us.p)
+	self := k.base + strconv.FormatInt(tok.ID, 10)
+	d := &tokenDetailData{Kind: k.kind, Token: s.tokenRowOf(tok, namer, now), UID: tok.UID, CreatedBy: tok.CreatedBy,
+		LastUsedIP: tok.LastUsedIP, Live: tok.State == latchkey.StateActive && !tok.RotatedOut(now), CanManage: canManage,
+		RotateURL: self + "/rotate", DeleteURL: self + "/delete", ListURL: k.listURL, SelfURL: self, Base: k.base}
+	if tok.Kind == latchkey.KindServiceToken {
+		for _, g := range tok.Grants {
+			d.Grants = append(d.Grants, catalog.Summary([]latchkey.Grant{g}, namer))
+		}
+	}
+	if tok.FamilyID != 0 {
+		family, _, err := s.admin.Tokens(ctx, us.p, k.ref(us.p, 0), latchkey.TokenFilter{FamilyID: &tok.FamilyID, Limit: latchkey.MaxLimit})
+		if err != nil {
+			return err
+		}
+		sort.Slice(family, func(i, j int) bool { return family[i].ID > family[j].ID })
+		for _, t := range family {
+			d.History = append(d.History, s.tokenRowOf(t, namer, now))
+		}
+	}
+	s.show(w, r, us, "token_detail", tok.Name, d)
 	return nil
 }

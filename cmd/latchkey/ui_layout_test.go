@@ -48,7 +48,7 @@ func TestUILayoutHolds(t *testing.T) {
 		}
 		ids = append(ids, tok.ID)
 	}
-	if _, err := ts.Admin.RotateServiceToken(ctx, ts.AccountID, ids[1], 3600); err != nil {
+	if _, err := ts.Admin.RotateServiceToken(ctx, ts.AccountID, ids[1], time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ts.Admin.DeleteServiceToken(ctx, ts.AccountID, ids[2]); err != nil {
@@ -74,7 +74,8 @@ func TestUILayoutHolds(t *testing.T) {
 
 	pages := []string{"/", "/profile", "/settings/account", "/settings/projects", "/settings/users", "/settings/groups",
 		"/settings/service-tokens", "/settings/service-tokens?view=revoked", "/settings/service-tokens/new",
-		"/settings/ip-restrictions", "/settings/audit-log"}
+		"/settings/ip-restrictions", "/settings/audit-log",
+		fmt.Sprintf("/settings/service-tokens/%d", ids[0]), fmt.Sprintf("/settings/service-tokens/%d", ids[1])}
 	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
 	for _, size := range [][2]int64{{1280, 800}, {1024, 768}, {390, 844}} {
 		b.do(fmt.Sprintf("resize to %dx%d", size[0], size[1]), chromedp.EmulateViewport(size[0], size[1]))
@@ -88,7 +89,7 @@ func TestUILayoutHolds(t *testing.T) {
 			if got[0] > got[1] {
 				widest := evalJS[string](b, `(() => { let w = null; for (const e of document.querySelectorAll('body *')) {
 					const r = e.getBoundingClientRect(); if (r.right > document.documentElement.clientWidth + 1 && (!w || r.width < w.getBoundingClientRect().width)) w = e; }
-					return w ? w.tagName + (w.id ? '#' + w.id : '') + '.' + w.className + ' right=' + Math.round(w.getBoundingClientRect().right) : ''; })()`)
+					return w ? w.tagName + (w.id ? '#' + w.id : '') + '.' + w.className + ' in ' + w.parentElement.tagName + '.' + w.parentElement.className + ' (' + w.textContent.slice(0, 40) + ') right=' + Math.round(w.getBoundingClientRect().right) : ''; })()`)
 				t.Errorf("%dx%d %s: the page is %v px wide in a %v px window (first overflowing element: %s)", size[0], size[1], path, got[0], got[1], widest)
 			}
 		}
