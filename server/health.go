@@ -166,25 +166,24 @@ type cacheReport struct {
 // report returns the last findings, probing first when there are none recent (a server whose
 // Run has not started, or whose loop is stuck).
 func (s *Server) report(ctx context.Context) (readyReport, bool, bool) {
-	s.ready.mu.Lock()
-	rd0 := &s.ready
-	failing := !rd0.db.ok || !rd0.writes.ok || rd0.feed.known && !rd0.feed.ok
+	rd := &s.ready
+	rd.mu.Lock()
+	failing := !rd.db.ok || !rd.writes.ok || rd.feed.known && !rd.feed.ok
 	// While something fails, a readiness check looks again (at most once a second) rather than
 	// repeat a finding up to HealthProbeInterval old: a node is back in rotation as soon as it
 	// can serve.
-	never := rd0.checked.IsZero()
-	stale := time.Since(rd0.checked) > 3*HealthProbeInterval || failing && time.Since(rd0.checked) > time.Second
-	s.ready.mu.Unlock()
+	never := rd.checked.IsZero()
+	stale := time.Since(rd.checked) > 3*HealthProbeInterval || failing && time.Since(rd.checked) > time.Second
+	rd.mu.Unlock()
 	switch {
 	case never:
 		s.probeHealth(ctx) // there are no findings yet: wait for the first
-	case stale && s.ready.probing.TryLock():
+	case stale && rd.probing.TryLock():
 		// A check already under way (the loop's, or another request's) will do otherwise:
 		// this one reports the findings so far rather than queue behind it.
 		s.runProbes(ctx)
-		s.ready.probing.Unlock()
+		rd.probing.Unlock()
 	}
-	rd := &s.ready
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	feed := checkReport{Status: "local", Reason: "one node: changes are heard in-process"}

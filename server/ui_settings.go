@@ -71,13 +71,7 @@ func lifetimeChoices(cur time.Duration) []choice {
 	const day = 86400
 	out := []choice{{"0", "No limit"}, {strconv.Itoa(7 * day), "7 days"}, {strconv.Itoa(30 * day), "30 days"},
 		{strconv.Itoa(90 * day), "90 days"}, {strconv.Itoa(180 * day), "180 days"}, {strconv.Itoa(365 * day), "1 year"}}
-	v := strconv.FormatInt(int64(cur/time.Second), 10)
-	for _, c := range out {
-		if c.Value == v {
-			return out
-		}
-	}
-	return append(out, choice{v, humanDuration(cur)})
+	return withCurrent(out, cur, "")
 }
 
 // updatePolicy applies the token security policy form.

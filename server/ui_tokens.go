@@ -370,14 +370,20 @@ func graceChoices(def time.Duration) []choice {
 		{"86400", "24 hours"},
 		{"604800", "7 days"},
 	}
-	v := strconv.FormatInt(int64(def/time.Second), 10)
+	return withCurrent(out, def, " (account default)")
+}
+
+// withCurrent makes sure a list of duration choices (values in seconds) holds cur, adding it
+// when it is not one of them, and appends mark to its label.
+func withCurrent(out []choice, cur time.Duration, mark string) []choice {
+	v := strconv.FormatInt(int64(cur/time.Second), 10)
 	for i, c := range out {
 		if c.Value == v {
-			out[i].Label += " (account default)"
+			out[i].Label += mark
 			return out
 		}
 	}
-	return append(out, choice{v, humanDuration(def) + " (account default)"})
+	return append(out, choice{v, humanDuration(cur) + mark})
 }
 
 type rotateData struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -145,11 +146,13 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	if o.sqliteBusyTimeout <= 0 || o.sqliteBusyTimeout > o.requestTimeout {
 		return fmt.Errorf("--sqlite-busy-timeout %s: want more than 0 and at most --request-timeout (%s)", o.sqliteBusyTimeout, o.requestTimeout)
 	}
+	// A statement or a lock wait must end within its request; an idle transaction has no request.
 	for _, d := range []struct {
-		flag string
-		v    time.Duration
-	}{{"--pg-statement-timeout", o.pgStatementTimeout}, {"--pg-lock-timeout", o.pgLockTimeout}, {"--pg-idle-in-transaction-timeout", o.pgIdleInTxTimeout}} {
-		if d.v < time.Millisecond || d.v > o.requestTimeout && d.flag != "--pg-idle-in-transaction-timeout" {
+		flag   string
+		v, max time.Duration
+	}{{"--pg-statement-timeout", o.pgStatementTimeout, o.requestTimeout}, {"--pg-lock-timeout", o.pgLockTimeout, o.requestTimeout},
+		{"--pg-idle-in-transaction-timeout", o.pgIdleInTxTimeout, math.MaxInt64}} {
+		if d.v < time.Millisecond || d.v > d.max {
 			return fmt.Errorf("%s %s: want at least 1ms and, for a statement or a lock wait, at most --request-timeout (%s)", d.flag, d.v, o.requestTimeout)
 		}
 	}
