@@ -214,23 +214,12 @@ func testPostgresStopped(t *testing.T, bin string) {
 
 	var recovery, firstWrite time.Duration
 	pgtest.Exclusive(t, func() {
-		pgctl(t, version, "stop")
-		restarted := false
-		defer func() {
-			if !restarted {
-				pgctl(t, version, "start")
-			}
-		}()
-		phase.Store(1)
-		time.Sleep(*faultsOutage)
-		phase.Store(2)
-		pgctl(t, version, "start")
-		restarted = true
-		start := time.Now()
-		for _, n := range c.nodes {
-			waitStatus(t, n, "/readyz", http.StatusOK, 60*time.Second)
-		}
-		recovery = time.Since(start)
+		recovery = stopPostgres(t, version, c.nodes, 60*time.Second, func() {
+			phase.Store(1)
+			time.Sleep(*faultsOutage)
+			phase.Store(2)
+		})
+		start := time.Now().Add(-recovery) // when PostgreSQL was started
 		deadline := time.Now().Add(60 * time.Second)
 		for i := 0; ; i++ {
 			n := c.nodes[i%len(c.nodes)]

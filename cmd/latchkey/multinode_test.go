@@ -539,30 +539,19 @@ func testRestart(t *testing.T, c *cluster) {
 	waitAcks(10)
 
 	var recovery time.Duration
+	var before int
 	pgtest.Exclusive(t, func() {
-		pgctl(t, version, "stop")
-		restarted := false
-		defer func() {
-			if !restarted {
-				pgctl(t, version, "start")
+		recovery = stopPostgres(t, version, c.nodes, 30*time.Second, func() {
+			// While it is down: not ready, and writes fail with a 5xx (and leave nothing behind).
+			for _, n := range c.nodes {
+				waitStatus(t, n, "/readyz", http.StatusServiceUnavailable, 10*time.Second)
 			}
-		}()
-		// While it is down: not ready, and writes fail with a 5xx (and leave nothing behind).
-		for _, n := range c.nodes {
-			waitStatus(t, n, "/readyz", http.StatusServiceUnavailable, 10*time.Second)
-		}
-		_, err := c.admin(0).CreateServiceToken(ctx, c.accountID, client.CreateServiceTokenRequest{Name: "during-outage", PermissionGrants: []apitype.Grant{}})
-		if st := client.StatusOf(err); st < 500 || st > 599 {
-			t.Errorf("a write while PostgreSQL is down answered %d (%v), want a 5xx", st, err)
-		}
-		before := ackedCount()
-		pgctl(t, version, "start")
-		restarted = true
-		start := time.Now()
-		for _, n := range c.nodes {
-			waitStatus(t, n, "/readyz", http.StatusOK, 30*time.Second)
-		}
-		recovery = time.Since(start)
+			_, err := c.admin(0).CreateServiceToken(ctx, c.accountID, client.CreateServiceTokenRequest{Name: "during-outage", PermissionGrants: []apitype.Grant{}})
+			if st := client.StatusOf(err); st < 500 || st > 599 {
+				t.Errorf("a write while PostgreSQL is down answered %d (%v), want a 5xx", st, err)
+			}
+			before = ackedCount()
+		})
 		waitAcks(before + 10)
 	})
 	close(stop)
@@ -665,6 +654,28 @@ func localCluster(t *testing.T) (version string, ok bool) {
 		}
 	}
 	return skip("no online cluster \"main\" on port %s in pg_lsclusters:\n%s", port, out)
+}
+
+// stopPostgres stops the local cluster, runs during, starts the cluster again and waits (up to
+// within) until every node's /readyz answers 200. It returns how long that took after the start.
+// The caller holds pgtest.Exclusive. The cluster is started again however during ends.
+func stopPostgres(t *testing.T, version string, nodes []*node, within time.Duration, during func()) time.Duration {
+	t.Helper()
+	pgctl(t, version, "stop")
+	restarted := false
+	defer func() {
+		if !restarted {
+			pgctl(t, version, "start")
+		}
+	}()
+	during()
+	pgctl(t, version, "start")
+	restarted = true
+	start := time.Now()
+	for _, n := range nodes {
+		waitStatus(t, n, "/readyz", http.StatusOK, within)
+	}
+	return time.Since(start)
 }
 
 func pgctl(t *testing.T, version, action string) {

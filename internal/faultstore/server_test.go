@@ -468,15 +468,7 @@ func TestHTTPOutage(t *testing.T) {
 	eachStore(t, func(t *testing.T, inner latchkey.Store) {
 		a := newWorld(t, inner, "Acme", "owner@acme.test")
 		_, secret := a.serviceToken("checked", admin.NewToken{Grants: []latchkey.Grant{jobAdmin}})
-		fs := faultstore.Wrap(inner, faultstore.Options{ErrorRate: 1, Disabled: true})
-		v := verify.New(fs, verify.Options{})
-		t.Cleanup(fs.Subscribe(v.Invalidate))
-		srv, err := server.New(server.Config{Store: fs, Verifier: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "faults"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(srv)
-		t.Cleanup(hs.Close)
+		fs, hs := outageServer(t, inner, verify.Options{})
 		check := func() (*http.Response, []byte) {
 			t.Helper()
 			resp, b, err := do(hs.Client(), http.MethodPost, hs.URL+"/v1/check", a.ownerPAT,
@@ -544,16 +536,8 @@ func TestHTTPOutageServesCachedTokens(t *testing.T) {
 		a := newWorld(t, inner, "Acme", "owner@acme.test")
 		_, secret := a.serviceToken("checked", admin.NewToken{Grants: []latchkey.Grant{jobAdmin}})
 		_, unused := a.serviceToken("never used", admin.NewToken{Grants: []latchkey.Grant{jobAdmin}})
-		fs := faultstore.Wrap(inner, faultstore.Options{ErrorRate: 1, Disabled: true})
 		const ttl = 100 * time.Millisecond
-		v := verify.New(fs, verify.Options{TTL: ttl})
-		t.Cleanup(fs.Subscribe(v.Invalidate))
-		srv, err := server.New(server.Config{Store: fs, Verifier: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "faults"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(srv)
-		t.Cleanup(hs.Close)
+		fs, hs := outageServer(t, inner, verify.Options{TTL: ttl})
 		call := func(method, path, token string, body any) (int, http.Header, []byte) {
 			t.Helper()
 			resp, b, err := do(hs.Client(), method, hs.URL+path, token, body, "")
@@ -629,4 +613,20 @@ func TestHTTPOutageServesCachedTokens(t *testing.T) {
 			t.Errorf("/readyz/verify after the outage = %d %s, want the cache ok", code, b)
 		}
 	})
+}
+
+// outageServer serves inner over loopback HTTP through a faultstore that, once enabled, fails
+// every call (a total outage), with a verifier made with vopt. It starts with injection off.
+func outageServer(t *testing.T, inner latchkey.Store, vopt verify.Options) (*faultstore.Store, *httptest.Server) {
+	t.Helper()
+	fs := faultstore.Wrap(inner, faultstore.Options{ErrorRate: 1, Disabled: true})
+	v := verify.New(fs, vopt)
+	t.Cleanup(fs.Subscribe(v.Invalidate))
+	srv, err := server.New(server.Config{Store: fs, Verifier: v, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "faults"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	return fs, hs
 }
