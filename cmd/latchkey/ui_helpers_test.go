@@ -26,9 +26,10 @@ type browser struct {
 	shots string
 }
 
-// newBrowser starts Chromium, or skips the test with the reason when it is not installed (fails
-// instead when CI=true). Call it before starting a server, so a skip costs nothing.
-func newBrowser(t testing.TB) *browser {
+// needChromium skips the test with the reason when Chromium is not installed (fails instead
+// when CI=true). newBrowser calls it; a test that starts its browsers later calls it first, so
+// that a skip costs nothing.
+func needChromium(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -36,6 +37,13 @@ func newBrowser(t testing.TB) *browser {
 		}
 		t.Skipf("skipping browser test: Chromium not found at %s (apt-get install chromium)", chromiumPath)
 	}
+}
+
+// newBrowser starts Chromium, or skips the test (see needChromium). Call it before starting a
+// server, so a skip costs nothing.
+func newBrowser(t testing.TB) *browser {
+	t.Helper()
+	needChromium(t)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),

@@ -22,6 +22,45 @@ import (
 func TestUILayoutHolds(t *testing.T) {
 	b := newBrowser(t)
 	ts := startServer(t, "enterprise")
+	data := seedRealisticAccount(t, ts)
+
+	pages := []string{"/", "/profile", "/settings/account", "/settings/projects", "/settings/users", "/settings/groups",
+		"/settings/service-tokens", "/settings/service-tokens?view=revoked", "/settings/service-tokens/new",
+		"/settings/ip-restrictions", "/settings/audit-log",
+		fmt.Sprintf("/settings/service-tokens/%d", data.Tokens[0]), fmt.Sprintf("/settings/service-tokens/%d", data.Tokens[1])}
+	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
+	for _, size := range [][2]int64{{1280, 800}, {1024, 768}, {390, 844}} {
+		b.do(fmt.Sprintf("resize to %dx%d", size[0], size[1]), chromedp.EmulateViewport(size[0], size[1]))
+		for _, path := range pages {
+			b.open(ts.URL + path)
+			if path == "/settings/service-tokens" {
+				b.viewShot(fmt.Sprintf("ui-layout-%dx%d-service-tokens", size[0], size[1]))
+			}
+			// clientWidth, not innerWidth: the window's width less its vertical scroll bar.
+			got := evalJS[[]float64](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
+			if got[0] > got[1] {
+				widest := evalJS[string](b, `(() => { let w = null; for (const e of document.querySelectorAll('body *')) {
+					const r = e.getBoundingClientRect(); if (r.right > document.documentElement.clientWidth + 1 && (!w || r.width < w.getBoundingClientRect().width)) w = e; }
+					return w ? w.tagName + (w.id ? '#' + w.id : '') + '.' + w.className + ' in ' + w.parentElement.tagName + '.' + w.parentElement.className + ' (' + w.textContent.slice(0, 40) + ') right=' + Math.round(w.getBoundingClientRect().right) : ''; })()`)
+				t.Errorf("%dx%d %s: the page is %v px wide in a %v px window (first overflowing element: %s)", size[0], size[1], path, got[0], got[1], widest)
+			}
+		}
+	}
+}
+
+// realisticAccount is what seedRealisticAccount made.
+type realisticAccount struct {
+	// Project has a 210-character name; every token has a grant on it.
+	Project int64
+	// Tokens are 50 service tokens, oldest first: Tokens[0] has a 255-character name, Tokens[1]
+	// was rotated (its page has a rotation history) and Tokens[2] deleted.
+	Tokens []int64
+}
+
+// seedRealisticAccount fills the server's account with what makes pages long, wide and varied:
+// 50 used tokens, a 255-character name without spaces, Unicode, long emails, every badge.
+func seedRealisticAccount(t testing.TB, ts *testServer) realisticAccount {
+	t.Helper()
 	ctx := context.Background()
 	long := strings.Repeat("x", 255)
 	p, err := ts.Admin.CreateProject(ctx, ts.AccountID, "analytics-"+strings.Repeat("p", 200), "")
@@ -32,7 +71,7 @@ func TestUILayoutHolds(t *testing.T) {
 	for i := range 47 {
 		names = append(names, fmt.Sprintf("integration-%02d", i))
 	}
-	var ids []int64
+	data := realisticAccount{Project: p.ID}
 	for i, n := range names {
 		grants := []apitype.Grant{client.GrantOn("job_admin", p.ID), client.GrantOn("metadata_only", 0)}
 		req := client.CreateServiceTokenRequest{Name: n, PermissionGrants: grants}
@@ -46,12 +85,12 @@ func TestUILayoutHolds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, tok.ID)
+		data.Tokens = append(data.Tokens, tok.ID)
 	}
-	if _, err := ts.Admin.RotateServiceToken(ctx, ts.AccountID, ids[1], time.Hour); err != nil {
+	if _, err := ts.Admin.RotateServiceToken(ctx, ts.AccountID, data.Tokens[1], time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.Admin.DeleteServiceToken(ctx, ts.AccountID, ids[2]); err != nil {
+	if _, err := ts.Admin.DeleteServiceToken(ctx, ts.AccountID, data.Tokens[2]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ts.Admin.CreateUser(ctx, ts.AccountID, client.CreateUserRequest{Email: "a.very.long.email.address." + strings.Repeat("q", 60) + "@example.com",
@@ -71,27 +110,5 @@ func TestUILayoutHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-
-	pages := []string{"/", "/profile", "/settings/account", "/settings/projects", "/settings/users", "/settings/groups",
-		"/settings/service-tokens", "/settings/service-tokens?view=revoked", "/settings/service-tokens/new",
-		"/settings/ip-restrictions", "/settings/audit-log",
-		fmt.Sprintf("/settings/service-tokens/%d", ids[0]), fmt.Sprintf("/settings/service-tokens/%d", ids[1])}
-	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
-	for _, size := range [][2]int64{{1280, 800}, {1024, 768}, {390, 844}} {
-		b.do(fmt.Sprintf("resize to %dx%d", size[0], size[1]), chromedp.EmulateViewport(size[0], size[1]))
-		for _, path := range pages {
-			b.open(ts.URL + path)
-			if path == "/settings/service-tokens" {
-				b.viewShot(fmt.Sprintf("ui-layout-%dx%d-service-tokens", size[0], size[1]))
-			}
-			// clientWidth, not innerWidth: the window's width less its vertical scroll bar.
-			got := evalJS[[]float64](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
-			if got[0] > got[1] {
-				widest := evalJS[string](b, `(() => { let w = null; for (const e of document.querySelectorAll('body *')) {
-					const r = e.getBoundingClientRect(); if (r.right > document.documentElement.clientWidth + 1 && (!w || r.width < w.getBoundingClientRect().width)) w = e; }
-					return w ? w.tagName + (w.id ? '#' + w.id : '') + '.' + w.className + ' in ' + w.parentElement.tagName + '.' + w.parentElement.className + ' (' + w.textContent.slice(0, 40) + ') right=' + Math.round(w.getBoundingClientRect().right) : ''; })()`)
-				t.Errorf("%dx%d %s: the page is %v px wide in a %v px window (first overflowing element: %s)", size[0], size[1], path, got[0], got[1], widest)
-			}
-		}
-	}
+	return data
 }
