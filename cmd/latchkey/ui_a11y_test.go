@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
@@ -260,4 +261,162 @@ func TestUIAccessibility(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUIKeyboardTokenFlow walks a service token's life with the keyboard alone: from the token
+// list, skip the menu, Tab to + New Token, type a name, choose a permission set and a project
+// with the arrow keys and a writable environment with Space, create with Enter, reach Copy and
+// the way back with Tab, then rotate (choosing the grace period with the arrow keys) and delete
+// through the confirmation. Every control the focus passes must have a name and a focus outline
+// that contrasts 3:1 with its background (see tabUntil); outcomes are read from the pages.
+func TestUIKeyboardTokenFlow(t *testing.T) {
+	b := newBrowser(t)
+	ts := startServer(t, "enterprise")
+	ctx := context.Background()
+	analytics, err := ts.Admin.CreateProject(ctx, ts.AccountID, "analytics", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.project(t, "marketing")
+	ts.serviceToken(t, "airflow-prod", client.GrantOn("job_runner", analytics.ID))
+	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
+	b.open(ts.URL + "/settings/service-tokens")
+
+	// The first Tab reaches the skip link, which moves the focus past the menus.
+	if f := b.tabUntil("a"); f.Label != "Skip to content" {
+		t.Errorf("the first Tab reaches %+v, want the skip link", f)
+	}
+	b.press(kb.Enter)
+	b.waitFocus("main")
+	b.tabUntil("a, button, input, select, textarea, summary")
+	if !evalJS[bool](b, `document.activeElement.closest("main") !== null`) {
+		t.Errorf("after skipping to the content Tab reaches %+v, outside the content", b.focus())
+	}
+	if b.focus().ID != "new-token" {
+		b.tabTo("new-token")
+	}
+	b.load("press Enter on + New Token", chromedp.KeyEvent(kb.Enter))
+	b.waitFocus("token-name")
+	b.press("kb-deploy")
+
+	// Permission set and project with the arrow keys, an environment with Space.
+	b.tabTo("grant-set-0")
+	b.arrowTo("grant-set-0", "developer")
+	b.tabTo("grant-project-0")
+	b.arrowTo("grant-project-0", idStr(analytics.ID))
+	production := `input[name=grant_envs_0][value=production]`
+	b.tabUntil(production)
+	b.press(" ")
+	if !evalJS[bool](b, fmt.Sprintf("document.querySelector(%q).checked", production)) {
+		t.Fatal("Space did not tick the production environment")
+	}
+	b.tabTo("create-token")
+	if resp := b.load("press Enter on Create token", chromedp.KeyEvent(kb.Enter)); resp.Status != http.StatusOK {
+		t.Fatalf("create by keyboard: status %d, want 200 (%s)", resp.Status, b.text("main"))
+	}
+
+	// The reveal page: the token has the focus; Copy and the way back are next.
+	b.waitFocus("token-value")
+	secret := b.value("#token-value")
+	if !tokenRE.MatchString(secret) {
+		t.Fatalf("the keyboard flow revealed %.10s…, want a service token", secret)
+	}
+	if got := b.text(".facts"); !strings.Contains(got, "Developer on analytics (writes in production)") {
+		t.Errorf("reveal facts = %q, want Developer on analytics writing in production", got)
+	}
+	b.tabTo("copy-token")
+	b.press(kb.Enter)
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.getElementById("copy-status").textContent !== ""`,
+		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Errorf("Enter on Copy never reported: %v", err)
+	}
+	b.tabTo("reveal-done")
+	b.load("press Enter on the way back", chromedp.KeyEvent(kb.Enter))
+	tok := findToken(t, ts, secret)
+	row := "#token-" + idStr(tok.ID)
+	if got := b.text(row); !strings.Contains(got, "kb-deploy") || !strings.Contains(got, "Developer on analytics") {
+		t.Fatalf("the list's row for the new token = %q", got)
+	}
+
+	// Rotate: Tab to the row's Rotate, 24 hours of grace with the arrow keys, Enter.
+	b.tabUntil(`a[aria-label="Rotate token kb-deploy"]`)
+	b.load("press Enter on Rotate", chromedp.KeyEvent(kb.Enter))
+	if f := b.tabUntil(`input[name=grace]`); f.ID != "grace-"+b.value("input[name=grace]:checked") {
+		t.Errorf("Tab into the grace periods reaches %+v, want the chosen one", f)
+	}
+	b.arrowToRadio("grace-86400") // from the account default, 1 hour
+	b.tabTo("rotate-submit")
+	b.load("press Enter on Rotate token", chromedp.KeyEvent(kb.Enter))
+	b.waitFocus("token-value")
+	rotated := b.value("#token-value")
+	if !tokenRE.MatchString(rotated) || rotated == secret {
+		t.Fatalf("the keyboard rotation revealed %.10s…, want a new service token", rotated)
+	}
+	if got := b.text("#rotation-note"); !strings.Contains(got, "keeps working until") {
+		t.Errorf("rotation note = %q, want the grace period", got)
+	}
+	b.tabTo("reveal-done")
+	b.load("press Enter on the way back", chromedp.KeyEvent(kb.Enter))
+	if got := b.text(row); !strings.Contains(got, "replaced · works until") {
+		t.Errorf("the rotated-out token's row = %q, want the replaced badge", got)
+	}
+	next := findToken(t, ts, rotated)
+
+	// Delete the new token: Tab to its trash can, Enter, Tab to the confirmation, Enter.
+	b.tabUntil(`a[aria-label="Delete token kb-deploy"]`)
+	b.load("press Enter on the trash can", chromedp.KeyEvent(kb.Enter))
+	if got := b.text("h1"); !strings.Contains(got, "kb-deploy") {
+		t.Errorf("confirmation heading = %q, want the token's name", got)
+	}
+	b.tabTo("confirm-delete")
+	b.load("press Enter on Delete", chromedp.KeyEvent(kb.Enter))
+	if got := b.text("#flash"); !strings.Contains(got, "kb-deploy") {
+		t.Errorf("flash after the delete = %q, want the token's name", got)
+	}
+	if n := b.count("#token-" + idStr(next.ID)); n != 0 {
+		t.Error("the deleted token is still in the list of active tokens")
+	}
+	if got := b.text(row); !strings.Contains(got, "replaced") {
+		t.Errorf("the rotated-out token's row = %q, want it listed until its grace period ends", got)
+	}
+	b.tabTo("view-revoked")
+	b.load("press Enter on Revoked", chromedp.KeyEvent(kb.Enter))
+	if got := b.text("#token-" + idStr(next.ID)); !strings.Contains(got, "kb-deploy") || !strings.Contains(got, "Deleted") {
+		t.Errorf("the revoked view's row for the deleted token = %q, want kb-deploy, deleted", got)
+	}
+	_, err = client.New(ts.URL, rotated).Whoami(ctx)
+	wantStatus(t, "the token deleted by keyboard", err, http.StatusUnauthorized)
+}
+
+// arrowTo presses ArrowDown (then ArrowUp) on the focused select, whose id is id, until value is
+// chosen.
+func (b *browser) arrowTo(id, value string) {
+	b.t.Helper()
+	read := fmt.Sprintf("document.getElementById(%q).value", id)
+	for _, key := range []string{kb.ArrowDown, kb.ArrowUp} {
+		for range 60 {
+			if evalJS[string](b, read) == value {
+				return
+			}
+			before := evalJS[string](b, read)
+			b.press(key)
+			if evalJS[string](b, read) == before {
+				break // the first or last option
+			}
+		}
+	}
+	b.t.Fatalf("the arrow keys never chose %q in #%s (it holds %q)", value, id, evalJS[string](b, read))
+}
+
+// arrowToRadio presses ArrowDown in the focused radio group until the radio with id is
+// checked and has the focus.
+func (b *browser) arrowToRadio(id string) {
+	b.t.Helper()
+	for range 20 {
+		if f := b.focus(); f.ID == id && evalJS[bool](b, fmt.Sprintf("document.getElementById(%q).checked", id)) {
+			return
+		}
+		b.press(kb.ArrowDown)
+	}
+	b.t.Fatalf("the arrow keys never chose #%s (the focus is on %+v)", id, b.focus())
 }
