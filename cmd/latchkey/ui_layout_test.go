@@ -27,7 +27,9 @@ func TestUILayoutHolds(t *testing.T) {
 	pages := []string{"/", "/profile", "/settings/account", "/settings/projects", "/settings/users", "/settings/groups",
 		"/settings/service-tokens", "/settings/service-tokens?view=revoked", "/settings/service-tokens/new",
 		"/settings/ip-restrictions", "/settings/audit-log",
-		fmt.Sprintf("/settings/service-tokens/%d", data.Tokens[0]), fmt.Sprintf("/settings/service-tokens/%d", data.Tokens[1])}
+		fmt.Sprintf("/settings/service-tokens/%d", data.Tokens[0]), fmt.Sprintf("/settings/service-tokens/%d", data.Tokens[1]),
+		fmt.Sprintf("/settings/service-tokens/%d/rotate", data.Tokens[0]), fmt.Sprintf("/settings/service-tokens/%d/delete", data.Tokens[0]),
+		fmt.Sprintf("/settings/groups/%d", data.Group), fmt.Sprintf("/settings/groups/%d/delete", data.Group)}
 	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
 	for _, size := range [][2]int64{{1280, 800}, {1024, 768}, {390, 844}} {
 		b.do(fmt.Sprintf("resize to %dx%d", size[0], size[1]), chromedp.EmulateViewport(size[0], size[1]))
@@ -55,6 +57,8 @@ type realisticAccount struct {
 	// Tokens are 50 service tokens, oldest first: Tokens[0] has a 255-character name, Tokens[1]
 	// was rotated (its page has a rotation history) and Tokens[2] deleted.
 	Tokens []int64
+	// Group has a 206-character name; its page lists every member, one with a 97-character email.
+	Group int64
 }
 
 // seedRealisticAccount fills the server's account with what makes pages long, wide and varied:
@@ -97,9 +101,11 @@ func seedRealisticAccount(t testing.TB, ts *testServer) realisticAccount {
 		Password: testAdminPassword, LicenseType: "developer"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.Admin.CreateGroup(ctx, ts.AccountID, "group-"+strings.Repeat("g", 200), []apitype.Grant{client.GrantOn("job_viewer", p.ID)}); err != nil {
+	g, err := ts.Admin.CreateGroup(ctx, ts.AccountID, "group-"+strings.Repeat("g", 200), []apitype.Grant{client.GrantOn("job_viewer", p.ID)})
+	if err != nil {
 		t.Fatal(err)
 	}
+	data.Group = g.ID
 	// Every token was used, from an IPv6 address: the longest "Last used" there is.
 	db, err := sql.Open("sqlite", sqlite.DSN(ts.DB))
 	if err != nil {
