@@ -36,9 +36,10 @@ type axeViolation struct {
 	} `json:"nodes"`
 }
 
-// axeRunJS runs every rule axe-core enables by default on the whole document and returns the
-// violations. A node's target is a list of selectors (one per shadow root or frame on the way).
-const axeRunJS = `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.map(v => ({
+// axeRunJS runs every rule axe-core enables by default on the whole document, and target-size
+// (WCAG 2.2 AA 2.5.8, off by default), and returns the violations. A node's target is a list
+// of selectors (one per shadow root or frame on the way).
+const axeRunJS = `axe.run(document, {resultTypes: ["violations"], rules: {"target-size": {enabled: true}}}).then(r => r.violations.map(v => ({
   id: v.id, impact: v.impact || "", help: v.help, helpUrl: v.helpUrl,
   nodes: v.nodes.map(n => ({target: [].concat(n.target).flat().join(" >>> "), summary: n.failureSummary || ""}))})))`
 
