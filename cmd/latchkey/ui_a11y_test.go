@@ -225,7 +225,9 @@ func TestUIAccessibility(t *testing.T) {
 		w, h int64
 	}{{"laptop", 1280, 800}, {"phone", 390, 844}} {
 		t.Run(size.name, func(t *testing.T) {
-			b := newBrowser(t)
+			// About 45 pages, each loaded and checked in under a second on an idle machine;
+			// the limit leaves room for a busy one.
+			b := newBrowserFor(t, 5*time.Minute)
 			b.do("set the window size", chromedp.EmulateViewport(size.w, size.h))
 			as := ""
 			for _, pg := range pages {

@@ -40,8 +40,14 @@ func needChromium(t testing.TB) {
 }
 
 // newBrowser starts Chromium, or skips the test (see needChromium). Call it before starting a
-// server, so a skip costs nothing.
+// server, so a skip costs nothing. The test's browser actions must end within 90 s in all.
 func newBrowser(t testing.TB) *browser {
+	t.Helper()
+	return newBrowserFor(t, 90*time.Second)
+}
+
+// newBrowserFor is newBrowser for a test whose browser actions take up to limit in all.
+func newBrowserFor(t testing.TB, limit time.Duration) *browser {
 	t.Helper()
 	needChromium(t)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -63,7 +69,7 @@ func newBrowser(t testing.TB) *browser {
 		cancelAlloc()
 		t.Fatalf("start Chromium: %v", err)
 	}
-	ctx, cancelRun := context.WithTimeout(bctx, 90*time.Second)
+	ctx, cancelRun := context.WithTimeout(bctx, limit)
 	t.Cleanup(func() {
 		cancelRun()
 		cancelBrowser()
