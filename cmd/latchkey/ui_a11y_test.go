@@ -229,6 +229,17 @@ func TestUIAccessibility(t *testing.T) {
 			// the limit leaves room for a busy one.
 			b := newBrowserFor(t, 5*time.Minute)
 			b.do("set the window size", chromedp.EmulateViewport(size.w, size.h))
+			// A page with known faults first, so a broken injection cannot pass as a clean UI.
+			b.open(`data:text/html,<html><body><input type="text"><button></button></body></html>`)
+			found := map[string]bool{}
+			for _, v := range b.axeCheck() {
+				found[v.ID] = true
+			}
+			for _, id := range []string{"html-has-lang", "label", "button-name"} {
+				if !found[id] {
+					t.Fatalf("axe-core on a page without lang, an unlabelled field and an unnamed button found %v, want %s among them", found, id)
+				}
+			}
 			as := ""
 			for _, pg := range pages {
 				if pg.as != as {
