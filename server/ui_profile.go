@@ -20,6 +20,8 @@ type profileData struct {
 	Groups  []string
 	Tokens  []tokenRow
 	Pager   pager
+	// Ended is the revoked view of the user's tokens (?view=revoked), instead of Tokens.
+	Ended *endedView
 	// The new-token form.
 	FormID   string
 	Name     string
@@ -53,7 +55,11 @@ func (s *Server) profileData(ctx context.Context, r *http.Request, us *uiSession
 	for _, g := range groups {
 		d.Groups = append(d.Groups, g.Name)
 	}
-	if d.Tokens, err = s.tokenRows(ctx, us.p, admin.PATRef(us.p.UserID, 0), false, &d.Pager); err != nil {
+	if r.Method == http.MethodGet && r.URL.Query().Get("view") == "revoked" {
+		d.Ended, err = s.endedTokens(r, us.p, s.patUI())
+		return d, err
+	}
+	if d.Tokens, err = s.tokenRows(ctx, us.p, admin.PATRef(us.p.UserID, 0), nil, &d.Pager); err != nil {
 		return nil, err
 	}
 	return d, nil
