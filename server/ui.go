@@ -288,6 +288,9 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if u.MustChangePassword {
+		next = passwordRequiredPath
+	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -358,6 +361,11 @@ func (s *Server) uiSection(section string, fn uiFunc) http.Handler {
 			return
 		}
 		st.principal = p
+		if p.MustChangePassword && r.URL.Path != passwordRequiredPath && r.URL.Path != "/logout" {
+			// Signed in with a temporary password: nothing else until they choose their own.
+			http.Redirect(w, r, passwordRequiredPath, http.StatusSeeOther)
+			return
+		}
 		us := &uiSession{p: p, sess: sess, hash: h[:], section: section}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := r.ParseForm(); err != nil || !equalStrings(sess.CSRFSecret, r.PostForm.Get("csrf_token")) {
@@ -594,6 +602,8 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	settings("GET /settings/users", "users", s.handleUIUserList)
 	settings("POST /settings/users", "users", s.handleUIUserAdd)
 	settings("POST /settings/users/{membership_id}/license", "users", s.handleUIUserLicense)
+	settings("GET /settings/users/{membership_id}/temporary-password", "users", s.handleUITemporaryPasswordConfirm)
+	settings("POST /settings/users/{membership_id}/temporary-password", "users", s.handleUITemporaryPassword)
 	settings("GET /settings/users/{membership_id}/remove", "users", s.handleUIUserRemoveConfirm)
 	settings("POST /settings/users/{membership_id}/remove", "users", s.handleUIUserRemove)
 	settings("GET /settings/groups", "groups", s.handleUIGroupList)
@@ -623,7 +633,8 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	// Profile and personal access tokens.
 	mux.Handle("GET /profile", s.ui(s.handleUIProfile))
 	mux.Handle("POST /profile/tokens", s.ui(s.handleUIPATCreate))
-	mux.Handle("POST /profile/password", s.ui(s.handleUIPasswordChange))
+	mux.Handle("GET "+passwordRequiredPath, s.ui(s.handleUIPasswordRequired))
+	mux.Handle("POST "+passwordRequiredPath, s.ui(s.handleUIPasswordChange))
 	mux.Handle("GET /profile/tokens/{token_id}", s.ui(s.handleUIPATDetail))
 	mux.Handle("GET /profile/tokens/{token_id}/edit", s.ui(s.handleUIPATEditForm))
 	mux.Handle("POST /profile/tokens/{token_id}/edit", s.ui(s.handleUIPATEdit))

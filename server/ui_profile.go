@@ -144,7 +144,11 @@ func (s *Server) handleUIPasswordChange(w http.ResponseWriter, r *http.Request, 
 	current, next := f.Get("current_password"), f.Get("new_password")
 	refuse := func(field, msg string) error {
 		d.PasswordErrors[field] = msg
-		s.showStatus(w, r, us, http.StatusBadRequest, "profile", "Profile", d, "Your password was not changed: fix the fields marked below.")
+		name, title := "profile", "Profile"
+		if us.p.MustChangePassword {
+			name, title = "password_required", "Choose a new password"
+		}
+		s.showStatus(w, r, us, http.StatusBadRequest, name, title, d, "Your password was not changed: fix the fields marked below.")
 		return nil
 	}
 	if next != f.Get("confirm_password") {
@@ -171,6 +175,10 @@ func (s *Server) handleUIPasswordChange(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	http.SetCookie(w, s.cookie(r, sessionCookie, sess.Cookie, s.cfg.SessionMax))
+	if us.p.MustChangePassword {
+		s.redirectFlash(w, r, "/", "Your new password is set.")
+		return nil
+	}
 	s.redirectFlash(w, r, "/profile", "Your password was changed. You were signed out everywhere else.")
 	return nil
 }
