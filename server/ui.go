@@ -263,7 +263,7 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "login", &page{Title: "Sign in", CSRF: token, Email: email, Next: next, Error: msg})
 	}
 	if err := s.limitSignIn(r); err != nil {
-		fail(http.StatusTooManyRequests, latchkey.ErrorMessage(err))
+		fail(http.StatusTooManyRequests, uiMessage(err))
 		return
 	}
 	u, err := s.admin.Authenticate(r.Context(), email, pw)
@@ -273,7 +273,7 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 			userID = u.ID
 		}
 		s.signInFailed(r, email, userID)
-		fail(http.StatusUnauthorized, latchkey.ErrorMessage(err))
+		fail(http.StatusUnauthorized, uiMessage(err))
 		return
 	}
 	if err != nil {
@@ -282,7 +282,7 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.startSession(w, r, u); err != nil {
 		if latchkey.ErrorCodeOf(err) == latchkey.EForbidden {
-			fail(http.StatusForbidden, latchkey.ErrorMessage(err))
+			fail(http.StatusForbidden, uiMessage(err))
 			return
 		}
 		s.writeError(w, r, err)
@@ -399,7 +399,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, us *uiSessi
 	if ra, ok := le.Data["retry_after_seconds"]; ok {
 		w.Header().Set("Retry-After", fmt.Sprint(ra))
 	}
-	pg := &page{Title: "Error", Error: le.Message}
+	pg := &page{Title: "Error", Error: uiSentence(le.Message)}
 	if us != nil {
 		s.fillPage(w, r, us, pg)
 		pg.Section = us.section

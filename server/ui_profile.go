@@ -84,10 +84,10 @@ func (s *Server) handleUIPATCreate(w http.ResponseWriter, r *http.Request, us *u
 	d.FormID, d.Name, d.Expiry = f.Get("form_id"), f.Get("name"), f.Get("expires")
 	in := admin.NewToken{Name: d.Name}
 	if _, err := latchkey.CleanName("name", d.Name); err != nil {
-		d.Errors["name"] = latchkey.ErrorMessage(err)
+		d.Errors["name"] = uiMessage(err)
 	}
 	if in.ExpiresAt, err = expiresAt(d.Expiry, d.Expiries, time.Now()); err != nil {
-		d.Errors["expires_at"] = latchkey.ErrorMessage(err)
+		d.Errors["expires_at"] = uiMessage(err)
 	}
 	invalid := func() error {
 		s.showStatus(w, r, us, http.StatusBadRequest, "profile", "Profile", d, "The token was not created: fix the fields marked below.")
@@ -160,7 +160,7 @@ func (s *Server) handleUIPasswordChange(w http.ResponseWriter, r *http.Request, 
 	}
 	var le *latchkey.Error
 	if errors.As(err, &le) && le.Code == latchkey.EInvalid && (le.Field == "current_password" || le.Field == "new_password") {
-		return refuse(le.Field, le.Message)
+		return refuse(le.Field, uiMessage(le))
 	}
 	if err != nil {
 		return err

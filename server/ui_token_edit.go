@@ -131,7 +131,7 @@ func (s *Server) uiTokenEdit(w http.ResponseWriter, r *http.Request, us *uiSessi
 	}
 	edit, grantsOK := admin.TokenEdit{Name: &d.Name}, true
 	if _, err := latchkey.CleanName("name", d.Name); err != nil {
-		d.Errors["name"] = latchkey.ErrorMessage(err)
+		d.Errors["name"] = uiMessage(err)
 	}
 	switch d.Expiry {
 	case "keep":
@@ -148,7 +148,7 @@ func (s *Server) uiTokenEdit(w http.ResponseWriter, r *http.Request, us *uiSessi
 	if d.Service {
 		cidrs, err := cidrList("allowed_cidrs", splitCIDRs(d.CIDRs))
 		if err != nil {
-			d.Errors["allowed_cidrs"] = latchkey.ErrorMessage(err)
+			d.Errors["allowed_cidrs"] = uiMessage(err)
 		}
 		edit.AllowedCIDRs = &cidrs
 		grants, ok, err := s.validateGrantRows(ctx, us.p, &d.Editor, a.Plan, 1)
@@ -176,7 +176,7 @@ func (s *Server) uiTokenEdit(w http.ResponseWriter, r *http.Request, us *uiSessi
 		if fieldErr(d.Errors, err, "name", "expires_at", "allowed_cidrs") == nil {
 			return invalid()
 		}
-		return again(formStatus(err), latchkey.ErrorMessage(err))
+		return again(formStatus(err), uiMessage(err))
 	}
 	s.redirectFlash(w, r, self, "Saved the changes to "+k.kind+" "+d.Name+".")
 	return nil

@@ -346,14 +346,14 @@ func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Reque
 	}
 	in := admin.NewToken{Name: d.Name}
 	if _, err := latchkey.CleanName("name", d.Name); err != nil {
-		d.Errors["name"] = latchkey.ErrorMessage(err)
+		d.Errors["name"] = uiMessage(err)
 	}
 	if in.ExpiresAt, err = expiresAt(d.Expiry, d.Expiries, time.Now()); err != nil {
-		d.Errors["expires_at"] = latchkey.ErrorMessage(err)
+		d.Errors["expires_at"] = uiMessage(err)
 	}
 	// The API's parsing of allowed_cidrs, on the typed list; none means any address.
 	if in.AllowedCIDRs, err = cidrList("allowed_cidrs", splitCIDRs(d.CIDRs)); err != nil {
-		d.Errors["allowed_cidrs"] = latchkey.ErrorMessage(err)
+		d.Errors["allowed_cidrs"] = uiMessage(err)
 	}
 	grants, ok, err := s.validateGrantRows(ctx, us.p, &d.Editor, a.Plan, 1)
 	if err != nil {
@@ -388,7 +388,7 @@ func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Reque
 		if fieldErr(d.Errors, err, "name", "expires_at", "allowed_cidrs") == nil {
 			return invalid()
 		}
-		return again(formStatus(err), latchkey.ErrorMessage(err))
+		return again(formStatus(err), uiMessage(err))
 	}
 	s.reveal(w, r, us, &revealData{Kind: "service token", Name: tok.Name, Token: secret, Display: s.display(tok),
 		ExpiresAt: tok.ExpiresAt, Summary: catalog.Summary(tok.Grants, s.namerOrNil(ctx, us.p)),

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/chromedp/chromedp"
 
@@ -47,8 +50,8 @@ func TestUITokenEdit(t *testing.T) {
 	if resp := b.clickTo("#save-token"); resp.Status != http.StatusBadRequest {
 		t.Errorf("a bad range: status %d, want 400", resp.Status)
 	}
-	if got := b.text("#token-cidrs-error"); !strings.Contains(got, "10.0.0.0/33") {
-		t.Errorf("error next to Allowed addresses = %q, want it to name the bad range", got)
+	if got := b.text("#token-cidrs-error"); !strings.Contains(got, "10.0.0.0/33") || !isSentence(got) {
+		t.Errorf("error next to Allowed addresses = %q, want a sentence naming the bad range", got)
 	}
 	if got := b.value("#token-name"); got != "airflow-prod" {
 		t.Errorf("the name typed was lost: %q", got)
@@ -210,6 +213,9 @@ func TestUIRevokedView(t *testing.T) {
 	if resp := b.open(ts.URL + "/settings/service-tokens?view=revoked&how=stolen"); resp.Status != http.StatusBadRequest {
 		t.Errorf("an unknown reason: %d, want 400", resp.Status)
 	}
+	if got := b.text("#page-error"); got != "Choose one of the offered reasons." {
+		t.Errorf("an unknown reason says %q", got)
+	}
 
 	// The profile's personal access tokens have the same view.
 	me, err := ts.Admin.Whoami(ctx)
@@ -227,4 +233,12 @@ func TestUIRevokedView(t *testing.T) {
 	if row := b.text("#token-" + idStr(pat.ID)); !strings.Contains(row, "old laptop") || !strings.Contains(row, "Deleted") {
 		t.Errorf("profile revoked view row = %q", row)
 	}
+}
+
+// isSentence reports whether a message reads as the UI words messages: a capital first, a full
+// stop last, and no API field name (snake_case) in it.
+func isSentence(msg string) bool {
+	msg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(msg), "⚠"))
+	r, _ := utf8.DecodeRuneInString(msg)
+	return unicode.IsUpper(r) && strings.HasSuffix(msg, ".") && !regexp.MustCompile(`[a-z]_[a-z]`).MatchString(msg)
 }

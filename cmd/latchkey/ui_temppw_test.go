@@ -87,7 +87,8 @@ func TestUITemporaryPassword(t *testing.T) {
 			chromedp.SetValue(chromedp.ID("new-password"), next), chromedp.SetValue(chromedp.ID("confirm-password"), next))
 	}
 	fill(temp, "1qaz2wsx3edc")
-	if resp := b.clickTo("#change-password"); resp.Status != http.StatusBadRequest || !strings.Contains(b.text("#new-password-error"), "common") {
+	if resp := b.clickTo("#change-password"); resp.Status != http.StatusBadRequest || !strings.Contains(b.text("#new-password-error"), "common") ||
+		!isSentence(b.text("#new-password-error")) {
 		t.Errorf("a common password: status %d, error %q", resp.Status, b.text("#new-password-error"))
 	}
 	fill(temp, newPass)
