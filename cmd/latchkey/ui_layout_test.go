@@ -54,9 +54,10 @@ func TestUILayoutHolds(t *testing.T) {
 	if _, err := ts.Admin.DeleteServiceToken(ctx, ts.AccountID, ids[2]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.Admin.CreateUser(ctx, ts.AccountID, client.CreateUserRequest{Email: "a.very.long.email.address." + strings.Repeat("q", 60) + "@example.com",
-		Password: testAdminPassword, LicenseType: "developer"}); err != nil {
-		t.Fatal(err)
+	longUser, err := ts.Admin.CreateUser(ctx, ts.AccountID, client.CreateUserRequest{Email: "a.very.long.email.address." + strings.Repeat("q", 60) + "@example.com",
+		Password: testAdminPassword, LicenseType: "developer"})
+	if err != nil || len(longUser.Permissions) != 1 {
+		t.Fatalf("create a user: %+v, %v", longUser, err)
 	}
 	if _, err := ts.Admin.CreateGroup(ctx, ts.AccountID, "group-"+strings.Repeat("g", 200), []apitype.Grant{client.GrantOn("job_viewer", p.ID)}); err != nil {
 		t.Fatal(err)
@@ -75,7 +76,9 @@ func TestUILayoutHolds(t *testing.T) {
 	pages := []string{"/", "/profile", "/settings/account", "/settings/projects", "/settings/users", "/settings/groups",
 		"/settings/service-tokens", "/settings/service-tokens?view=revoked", "/settings/service-tokens/new",
 		"/settings/ip-restrictions", "/settings/audit-log",
-		fmt.Sprintf("/settings/service-tokens/%d", ids[0]), fmt.Sprintf("/settings/service-tokens/%d", ids[1])}
+		fmt.Sprintf("/settings/service-tokens/%d", ids[0]), fmt.Sprintf("/settings/service-tokens/%d", ids[1]),
+		fmt.Sprintf("/settings/service-tokens/%d/edit", ids[0]), "/settings/service-tokens?view=revoked&how=revoked&q=ci-deploy",
+		fmt.Sprintf("/settings/users/%d/temporary-password", longUser.Permissions[0].ID), "/profile?view=revoked", "/profile/password"}
 	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
 	for _, size := range [][2]int64{{1280, 800}, {1024, 768}, {390, 844}} {
 		b.do(fmt.Sprintf("resize to %dx%d", size[0], size[1]), chromedp.EmulateViewport(size[0], size[1]))
