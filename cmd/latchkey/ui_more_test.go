@@ -344,7 +344,7 @@ func TestUIDefaultGraceRevokedViewAndOwner(t *testing.T) {
 	if !strings.Contains(row, "old airflow") || !strings.Contains(row, "Deleted") || !strings.Contains(row, "Person:") || !strings.Contains(row, ts.AdminEmail) {
 		t.Errorf("revoked view row = %q, want the name, Deleted and Person: … (%s)", row, ts.AdminEmail)
 	}
-	b.shot("ui-27-revoked-tokens")
+	// TestUIRevokedView takes the picture of this view, with every way a token ends.
 
 	// The last owner unticks themself on the Owner group's page: refused, with the rule.
 	var owner *apitype.Group
