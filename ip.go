@@ -20,23 +20,23 @@ func ParseCIDR(s string) (netip.Prefix, error) {
 	if !strings.Contains(s, "/") {
 		a, err := netip.ParseAddr(s)
 		if err != nil || a.Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range", s)
+			return netip.Prefix{}, fmt.Errorf("the address %q is not an IP address or CIDR range", s)
 		}
 		a = a.Unmap()
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR range", s)
+		return netip.Prefix{}, fmt.Errorf("the range %q is not a CIDR range", s)
 	}
 	if p.Addr().Is4In6() {
 		if p.Bits() < 96 {
-			return netip.Prefix{}, fmt.Errorf("%q mixes an IPv4-mapped address with a short prefix", s)
+			return netip.Prefix{}, fmt.Errorf("the range %q mixes an IPv4-mapped address with a short prefix", s)
 		}
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
 	if m := p.Masked(); m != p {
-		return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %s?", s, m)
+		return netip.Prefix{}, fmt.Errorf("the range %q has host bits set; did you mean %s?", s, m)
 	}
 	return p, nil
 }

@@ -47,6 +47,9 @@ type Principal struct {
 	IssuedAt time.Time
 	// Legacy marks a principal authenticated with a legacy-format token.
 	Legacy bool
+	// MustChangePassword marks a user signed in with a temporary password: the web UI offers
+	// them only the page that changes it.
+	MustChangePassword bool
 	// ref and accountRef cache String and AccountRef for principals built once and shared
 	// (see Seal).
 	ref, accountRef string

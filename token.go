@@ -103,21 +103,48 @@ type TokenFilter struct {
 	FamilyID      *int64
 	// LegacyPrefix keeps legacy tokens with these first 8 characters.
 	LegacyPrefix *string
-	// LiveAt keeps tokens that still work at this time as far as revocation and rotation go
-	// (state 1, not rotated out); EndedAt keeps the others (state 2, or rotated out by then).
-	// Expiry is not considered by either.
+	// LiveAt keeps tokens that still work at this time (state 1, not rotated out, not expired);
+	// EndedAt keeps the others (state 2, rotated out or expired by then).
 	LiveAt  *time.Time
 	EndedAt *time.Time
-	Order   Order
-	Offset  int
-	Limit   int
+	// EndedHow, with EndedAt, keeps only the tokens that ended this way.
+	EndedHow TokenEnd
+	// NameContains keeps tokens whose name contains this text (case-insensitive for ASCII).
+	NameContains string
+	Order        Order
+	Offset       int
+	Limit        int
 }
+
+// TokenEnd is how a token stopped working, for lists of ended tokens.
+type TokenEnd string
+
+// How tokens end.
+const (
+	// EndRevoked: deleted by a person or a token, or when its user left the account.
+	EndRevoked TokenEnd = "revoked"
+	// EndLeaked: revoked because a leak report named it.
+	EndLeaked TokenEnd = "leaked"
+	// EndReuse: revoked because an older token of its rotation family was used after its grace.
+	EndReuse TokenEnd = "reuse"
+	// EndExpired: its expiry has passed.
+	EndExpired TokenEnd = "expired"
+	// EndRotatedOut: a rotation replaced it and its grace period is over.
+	EndRotatedOut TokenEnd = "rotated_out"
+)
+
+// TokenEnds lists every TokenEnd.
+var TokenEnds = []TokenEnd{EndRevoked, EndLeaked, EndReuse, EndExpired, EndRotatedOut}
 
 // TokenUpdate changes a token in place.
 type TokenUpdate struct {
 	Name    *string
 	State   *State
 	Flagged *bool
+	// AllowedCIDRs, when not nil, replace the token's own address ranges (empty: none).
+	AllowedCIDRs *[]netip.Prefix
+	// ExpiresAt, when not nil, replaces the token's expiry; the zero time removes it.
+	ExpiresAt *time.Time
 }
 
 // TokenUse is one observation of a token in use, recorded off the request path.

@@ -13,6 +13,9 @@ type User struct {
 	IsActive     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// MustChangePassword is set when an admin gave the user a temporary password: the web UI
+	// lets them do nothing but choose their own until they do.
+	MustChangePassword bool
 }
 
 // FullName returns "First Last", or the email when both are empty.
@@ -47,6 +50,8 @@ type UserUpdate struct {
 	LastName     *string
 	PasswordHash *string
 	IsActive     *bool
+	// MustChangePassword sets or clears the user's obligation to choose a new password.
+	MustChangePassword *bool
 }
 
 // License is a user's license in one account.

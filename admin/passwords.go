@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/rand"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -31,7 +32,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *latchkey.Principal, cur
 	if next == current {
 		return latchkey.FieldError("new_password", "The new password must differ from the current one.")
 	}
-	return s.setPassword(ctx, u, next, "user.password_changed")
+	return s.setPassword(ctx, u, next, "user.password_changed", false)
 }
 
 // SetPassword sets the password of the user with this email without the current one, for an
@@ -52,7 +53,69 @@ func (s *Service) SetPassword(ctx context.Context, email, next string) (*latchke
 	if err := checkNewPassword(u, next); err != nil {
 		return nil, err
 	}
-	return u, s.setPassword(ctx, u, next, "user.password_set")
+	return u, s.setPassword(ctx, u, next, "user.password_set", false)
+}
+
+// SetTemporaryPassword gives user userID of p's account a new, random password, returned once,
+// that they must replace at their next sign-in; their sessions end and
+// user.temporary_password_set is audited. It needs members:write over a user holding no more
+// access than p, who is not p and belongs to no other account (an admin of one account must
+// not take over a person's access to another).
+func (s *Service) SetTemporaryPassword(ctx context.Context, p *latchkey.Principal, userID int64) (string, error) {
+	if err := require(p, latchkey.ResMembers, latchkey.AccessWrite); err != nil {
+		return "", err
+	}
+	if p.Kind == latchkey.PrincipalUser && p.UserID == userID {
+		return "", latchkey.Errorf(latchkey.EInvalid, "change your own password on your profile page instead")
+	}
+	if err := s.checkActsOnUser(ctx, p, userID); err != nil {
+		return "", err
+	}
+	u, err := s.User(ctx, p, userID)
+	if err != nil {
+		return "", err
+	}
+	accounts, _, err := s.store.FindAccounts(ctx, latchkey.AccountFilter{MemberUserID: &u.ID, Limit: 2})
+	if err != nil {
+		return "", err
+	}
+	for _, a := range accounts {
+		if a.ID != p.AccountID {
+			return "", latchkey.Errorf(latchkey.EConflict, "%s also belongs to another account, so only they can change their password (or an operator, with latchkey user set-password)", u.Email)
+		}
+	}
+	temp := temporaryPassword()
+	if err := s.setPassword(ctx, u, temp, "user.temporary_password_set", true); err != nil {
+		return "", err
+	}
+	return temp, nil
+}
+
+// temporaryPassword returns 24 random characters from an alphabet without look-alikes, in
+// groups of six for reading out: about 119 bits.
+func temporaryPassword() string {
+	const alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 0, 27)
+	for i := range 24 {
+		if i > 0 && i%6 == 0 {
+			b = append(b, '-')
+		}
+		b = append(b, alphabet[randomInt(len(alphabet))])
+	}
+	return string(b)
+}
+
+// randomInt returns a uniform random number in [0, n), n ≤ 256.
+func randomInt(n int) int {
+	var c [1]byte
+	for {
+		if _, err := rand.Read(c[:]); err != nil {
+			panic(err) // crypto/rand does not fail on supported systems
+		}
+		if int(c[0]) < 256-256%n {
+			return int(c[0]) % n
+		}
+	}
 }
 
 // checkNewPassword applies the password rules to a new password for u.
@@ -66,13 +129,15 @@ func checkNewPassword(u *latchkey.User, next string) error {
 	return nil
 }
 
-func (s *Service) setPassword(ctx context.Context, u *latchkey.User, next, event string) error {
+// setPassword stores next as u's password (temporary: to be replaced at the next sign-in), ends
+// u's sessions and audits event in each of u's accounts, in one transaction.
+func (s *Service) setPassword(ctx context.Context, u *latchkey.User, next, event string, temporary bool) error {
 	hash, err := password.Hash(next)
 	if err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {
-		if _, err := s.store.UpdateUser(ctx, u.ID, latchkey.UserUpdate{PasswordHash: &hash}); err != nil {
+		if _, err := s.store.UpdateUser(ctx, u.ID, latchkey.UserUpdate{PasswordHash: &hash, MustChangePassword: &temporary}); err != nil {
 			return err
 		}
 		for off := 0; ; off += latchkey.MaxLimit {

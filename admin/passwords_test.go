@@ -88,3 +88,55 @@ func TestPasswords(t *testing.T) {
 		}
 	})
 }
+
+// TestTemporaryPassword: an admin gives a member a random password that must be changed at the
+// next sign-in (the principal says so until it is); not to themself, not to someone holding
+// more access, and not to a person who also belongs to another account, whose access there an
+// admin of this one must not take over.
+func TestTemporaryPassword(t *testing.T) {
+	eachStore(t, func(t *testing.T, s latchkey.Store) {
+		w := newWorld(t, s)
+		ctx, p := w.as(w.owner.ID)
+		dev := w.add("dev@acme.test", latchkey.LicenseDeveloper)
+		temp, err := w.svc.SetTemporaryPassword(ctx, p, dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := w.svc.Authenticate(context.Background(), "dev@acme.test", temp)
+		if err != nil || !u.MustChangePassword {
+			t.Fatalf("sign-in with the temporary password: %+v, %v; want a user who must change it", u, err)
+		}
+		dctx, dp := w.as(dev)
+		if !dp.MustChangePassword {
+			t.Error("the principal of a user with a temporary password does not say so")
+		}
+		if err := w.svc.ChangePassword(dctx, dp, temp, "my own password at last"); err != nil {
+			t.Fatal(err)
+		}
+		if _, dp = w.as(dev); dp.MustChangePassword {
+			t.Error("the user must still change their password after changing it")
+		}
+
+		_, err = w.svc.SetTemporaryPassword(ctx, p, w.owner.ID)
+		wantCode(t, "a temporary password for oneself", err, latchkey.EInvalid)
+		w.group("Security", latchkey.Grant{PermissionSet: "security_admin", AllProjects: true})
+		sam := w.add("sam@acme.test", latchkey.LicenseDeveloper, "Security")
+		sctx, sp := w.as(sam)
+		_, err = w.svc.SetTemporaryPassword(sctx, sp, w.owner.ID)
+		wantCode(t, "a security admin resets the account admin's password", err, latchkey.EForbidden)
+		_, err = w.svc.SetTemporaryPassword(ctx, p, 987654)
+		if code := latchkey.ErrorCodeOf(err); code != latchkey.ENotFound && code != latchkey.EForbidden {
+			t.Errorf("a temporary password for a stranger: %v", err)
+		}
+		// Dev also joins another account: nobody here may reset them any more.
+		if _, err := w.svc.CreateAccount(context.Background(), admin.Bootstrap{Account: "Beta", Plan: latchkey.PlanEnterprise,
+			Email: "dev@acme.test"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.svc.SetTemporaryPassword(ctx, p, dev)
+		wantCode(t, "a temporary password for a member of two accounts", err, latchkey.EConflict)
+		if _, err := w.svc.Authenticate(context.Background(), "dev@acme.test", "my own password at last"); err != nil {
+			t.Errorf("the refused reset changed the password: %v", err)
+		}
+	})
+}

@@ -48,7 +48,7 @@ func (s *Service) UserPrincipal(ctx context.Context, userID, accountID int64, me
 		return nil, err
 	}
 	return &latchkey.Principal{Kind: latchkey.PrincipalUser, Method: method, AccountID: accountID, UserID: userID,
-		Name: u.FullName(), License: m.License, Permissions: catalog.Compile(m.License, grants)}, nil
+		Name: u.FullName(), License: m.License, Permissions: catalog.Compile(m.License, grants), MustChangePassword: u.MustChangePassword}, nil
 }
 
 // NewSession is a started browser session: Cookie is the only copy of its secret.

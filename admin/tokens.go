@@ -296,6 +296,98 @@ func (s *Service) UpdateToken(ctx context.Context, p *latchkey.Principal, ref To
 	return out, err
 }
 
+// TokenEdit changes a working token from its page. Fields left nil keep their value; the
+// changes apply together or not at all.
+type TokenEdit struct {
+	Name *string
+	// Grants become a service token's grants, checked like a new token's.
+	Grants *[]latchkey.Grant
+	// AllowedCIDRs become a service token's own address ranges (empty: none).
+	AllowedCIDRs *[]netip.Prefix
+	// Expiry, when set, changes the expiry; Expiry.At nil means none, which only an account
+	// without a maximum token lifetime allows.
+	Expiry *Expiry
+}
+
+// Expiry is a requested expiry: a time, or nil for none.
+type Expiry struct{ At *time.Time }
+
+// EditToken changes a token's name, grants, address ranges and expiry in one transaction, with
+// the rules creation has: the same limits, no grant p could not give, and an expiry within the
+// account's maximum lifetime from now. Who may: as for rotation (canChange); a PAT takes only a
+// name and an expiry. A deleted, expired or rotated-out token cannot be edited, nor one a rotation
+// replaced: edit its successor.
+func (s *Service) EditToken(ctx context.Context, p *latchkey.Principal, ref TokenRef, e TokenEdit) (*latchkey.Token, error) {
+	var upd latchkey.TokenUpdate
+	if e.Name != nil {
+		name, err := latchkey.CleanName("name", *e.Name)
+		if err != nil {
+			return nil, err
+		}
+		upd.Name = &name
+	}
+	if ref.Kind == latchkey.KindPAT && (e.Grants != nil || e.AllowedCIDRs != nil) {
+		return nil, latchkey.Errorf(latchkey.EInvalid, "personal access tokens act with their user's permissions and hold no grants or address ranges of their own")
+	}
+	if e.AllowedCIDRs != nil {
+		if len(*e.AllowedCIDRs) > MaxAllowedCIDRs {
+			return nil, latchkey.FieldError("allowed_cidrs", "at most %d ranges are allowed", MaxAllowedCIDRs)
+		}
+		upd.AllowedCIDRs = e.AllowedCIDRs
+	}
+	var out *latchkey.Token
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		tok, err := s.token(ctx, p, ref)
+		if err != nil {
+			return err
+		}
+		if err := s.canChange(ctx, p, tok, false); err != nil {
+			return err
+		}
+		now := s.Now()
+		switch {
+		case tok.State != latchkey.StateActive:
+			return latchkey.Errorf(latchkey.EInvalid, "%s %d is deleted", ref.what(), tok.ID)
+		case tok.ReplacedByID != 0:
+			return latchkey.Errorf(latchkey.EInvalid, "%s %d was replaced by a rotation; edit token %d instead", ref.what(), tok.ID, tok.ReplacedByID)
+		case tok.Expired(now):
+			return latchkey.Errorf(latchkey.EInvalid, "%s %d has expired; create a new one", ref.what(), tok.ID)
+		}
+		a, err := s.account(ctx, p)
+		if err != nil {
+			return err
+		}
+		if e.Expiry != nil {
+			if e.Expiry.At == nil && a.Settings.MaxTokenLifetime > 0 {
+				return latchkey.FieldError("expires_at", "tokens in this account must expire within %s", a.Settings.MaxTokenLifetime)
+			}
+			never := time.Time{}
+			upd.ExpiresAt = &never
+			if e.Expiry.At != nil {
+				if upd.ExpiresAt, err = expiry(e.Expiry.At, a, now); err != nil {
+					return err
+				}
+			}
+		}
+		if e.Grants != nil {
+			if err := s.checkGrants(ctx, p, *e.Grants, grantTarget{plan: a.Plan}); err != nil {
+				return err
+			}
+			if _, err := s.store.ReplaceTokenGrants(ctx, tok.ID, *e.Grants); err != nil {
+				return err
+			}
+		}
+		if upd != (latchkey.TokenUpdate{}) {
+			if _, err := s.store.UpdateToken(ctx, tok.ID, upd); err != nil {
+				return err
+			}
+		}
+		out, err = s.store.FindTokenByID(ctx, tok.ID)
+		return err
+	})
+	return out, err
+}
+
 // DeleteToken revokes a token at once and returns it in state 2 (see canChange for who may).
 // Deleting a deleted token does nothing.
 func (s *Service) DeleteToken(ctx context.Context, p *latchkey.Principal, ref TokenRef) (*latchkey.Token, error) {

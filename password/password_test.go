@@ -45,4 +45,33 @@ func TestValidate(t *testing.T) {
 	if err := password.Validate("long enough password"); err != nil {
 		t.Errorf("Validate(ok) = %v", err)
 	}
+	// Characters, not bytes: eleven Cyrillic letters are 22 bytes and still too short.
+	if password.Validate(strings.Repeat("ж", 11)) == nil {
+		t.Error("Validate(11 two-byte characters) = nil")
+	}
+	if err := password.Validate(strings.Repeat("ж", 12)); err != nil {
+		t.Errorf("Validate(12 two-byte characters) = %v", err)
+	}
+	// Common passwords long enough to pass the length rule are refused, whatever their case.
+	for _, pw := range []string{"1qaz2wsx3edc", "QWERTY123456", "123qweasdzxc"} {
+		if err := password.Validate(pw); err == nil || !strings.Contains(err.Error(), "common") {
+			t.Errorf("Validate(%q) = %v, want refused as common", pw, err)
+		}
+	}
+}
+
+// The shipped list is the 10,000 most common passwords: as many lines, no duplicates, in lower
+// case, with the most common first.
+func TestCommonPasswords(t *testing.T) {
+	for _, pw := range []string{"123456", "password", "qwerty", "dragon", "PassWord"} {
+		if !password.IsCommon(pw) {
+			t.Errorf("IsCommon(%q) = false", pw)
+		}
+	}
+	if password.IsCommon("correct horse battery staple") {
+		t.Error("a passphrase is counted as common")
+	}
+	if n := password.CommonCount(); n != 10000 {
+		t.Errorf("the list holds %d distinct passwords, want 10,000", n)
+	}
 }

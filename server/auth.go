@@ -52,10 +52,19 @@ func (s *Server) authenticate(r *http.Request, accountID int64) (*latchkey.Princ
 		return p, err
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		return s.sessionPrincipal(r.Context(), c.Value, accountID, st)
+		p, err := s.sessionPrincipal(r.Context(), c.Value, accountID, st)
+		if err == nil && p.MustChangePassword {
+			return nil, errPasswordChangeRequired
+		}
+		return p, err
 	}
 	return nil, verify.ErrMissing
 }
+
+// errPasswordChangeRequired refuses the API to a browser session signed in with a temporary
+// password: the web UI's change-password page is all it may use.
+var errPasswordChangeRequired = &latchkey.Error{Code: latchkey.EForbidden,
+	Message: "you signed in with a temporary password: choose your own on the profile page first"}
 
 var errSessionExpired = &latchkey.Error{Code: latchkey.EUnauthorized, Message: "your session has expired; sign in again"}
 

@@ -263,7 +263,7 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "login", &page{Title: "Sign in", CSRF: token, Email: email, Next: next, Error: msg})
 	}
 	if err := s.limitSignIn(r); err != nil {
-		fail(http.StatusTooManyRequests, latchkey.ErrorMessage(err))
+		fail(http.StatusTooManyRequests, uiMessage(err))
 		return
 	}
 	u, err := s.admin.Authenticate(r.Context(), email, pw)
@@ -273,7 +273,7 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 			userID = u.ID
 		}
 		s.signInFailed(r, email, userID)
-		fail(http.StatusUnauthorized, latchkey.ErrorMessage(err))
+		fail(http.StatusUnauthorized, uiMessage(err))
 		return
 	}
 	if err != nil {
@@ -282,11 +282,14 @@ func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.startSession(w, r, u); err != nil {
 		if latchkey.ErrorCodeOf(err) == latchkey.EForbidden {
-			fail(http.StatusForbidden, latchkey.ErrorMessage(err))
+			fail(http.StatusForbidden, uiMessage(err))
 			return
 		}
 		s.writeError(w, r, err)
 		return
+	}
+	if u.MustChangePassword {
+		next = passwordRequiredPath
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -358,6 +361,11 @@ func (s *Server) uiSection(section string, fn uiFunc) http.Handler {
 			return
 		}
 		st.principal = p
+		if p.MustChangePassword && r.URL.Path != passwordRequiredPath && r.URL.Path != "/logout" {
+			// Signed in with a temporary password: nothing else until they choose their own.
+			http.Redirect(w, r, passwordRequiredPath, http.StatusSeeOther)
+			return
+		}
 		us := &uiSession{p: p, sess: sess, hash: h[:], section: section}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := r.ParseForm(); err != nil || !equalStrings(sess.CSRFSecret, r.PostForm.Get("csrf_token")) {
@@ -391,7 +399,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, us *uiSessi
 	if ra, ok := le.Data["retry_after_seconds"]; ok {
 		w.Header().Set("Retry-After", fmt.Sprint(ra))
 	}
-	pg := &page{Title: "Error", Error: le.Message}
+	pg := &page{Title: "Error", Error: uiSentence(le.Message)}
 	if us != nil {
 		s.fillPage(w, r, us, pg)
 		pg.Section = us.section
@@ -594,6 +602,8 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	settings("GET /settings/users", "users", s.handleUIUserList)
 	settings("POST /settings/users", "users", s.handleUIUserAdd)
 	settings("POST /settings/users/{membership_id}/license", "users", s.handleUIUserLicense)
+	settings("GET /settings/users/{membership_id}/temporary-password", "users", s.handleUITemporaryPasswordConfirm)
+	settings("POST /settings/users/{membership_id}/temporary-password", "users", s.handleUITemporaryPassword)
 	settings("GET /settings/users/{membership_id}/remove", "users", s.handleUIUserRemoveConfirm)
 	settings("POST /settings/users/{membership_id}/remove", "users", s.handleUIUserRemove)
 	settings("GET /settings/groups", "groups", s.handleUIGroupList)
@@ -607,6 +617,8 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	settings("GET /settings/service-tokens/new", "service-tokens", s.handleUIServiceTokenNew)
 	settings("POST /settings/service-tokens/new", "service-tokens", s.handleUIServiceTokenCreate)
 	settings("GET /settings/service-tokens/{token_id}", "service-tokens", s.handleUIServiceTokenDetail)
+	settings("GET /settings/service-tokens/{token_id}/edit", "service-tokens", s.handleUIServiceTokenEditForm)
+	settings("POST /settings/service-tokens/{token_id}/edit", "service-tokens", s.handleUIServiceTokenEdit)
 	settings("GET /settings/service-tokens/{token_id}/rotate", "service-tokens", s.handleUIServiceTokenRotateForm)
 	settings("POST /settings/service-tokens/{token_id}/rotate", "service-tokens", s.handleUIServiceTokenRotate)
 	settings("GET /settings/service-tokens/{token_id}/delete", "service-tokens", s.handleUIServiceTokenDeleteConfirm)
@@ -621,8 +633,11 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	// Profile and personal access tokens.
 	mux.Handle("GET /profile", s.ui(s.handleUIProfile))
 	mux.Handle("POST /profile/tokens", s.ui(s.handleUIPATCreate))
-	mux.Handle("POST /profile/password", s.ui(s.handleUIPasswordChange))
+	mux.Handle("GET "+passwordRequiredPath, s.ui(s.handleUIPasswordRequired))
+	mux.Handle("POST "+passwordRequiredPath, s.ui(s.handleUIPasswordChange))
 	mux.Handle("GET /profile/tokens/{token_id}", s.ui(s.handleUIPATDetail))
+	mux.Handle("GET /profile/tokens/{token_id}/edit", s.ui(s.handleUIPATEditForm))
+	mux.Handle("POST /profile/tokens/{token_id}/edit", s.ui(s.handleUIPATEdit))
 	mux.Handle("GET /profile/tokens/{token_id}/rotate", s.ui(s.handleUIPATRotateForm))
 	mux.Handle("POST /profile/tokens/{token_id}/rotate", s.ui(s.handleUIPATRotate))
 	mux.Handle("GET /profile/tokens/{token_id}/delete", s.ui(s.handleUIPATDeleteConfirm))

@@ -32,7 +32,7 @@ func (s *Server) ipRulesData(r *http.Request, p *latchkey.Principal) (*ipRulesDa
 	a, rules, err := s.admin.IPRules(ctx, p)
 	if latchkey.ErrorCodeOf(err) == latchkey.EForbidden && caps.IPRestrictionsRead {
 		// Allowed to read, but not on this plan: the page says so.
-		d.Unavailable = latchkey.ErrorMessage(err)
+		d.Unavailable = uiMessage(err)
 		return d, nil, nil
 	}
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Server) ipRefused(w http.ResponseWriter, r *http.Request, us *uiSession
 	if derr != nil {
 		return err
 	}
-	s.showStatus(w, r, us, formStatus(err), "ip_restrictions", "IP restrictions", d, prefix+latchkey.ErrorMessage(err))
+	s.showStatus(w, r, us, formStatus(err), "ip_restrictions", "IP restrictions", d, prefix+uiMessage(err))
 	return nil
 }
 

@@ -248,7 +248,7 @@ func (s *Server) validateGrantRows(ctx context.Context, p *latchkey.Principal, e
 			if le, isLE := err.(*latchkey.Error); isLE && rowFields[le.Field] {
 				field = le.Field
 			}
-			row.Errors = map[string]string{field: latchkey.ErrorMessage(err)}
+			row.Errors = map[string]string{field: uiMessage(err)}
 			ok = false
 			continue
 		}
@@ -262,7 +262,7 @@ func (s *Server) validateGrantRows(ctx context.Context, p *latchkey.Principal, e
 		return nil, false, err
 	}
 	if err != nil {
-		ed.Error = latchkey.ErrorMessage(err)
+		ed.Error = uiMessage(err)
 		return nil, false, nil
 	}
 	return grants, true, nil

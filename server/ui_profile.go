@@ -20,6 +20,8 @@ type profileData struct {
 	Groups  []string
 	Tokens  []tokenRow
 	Pager   pager
+	// Ended is the revoked view of the user's tokens (?view=revoked), instead of Tokens.
+	Ended *endedView
 	// The new-token form.
 	FormID   string
 	Name     string
@@ -53,7 +55,11 @@ func (s *Server) profileData(ctx context.Context, r *http.Request, us *uiSession
 	for _, g := range groups {
 		d.Groups = append(d.Groups, g.Name)
 	}
-	if d.Tokens, err = s.tokenRows(ctx, us.p, admin.PATRef(us.p.UserID, 0), false, &d.Pager); err != nil {
+	if r.Method == http.MethodGet && r.URL.Query().Get("view") == "revoked" {
+		d.Ended, err = s.endedTokens(r, us.p, s.patUI())
+		return d, err
+	}
+	if d.Tokens, err = s.tokenRows(ctx, us.p, admin.PATRef(us.p.UserID, 0), nil, &d.Pager); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -78,10 +84,10 @@ func (s *Server) handleUIPATCreate(w http.ResponseWriter, r *http.Request, us *u
 	d.FormID, d.Name, d.Expiry = f.Get("form_id"), f.Get("name"), f.Get("expires")
 	in := admin.NewToken{Name: d.Name}
 	if _, err := latchkey.CleanName("name", d.Name); err != nil {
-		d.Errors["name"] = latchkey.ErrorMessage(err)
+		d.Errors["name"] = uiMessage(err)
 	}
 	if in.ExpiresAt, err = expiresAt(d.Expiry, d.Expiries, time.Now()); err != nil {
-		d.Errors["expires_at"] = latchkey.ErrorMessage(err)
+		d.Errors["expires_at"] = uiMessage(err)
 	}
 	invalid := func() error {
 		s.showStatus(w, r, us, http.StatusBadRequest, "profile", "Profile", d, "The token was not created: fix the fields marked below.")
@@ -138,7 +144,11 @@ func (s *Server) handleUIPasswordChange(w http.ResponseWriter, r *http.Request, 
 	current, next := f.Get("current_password"), f.Get("new_password")
 	refuse := func(field, msg string) error {
 		d.PasswordErrors[field] = msg
-		s.showStatus(w, r, us, http.StatusBadRequest, "profile", "Profile", d, "Your password was not changed: fix the fields marked below.")
+		name, title := "profile", "Profile"
+		if us.p.MustChangePassword {
+			name, title = "password_required", "Choose a new password"
+		}
+		s.showStatus(w, r, us, http.StatusBadRequest, name, title, d, "Your password was not changed: fix the fields marked below.")
 		return nil
 	}
 	if next != f.Get("confirm_password") {
@@ -150,7 +160,7 @@ func (s *Server) handleUIPasswordChange(w http.ResponseWriter, r *http.Request, 
 	}
 	var le *latchkey.Error
 	if errors.As(err, &le) && le.Code == latchkey.EInvalid && (le.Field == "current_password" || le.Field == "new_password") {
-		return refuse(le.Field, le.Message)
+		return refuse(le.Field, uiMessage(le))
 	}
 	if err != nil {
 		return err
@@ -165,6 +175,10 @@ func (s *Server) handleUIPasswordChange(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	http.SetCookie(w, s.cookie(r, sessionCookie, sess.Cookie, s.cfg.SessionMax))
+	if us.p.MustChangePassword {
+		s.redirectFlash(w, r, "/", "Your new password is set.")
+		return nil
+	}
 	s.redirectFlash(w, r, "/profile", "Your password was changed. You were signed out everywhere else.")
 	return nil
 }

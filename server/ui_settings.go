@@ -28,7 +28,7 @@ func fieldErr(errs formErrors, err error, fields ...string) error {
 		if f == "" {
 			f = fields[0]
 		}
-		errs[f] = le.Message
+		errs[f] = uiMessage(le)
 		return nil
 	}
 	return err
@@ -212,7 +212,7 @@ func (s *Server) handleUIProjectCreate(w http.ResponseWriter, r *http.Request, u
 		if code := latchkey.ErrorCodeOf(err); code != latchkey.EConflict {
 			return err
 		}
-		d.Errors["name"] = latchkey.ErrorMessage(err)
+		d.Errors["name"] = uiMessage(err)
 	}
 	s.showStatus(w, r, us, http.StatusBadRequest, "projects", "Projects", d, "The project was not created: fix the fields marked below.")
 	return nil
@@ -350,13 +350,13 @@ func (s *Server) handleUIUserAdd(w http.ResponseWriter, r *http.Request, us *uiS
 		Password: pw, License: d.License, NeedsPassword: true})
 	if err != nil {
 		if le, ok := err.(*latchkey.Error); ok && le.Field != "" {
-			d.Errors[le.Field] = le.Message
+			d.Errors[le.Field] = uiMessage(le)
 			return again("The user was not added: fix the fields marked below.")
 		}
 		if latchkey.SystemError(err) {
 			return err
 		}
-		return again(latchkey.ErrorMessage(err))
+		return again(uiMessage(err))
 	}
 	s.redirectFlash(w, r, "/settings/users", "Added "+u.Email+" with the "+string(d.License)+" license.")
 	return nil
@@ -478,7 +478,7 @@ func (s *Server) handleUIGroupCreate(w http.ResponseWriter, r *http.Request, us 
 		if latchkey.ErrorCodeOf(err) != latchkey.EConflict {
 			return err
 		}
-		d.Errors["name"] = latchkey.ErrorMessage(err)
+		d.Errors["name"] = uiMessage(err)
 	}
 	s.showStatus(w, r, us, http.StatusBadRequest, "groups", "Groups", d, "The group was not created: fix the fields marked below.")
 	return nil
@@ -615,7 +615,7 @@ func (s *Server) handleUIGroupSave(w http.ResponseWriter, r *http.Request, us *u
 	if !g.Builtin {
 		c.Name = &d.Name
 		if _, err := latchkey.CleanName("name", d.Name); err != nil {
-			d.Errors["name"] = latchkey.ErrorMessage(err)
+			d.Errors["name"] = uiMessage(err)
 		}
 	}
 	ok := true
@@ -637,10 +637,10 @@ func (s *Server) handleUIGroupSave(w http.ResponseWriter, r *http.Request, us *u
 		}
 		if err := fieldErr(d.Errors, err, "name"); err != nil {
 			if le, isLE := err.(*latchkey.Error); isLE && le.Field == "name" {
-				d.Errors["name"] = le.Message
+				d.Errors["name"] = uiMessage(le)
 				return again(formStatus(err), "The group was not saved: fix the fields marked below.")
 			}
-			return again(formStatus(err), latchkey.ErrorMessage(err))
+			return again(formStatus(err), uiMessage(err))
 		}
 		return again(http.StatusBadRequest, "The group was not saved: fix the fields marked below.")
 	}

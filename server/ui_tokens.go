@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -76,7 +78,9 @@ func (s *Server) tokenRowOf(t *latchkey.Token, namer func(int64) string, now tim
 			row.EndReason = "Revoked"
 		}
 	case t.RotatedOut(now):
-		row.Ended, row.EndedAt, row.EndReason = true, t.GraceUntil, "Rotated out: its grace period is over"
+		row.Ended, row.EndedAt, row.EndReason, row.EndedBy = true, t.GraceUntil, "Rotated out: its grace period is over", "system:rotation grace period"
+	case row.Expired:
+		row.Ended, row.EndedAt, row.EndReason, row.EndedBy = true, t.ExpiresAt, "Expired", "system:expiry"
 	}
 	if row.EndedBy == "" && row.Ended {
 		row.EndedBy = "—"
@@ -84,13 +88,54 @@ func (s *Server) tokenRowOf(t *latchkey.Token, namer func(int64) string, now tim
 	return row
 }
 
+// endedHows are the filters of the revoked view.
+var endedHows = []choice{
+	{"", "Any reason"},
+	{string(latchkey.EndRevoked), "Deleted"},
+	{string(latchkey.EndLeaked), "Reported as leaked"},
+	{string(latchkey.EndReuse), "Reuse after rotation"},
+	{string(latchkey.EndExpired), "Expired"},
+	{string(latchkey.EndRotatedOut), "Rotated out"},
+}
+
+// actorLabel words a revoked_by reference for people: "Person: Ada Lovelace", "Token: CI deploy"
+// or "Rule: reuse detection". A person or token p may not see keeps its reference.
+func (s *Server) actorLabel(ctx context.Context, p *latchkey.Principal, ref string, cache map[string]string) string {
+	if v, ok := cache[ref]; ok {
+		return v
+	}
+	kind, rest, _ := strings.Cut(ref, ":")
+	id, _ := strconv.ParseInt(rest, 10, 64)
+	label := ref
+	switch kind {
+	case "system":
+		label = "Rule: " + rest
+	case string(latchkey.PrincipalUser):
+		label = "Person: user " + rest
+		if u, err := s.admin.User(ctx, p, id); err == nil {
+			label = "Person: " + u.Email
+			if name := strings.TrimSpace(u.FirstName + " " + u.LastName); name != "" {
+				label = "Person: " + name + " (" + u.Email + ")"
+			}
+		}
+	case string(latchkey.PrincipalServiceToken):
+		label = "Token: service token " + rest
+		if t, err := s.admin.Token(ctx, p, admin.ServiceTokenRef(id)); err == nil {
+			label = "Token: " + t.Name
+		}
+	}
+	cache[ref] = label
+	return label
+}
+
 // tokenRows lists one page of tokens (service tokens, or one user's PATs): those that still
 // work, or with ended those revoked or rotated out.
-func (s *Server) tokenRows(ctx context.Context, p *latchkey.Principal, ref admin.TokenRef, ended bool, pg *pager) ([]tokenRow, error) {
+func (s *Server) tokenRows(ctx context.Context, p *latchkey.Principal, ref admin.TokenRef, ended *endedFilter, pg *pager) ([]tokenRow, error) {
 	now := time.Now()
 	f := latchkey.TokenFilter{LiveAt: &now, Offset: pg.Offset(), Limit: pg.PerPage}
-	if ended {
-		f = latchkey.TokenFilter{EndedAt: &now, Offset: pg.Offset(), Limit: pg.PerPage}
+	if ended != nil {
+		f = latchkey.TokenFilter{EndedAt: &now, EndedHow: latchkey.TokenEnd(ended.How), NameContains: ended.Query,
+			Order: latchkey.Order{Field: "updated_at", Desc: true}, Offset: pg.Offset(), Limit: pg.PerPage}
 	}
 	toks, total, err := s.admin.Tokens(ctx, p, ref, f)
 	if err != nil {
@@ -102,37 +147,104 @@ func (s *Server) tokenRows(ctx context.Context, p *latchkey.Principal, ref admin
 		return nil, err
 	}
 	rows := make([]tokenRow, 0, len(toks))
+	actors := map[string]string{}
 	for _, t := range toks {
-		rows = append(rows, s.tokenRowOf(t, namer, now))
+		row := s.tokenRowOf(t, namer, now)
+		if row.Ended && row.EndedBy != "—" {
+			row.EndedBy = s.actorLabel(ctx, p, row.EndedBy, actors)
+		}
+		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// endedFilter is the revoked view's filter: how the tokens ended ("" any way) and text their
+// names contain.
+type endedFilter struct {
+	How, Query string
+	Hows       []choice
+}
+
+// maxNameQuery bounds the revoked view's name filter, in bytes.
+const maxNameQuery = 255
+
+// endedFilterOf reads ?how= and ?q=; an unknown how or an over-long query is refused.
+func endedFilterOf(r *http.Request) (*endedFilter, error) {
+	q := r.URL.Query()
+	f := &endedFilter{How: q.Get("how"), Query: strings.TrimSpace(q.Get("q")), Hows: endedHows}
+	if len(f.Query) > maxNameQuery {
+		return nil, latchkey.Errorf(latchkey.EInvalid, "the name filter is longer than %d characters", maxNameQuery)
+	}
+	for _, c := range endedHows {
+		if c.Value == f.How {
+			return f, nil
+		}
+	}
+	return nil, latchkey.Errorf(latchkey.EInvalid, "choose one of the offered reasons")
+}
+
+// query is the filter as URL parameters for the pager, ending in "&".
+func (f *endedFilter) query() string {
+	v := url.Values{"view": {"revoked"}}
+	if f.How != "" {
+		v.Set("how", f.How)
+	}
+	if f.Query != "" {
+		v.Set("q", f.Query)
+	}
+	return v.Encode() + "&"
 }
 
 type tokenListData struct {
 	Tokens []tokenRow
 	Pager  pager
-	// Revoked is set on the revoked view.
+	// Revoked is set on the revoked view, Ended its contents.
 	Revoked bool
+	Ended   *endedView
 }
 
-// handleUIServiceTokenList lists the service tokens that work, or (?view=revoked) those revoked
-// or rotated out, with when, why and by whom.
+// endedView is the revoked view of a token list (the ended-tokens template).
+type endedView struct {
+	Kind    string // "service token" or "personal access token"
+	ListURL string
+	// Base is the URL of a token of this kind without its id.
+	Base   string
+	Filter *endedFilter
+	Tokens []tokenRow
+	Pager  pager
+}
+
+// endedTokens fills the revoked view of k's tokens from ?how=, ?q= and ?page=.
+func (s *Server) endedTokens(r *http.Request, p *latchkey.Principal, k tokenUI) (*endedView, error) {
+	f, err := endedFilterOf(r)
+	if err != nil {
+		return nil, err
+	}
+	v := &endedView{Kind: k.kind, ListURL: k.listURL, Base: k.base, Filter: f,
+		Pager: pager{Page: pageParam(r), PerPage: latchkey.MaxLimit, Base: k.listURL + "?" + f.query()}}
+	if v.Tokens, err = s.tokenRows(r.Context(), p, k.ref(p, 0), f, &v.Pager); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// handleUIServiceTokenList lists the service tokens that work, or (?view=revoked) those revoked,
+// expired or rotated out, with when, why and by whom, filtered by how they ended and by name.
 func (s *Server) handleUIServiceTokenList(w http.ResponseWriter, r *http.Request, us *uiSession) error {
 	d := tokenListData{Revoked: r.URL.Query().Get("view") == "revoked"}
-	base := "/settings/service-tokens?"
-	if d.Revoked {
-		base += "view=revoked&"
-	}
-	d.Pager = pager{Page: pageParam(r), PerPage: latchkey.MaxLimit, Base: base}
 	var err error
-	if d.Tokens, err = s.tokenRows(r.Context(), us.p, admin.TokenRef{Kind: latchkey.KindServiceToken}, d.Revoked, &d.Pager); err != nil {
+	if d.Revoked {
+		if d.Ended, err = s.endedTokens(r, us.p, s.serviceTokenUI()); err != nil {
+			return err
+		}
+		s.show(w, r, us, "service_tokens", "Revoked service tokens", d)
+		return nil
+	}
+	d.Pager = pager{Page: pageParam(r), PerPage: latchkey.MaxLimit, Base: "/settings/service-tokens?"}
+	if d.Tokens, err = s.tokenRows(r.Context(), us.p, admin.TokenRef{Kind: latchkey.KindServiceToken}, nil, &d.Pager); err != nil {
 		return err
 	}
-	title := "Service tokens"
-	if d.Revoked {
-		title = "Revoked service tokens"
-	}
-	s.show(w, r, us, "service_tokens", title, d)
+	s.show(w, r, us, "service_tokens", "Service tokens", d)
 	return nil
 }
 
@@ -234,14 +346,14 @@ func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Reque
 	}
 	in := admin.NewToken{Name: d.Name}
 	if _, err := latchkey.CleanName("name", d.Name); err != nil {
-		d.Errors["name"] = latchkey.ErrorMessage(err)
+		d.Errors["name"] = uiMessage(err)
 	}
 	if in.ExpiresAt, err = expiresAt(d.Expiry, d.Expiries, time.Now()); err != nil {
-		d.Errors["expires_at"] = latchkey.ErrorMessage(err)
+		d.Errors["expires_at"] = uiMessage(err)
 	}
 	// The API's parsing of allowed_cidrs, on the typed list; none means any address.
 	if in.AllowedCIDRs, err = cidrList("allowed_cidrs", splitCIDRs(d.CIDRs)); err != nil {
-		d.Errors["allowed_cidrs"] = latchkey.ErrorMessage(err)
+		d.Errors["allowed_cidrs"] = uiMessage(err)
 	}
 	grants, ok, err := s.validateGrantRows(ctx, us.p, &d.Editor, a.Plan, 1)
 	if err != nil {
@@ -276,7 +388,7 @@ func (s *Server) handleUIServiceTokenCreate(w http.ResponseWriter, r *http.Reque
 		if fieldErr(d.Errors, err, "name", "expires_at", "allowed_cidrs") == nil {
 			return invalid()
 		}
-		return again(formStatus(err), latchkey.ErrorMessage(err))
+		return again(formStatus(err), uiMessage(err))
 	}
 	s.reveal(w, r, us, &revealData{Kind: "service token", Name: tok.Name, Token: secret, Display: s.display(tok),
 		ExpiresAt: tok.ExpiresAt, Summary: catalog.Summary(tok.Grants, s.namerOrNil(ctx, us.p)),
@@ -559,7 +671,16 @@ func (s *Server) uiTokenDetail(w http.ResponseWriter, r *http.Request, us *uiSes
 	now := time.Now()
 	namer := s.namerOrNil(ctx, us.p)
 	self := k.base + strconv.FormatInt(tok.ID, 10)
-	d := &tokenDetailData{Kind: k.kind, Token: s.tokenRowOf(tok, namer, now), UID: tok.UID, CreatedBy: tok.CreatedBy,
+	actors := map[string]string{}
+	row := s.tokenRowOf(tok, namer, now)
+	if row.Ended && row.EndedBy != "—" {
+		row.EndedBy = s.actorLabel(ctx, us.p, row.EndedBy, actors)
+	}
+	createdBy := tok.CreatedBy
+	if createdBy != "" {
+		createdBy = strings.TrimPrefix(strings.TrimPrefix(s.actorLabel(ctx, us.p, createdBy, actors), "Person: "), "Token: ")
+	}
+	d := &tokenDetailData{Kind: k.kind, Token: row, UID: tok.UID, CreatedBy: createdBy,
 		LastUsedIP: tok.LastUsedIP, Live: tok.State == latchkey.StateActive && !tok.RotatedOut(now), CanManage: canManage,
 		RotateURL: self + "/rotate", DeleteURL: self + "/delete", ListURL: k.listURL, SelfURL: self, Base: k.base}
 	if tok.Kind == latchkey.KindServiceToken {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,6 +52,8 @@ func Run(t *testing.T, open Opener) {
 		{"AccountAdmins", testAccountAdmins},
 		{"RevocationRecorded", testRevocationRecorded},
 		{"TokenIdempotencyKey", testIdempotencyKey},
+		{"EditTokenAddressesAndExpiry", testEditToken},
+		{"EndedTokensByHowAndName", testEndedTokens},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1339,5 +1342,163 @@ func testIdempotencyKey(t *testing.T, s latchkey.Store) {
 	late.IdempotencyKey = key[:]
 	if err := s.CreateToken(ctx, late); err != nil {
 		t.Errorf("a key older than the window still matched: %v", err)
+	}
+}
+
+func testEditToken(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	tok := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	var changes []latchkey.Change
+	var mu sync.Mutex
+	cancel := s.Subscribe(func(c latchkey.Change) { mu.Lock(); changes = append(changes, c); mu.Unlock() })
+	defer cancel()
+	cidrs := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("2001:db8::/32")}
+	exp := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Microsecond)
+	got, err := s.UpdateToken(ctx, tok.ID, latchkey.TokenUpdate{AllowedCIDRs: &cidrs, ExpiresAt: &exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(cidrs, got.AllowedCIDRs, prefixCmp); diff != "" {
+		t.Errorf("allowed CIDRs after edit (-want +got):\n%s", diff)
+	}
+	stored, err := s.FindTokenByID(ctx, tok.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(cidrs, stored.AllowedCIDRs, prefixCmp); diff != "" {
+		t.Errorf("stored allowed CIDRs (-want +got):\n%s", diff)
+	}
+	if stored.ExpiresAt == nil || !stored.ExpiresAt.Equal(exp) {
+		t.Errorf("stored expiry = %v, want %v", stored.ExpiresAt, exp)
+	}
+	if !stored.UpdatedAt.After(tok.UpdatedAt) && !stored.UpdatedAt.Equal(tok.UpdatedAt) {
+		t.Errorf("updated_at went back: %v before %v", stored.UpdatedAt, tok.UpdatedAt)
+	}
+	// Removing both: no ranges, no expiry.
+	none, never := []netip.Prefix{}, time.Time{}
+	if _, err := s.UpdateToken(ctx, tok.ID, latchkey.TokenUpdate{AllowedCIDRs: &none, ExpiresAt: &never}); err != nil {
+		t.Fatal(err)
+	}
+	stored, err = s.FindTokenByID(ctx, tok.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored.AllowedCIDRs) != 0 || stored.ExpiresAt != nil {
+		t.Errorf("after removing: CIDRs %v, expiry %v; want none and never", stored.AllowedCIDRs, stored.ExpiresAt)
+	}
+	// The same values again change nothing and record nothing.
+	if _, err := s.UpdateToken(ctx, tok.ID, latchkey.TokenUpdate{AllowedCIDRs: &none, ExpiresAt: &never}); err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for et, field := range map[string]string{"service_token.addresses_changed": "allowed_cidrs", "service_token.expiry_changed": "expires_at"} {
+		entries, _, err := s.FindAuditEntries(ctx, latchkey.AuditFilter{AccountID: a.ID, EventType: &et})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			events = append(events, fmt.Sprintf("%s %v→%v", e.EventType, e.Context[field+"_from"], e.Context[field+"_to"]))
+		}
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i][:24] < events[j][:24] })
+	want := []string{
+		"service_token.addresses_changed 10.1.0.0/16,2001:db8::/32→",
+		"service_token.addresses_changed →10.1.0.0/16,2001:db8::/32",
+		"service_token.expiry_changed " + exp.Format(time.RFC3339) + "→never",
+		"service_token.expiry_changed never→" + exp.Format(time.RFC3339),
+	}
+	if diff := cmp.Diff(want, events); diff != "" {
+		t.Errorf("audit entries of the edits, newest first (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	n := 0
+	for _, c := range changes {
+		if c.Kind == latchkey.ChangeToken {
+			n++
+		}
+	}
+	mu.Unlock()
+	if n < 2 {
+		t.Errorf("%d token changes announced for two edits, want 2 (caches must drop the old ranges and expiry)", n)
+	}
+}
+
+func testEndedTokens(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	mk := func(name string) *latchkey.Token {
+		t.Helper()
+		tok := newToken(a.ID, latchkey.KindServiceToken)
+		tok.Name = name
+		if err := s.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	live := mk("Live_Loader")
+	deleted := mk("Deleted loader")
+	if err := s.DeleteToken(ctx, deleted.ID, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	leaked := mk("Leaked 100%")
+	if err := s.DeleteToken(ctx, leaked.ID, "leak_reported"); err != nil {
+		t.Fatal(err)
+	}
+	reused := mk("reused")
+	if err := s.DeleteToken(ctx, reused.ID, "reuse_detected"); err != nil {
+		t.Fatal(err)
+	}
+	expired := mk("expired loader")
+	past := time.Now().Add(-time.Minute)
+	if _, err := s.UpdateToken(ctx, expired.ID, latchkey.TokenUpdate{ExpiresAt: &past}); err != nil {
+		t.Fatal(err)
+	}
+	rotated := mk("rotated")
+	if err := s.RotateToken(ctx, rotated.ID, newToken(a.ID, latchkey.KindServiceToken), time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	ids := func(f latchkey.TokenFilter) []int64 {
+		t.Helper()
+		f.AccountID = &a.ID
+		toks, _, err := s.FindTokens(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []int64{}
+		for _, t := range toks {
+			out = append(out, t.ID)
+		}
+		return out
+	}
+	now := time.Now()
+	if diff := cmp.Diff([]int64{deleted.ID, leaked.ID, reused.ID, expired.ID, rotated.ID}, ids(latchkey.TokenFilter{EndedAt: &now})); diff != "" {
+		t.Errorf("ended tokens (-want +got):\n%s", diff)
+	}
+	for how, want := range map[latchkey.TokenEnd][]int64{
+		latchkey.EndRevoked: {deleted.ID}, latchkey.EndLeaked: {leaked.ID}, latchkey.EndReuse: {reused.ID},
+		latchkey.EndExpired: {expired.ID}, latchkey.EndRotatedOut: {rotated.ID},
+	} {
+		if diff := cmp.Diff(want, ids(latchkey.TokenFilter{EndedAt: &now, EndedHow: how})); diff != "" {
+			t.Errorf("tokens ended as %s (-want +got):\n%s", how, diff)
+		}
+	}
+	live2 := ids(latchkey.TokenFilter{LiveAt: &now})
+	if len(live2) != 2 || live2[0] != live.ID {
+		t.Errorf("live tokens = %v, want %d and the rotation's successor (expired ones are not live)", live2, live.ID)
+	}
+	// Name search: case-insensitive, and % and _ are literal.
+	for q, want := range map[string][]int64{"loader": {live.ID, deleted.ID, expired.ID}, "LOADER": {live.ID, deleted.ID, expired.ID},
+		"100%": {leaked.ID}, "e_l": {live.ID}, "%": {leaked.ID}, "nothing": {}} {
+		if diff := cmp.Diff(want, ids(latchkey.TokenFilter{NameContains: q})); diff != "" {
+			t.Errorf("tokens named like %q (-want +got):\n%s", q, diff)
+		}
+	}
+	if _, _, err := s.FindTokens(ctx, latchkey.TokenFilter{EndedAt: &now, EndedHow: "stolen"}); latchkey.ErrorCodeOf(err) != latchkey.EInvalid {
+		t.Errorf("an unknown way to end = %v, want invalid", err)
 	}
 }

@@ -45,7 +45,7 @@ func TestUITokenDetail(t *testing.T) {
 	}
 	for sel, want := range map[string]string{
 		"#token-status":  "Active",
-		"#token-created": "by user:",
+		"#token-created": ts.AdminEmail,
 		"#token-expires": "UTC",
 		"#token-cidrs":   "127.0.0.0/8",
 		"#token-grants":  "Job Admin on analytics Metadata Only on all projects",
@@ -81,7 +81,7 @@ func TestUITokenDetail(t *testing.T) {
 	if resp := b.open(ts.URL + "/settings/service-tokens/" + idStr(next.ID)); resp.Status != http.StatusOK {
 		t.Fatalf("a deleted token's page: %d", resp.Status)
 	}
-	if got := b.text("#token-status"); !strings.Contains(got, "Deleted") || !strings.Contains(got, "user:") {
+	if got := b.text("#token-status"); !strings.Contains(got, "Deleted") || !strings.Contains(got, "Person:") || !strings.Contains(got, ts.AdminEmail) {
 		t.Errorf("deleted token's status = %q, want Deleted by a user", got)
 	}
 	if b.count("#detail-delete") != 0 || b.count("#detail-rotate") != 0 {

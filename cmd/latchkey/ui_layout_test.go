@@ -29,7 +29,9 @@ func TestUILayoutHolds(t *testing.T) {
 		"/settings/ip-restrictions", "/settings/audit-log",
 		fmt.Sprintf("/settings/service-tokens/%d", data.Tokens[0]), fmt.Sprintf("/settings/service-tokens/%d", data.Tokens[1]),
 		fmt.Sprintf("/settings/service-tokens/%d/rotate", data.Tokens[0]), fmt.Sprintf("/settings/service-tokens/%d/delete", data.Tokens[0]),
-		fmt.Sprintf("/settings/groups/%d", data.Group), fmt.Sprintf("/settings/groups/%d/delete", data.Group)}
+		fmt.Sprintf("/settings/groups/%d", data.Group), fmt.Sprintf("/settings/groups/%d/delete", data.Group),
+		fmt.Sprintf("/settings/service-tokens/%d/edit", data.Tokens[0]), "/settings/service-tokens?view=revoked&how=revoked&q=ci-deploy",
+		fmt.Sprintf("/settings/users/%d/temporary-password", data.LongMember), "/profile?view=revoked", "/profile/password"}
 	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
 	for _, size := range [][2]int64{{1280, 800}, {1024, 768}, {390, 844}} {
 		b.do(fmt.Sprintf("resize to %dx%d", size[0], size[1]), chromedp.EmulateViewport(size[0], size[1]))
@@ -59,6 +61,8 @@ type realisticAccount struct {
 	Tokens []int64
 	// Group has a 206-character name; its page lists every member, one with a 97-character email.
 	Group int64
+	// LongMember is the membership of the member with the 97-character email.
+	LongMember int64
 }
 
 // seedRealisticAccount fills the server's account with what makes pages long, wide and varied:
@@ -97,10 +101,12 @@ func seedRealisticAccount(t testing.TB, ts *testServer) realisticAccount {
 	if _, err := ts.Admin.DeleteServiceToken(ctx, ts.AccountID, data.Tokens[2]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.Admin.CreateUser(ctx, ts.AccountID, client.CreateUserRequest{Email: "a.very.long.email.address." + strings.Repeat("q", 60) + "@example.com",
-		Password: testAdminPassword, LicenseType: "developer"}); err != nil {
-		t.Fatal(err)
+	longUser, err := ts.Admin.CreateUser(ctx, ts.AccountID, client.CreateUserRequest{Email: "a.very.long.email.address." + strings.Repeat("q", 60) + "@example.com",
+		Password: testAdminPassword, LicenseType: "developer"})
+	if err != nil || len(longUser.Permissions) != 1 {
+		t.Fatalf("create a user: %+v, %v", longUser, err)
 	}
+	data.LongMember = longUser.Permissions[0].ID
 	g, err := ts.Admin.CreateGroup(ctx, ts.AccountID, "group-"+strings.Repeat("g", 200), []apitype.Grant{client.GrantOn("job_viewer", p.ID)})
 	if err != nil {
 		t.Fatal(err)

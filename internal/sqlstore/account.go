@@ -332,12 +332,12 @@ func (s *Store) DeleteProject(ctx context.Context, id int64) error {
 	})
 }
 
-const userColumns = `id, email, first_name, last_name, password_hash, is_active, created_at, updated_at`
+const userColumns = `id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, must_change_password`
 
 func scanUser(row scanner) (*latchkey.User, error) {
 	var u latchkey.User
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.PasswordHash, &u.IsActive, &created, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.PasswordHash, &u.IsActive, &created, &updated, &u.MustChangePassword); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -440,9 +440,12 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdat
 		if upd.IsActive != nil {
 			u.IsActive = *upd.IsActive
 		}
+		if upd.MustChangePassword != nil {
+			u.MustChangePassword = *upd.MustChangePassword
+		}
 		u.UpdatedAt = t.now
-		if _, err := t.exec(`UPDATE users SET first_name = ?, last_name = ?, password_hash = ?, is_active = ?, updated_at = ? WHERE id = ?`,
-			u.FirstName, u.LastName, u.PasswordHash, u.IsActive, micros(t.now), id); err != nil {
+		if _, err := t.exec(`UPDATE users SET first_name = ?, last_name = ?, password_hash = ?, is_active = ?, must_change_password = ?, updated_at = ? WHERE id = ?`,
+			u.FirstName, u.LastName, u.PasswordHash, u.IsActive, u.MustChangePassword, micros(t.now), id); err != nil {
 			return s.wrap(err, "update user")
 		}
 		if upd.PasswordHash != nil || upd.IsActive != nil {

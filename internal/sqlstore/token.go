@@ -71,6 +71,21 @@ func tokenEvent(kind latchkey.TokenKind, what string) string {
 	return "service_token." + what
 }
 
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// auditTime records an optional time in an audit entry: RFC 3339, or "never".
+func auditTime(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 func tokenAudit(tok *latchkey.Token) map[string]any {
 	m := map[string]any{"token_id": tok.ID, "uid": tok.UID, "name": tok.Name}
 	if tok.UserID != 0 {
@@ -290,6 +305,33 @@ func hashArgs(batch [][]byte) []any {
 	return args
 }
 
+// endedWhere keeps the tokens that had stopped working at at (state 2, rotated out or expired),
+// or with how only those that ended that way. A token that ended several ways (revoked after
+// it expired) counts under its revocation.
+func endedWhere(w *where, how latchkey.TokenEnd, at int64) error {
+	const (
+		rotatedOut = "(replaced_by_id <> 0 AND grace_until <= ?)"
+		expired    = "(expires_at IS NOT NULL AND expires_at <= ?)"
+	)
+	switch how {
+	case "":
+		w.add("(state = 2 OR "+rotatedOut+" OR "+expired+")", at, at)
+	case latchkey.EndRevoked:
+		w.add("state = 2 AND revoked_reason NOT IN ('leak_reported', 'reuse_detected')")
+	case latchkey.EndLeaked:
+		w.add("state = 2 AND revoked_reason = 'leak_reported'")
+	case latchkey.EndReuse:
+		w.add("state = 2 AND revoked_reason = 'reuse_detected'")
+	case latchkey.EndRotatedOut:
+		w.add("state = 1 AND "+rotatedOut, at)
+	case latchkey.EndExpired:
+		w.add("state = 1 AND NOT "+rotatedOut+" AND "+expired, at, at)
+	default:
+		return latchkey.Errorf(latchkey.EInvalid, "unknown way for a token to end: %q", how)
+	}
+	return nil
+}
+
 // FindTokens lists tokens with their grants, newest last.
 func (s *Store) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
 	var w where
@@ -321,10 +363,16 @@ func (s *Store) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latc
 		w.add("legacy_prefix = ?", *f.LegacyPrefix)
 	}
 	if f.LiveAt != nil {
-		w.add("state = 1 AND (replaced_by_id = 0 OR grace_until > ?)", micros(*f.LiveAt))
+		at := micros(*f.LiveAt)
+		w.add("state = 1 AND (replaced_by_id = 0 OR grace_until > ?) AND (expires_at IS NULL OR expires_at > ?)", at, at)
 	}
 	if f.EndedAt != nil {
-		w.add("(state = 2 OR (replaced_by_id <> 0 AND grace_until <= ?))", micros(*f.EndedAt))
+		if err := endedWhere(&w, f.EndedHow, micros(*f.EndedAt)); err != nil {
+			return nil, 0, err
+		}
+	}
+	if f.NameContains != "" {
+		w.add(`LOWER(name) LIKE ? ESCAPE '\'`, "%"+likePrefix(strings.ToLower(f.NameContains)))
 	}
 	total, err := s.count(ctx, "tokens", &w)
 	if err != nil {
@@ -390,6 +438,23 @@ func (s *Store) UpdateToken(ctx context.Context, id int64, upd latchkey.TokenUpd
 			tok.Flagged = *upd.Flagged
 			events = append(events, tokenEvent(tok.Kind, "flagged"))
 		}
+		if upd.AllowedCIDRs != nil && joinCIDRs(*upd.AllowedCIDRs) != joinCIDRs(tok.AllowedCIDRs) {
+			a["allowed_cidrs_from"], a["allowed_cidrs_to"] = joinCIDRs(tok.AllowedCIDRs), joinCIDRs(*upd.AllowedCIDRs)
+			tok.AllowedCIDRs = append([]netip.Prefix(nil), *upd.AllowedCIDRs...)
+			events = append(events, tokenEvent(tok.Kind, "addresses_changed"))
+		}
+		if upd.ExpiresAt != nil {
+			var next *time.Time
+			if !upd.ExpiresAt.IsZero() {
+				at := upd.ExpiresAt.UTC().Truncate(time.Microsecond)
+				next = &at
+			}
+			if !sameTime(next, tok.ExpiresAt) {
+				a["expires_at_from"], a["expires_at_to"] = auditTime(tok.ExpiresAt), auditTime(next)
+				tok.ExpiresAt = next
+				events = append(events, tokenEvent(tok.Kind, "expiry_changed"))
+			}
+		}
 		revoke := false
 		if upd.State != nil && *upd.State != tok.State {
 			if *upd.State == latchkey.StateActive {
@@ -399,8 +464,8 @@ func (s *Store) UpdateToken(ctx context.Context, id int64, upd latchkey.TokenUpd
 		}
 		if len(events) > 0 {
 			tok.UpdatedAt = t.now
-			if _, err := t.exec(`UPDATE tokens SET name = ?, flagged = ?, updated_at = ? WHERE id = ?`,
-				tok.Name, tok.Flagged, micros(t.now), id); err != nil {
+			if _, err := t.exec(`UPDATE tokens SET name = ?, flagged = ?, allowed_cidrs = ?, expires_at = ?, updated_at = ? WHERE id = ?`,
+				tok.Name, tok.Flagged, joinCIDRs(tok.AllowedCIDRs), nullMicros(tok.ExpiresAt), micros(t.now), id); err != nil {
 				return s.wrap(err, "update token")
 			}
 			t.changed(latchkey.ChangeToken, tok.AccountID, id)
