@@ -4,8 +4,10 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -61,8 +63,9 @@ func (b *browser) axeCheck() []axeViolation {
 // a11yPage is one page TestUIAccessibility checks.
 type a11yPage struct {
 	name string
-	// as is who is signed in: "" (no one), "admin" (the account's admin) or "viewer" (a member
-	// with the read-only license).
+	// as is who is signed in: "" (no one), "admin" (the account's admin), "viewer" (a member
+	// with the read-only license) or "reset" (a member whose password an admin reset, who may
+	// only choose a new one).
 	as string
 	// path is the page to open; reach, when set, gets there instead (a page that only a form
 	// post or a click shows) and returns the response of the page it lands on.
@@ -94,6 +97,15 @@ func TestUIAccessibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	fc := newFormClient(t, ts.URL, ts.AdminEmail, ts.AdminPass)
+	// A member whose password an admin reset: they may only choose a new one.
+	temp := ts.passwordlessUser(t, "reset@example.com", "developer", nil)
+	status, page := fc.postPage(t, "/settings/users/"+idStr(ts.membershipID(t, temp.ID))+"/temporary-password",
+		url.Values{"csrf_token": {fc.csrf(t, "/settings/users")}})
+	m := regexp.MustCompile(`id="temporary-password"[^>]* value="([^"]+)"`).FindStringSubmatch(page)
+	if status != http.StatusOK || m == nil {
+		t.Fatalf("set a temporary password: %d\n%s", status, page)
+	}
+	tempPassword := html.UnescapeString(m[1])
 	if status, page := fc.postPage(t, "/settings/ip-restrictions", url.Values{"csrf_token": {fc.csrf(t, "/settings/ip-restrictions")},
 		"name": {"blocklist"}, "type": {"deny"}, "cidrs": {"192.0.2.0/24, 2001:db8::/32"}, "description": {"Known scanners"}}); status != http.StatusSeeOther {
 		t.Fatalf("add an IP rule: %d\n%s", status, page)
@@ -146,6 +158,9 @@ func TestUIAccessibility(t *testing.T) {
 		{name: "personal access token detail", as: "admin", path: "/profile/tokens/" + idStr(pat.ID), status: http.StatusOK},
 		{name: "personal access token rotate", as: "admin", path: "/profile/tokens/" + idStr(pat.ID) + "/rotate", status: http.StatusOK},
 		{name: "personal access token delete", as: "admin", path: "/profile/tokens/" + idStr(pat.ID) + "/delete", status: http.StatusOK},
+		{name: "personal access token edit", as: "admin", path: "/profile/tokens/" + idStr(pat.ID) + "/edit", status: http.StatusOK},
+		{name: "personal access tokens, revoked", as: "admin", path: "/profile?view=revoked", status: http.StatusOK},
+		{name: "change password", as: "admin", path: "/profile/password", status: http.StatusOK},
 
 		{name: "account", as: "admin", path: "/settings/account", status: http.StatusOK},
 		{name: "account, name error", as: "admin", reach: func(b *browser) *network.Response {
@@ -156,6 +171,11 @@ func TestUIAccessibility(t *testing.T) {
 		{name: "projects", as: "admin", path: "/settings/projects", status: http.StatusOK},
 		{name: "project delete", as: "admin", path: "/settings/projects/" + idStr(data.Project) + "/delete", status: http.StatusOK},
 		{name: "users", as: "admin", path: "/settings/users", status: http.StatusOK},
+		{name: "temporary password", as: "admin", path: "/settings/users/" + idStr(ts.membershipID(t, analyst.ID)) + "/temporary-password", status: http.StatusOK},
+		{name: "temporary password reveal", as: "admin", reach: func(b *browser) *network.Response {
+			b.open(ts.URL + "/settings/users/" + idStr(ts.membershipID(t, analyst.ID)) + "/temporary-password")
+			return submit(b, "#confirm-temporary-password")
+		}, status: http.StatusOK},
 		{name: "users, add errors", as: "admin", reach: func(b *browser) *network.Response {
 			b.open(ts.URL + "/settings/users")
 			b.do("add a new user without a password", chromedp.SendKeys(chromedp.ID("user-email"), "new.person@example.com"))
@@ -169,6 +189,8 @@ func TestUIAccessibility(t *testing.T) {
 		{name: "service tokens", as: "admin", path: "/settings/service-tokens", status: http.StatusOK},
 		{name: "service tokens, revoked", as: "admin", path: "/settings/service-tokens?view=revoked", status: http.StatusOK},
 		{name: "service tokens, page 2", as: "admin", path: "/settings/service-tokens?page=2", status: http.StatusOK},
+		{name: "service tokens, revoked, filtered", as: "admin", path: "/settings/service-tokens?view=revoked&how=revoked&q=ci-", status: http.StatusOK},
+		{name: "service tokens, revoked, no matches", as: "admin", path: "/settings/service-tokens?view=revoked&q=nothing-matches", status: http.StatusOK},
 		{name: "new service token", as: "admin", path: "/settings/service-tokens/new", status: http.StatusOK},
 		{name: "new service token, errors", as: "admin", reach: func(b *browser) *network.Response {
 			b.open(ts.URL + "/settings/service-tokens/new")
@@ -189,6 +211,12 @@ func TestUIAccessibility(t *testing.T) {
 		{name: "service token detail (rotated, Unicode name)", as: "admin", path: "/settings/service-tokens/" + idStr(data.Tokens[1]), status: http.StatusOK},
 		{name: "service token detail (255-character name)", as: "admin", path: "/settings/service-tokens/" + idStr(data.Tokens[0]), status: http.StatusOK},
 		{name: "service token detail (deleted)", as: "admin", path: "/settings/service-tokens/" + idStr(data.Tokens[2]), status: http.StatusOK},
+		{name: "service token edit", as: "admin", path: "/settings/service-tokens/" + idStr(data.Tokens[0]) + "/edit", status: http.StatusOK},
+		{name: "service token edit, errors", as: "admin", reach: func(b *browser) *network.Response {
+			b.open(ts.URL + "/settings/service-tokens/" + idStr(data.Tokens[3]) + "/edit")
+			b.do("type a bad range", chromedp.SetValue(chromedp.ID("token-cidrs"), "10.0.0.1/8"))
+			return submit(b, "#save-token")
+		}, status: http.StatusBadRequest},
 		{name: "service token rotate", as: "admin", path: "/settings/service-tokens/" + idStr(data.Tokens[3]) + "/rotate", status: http.StatusOK},
 		{name: "service token rotate reveal", as: "admin", reach: func(b *browser) *network.Response {
 			b.open(ts.URL + fresh("a11y-rotate") + "/rotate")
@@ -217,9 +245,19 @@ func TestUIAccessibility(t *testing.T) {
 		{name: "group, read-only", as: "viewer", path: "/settings/groups/" + idStr(group), status: http.StatusOK},
 		{name: "service tokens, not allowed", as: "viewer", path: "/settings/service-tokens", status: http.StatusForbidden},
 		{name: "profile, read-only", as: "viewer", path: "/profile", status: http.StatusOK},
+
+		{name: "choose a new password (temporary password)", as: "reset", path: "/profile/password", status: http.StatusOK},
+		{name: "choose a new password, errors", as: "reset", reach: func(b *browser) *network.Response {
+			b.open(ts.URL + "/profile/password")
+			b.do("fill the password form", chromedp.SendKeys(chromedp.ID("current-password"), "not the password"),
+				chromedp.SendKeys(chromedp.ID("new-password"), "a new password, long"),
+				chromedp.SendKeys(chromedp.ID("confirm-password"), "a new password, long"))
+			return submit(b, "#change-password")
+		}, status: http.StatusBadRequest},
 	}
 
-	users := map[string]string{"admin": ts.AdminEmail, "viewer": "viewer@example.com"}
+	users := map[string][2]string{"admin": {ts.AdminEmail, testAdminPassword}, "viewer": {"viewer@example.com", testAdminPassword},
+		"reset": {"reset@example.com", tempPassword}}
 	for _, size := range []struct {
 		name string
 		w, h int64
@@ -247,7 +285,7 @@ func TestUIAccessibility(t *testing.T) {
 						b.signOut()
 					}
 					if pg.as != "" {
-						b.signIn(ts.URL, users[pg.as], testAdminPassword)
+						b.signIn(ts.URL, users[pg.as][0], users[pg.as][1])
 					}
 					as = pg.as
 				}
