@@ -112,6 +112,19 @@ func (s *Service) canChange(ctx context.Context, p *latchkey.Principal, tok *lat
 	return s.checkActsOnUser(ctx, p, tok.UserID)
 }
 
+// changeable loads the token ref names for a change other than a delete, checking that p may
+// make it (canChange).
+func (s *Service) changeable(ctx context.Context, p *latchkey.Principal, ref TokenRef) (*latchkey.Token, error) {
+	tok, err := s.token(ctx, p, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.canChange(ctx, p, tok, false); err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
 // NewToken describes a token to create.
 type NewToken struct {
 	Name string
@@ -337,11 +350,8 @@ func (s *Service) EditToken(ctx context.Context, p *latchkey.Principal, ref Toke
 	}
 	var out *latchkey.Token
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		tok, err := s.token(ctx, p, ref)
+		tok, err := s.changeable(ctx, p, ref)
 		if err != nil {
-			return err
-		}
-		if err := s.canChange(ctx, p, tok, false); err != nil {
 			return err
 		}
 		now := s.Now()
@@ -401,11 +411,8 @@ func (s *Service) DeleteToken(ctx context.Context, p *latchkey.Principal, ref To
 func (s *Service) SetServiceTokenGrants(ctx context.Context, p *latchkey.Principal, id int64, grants []latchkey.Grant, replace bool) (*latchkey.Token, error) {
 	var out *latchkey.Token
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		tok, err := s.token(ctx, p, ServiceTokenRef(id))
+		tok, err := s.changeable(ctx, p, ServiceTokenRef(id))
 		if err != nil {
-			return err
-		}
-		if err := s.canChange(ctx, p, tok, false); err != nil {
 			return err
 		}
 		if tok.State != latchkey.StateActive {
@@ -450,11 +457,8 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, ref To
 	var secret string
 	var grace time.Duration
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		tok, err := s.token(ctx, p, ref)
+		tok, err := s.changeable(ctx, p, ref)
 		if err != nil {
-			return err
-		}
-		if err := s.canChange(ctx, p, tok, false); err != nil {
 			return err
 		}
 		if tok.State != latchkey.StateActive {

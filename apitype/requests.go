@@ -25,8 +25,12 @@ type TokenRequest struct {
 	Name             *string         `json:"name"`
 	State            *int            `json:"state"`
 	PermissionGrants *[]GrantRequest `json:"permission_grants"`
-	ExpiresAt        *string         `json:"expires_at"`
-	AllowedCIDRs     *[]string       `json:"allowed_cidrs"`
+	// ExpiresAt is an RFC 3339 time or null. On an update, left out keeps the expiry and null
+	// removes it; a value equal to the current one changes nothing, so a client may send back the
+	// whole object it read.
+	ExpiresAt json.RawMessage `json:"expires_at,omitempty"`
+	// AllowedCIDRs, on an update, replace the token's own ranges when they differ.
+	AllowedCIDRs *[]string `json:"allowed_cidrs"`
 }
 
 // RotateRequest rotates a token; both members are optional.

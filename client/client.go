@@ -285,7 +285,7 @@ func (c *Client) CreateServiceToken(ctx context.Context, accountID int64, req Cr
 	grants := grantRequests(req.PermissionGrants)
 	body := apitype.TokenRequest{Name: &req.Name, PermissionGrants: &grants}
 	if req.ExpiresAt != "" {
-		body.ExpiresAt = &req.ExpiresAt
+		body.ExpiresAt, _ = json.Marshal(req.ExpiresAt)
 	}
 	if req.AllowedCIDRs != nil {
 		body.AllowedCIDRs = &req.AllowedCIDRs

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -96,7 +98,7 @@ func (s *Server) handleAPIServiceTokenCreate(w http.ResponseWriter, r *http.Requ
 		return err
 	}
 	in := admin.NewToken{Name: *req.Name, IdempotencyKey: key}
-	if in.ExpiresAt, err = timeParam("expires_at", req.ExpiresAt); err != nil {
+	if in.ExpiresAt, _, err = optionalTime("expires_at", req.ExpiresAt); err != nil {
 		return err
 	}
 	if req.AllowedCIDRs != nil {
@@ -130,8 +132,46 @@ func (s *Server) handleAPIServiceTokenGet(w http.ResponseWriter, r *http.Request
 	return nil
 }
 
-// handleAPIServiceTokenUpdate renames a token (PUT or POST on …/{id}/); state 2 deletes it.
-// Other fields are ignored, as clients send the whole object back.
+// optionalTime reads an optional RFC 3339 time: present says the member was sent (null or a
+// time), at is nil for null or left out.
+func optionalTime(field string, raw json.RawMessage) (at *time.Time, present bool, err error) {
+	if len(raw) == 0 {
+		return nil, false, nil
+	}
+	var v *string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, true, latchkey.FieldError(field, "%s must be an RFC 3339 time such as 2027-01-31T00:00:00Z, or null", field)
+	}
+	at, err = timeParam(field, v)
+	return at, true, err
+}
+
+// tokenEditOf reads what an update changes beyond the name: allowed_cidrs and expires_at, each
+// only when sent and different from tok's, so that sending back the object read changes nothing.
+func tokenEditOf(req *apitype.TokenRequest, tok *latchkey.Token) (admin.TokenEdit, bool, error) {
+	var e admin.TokenEdit
+	if req.AllowedCIDRs != nil {
+		cidrs, err := cidrList("allowed_cidrs", *req.AllowedCIDRs)
+		if err != nil {
+			return e, false, err
+		}
+		if !slices.Equal(cidrs, tok.AllowedCIDRs) {
+			e.AllowedCIDRs = &cidrs
+		}
+	}
+	at, present, err := optionalTime("expires_at", req.ExpiresAt)
+	if err != nil {
+		return e, false, err
+	}
+	if present && !(at == nil && tok.ExpiresAt == nil || at != nil && tok.ExpiresAt != nil && at.Equal(*tok.ExpiresAt)) {
+		e.Expiry = &admin.Expiry{At: at}
+	}
+	return e, e.AllowedCIDRs != nil || e.Expiry != nil, nil
+}
+
+// handleAPIServiceTokenUpdate renames a token (PUT or POST on …/{id}/), changes its
+// allowed_cidrs and expires_at, or with state 2 deletes it. Other fields are ignored, and sent
+// values equal to the current ones change nothing, as clients send the whole object back.
 func (s *Server) handleAPIServiceTokenUpdate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
 	id, err := pathID(r, "token_id")
 	if err != nil {
@@ -149,7 +189,27 @@ func (s *Server) handleAPIServiceTokenUpdate(w http.ResponseWriter, r *http.Requ
 		st := latchkey.State(*req.State)
 		upd.State = &st
 	}
-	tok, err := s.admin.UpdateToken(r.Context(), p, admin.ServiceTokenRef(id), upd)
+	ref := admin.ServiceTokenRef(id)
+	if (req.AllowedCIDRs != nil || len(req.ExpiresAt) > 0) && (upd.State == nil || *upd.State == latchkey.StateActive) {
+		cur, err := s.admin.Token(r.Context(), p, ref)
+		if err != nil {
+			return err
+		}
+		edit, changes, err := tokenEditOf(&req, cur)
+		if err != nil {
+			return err
+		}
+		if changes {
+			edit.Name = req.Name
+			tok, err := s.admin.EditToken(r.Context(), p, ref, edit)
+			if err != nil {
+				return err
+			}
+			s.respondToken(w, http.StatusOK, tok, "")
+			return nil
+		}
+	}
+	tok, err := s.admin.UpdateToken(r.Context(), p, ref, upd)
 	if err != nil {
 		return err
 	}

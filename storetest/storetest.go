@@ -1279,19 +1279,7 @@ func testRevocationRecorded(t *testing.T, s latchkey.Store) {
 	if err := s.RotateToken(ctx, graced.ID, successor, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	ids := func(f latchkey.TokenFilter) []int64 {
-		t.Helper()
-		f.AccountID = &a.ID
-		toks, _, err := s.FindTokens(ctx, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []int64
-		for _, t := range toks {
-			out = append(out, t.ID)
-		}
-		return out
-	}
+	ids := func(f latchkey.TokenFilter) []int64 { t.Helper(); return tokenIDs(t, s, a.ID, f) }
 	now, later := time.Now(), time.Now().Add(2*time.Hour)
 	if diff := cmp.Diff([]int64{oldNext.ID, graced.ID, successor.ID}, ids(latchkey.TokenFilter{LiveAt: &now})); diff != "" {
 		t.Errorf("tokens live now (-want +got):\n%s", diff)
@@ -1462,19 +1450,7 @@ func testEndedTokens(t *testing.T, s latchkey.Store) {
 		t.Fatal(err)
 	}
 	time.Sleep(5 * time.Millisecond)
-	ids := func(f latchkey.TokenFilter) []int64 {
-		t.Helper()
-		f.AccountID = &a.ID
-		toks, _, err := s.FindTokens(ctx, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := []int64{}
-		for _, t := range toks {
-			out = append(out, t.ID)
-		}
-		return out
-	}
+	ids := func(f latchkey.TokenFilter) []int64 { t.Helper(); return tokenIDs(t, s, a.ID, f) }
 	now := time.Now()
 	if diff := cmp.Diff([]int64{deleted.ID, leaked.ID, reused.ID, expired.ID, rotated.ID}, ids(latchkey.TokenFilter{EndedAt: &now})); diff != "" {
 		t.Errorf("ended tokens (-want +got):\n%s", diff)
@@ -1501,4 +1477,19 @@ func testEndedTokens(t *testing.T, s latchkey.Store) {
 	if _, _, err := s.FindTokens(ctx, latchkey.TokenFilter{EndedAt: &now, EndedHow: "stolen"}); latchkey.ErrorCodeOf(err) != latchkey.EInvalid {
 		t.Errorf("an unknown way to end = %v, want invalid", err)
 	}
+}
+
+// tokenIDs lists the ids of the account's tokens f keeps, in order ([] for none).
+func tokenIDs(t *testing.T, s latchkey.Store, accountID int64, f latchkey.TokenFilter) []int64 {
+	t.Helper()
+	f.AccountID = &accountID
+	toks, _, err := s.FindTokens(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []int64{}
+	for _, t := range toks {
+		out = append(out, t.ID)
+	}
+	return out
 }

@@ -122,14 +122,7 @@ func TestUITokenEdit(t *testing.T) {
 	}
 
 	// A personal access token: name and expiry only.
-	me, err := ts.Admin.Whoami(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pat, err := ts.Admin.CreatePAT(ctx, ts.AccountID, me.UserID, "laptop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pat := adminPAT(t, ts, "laptop")
 	b.open(ts.URL + "/profile/tokens/" + idStr(pat.ID))
 	b.clickTo("#detail-edit")
 	if b.count("#token-cidrs") != 0 || b.count("#grant-set-0") != 0 {
@@ -218,14 +211,7 @@ func TestUIRevokedView(t *testing.T) {
 	}
 
 	// The profile's personal access tokens have the same view.
-	me, err := ts.Admin.Whoami(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pat, err := ts.Admin.CreatePAT(ctx, ts.AccountID, me.UserID, "old laptop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pat := adminPAT(t, ts, "old laptop")
 	b.open(ts.URL + "/profile")
 	b.clickTo(`a[aria-label="Delete token old laptop"]`)
 	b.clickTo("#confirm-delete")
@@ -241,4 +227,18 @@ func isSentence(msg string) bool {
 	msg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(msg), "⚠"))
 	r, _ := utf8.DecodeRuneInString(msg)
 	return unicode.IsUpper(r) && strings.HasSuffix(msg, ".") && !regexp.MustCompile(`[a-z]_[a-z]`).MatchString(msg)
+}
+
+// adminPAT creates a personal access token of the test server's admin.
+func adminPAT(t *testing.T, ts *testServer, name string) *apitype.Token {
+	t.Helper()
+	me, err := ts.Admin.Whoami(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat, err := ts.Admin.CreatePAT(t.Context(), ts.AccountID, me.UserID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pat
 }
