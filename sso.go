@@ -68,3 +68,15 @@ type LicenseMapUpdate struct {
 	License   *License
 	SSOGroups *[]string
 }
+
+// SSOIdentity is what a verified ID token (with the userinfo answer) says about the person
+// signing in.
+type SSOIdentity struct {
+	Subject       string
+	Email         string
+	EmailVerified bool
+	FirstName     string
+	LastName      string
+	// Groups are the values of the provider's groups claim.
+	Groups []string
+}

@@ -30,6 +30,9 @@ func (s *Service) Authenticate(ctx context.Context, email, pw string) (user *lat
 	if !u.IsActive || password.Check(u.PasswordHash, pw) != nil {
 		return u, ErrBadLogin
 	}
+	if err := s.checkPasswordAllowed(ctx, u); err != nil {
+		return u, err
+	}
 	return u, nil
 }
 
