@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/admin"
+	"github.com/latchkey/latchkey/sso"
 	"github.com/latchkey/latchkey/tokenfmt"
 	"github.com/latchkey/latchkey/verify"
 )
@@ -95,8 +97,11 @@ type Server struct {
 	patterns []string
 	// governor runs the governance features (rate limits, last-used batching, sweeps).
 	governor *governor
-	// forms remembers one-time forms already used (see formOnce).
+	// forms remembers one-time forms already used (see formOnce), and SSO states.
 	forms *formOnce
+	// ssoClient talks to identity providers; ssoSealer seals SSO attempt cookies.
+	ssoClient *sso.Client
+	ssoSealer cipher.AEAD
 }
 
 // New returns a Server.
@@ -124,6 +129,11 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, store: cfg.Store, admin: admin.New(cfg.Store, cfg.Format), verify: cfg.Verifier,
 		log: cfg.Logger, format: cfg.Format, reqPfx: hex.EncodeToString(pfx[:]), forms: newFormOnce()}
 	s.admin.SecretKey = cfg.SecretKey
+	s.ssoClient = sso.New(cfg.SSOTimeout)
+	var err error
+	if s.ssoSealer, err = newSSOSealer(cfg.SecretKey); err != nil {
+		return nil, err
+	}
 	s.metrics = newMetrics(s)
 	if s.verify != nil {
 		s.verify.SetHooks(s.recordUse, s.reportReuse)
