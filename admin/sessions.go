@@ -111,6 +111,13 @@ func (s *Service) TouchSession(ctx context.Context, hash []byte, accountID int64
 
 // SwitchAccount moves p's session to another account p's user belongs to, and returns it.
 func (s *Service) SwitchAccount(ctx context.Context, p *latchkey.Principal, hash []byte, accountID int64) (*latchkey.Account, error) {
+	sess, err := s.store.FindSession(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckSessionAccount(sess, accountID); err != nil {
+		return nil, err
+	}
 	if _, err := s.UserPrincipal(ctx, p.UserID, accountID, latchkey.AuthSession); err != nil {
 		return nil, err
 	}

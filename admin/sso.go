@@ -643,6 +643,9 @@ func (s *Service) createSession(ctx context.Context, u *latchkey.User, accountID
 	value := randomString(32)
 	h := sha256.Sum256([]byte(value))
 	sess := &latchkey.Session{Hash: h[:], UserID: u.ID, AccountID: accountID, CSRFSecret: randomString(24), ExpiresAt: s.Now().Add(maxAge)}
+	if method == "sso" {
+		sess.SSOAccountID = accountID
+	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return nil, err
 	}
@@ -652,4 +655,15 @@ func (s *Service) createSession(ctx context.Context, u *latchkey.User, accountID
 		return nil, err
 	}
 	return &NewSession{Cookie: value, Session: sess}, nil
+}
+
+// CheckSessionAccount refuses to let a session act in accountID when single sign-on started it
+// in another account: that account's identity provider vouched for the person, no other's did
+// (else an account's IdP could sign someone in to every account they belong to).
+func CheckSessionAccount(sess *latchkey.Session, accountID int64) error {
+	if sess.SSOAccountID != 0 && accountID != sess.SSOAccountID {
+		return latchkey.Errorf(latchkey.EForbidden,
+			"this session was started with single sign-on for another account and acts only there; sign out and sign in to account %d", accountID)
+	}
+	return nil
 }

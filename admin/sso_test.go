@@ -84,8 +84,13 @@ func TestSSOSignIn(t *testing.T) {
 		if err != nil {
 			t.Fatalf("SSOSignIn: %v", err)
 		}
-		if sess.Session.AccountID != w.account.ID || sess.Cookie == "" {
-			t.Errorf("SSOSignIn session = %+v, want one in account %d", sess.Session, w.account.ID)
+		if sess.Session.AccountID != w.account.ID || sess.Session.SSOAccountID != w.account.ID || sess.Cookie == "" {
+			t.Errorf("SSOSignIn session = %+v, want one in account %d, bound to it", sess.Session, w.account.ID)
+		}
+		// The session acts in the provider's account only, even for a user of other accounts.
+		wantCode(t, "CheckSessionAccount(another account)", admin.CheckSessionAccount(sess.Session, w.account.ID+1), latchkey.EForbidden)
+		if err := admin.CheckSessionAccount(sess.Session, w.account.ID); err != nil {
+			t.Errorf("CheckSessionAccount(own account) = %v", err)
 		}
 		m := w.membership(u.ID)
 		if m.License != latchkey.LicenseAnalyst {

@@ -839,6 +839,17 @@ func testSessions(t *testing.T, s latchkey.Store) {
 	if err != nil || got.UserID != u.ID || !got.ExpiresAt.Equal(sess.ExpiresAt) {
 		t.Fatalf("FindSession = %+v, %v", got, err)
 	}
+	if got.SSOAccountID != 0 {
+		t.Errorf("a password session has SSOAccountID %d, want 0", got.SSOAccountID)
+	}
+	hs := sha256.Sum256([]byte("sso cookie"))
+	if err := s.CreateSession(ctx, &latchkey.Session{Hash: hs[:], UserID: u.ID, AccountID: a.ID, SSOAccountID: a.ID, CSRFSecret: "c",
+		ExpiresAt: sess.ExpiresAt}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.FindSession(ctx, hs[:]); err != nil || got.SSOAccountID != a.ID {
+		t.Fatalf("FindSession(SSO session) = %+v, %v; want SSOAccountID %d", got, err, a.ID)
+	}
 	seen := time.Now().Add(time.Minute).UTC().Truncate(time.Microsecond)
 	if err := s.UpdateSession(ctx, h[:], a.ID, seen); err != nil {
 		t.Fatal(err)

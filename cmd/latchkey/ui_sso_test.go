@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -117,7 +119,8 @@ func TestUISSOSignIn(t *testing.T) {
 	op := ssotest.Start(t, ts.URL+"/sso/callback",
 		ssotest.User{ID: "ada", Email: "ada@idp.example", Password: "ada-pw", EmailVerified: true, FirstName: "Ada", LastName: "Lovelace",
 			Groups: []string{"idp-analysts", "everyone"}},
-		ssotest.User{ID: "bob", Email: "bob@idp.example", Password: "bob-pw", EmailVerified: true, FirstName: "Bob"})
+		ssotest.User{ID: "bob", Email: "bob@idp.example", Password: "bob-pw", EmailVerified: true, FirstName: "Bob"},
+		ssotest.User{ID: "cy", Email: "cy@idp.example", Password: "cy-pw", EmailVerified: true, FirstName: "Cy"})
 	var reqs requestLog
 	reqs.listen(b)
 
@@ -198,6 +201,27 @@ func TestUISSOSignIn(t *testing.T) {
 	if b.count("#sso-sign-in") != 1 {
 		t.Errorf("the sign-in page does not offer the last SSO account again")
 	}
+
+	// Cy also owns another account, with a password. Her SSO session acts in Acme only: Acme's
+	// IdP vouched for her, the other account's did not.
+	dir := t.TempDir()
+	pwFile, tokFile := filepath.Join(dir, "pw"), filepath.Join(dir, "tok")
+	if err := os.WriteFile(pwFile, []byte("cy's long passphrase\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, nil, "init", "--db", ts.DB, "--account", "Other", "--email", "cy@idp.example", "--password-file", pwFile, "--token-file", tokFile)
+	if err != nil {
+		t.Fatalf("init the other account: %v\n%s", err, out)
+	}
+	otherID := strings.TrimSpace(out)
+	if status := signInAtIdP(b, ts.URL, "cy@idp.example", "cy-pw"); status != http.StatusOK {
+		t.Fatalf("Cy's SSO sign-in: status %d", status)
+	}
+	if resp := b.open(ts.URL + "/api/v3/accounts/" + otherID + "/projects/"); resp.Status != http.StatusForbidden {
+		t.Errorf("Cy's SSO session in her other account: status %d, want 403", resp.Status)
+	}
+	b.open(ts.URL + "/")
+	b.signOut()
 
 	// A wrong state: the callback does not match the attempt this browser started.
 	b.clickTo("#sso-sign-in")

@@ -32,6 +32,11 @@ CREATE TABLE license_maps (
 );
 CREATE INDEX license_maps_account ON license_maps (account_id, state);
 
+-- A session started by an account's single sign-on acts only in that account: that account's
+-- IdP vouched for the person, no other account's did. 0: a password session.
+ALTER TABLE sessions ADD COLUMN sso_account_id BIGINT NOT NULL DEFAULT 0;
+
 -- +goose Down
+ALTER TABLE sessions DROP COLUMN sso_account_id;
 DROP TABLE license_maps;
 DROP TABLE sso_providers;
