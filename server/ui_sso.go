@@ -147,7 +147,11 @@ func (s *Server) ssoProvider(r *http.Request, sp *latchkey.SSOProvider) (sso.Pro
 func (s *Server) ssoFailed(w http.ResponseWriter, r *http.Request, sp *latchkey.SSOProvider, next string, status int, reason, msg, email string) {
 	gv := s.gov()
 	gv.metrics.authFailures.WithLabelValues("sso_sign_in", reason).Inc()
-	gv.signInLimits.fail(state(r.Context()).ip, time.Now())
+	if reason != "idp_unavailable" {
+		// An IdP that is down is nobody's attempt at guessing: it does not count against the
+		// address (a whole office behind one address would be locked out for it).
+		gv.signInLimits.fail(state(r.Context()).ip, time.Now())
+	}
 	slug := ""
 	if sp != nil {
 		slug = sp.Slug
@@ -162,6 +166,10 @@ func (s *Server) ssoFailed(w http.ResponseWriter, r *http.Request, sp *latchkey.
 // handleUISSOStart sends the browser to the account's identity provider.
 func (s *Server) handleUISSOStart(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
+	if err := s.limitSignIn(r); err != nil {
+		s.renderSSOLogin(w, r, http.StatusTooManyRequests, "", next, latchkey.ErrorMessage(err))
+		return
+	}
 	sp, err := s.admin.SSOProviderBySlug(r.Context(), r.PathValue("slug"))
 	if err != nil {
 		if latchkey.SystemError(err) {
