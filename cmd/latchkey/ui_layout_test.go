@@ -74,7 +74,7 @@ func TestUILayoutHolds(t *testing.T) {
 
 	pages := []string{"/", "/profile", "/settings/account", "/settings/projects", "/settings/users", "/settings/groups",
 		"/settings/service-tokens", "/settings/service-tokens?view=revoked", "/settings/service-tokens/new",
-		"/settings/ip-restrictions", "/settings/audit-log", "/settings/sso",
+		"/settings/ip-restrictions", "/settings/audit-log",
 		fmt.Sprintf("/settings/service-tokens/%d", ids[0]), fmt.Sprintf("/settings/service-tokens/%d", ids[1])}
 	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
 	for _, size := range [][2]int64{{1280, 800}, {1024, 768}, {390, 844}} {

@@ -158,6 +158,13 @@ func TestUISSOSignIn(t *testing.T) {
 		t.Errorf("license maps table = %q", got)
 	}
 	b.shot("ui-sso-settings")
+	// The page holds its layout on a phone (TestUILayoutHolds' check, for this page).
+	b.do("resize to a phone", chromedp.EmulateViewport(390, 844))
+	b.open(ts.URL + "/settings/sso")
+	if got := evalJS[[]float64](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); got[0] > got[1] {
+		t.Errorf("390x844 /settings/sso: the page is %v px wide in a %v px window", got[0], got[1])
+	}
+	b.do("resize back", chromedp.EmulateViewport(1280, 860))
 	b.signOut()
 
 	// The sign-in page offers the account's SSO once its name is given.
@@ -166,6 +173,11 @@ func TestUISSOSignIn(t *testing.T) {
 	b.clickTo("#sso-find")
 	b.do("wait for the SSO button", chromedp.WaitVisible(chromedp.ID("sso-sign-in")))
 	b.shot("ui-sso-sign-in")
+	b.do("resize to a phone", chromedp.EmulateViewport(390, 844))
+	if got := evalJS[[]float64](b, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); got[0] > got[1] {
+		t.Errorf("390x844 sign-in page with SSO: the page is %v px wide in a %v px window", got[0], got[1])
+	}
+	b.do("resize back", chromedp.EmulateViewport(1280, 860))
 
 	// Success: Ada is created just in time.
 	b.clickTo("#sso-sign-in")
