@@ -38,7 +38,7 @@ func canManageSSO(p *latchkey.Principal) error {
 	}
 	if canChangeSecurityPolicy(p) != nil {
 		return latchkey.Errorf(latchkey.EForbidden,
-			"single sign-on settings (auth provider and license maps) require the account_admin or security_admin permission set")
+			"Single sign-on settings (the auth provider and license maps) need the account_admin or security_admin permission set.")
 	}
 	return nil
 }
@@ -60,13 +60,13 @@ func checkIssuer(v string) (string, error) {
 	v = strings.TrimSpace(v)
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || len(v) > 1000 {
-		return "", latchkey.FieldError("issuer", "issuer must be the identity provider's issuer URL, such as https://idp.example.com")
+		return "", latchkey.FieldError("issuer", "The issuer must be the identity provider's issuer URL, such as https://idp.example.com.")
 	}
 	if u.Scheme != "https" {
 		host := u.Hostname()
 		ip := net.ParseIP(host)
 		if u.Scheme != "http" || !(host == "localhost" || ip != nil && ip.IsLoopback()) {
-			return "", latchkey.FieldError("issuer", "issuer must use https (http is accepted only for localhost)")
+			return "", latchkey.FieldError("issuer", "The issuer must use https (http is accepted only for localhost).")
 		}
 	}
 	return v, nil
@@ -75,12 +75,12 @@ func checkIssuer(v string) (string, error) {
 // applySSOInput validates in onto sp.
 func (s *Service) applySSOInput(sp *latchkey.SSOProvider, in SSOProviderInput) error {
 	if in.Type != nil && *in.Type != latchkey.SSOProviderOIDC {
-		return latchkey.FieldError("type", "type must be %q: latchkey signs in with OpenID Connect", latchkey.SSOProviderOIDC)
+		return latchkey.FieldError("type", "The type must be %q: latchkey signs in with OpenID Connect.", latchkey.SSOProviderOIDC)
 	}
 	if in.Slug != nil {
 		slug := strings.TrimSpace(*in.Slug)
 		if !slugPattern.MatchString(slug) {
-			return latchkey.FieldError("slug", "slug must be 1 to 63 lower-case letters, digits and dashes, not starting or ending with a dash")
+			return latchkey.FieldError("slug", "The SSO name (slug) must be 1 to 63 lower-case letters, digits and dashes, not starting or ending with a dash.")
 		}
 		sp.Slug = slug
 	}
@@ -97,7 +97,7 @@ func (s *Service) applySSOInput(sp *latchkey.SSOProvider, in SSOProviderInput) e
 	if in.ClientID != nil {
 		id := strings.TrimSpace(*in.ClientID)
 		if id == "" || len(id) > 255 {
-			return latchkey.FieldError("client_id", "client_id must be the client id the identity provider gave latchkey (1 to 255 characters)")
+			return latchkey.FieldError("client_id", "The client ID must be the one the identity provider gave latchkey (1 to 255 characters).")
 		}
 		sp.ClientID = id
 	}
@@ -107,13 +107,13 @@ func (s *Service) applySSOInput(sp *latchkey.SSOProvider, in SSOProviderInput) e
 			c = latchkey.DefaultGroupsClaim
 		}
 		if !claimPattern.MatchString(c) {
-			return latchkey.FieldError("groups_claim", "groups_claim must be a claim name (letters, digits, _ : . / -)")
+			return latchkey.FieldError("groups_claim", "The groups claim must be a claim name (letters, digits and _ : . / -).")
 		}
 		sp.GroupsClaim = c
 	}
 	if in.ClientSecret != nil {
 		if len(*in.ClientSecret) > 1000 {
-			return latchkey.FieldError("client_secret", "client_secret is longer than 1000 characters")
+			return latchkey.FieldError("client_secret", "The client secret is longer than 1000 characters.")
 		}
 		sealed, err := s.seal(*in.ClientSecret)
 		if err != nil {
@@ -160,10 +160,10 @@ func (s *Service) CreateSSOProvider(ctx context.Context, p *latchkey.Principal, 
 		return nil, err
 	}
 	if sp.Issuer == "" {
-		return nil, latchkey.FieldError("issuer", "issuer is required")
+		return nil, latchkey.FieldError("issuer", "The issuer is required.")
 	}
 	if sp.ClientID == "" {
-		return nil, latchkey.FieldError("client_id", "client_id is required")
+		return nil, latchkey.FieldError("client_id", "The client ID is required.")
 	}
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		if sp.Slug == "" {
@@ -251,7 +251,7 @@ func (s *Service) DeleteSSOProvider(ctx context.Context, p *latchkey.Principal, 
 // cleanLicenseMapGroups checks sso_license_mapping_groups like a group's sso_mapping_groups.
 func cleanLicenseMapGroups(in []string) ([]string, error) {
 	if len(in) > MaxLicenseMapGroups {
-		return nil, latchkey.FieldError("sso_license_mapping_groups", "sso_license_mapping_groups has %d entries; at most %d", len(in), MaxLicenseMapGroups)
+		return nil, latchkey.FieldError("sso_license_mapping_groups", "A license map names at most %d identity provider groups, not %d.", MaxLicenseMapGroups, len(in))
 	}
 	out := []string{}
 	for _, n := range in {
@@ -383,7 +383,7 @@ func (s *Service) SSOClientSecret(sp *latchkey.SSOProvider) (string, error) {
 	}
 	plain, err := aead.Open(nil, sp.ClientSecretSealed[:n], sp.ClientSecretSealed[n:], []byte("latchkey sso client secret"))
 	if err != nil {
-		return "", latchkey.Errorf(latchkey.EInternal, "the SSO client secret cannot be opened with this deployment's secret key; enter the client secret again")
+		return "", latchkey.Errorf(latchkey.EInternal, "The SSO client secret cannot be opened with this deployment's secret key; enter the client secret again.")
 	}
 	return string(plain), nil
 }
@@ -391,7 +391,7 @@ func (s *Service) SSOClientSecret(sp *latchkey.SSOProvider) (string, error) {
 func (s *Service) aead() (cipher.AEAD, error) {
 	if len(s.SecretKey) == 0 {
 		return nil, latchkey.FieldError("client_secret",
-			"this deployment has no secret key to protect SSO client secrets with; the operator sets --secret-key (LATCHKEY_SECRET_KEY) first")
+			"This deployment has no secret key to protect SSO client secrets with; the operator sets --secret-key (LATCHKEY_SECRET_KEY) first.")
 	}
 	key := sha256.Sum256(append([]byte("latchkey sso client secret\x00"), s.SecretKey...))
 	block, err := aes.NewCipher(key[:])

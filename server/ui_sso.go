@@ -407,7 +407,7 @@ func (s *Server) handleUILicenseMapAdd(w http.ResponseWriter, r *http.Request, u
 	}
 	d.Form["map_groups"], d.Form["map_license"] = r.PostForm.Get("groups"), r.PostForm.Get("license_type")
 	if len(groups) == 0 {
-		d.Errors["sso_license_mapping_groups"] = "name at least one identity provider group"
+		d.Errors["sso_license_mapping_groups"] = "Name at least one identity provider group."
 		s.showStatus(w, r, us, http.StatusBadRequest, "sso", "Single sign-on", d, "")
 		return nil
 	}

@@ -39,7 +39,7 @@ func (t *tx) checkSlugFree(slug string, id int64) error {
 		return t.s.wrap(err, "check sso slug")
 	}
 	if n > 0 {
-		return &latchkey.Error{Code: latchkey.EConflict, Field: "slug", Message: fmt.Sprintf("the SSO slug %q is taken", slug)}
+		return &latchkey.Error{Code: latchkey.EConflict, Field: "slug", Message: fmt.Sprintf("The SSO name (slug) %q is taken by another account.", slug)}
 	}
 	return nil
 }
@@ -49,7 +49,7 @@ func (t *tx) ssoConflict(err error, accountID int64) error {
 	if !t.s.dialect.IsUniqueViolation(err) {
 		return t.s.wrap(err, "store sso provider")
 	}
-	return latchkey.Errorf(latchkey.EConflict, "account %d already has an SSO auth provider; change or delete it", accountID)
+	return latchkey.Errorf(latchkey.EConflict, "Account %d already has an SSO auth provider; change or delete that one.", accountID)
 }
 
 // CreateSSOProvider stores an account's SSO provider.
