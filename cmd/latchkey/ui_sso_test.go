@@ -135,6 +135,20 @@ func TestUISSOSignIn(t *testing.T) {
 	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
 	b.open(ts.URL + "/settings/account")
 	b.clickTo("#sidebar-sso")
+	// A plain-http issuer that is not localhost is refused next to its field, what was typed kept.
+	b.do("fill the SSO form with a bad issuer",
+		chromedp.SendKeys(chromedp.ID("sso-issuer"), "http://idp.example.com"),
+		chromedp.SendKeys(chromedp.ID("sso-client-id"), op.ClientID))
+	if resp := b.clickTo("#sso-save"); resp.Status != http.StatusBadRequest {
+		t.Errorf("bad issuer: status %d, want 400", resp.Status)
+	}
+	if got := b.text("#sso-issuer-error"); !strings.Contains(got, "must use https") {
+		t.Errorf("bad issuer: the field says %q", got)
+	}
+	if got := b.value("#sso-client-id"); got != op.ClientID {
+		t.Errorf("client ID after a refused save = %q, want it kept", got)
+	}
+	b.do("clear the form", chromedp.Clear(chromedp.ID("sso-issuer")), chromedp.Clear(chromedp.ID("sso-client-id")))
 	b.do("fill the SSO form",
 		chromedp.SendKeys(chromedp.ID("sso-issuer"), op.Issuer),
 		chromedp.SendKeys(chromedp.ID("sso-client-id"), op.ClientID),
