@@ -112,9 +112,12 @@ type Session struct {
 	UserID     int64
 	AccountID  int64
 	CSRFSecret string
-	CreatedAt  time.Time
-	LastSeenAt time.Time
-	ExpiresAt  time.Time
+	// SSOAccountID, when set, is the account whose single sign-on started the session: it acts
+	// in that account only, since no other account's identity provider vouched for the person.
+	SSOAccountID int64
+	CreatedAt    time.Time
+	LastSeenAt   time.Time
+	ExpiresAt    time.Time
 }
 
 // ChangeKind says what a Change invalidates.

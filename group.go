@@ -18,8 +18,8 @@ type Group struct {
 	AssignByDefault bool
 	// Builtin marks Owner, Member and Everyone; Owner's grants are immutable.
 	Builtin bool
-	// SSOMappingGroups are dbt's sso_mapping_groups: stored and returned, given no meaning
-	// (latchkey has no SSO).
+	// SSOMappingGroups are dbt's sso_mapping_groups: signing in with SSO puts a user in the group
+	// when one of these is among their IdP groups, and takes them out when none is.
 	SSOMappingGroups []string
 	State            State
 	CreatedAt        time.Time

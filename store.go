@@ -99,6 +99,23 @@ type Store interface {
 	UpdateIPRule(ctx context.Context, id int64, upd IPRuleUpdate) (*IPRule, error)
 	DeleteIPRule(ctx context.Context, id int64) error
 
+	// CreateSSOProvider stores an account's single sign-on provider; EConflict when the account
+	// already has an active one or its slug is taken.
+	CreateSSOProvider(ctx context.Context, sp *SSOProvider) error
+	FindSSOProviderByID(ctx context.Context, id int64) (*SSOProvider, error)
+	FindSSOProviders(ctx context.Context, f SSOProviderFilter) ([]*SSOProvider, error)
+	UpdateSSOProvider(ctx context.Context, id int64, upd SSOProviderUpdate) (*SSOProvider, error)
+	// DeleteSSOProvider turns a provider off (state 2): its slug is free again and password
+	// sign-in is no longer restricted by it.
+	DeleteSSOProvider(ctx context.Context, id int64) error
+
+	CreateLicenseMap(ctx context.Context, m *LicenseMap) error
+	FindLicenseMapByID(ctx context.Context, id int64) (*LicenseMap, error)
+	// FindLicenseMaps lists an account's license maps in state (any state when nil), by id.
+	FindLicenseMaps(ctx context.Context, accountID int64, state *State) ([]*LicenseMap, error)
+	UpdateLicenseMap(ctx context.Context, id int64, upd LicenseMapUpdate) (*LicenseMap, error)
+	DeleteLicenseMap(ctx context.Context, id int64) error
+
 	// AppendAudit records an event that is not part of another mutation (a failed sign-in, a
 	// detected reuse).
 	AppendAudit(ctx context.Context, e *AuditEntry) error

@@ -29,6 +29,8 @@ type Service struct {
 	format tokenfmt.Format
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+	// SecretKey seals SSO client secrets at rest; without it none can be stored.
+	SecretKey []byte
 }
 
 // New returns a Service that mints tokens in format.

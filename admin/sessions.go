@@ -30,6 +30,9 @@ func (s *Service) Authenticate(ctx context.Context, email, pw string) (user *lat
 	if !u.IsActive || password.Check(u.PasswordHash, pw) != nil {
 		return u, ErrBadLogin
 	}
+	if err := s.checkPasswordAllowed(ctx, u); err != nil {
+		return u, err
+	}
 	return u, nil
 }
 
@@ -108,6 +111,13 @@ func (s *Service) TouchSession(ctx context.Context, hash []byte, accountID int64
 
 // SwitchAccount moves p's session to another account p's user belongs to, and returns it.
 func (s *Service) SwitchAccount(ctx context.Context, p *latchkey.Principal, hash []byte, accountID int64) (*latchkey.Account, error) {
+	sess, err := s.store.FindSession(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckSessionAccount(sess, accountID); err != nil {
+		return nil, err
+	}
 	if _, err := s.UserPrincipal(ctx, p.UserID, accountID, latchkey.AuthSession); err != nil {
 		return nil, err
 	}

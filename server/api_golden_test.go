@@ -78,11 +78,8 @@ var apiCases = []goldenCase{
 	{route: "GET /api/openapi.json", name: "openapi_wrong_method", method: "POST", path: "/api/openapi.json", want: 404},
 	{route: "/api/", name: "api_no_such_endpoint", method: "GET", as: "admin", path: "/api/v3/nothing/", want: 404},
 	// Parts of dbt's API latchkey does not serve: 501, so dbt's clients do not read "deleted".
-	{route: "/api/v3/accounts/{account_id}/license-maps/", name: "license_maps_create_unsupported", method: "POST", as: "admin", path: a3p + "/license-maps/",
-		body: `{"id":null,"license_type":"developer","account_id":{{account}},"state":1,"sso_license_mapping_groups":["analysts"]}`, want: 501},
 	{route: "/api/v2/accounts/{account_id}/license-maps/", name: "license_maps_v2_get_unsupported", method: "GET", as: "admin", path: "/api/v2/accounts/{{account}}/license-maps/4/", want: 501},
 	{route: "/api/v3/accounts/{account_id}/webhooks/", name: "webhooks_get_unsupported", method: "GET", as: "admin", path: a3p + "/webhooks/subscription/wsu_1", want: 501},
-	{route: "/api/v3/accounts/{account_id}/auth-provider/", name: "auth_provider_get_unsupported", method: "GET", as: "admin", path: a3p + "/auth-provider/", want: 501},
 	{route: "/api/v3/accounts/{account_id}/scim-config/", name: "scim_config_get_unsupported", method: "GET", as: "admin", path: a3p + "/scim-config/", want: 501},
 	{route: "/api/private/accounts/{account_id}/", name: "account_features_get_unsupported", method: "GET", as: "admin", path: "/api/private/accounts/{{account}}/features", want: 501},
 	{route: "/api/v2/constants/", name: "constants_get_unsupported", method: "GET", as: "admin", path: "/api/v2/constants/", want: 501},
@@ -423,6 +420,51 @@ var apiCases = []goldenCase{
 	{route: "GET /v1/forward-auth", name: "forward_auth_unknown_token", as: "unknown", path: "/v1/forward-auth",
 		header: map[string]string{"X-Original-Method": "GET", "X-Original-Uri": "/api/projects/{{project}}/jobs/"}, want: 401},
 
+	// Single sign-on: the auth provider (dbt's shape, type oidc) and license maps. Both need
+	// account_admin or security_admin; Rita (read_only) is refused.
+	{route: "GET " + a3r + "/auth-provider/{$}", name: "auth_provider_list", as: "admin", path: a3p + "/auth-provider/", setup: addSSOProvider, want: 200},
+	{route: "GET " + a3r + "/auth-provider/{$}", name: "auth_provider_list_forbidden", as: "reader", path: a3p + "/auth-provider/", want: 403},
+	{route: "POST " + a3r + "/auth-provider/{$}", name: "auth_provider_create", as: "admin", path: a3p + "/auth-provider/",
+		body: `{"account_id":{{account}},"type":"oidc","slug":"acme","issuer":"https://idp.example.com","client_id":"latchkey","client_secret":"s3cret-never-shown","allow_password_backdoor":false}`, want: 201},
+	{route: "POST " + a3r + "/auth-provider/{$}", name: "auth_provider_create_saml", as: "admin", path: a3p + "/auth-provider/",
+		body: `{"type":"saml","entity_id":"https://idp.example.com/metadata","sso_url":"https://idp.example.com/sso/saml"}`, want: 400},
+	{route: "POST " + a3r + "/auth-provider/{$}", name: "auth_provider_create_second", as: "admin", path: a3p + "/auth-provider/", setup: addSSOProvider,
+		body: `{"issuer":"https://other.example.com","client_id":"x","slug":"acme-2"}`, want: 409},
+	{route: "POST " + a3r + "/auth-provider/{$}", name: "auth_provider_create_http_issuer", as: "admin", path: a3p + "/auth-provider/",
+		body: `{"issuer":"http://idp.example.com","client_id":"latchkey"}`, want: 400},
+	{route: "GET " + a3r + "/auth-provider/{provider_id}/{$}", name: "auth_provider_get", as: "admin", path: a3p + "/auth-provider/1/", setup: addSSOProvider, want: 200},
+	{route: "GET " + a3r + "/auth-provider/{provider_id}/{$}", name: "auth_provider_get_other_account", as: "other", path: "/api/v3/accounts/{{other}}/auth-provider/1/", setup: addSSOProvider, want: 404},
+	{route: "POST " + a3r + "/auth-provider/{provider_id}/{$}", name: "auth_provider_update", as: "admin", path: a3p + "/auth-provider/1/", setup: addSSOProvider,
+		body: `{"allow_password_backdoor":false,"groups_claim":"roles","client_secret":"rotated-secret"}`, want: 200},
+	{route: "POST " + a3r + "/auth-provider/{provider_id}/{$}", name: "auth_provider_update_bad_slug", as: "admin", path: a3p + "/auth-provider/1/", setup: addSSOProvider,
+		body: `{"slug":"Not A Slug"}`, want: 400},
+	{route: "PUT " + a3r + "/auth-provider/{provider_id}/{$}", name: "auth_provider_put", as: "admin", path: a3p + "/auth-provider/1/", setup: addSSOProvider,
+		body: `{"slug":"acme-corp","client_secret":""}`, want: 200},
+	{route: "PUT " + a3r + "/auth-provider/{provider_id}/{$}", name: "auth_provider_put_forbidden", as: "reader", path: a3p + "/auth-provider/1/", setup: addSSOProvider,
+		body: `{"allow_password_backdoor":false}`, want: 403},
+	{route: "DELETE " + a3r + "/auth-provider/{provider_id}/{$}", name: "auth_provider_delete", as: "admin", path: a3p + "/auth-provider/1/", setup: addSSOProvider, want: 200},
+	{route: "DELETE " + a3r + "/auth-provider/{provider_id}/{$}", name: "auth_provider_delete_missing", as: "admin", path: a3p + "/auth-provider/7/", want: 404},
+	{route: "GET " + a3r + "/license-maps/{$}", name: "license_maps_list", as: "admin", path: a3p + "/license-maps/", setup: addLicenseMap, want: 200},
+	{route: "GET " + a3r + "/license-maps/{$}", name: "license_maps_list_forbidden", as: "svc", path: a3p + "/license-maps/", want: 403},
+	// The Terraform provider's body for dbtcloud_license_map.
+	{route: "POST " + a3r + "/license-maps/{$}", name: "license_maps_create", method: "POST", as: "admin", path: a3p + "/license-maps/",
+		body: `{"id":null,"license_type":"developer","account_id":{{account}},"state":1,"sso_license_mapping_groups":["analysts"]}`, want: 201},
+	{route: "POST " + a3r + "/license-maps/{$}", name: "license_maps_create_bad_license", as: "admin", path: a3p + "/license-maps/",
+		body: `{"license_type":"owner","sso_license_mapping_groups":["analysts"]}`, want: 400},
+	{route: "GET " + a3r + "/license-maps/{map_id}/{$}", name: "license_maps_get", as: "admin", path: a3p + "/license-maps/1/", setup: addLicenseMap, want: 200},
+	{route: "GET " + a3r + "/license-maps/{map_id}/{$}", name: "license_maps_get_missing", as: "admin", path: a3p + "/license-maps/4/", want: 404},
+	{route: "POST " + a3r + "/license-maps/{map_id}/{$}", name: "license_maps_update", as: "admin", path: a3p + "/license-maps/1/", setup: addLicenseMap,
+		body: `{"id":1,"license_type":"read_only","account_id":{{account}},"state":1,"sso_license_mapping_groups":["viewers","auditors"]}`, want: 200},
+	{route: "POST " + a3r + "/license-maps/{map_id}/{$}", name: "license_maps_update_other_account", as: "admin", path: a3p + "/license-maps/1/", setup: addLicenseMap,
+		body: `{"account_id":{{other}},"license_type":"it"}`, want: 400},
+	{route: "PUT " + a3r + "/license-maps/{map_id}/{$}", name: "license_maps_put", as: "admin", path: a3p + "/license-maps/1/", setup: addLicenseMap,
+		body: `{"license_type":"it"}`, want: 200},
+	{route: "PUT " + a3r + "/license-maps/{map_id}/{$}", name: "license_maps_put_forbidden", as: "reader", path: a3p + "/license-maps/1/", setup: addLicenseMap,
+		body: `{"license_type":"developer"}`, want: 403},
+	{route: "DELETE " + a3r + "/license-maps/{map_id}/{$}", name: "license_maps_delete", as: "admin", path: a3p + "/license-maps/1/", setup: addLicenseMap, want: 200},
+	{route: "DELETE " + a3r + "/license-maps/{map_id}/{$}", name: "license_maps_delete_twice", as: "admin", path: a3p + "/license-maps/1/",
+		setup: func(tb testing.TB, env *goldenEnv) { addLicenseMap(tb, env); deleteLicenseMap(tb, env) }, want: 404},
+
 	// Leak reports.
 	{route: "POST /v1/leaks/github", name: "leaks_github", path: "/v1/leaks/github", body: leakReport, signLeak: true, want: 200},
 	{route: "POST /v1/leaks/github", name: "leaks_github_bad_signature", path: "/v1/leaks/github", body: leakReport,
@@ -446,6 +488,36 @@ func allowLoopback(tb testing.TB, env *goldenEnv) {
 	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "golden fixture", Source: "system"})
 	if err := env.store.CreateIPRule(ctx, &latchkey.IPRule{AccountID: env.fx.Account, Name: "Loopback", Type: latchkey.IPRuleAllow,
 		CIDRs: latchkey.Ranges("127.0.0.0/8", "::1")}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// addSSOProvider configures OpenID Connect sign-in for Acme (provider 1, slug acme, with a client
+// secret).
+func addSSOProvider(tb testing.TB, env *goldenEnv) {
+	tb.Helper()
+	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "golden fixture", Source: "system"})
+	if err := env.store.CreateSSOProvider(ctx, &latchkey.SSOProvider{AccountID: env.fx.Account, Type: latchkey.SSOProviderOIDC, Slug: "acme",
+		AllowPasswordBackdoor: true, Issuer: "https://idp.example.com", ClientID: "latchkey", ClientSecretSealed: []byte("sealed"),
+		GroupsClaim: latchkey.DefaultGroupsClaim}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// addLicenseMap maps the IdP group "engineers" to the developer license in Acme (map 1).
+func addLicenseMap(tb testing.TB, env *goldenEnv) {
+	tb.Helper()
+	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "golden fixture", Source: "system"})
+	if err := env.store.CreateLicenseMap(ctx, &latchkey.LicenseMap{AccountID: env.fx.Account, License: latchkey.LicenseDeveloper,
+		SSOGroups: []string{"engineers"}}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func deleteLicenseMap(tb testing.TB, env *goldenEnv) {
+	tb.Helper()
+	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "golden fixture", Source: "system"})
+	if err := env.store.DeleteLicenseMap(ctx, 1); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/verify"
 )
 
@@ -86,6 +87,9 @@ func (s *Server) sessionPrincipal(ctx context.Context, cookie string, accountID 
 	}
 	if accountID == 0 {
 		accountID = sess.AccountID
+	}
+	if err := admin.CheckSessionAccount(sess, accountID); err != nil {
+		return nil, err
 	}
 	p, err := s.admin.UserPrincipal(ctx, sess.UserID, accountID, latchkey.AuthSession)
 	if err != nil {

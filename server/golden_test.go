@@ -186,6 +186,8 @@ func startGoldenServer(tb testing.TB, store latchkey.Store, fx *goldenFixture) *
 		Verifier:    v,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Version:     "golden",
+		SecretKey:   []byte("golden secret key"),
+		PublicURL:   "https://latchkey.example",
 		ForwardAuth: rules,
 		Governance: Governance{
 			GitHubKeys:       map[string]*ecdsa.PublicKey{goldenKeyID: &goldenKey().PublicKey},

@@ -178,7 +178,7 @@ type govMetrics struct {
 func newGovMetrics(s *Server) *govMetrics {
 	m := &govMetrics{
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_auth_failures_total",
-			Help: "Failed authentications by kind (token, sign_in, leak_signature) and reason."}, []string{"kind", "reason"}),
+			Help: "Failed authentications by kind (token, sign_in, sso_sign_in, leak_signature) and reason."}, []string{"kind", "reason"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_auth_rate_limited_total",
 			Help: "Requests refused with 429 because their address failed authentication too often, by kind."}, []string{"kind"}),
 		leakReports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_leak_reports_total",

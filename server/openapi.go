@@ -86,6 +86,18 @@ var apiDocs = []endpointDoc{
 	{"POST", a3 + "/ip-restrictions-set/", "Enable or disable enforcement of the account's rules {enabled}; enabling is refused when it would block the caller's own address", "ip_restrictions:write; Enterprise plans", false, "", "", "IP restrictions"},
 	{"GET", a3 + "/ip-restrictions-set/{set_id}/validate/", "Whether the caller's address (or ?ip=) is allowed by the rules, and whether it gets in now; the set id is the account id", "ip_restrictions:read; Enterprise plans", false, "", "", "IP restrictions"},
 	{"GET", a3 + "/audit-logs/", "List audit entries, newest first; filters event_type (exact, or a category such as service_token or service_token.*), actor (type:id or name), since, until; limit and offset", "audit_logs:read", true, "", "", "Audit log"},
+	{"GET", a3 + "/auth-provider/", "List the account's single sign-on provider (none or one): dbt's auth-provider shape with type oidc, login_url (/login/sso/{slug}), redirect_uri to register with the IdP, and client_secret_set (the secret itself is never returned)", "account_admin or security_admin", false, "", "AuthProviderList", "Single sign-on"},
+	{"POST", a3 + "/auth-provider/", "Configure OpenID Connect sign-in {type: oidc, issuer, client_id, client_secret (write-only), slug, groups_claim (default groups), allow_password_backdoor (default true)}; one provider per account (409 for a second)", "account_admin or security_admin", false, "AuthProviderRequest", "AuthProvider", "Single sign-on"},
+	{"GET", a3 + "/auth-provider/{provider_id}/", "Get the provider (also once deleted, with state 2)", "account_admin or security_admin", false, "", "AuthProvider", "Single sign-on"},
+	{"POST", a3 + "/auth-provider/{provider_id}/", "Change the provider (given fields only; client_secret \"\" makes it a public client; state 2 deletes it)", "account_admin or security_admin", false, "AuthProviderRequest", "AuthProvider", "Single sign-on"},
+	{"PUT", a3 + "/auth-provider/{provider_id}/", "Change the provider (as POST)", "account_admin or security_admin", false, "AuthProviderRequest", "AuthProvider", "Single sign-on"},
+	{"DELETE", a3 + "/auth-provider/{provider_id}/", "Turn single sign-on off (state 2); password sign-in is no longer restricted by it", "account_admin or security_admin", false, "", "AuthProvider", "Single sign-on"},
+	{"GET", a3 + "/license-maps/", "List license maps: users signing in with SSO who are in one of sso_license_mapping_groups get license_type (the most-giving one when several match)", "account_admin or security_admin", false, "", "LicenseMapList", "Single sign-on"},
+	{"POST", a3 + "/license-maps/", "Create a license map {license_type, sso_license_mapping_groups}", "account_admin or security_admin", false, "LicenseMapRequest", "LicenseMap", "Single sign-on"},
+	{"GET", a3 + "/license-maps/{map_id}/", "Get a license map", "account_admin or security_admin", false, "", "LicenseMap", "Single sign-on"},
+	{"POST", a3 + "/license-maps/{map_id}/", "Change a license map (state 2 deletes it)", "account_admin or security_admin", false, "LicenseMapRequest", "LicenseMap", "Single sign-on"},
+	{"PUT", a3 + "/license-maps/{map_id}/", "Change a license map (as POST)", "account_admin or security_admin", false, "LicenseMapRequest", "LicenseMap", "Single sign-on"},
+	{"DELETE", a3 + "/license-maps/{map_id}/", "Delete a license map (state 2)", "account_admin or security_admin", false, "", "LicenseMap", "Single sign-on"},
 	{"POST", "/v1/check", "Is this token allowed this access? {token, resource, access, project_id?, environment_category?, client_ip?} → {allowed, reason, message, principal}; not enveloped", "service_tokens:read (the caller); tokens of other accounts answer not_found", true, "CheckRequest", "", "Verification"},
 	{"GET", "/v1/forward-auth", "For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz (at /v1/forward-auth/<original path>): maps the original method and URI, read only from the headers of the gateway the rules name (gateway: nginx, traefik, caddy, envoy or generic), to a permission with --forward-auth-rules; 200 with X-Latchkey-Account-Id and X-Latchkey-Principal; 400 when the gateway's headers are missing, sent twice or contradictory, or the forwarded client address cannot be read; 401, 403 or 429 (any method; X-Latchkey-Reason says why)", "a loopback gateway, or X-Latchkey-Forward-Secret", true, "", "", "Verification"},
 	{"POST", "/oauth2/introspect", "RFC 7662 token introspection (form-encoded token=…): active, sub, token_type, exp, iat, account_id", "service_tokens:read (the caller)", true, "", "", "Verification"},
@@ -169,7 +181,7 @@ func responses(d endpointDoc) map[string]any {
 	ok := "200"
 	if d.Method == "POST" && (strings.HasSuffix(d.Path, "/projects/") || strings.HasSuffix(d.Path, "/service-tokens/") ||
 		strings.HasSuffix(d.Path, "/account-apikeys/") || strings.HasSuffix(d.Path, "/groups/") || strings.HasSuffix(d.Path, "/users/") ||
-		strings.HasSuffix(d.Path, "/rotate/") || strings.HasSuffix(d.Path, "/account-apikeys/{token_id}/")) {
+		strings.HasSuffix(d.Path, "/rotate/") || strings.HasSuffix(d.Path, "/auth-provider/") || strings.HasSuffix(d.Path, "/license-maps/") || strings.HasSuffix(d.Path, "/account-apikeys/{token_id}/")) {
 		ok = "201"
 	}
 	rs := map[string]any{}
@@ -264,7 +276,7 @@ func components() map[string]any {
 				"sso_mapping_groups": tStrArr, "scim_managed": tBool, "group_permissions": list("Permission"), "users": map[string]any{"type": "array", "items": tInt}, "created_at": tTime, "updated_at": tTime}),
 			"GroupList": list("Group"),
 			"GroupRequest": obj(map[string]any{"name": tStr, "assign_by_default": tBool, "state": tState, "group_permissions": map[string]any{"type": "array", "items": grant},
-				"sso_mapping_groups": map[string]any{"type": []string{"array", "null"}, "items": tStr, "description": "Stored and returned (latchkey has no SSO to apply them); up to 100 names, a repeated one kept once. Setting them needs what the group grants."}}),
+				"sso_mapping_groups": map[string]any{"type": []string{"array", "null"}, "items": tStr, "description": "IdP groups whose members single sign-on puts in this group (and takes out of it when they are in none); up to 100 names, a repeated one kept once. Setting them needs what the group grants."}}),
 			"AssignRequest": obj(map[string]any{"user_id": tInt, "desired_group_ids": map[string]any{"type": "array", "items": tInt}}, "user_id", "desired_group_ids"),
 			"Membership": obj(map[string]any{"id": tInt, "account_id": tInt, "user_id": tInt, "license_type": tStr, "state": tState,
 				"groups": map[string]any{"type": "array", "items": obj(map[string]any{"id": tInt, "name": tStr})}}),
@@ -276,6 +288,22 @@ func components() map[string]any {
 			"LicenseRequest": obj(map[string]any{"license_type": tStr, "state": tState}),
 			"SettingsRequest": obj(map[string]any{"reuse_revokes_family": tBool, "leak_action": map[string]any{"type": "string", "enum": []string{"revoke", "flag"}},
 				"max_token_lifetime_seconds": tInt, "default_rotation_grace_seconds": map[string]any{"type": "integer", "minimum": 0, "maximum": 604800}}),
+			"AuthProvider": obj(map[string]any{"id": tInt, "account_id": tInt, "type": map[string]any{"type": "string", "enum": []string{"oidc"}}, "slug": tStr,
+				"state": tState, "allow_password_backdoor": tBool, "login_url": tStr, "redirect_uri": tStr, "issuer": tStr, "client_id": tStr,
+				"client_secret_set": tBool, "groups_claim": tStr, "created_at": tTime, "updated_at": tTime}),
+			"AuthProviderList": list("AuthProvider"),
+			"AuthProviderRequest": obj(map[string]any{"account_id": tInt, "type": map[string]any{"type": "string", "enum": []string{"oidc"}},
+				"slug":                    map[string]any{"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", "description": "Names the account in its sign-in URL /login/sso/{slug}; default: made of the account's name"},
+				"issuer":                  map[string]any{"type": "string", "description": "The IdP's issuer URL (https; http only on localhost); discovery is read from {issuer}/.well-known/openid-configuration"},
+				"client_id":               tStr,
+				"client_secret":           map[string]any{"type": "string", "writeOnly": true, "description": "Write-only; sealed with the deployment's --secret-key. \"\" removes it (a public client, PKCE only)."},
+				"groups_claim":            map[string]any{"type": "string", "description": "The ID token or userinfo claim listing the user's IdP groups (default groups)"},
+				"allow_password_backdoor": map[string]any{"type": "boolean", "description": "false refuses password sign-in to the account's members except its owners (break-glass)"},
+				"state":                   tState}),
+			"LicenseMap":     obj(map[string]any{"id": tInt, "account_id": tInt, "license_type": tStr, "sso_license_mapping_groups": tStrArr, "state": tState}),
+			"LicenseMapList": list("LicenseMap"),
+			"LicenseMapRequest": obj(map[string]any{"account_id": tInt, "license_type": map[string]any{"type": "string", "enum": []string{"developer", "read_only", "it", "analyst"}},
+				"sso_license_mapping_groups": tStrArr, "state": tState}),
 			"CheckRequest": obj(map[string]any{"token": tStr, "resource": tStr, "access": map[string]any{"type": "string", "enum": []string{"read", "write"}},
 				"project_id": tInt, "environment_category": tStr, "client_ip": tStr}, "token", "resource", "access"),
 		},

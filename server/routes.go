@@ -90,6 +90,20 @@ func (s *Server) routes() http.Handler {
 	api("GET "+v3+"/ip-restrictions-set/{set_id}/validate/{$}", s.handleAPIIPRuleSetValidate)
 	api("GET "+v3+"/audit-logs/{$}", s.handleAPIAuditLogList)
 
+	// Single sign-on: the auth provider and license maps.
+	api("GET "+v3+"/auth-provider/{$}", s.handleAPIAuthProviderList)
+	api("POST "+v3+"/auth-provider/{$}", s.handleAPIAuthProviderCreate)
+	api("GET "+v3+"/auth-provider/{provider_id}/{$}", s.handleAPIAuthProviderGet)
+	api("POST "+v3+"/auth-provider/{provider_id}/{$}", s.handleAPIAuthProviderUpdate)
+	api("PUT "+v3+"/auth-provider/{provider_id}/{$}", s.handleAPIAuthProviderUpdate)
+	api("DELETE "+v3+"/auth-provider/{provider_id}/{$}", s.handleAPIAuthProviderDelete)
+	api("GET "+v3+"/license-maps/{$}", s.handleAPILicenseMapList)
+	api("POST "+v3+"/license-maps/{$}", s.handleAPILicenseMapCreate)
+	api("GET "+v3+"/license-maps/{map_id}/{$}", s.handleAPILicenseMapGet)
+	api("POST "+v3+"/license-maps/{map_id}/{$}", s.handleAPILicenseMapUpdate)
+	api("PUT "+v3+"/license-maps/{map_id}/{$}", s.handleAPILicenseMapUpdate)
+	api("DELETE "+v3+"/license-maps/{map_id}/{$}", s.handleAPILicenseMapDelete)
+
 	// Verification for gateways and resource servers, and leak reports.
 	handle("POST /v1/check", s.adapt(s.handleCheck))
 	// /v1/forward-auth (any method) is dispatched in ServeHTTP, ahead of this mux.
@@ -113,10 +127,8 @@ func (s *Server) routes() http.Handler {
 // unsupportedAPI are the parts of dbt Cloud's admin API that latchkey knows of and does not serve
 // (docs/compatibility.md). Each path covers everything below it, for every method.
 var unsupportedAPI = []struct{ path, what string }{
-	{"/api/v2/accounts/{account_id}/license-maps/", "license maps"},
-	{"/api/v3/accounts/{account_id}/license-maps/", "license maps"},
+	{"/api/v2/accounts/{account_id}/license-maps/", "license maps on the v2 API (use /api/v3/accounts/{account_id}/license-maps/)"},
 	{"/api/v3/accounts/{account_id}/webhooks/", "webhooks"},
-	{"/api/v3/accounts/{account_id}/auth-provider/", "SSO auth providers"},
 	{"/api/v3/accounts/{account_id}/scim-config/", "SCIM configuration and tokens"},
 	{"/api/private/accounts/{account_id}/", "account features and add-ons"},
 	{"/api/v2/constants/", "dbt Cloud constants"},

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/admin"
+	"github.com/latchkey/latchkey/sso"
 	"github.com/latchkey/latchkey/tokenfmt"
 	"github.com/latchkey/latchkey/verify"
 )
@@ -58,6 +60,15 @@ type Config struct {
 	// shorter than the HTTP server's write timeout: a transaction still open when it passes is
 	// rolled back and answered 503, so nothing commits that its client was never told about.
 	RequestTimeout time.Duration
+	// SecretKey seals SSO client secrets in the database and the browser's SSO attempt cookie;
+	// every node of a deployment needs the same one. Without it no client secret can be stored
+	// (public clients still work) and attempts are sealed with a key of this process only.
+	SecretKey []byte
+	// PublicURL is latchkey's external URL (SSO login and callback URLs); default: from each
+	// request's scheme and Host.
+	PublicURL string
+	// SSOTimeout bounds each exchange with an identity provider (default sso.DefaultTimeout).
+	SSOTimeout time.Duration
 }
 
 // Defaults of Config.
@@ -86,8 +97,11 @@ type Server struct {
 	patterns []string
 	// governor runs the governance features (rate limits, last-used batching, sweeps).
 	governor *governor
-	// forms remembers one-time forms already used (see formOnce).
+	// forms remembers one-time forms already used (see formOnce), and SSO states.
 	forms *formOnce
+	// ssoClient talks to identity providers; ssoSealer seals SSO attempt cookies.
+	ssoClient *sso.Client
+	ssoSealer cipher.AEAD
 }
 
 // New returns a Server.
@@ -114,6 +128,12 @@ func New(cfg Config) (*Server, error) {
 	_, _ = rand.Read(pfx[:])
 	s := &Server{cfg: cfg, store: cfg.Store, admin: admin.New(cfg.Store, cfg.Format), verify: cfg.Verifier,
 		log: cfg.Logger, format: cfg.Format, reqPfx: hex.EncodeToString(pfx[:]), forms: newFormOnce()}
+	s.admin.SecretKey = cfg.SecretKey
+	s.ssoClient = sso.New(cfg.SSOTimeout)
+	var err error
+	if s.ssoSealer, err = newSSOSealer(cfg.SecretKey); err != nil {
+		return nil, err
+	}
 	s.metrics = newMetrics(s)
 	if s.verify != nil {
 		s.verify.SetHooks(s.recordUse, s.reportReuse)

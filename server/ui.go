@@ -240,7 +240,8 @@ func safeNext(next string) string {
 func (s *Server) handleUILoginForm(w http.ResponseWriter, r *http.Request) {
 	token := randomString(24)
 	http.SetCookie(w, s.cookie(r, csrfCookie, token, time.Hour))
-	s.render(w, r, http.StatusOK, "login", &page{Title: "Sign in", CSRF: token, Next: safeNext(r.URL.Query().Get("next"))})
+	ssoPanel, ssoErr := s.ssoLoginData(r)
+	s.render(w, r, http.StatusOK, "login", &page{Title: "Sign in", CSRF: token, Next: safeNext(r.URL.Query().Get("next")), Data: ssoPanel, Error: ssoErr})
 }
 
 // handleUILogin checks email and password and starts a session. The error never says whether
@@ -586,6 +587,8 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login", s.handleUILoginForm)
 	mux.HandleFunc("POST /login", s.handleUILogin)
 	mux.Handle("POST /logout", s.ui(s.handleUILogout))
+	mux.HandleFunc("GET /login/sso/{slug}", s.handleUISSOStart)
+	mux.HandleFunc("GET /sso/callback", s.handleUISSOCallback)
 	mux.Handle("GET /{$}", s.ui(s.handleUIHome))
 	mux.Handle("POST /switch-account", s.ui(s.handleUISwitchAccount))
 
@@ -629,6 +632,11 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	settings("GET /settings/ip-restrictions/{rule_id}/delete", "ip-restrictions", s.handleUIIPRuleDeleteConfirm)
 	settings("POST /settings/ip-restrictions/{rule_id}/delete", "ip-restrictions", s.handleUIIPRuleDelete)
 	settings("GET /settings/audit-log", "audit-log", s.handleUIAuditLog)
+	settings("GET /settings/sso", "sso", s.handleUISSOSettings)
+	settings("POST /settings/sso", "sso", s.handleUISSOSave)
+	settings("POST /settings/sso/delete", "sso", s.handleUISSODelete)
+	settings("POST /settings/sso/license-maps", "sso", s.handleUILicenseMapAdd)
+	settings("POST /settings/sso/license-maps/{map_id}/delete", "sso", s.handleUILicenseMapDelete)
 
 	// Profile and personal access tokens.
 	mux.Handle("GET /profile", s.ui(s.handleUIProfile))

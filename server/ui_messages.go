@@ -37,6 +37,11 @@ var fieldWords = map[string]string{
 	"new_password":                    "the new password",
 	"current_password":                "the current password",
 	"cidr":                            "the address range",
+	"client_id":                       "the client ID",
+	"client_secret":                   "the client secret",
+	"groups_claim":                    "the groups claim",
+	"sso_license_mapping_groups":      "the SSO group names",
+	"allow_password_backdoor":         "password sign-in",
 }
 
 // fieldName matches a word made of lower-case letters joined by underscores.

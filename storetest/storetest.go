@@ -45,6 +45,8 @@ func Run(t *testing.T, open Opener) {
 		{"AuditChain", testAuditChain},
 		{"AuditRollsBackWithMutation", testAuditRollback},
 		{"IPRules", testIPRules},
+		{"SSOProviders", testSSOProviders},
+		{"LicenseMaps", testLicenseMaps},
 		{"Sessions", testSessions},
 		{"ChangesAfterCommit", testChanges},
 		{"ConcurrentWrites", testConcurrentWrites},
@@ -787,6 +789,129 @@ func testAuditRollback(t *testing.T, s latchkey.Store) {
 	}
 }
 
+func testSSOProviders(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("sso")
+	a, b := mustAccount(t, s, latchkey.PlanEnterprise), mustAccount(t, s, latchkey.PlanEnterprise)
+	sp := &latchkey.SSOProvider{AccountID: a.ID, Type: latchkey.SSOProviderOIDC, Slug: "acme", Issuer: "https://idp.example",
+		ClientID: "latchkey", ClientSecretSealed: []byte("sealed"), GroupsClaim: "groups"}
+	if err := s.CreateSSOProvider(ctx, sp); err != nil {
+		t.Fatalf("CreateSSOProvider: %v", err)
+	}
+	if sp.ID == 0 || sp.State != latchkey.StateActive || sp.CreatedAt.IsZero() {
+		t.Fatalf("CreateSSOProvider set id %d, state %d, created %v", sp.ID, sp.State, sp.CreatedAt)
+	}
+	got, err := s.FindSSOProviderByID(ctx, sp.ID)
+	if err != nil {
+		t.Fatalf("FindSSOProviderByID: %v", err)
+	}
+	if diff := cmp.Diff(sp, got); diff != "" {
+		t.Errorf("FindSSOProviderByID(%d) differs (-created +found):\n%s", sp.ID, diff)
+	}
+
+	second := &latchkey.SSOProvider{AccountID: a.ID, Type: latchkey.SSOProviderOIDC, Slug: "acme-2", Issuer: "https://idp.example", ClientID: "x", GroupsClaim: "groups"}
+	wantCode(t, "CreateSSOProvider(second for the account)", s.CreateSSOProvider(ctx, second), latchkey.EConflict)
+	other := &latchkey.SSOProvider{AccountID: b.ID, Type: latchkey.SSOProviderOIDC, Slug: "acme", Issuer: "https://idp.example", ClientID: "x", GroupsClaim: "groups"}
+	wantCode(t, "CreateSSOProvider(taken slug)", s.CreateSSOProvider(ctx, other), latchkey.EConflict)
+	other.Slug = "globex"
+	if err := s.CreateSSOProvider(ctx, other); err != nil {
+		t.Fatalf("CreateSSOProvider(other account): %v", err)
+	}
+
+	off, slug, empty := false, "acme-sso", []byte(nil)
+	upd, err := s.UpdateSSOProvider(ctx, sp.ID, latchkey.SSOProviderUpdate{AllowPasswordBackdoor: &off, Slug: &slug, ClientSecretSealed: &empty})
+	if err != nil {
+		t.Fatalf("UpdateSSOProvider: %v", err)
+	}
+	if upd.AllowPasswordBackdoor || upd.Slug != slug || len(upd.ClientSecretSealed) != 0 || upd.ClientID != "latchkey" {
+		t.Errorf("UpdateSSOProvider = %+v, want backdoor off, slug %q, no secret, client id kept", upd, slug)
+	}
+	taken := "globex"
+	_, err = s.UpdateSSOProvider(ctx, sp.ID, latchkey.SSOProviderUpdate{Slug: &taken})
+	wantCode(t, "UpdateSSOProvider(taken slug)", err, latchkey.EConflict)
+
+	active := latchkey.StateActive
+	found, err := s.FindSSOProviders(ctx, latchkey.SSOProviderFilter{Slug: &slug, State: &active})
+	if err != nil || len(found) != 1 || found[0].AccountID != a.ID {
+		t.Fatalf("FindSSOProviders(slug %q) = %v, %v; want account %d's provider", slug, found, err, a.ID)
+	}
+
+	if err := s.DeleteSSOProvider(ctx, sp.ID); err != nil {
+		t.Fatalf("DeleteSSOProvider: %v", err)
+	}
+	gone, err := s.FindSSOProviderByID(ctx, sp.ID)
+	if err != nil || gone.State != latchkey.StateDeleted {
+		t.Fatalf("FindSSOProviderByID after delete = %+v, %v; want state 2", gone, err)
+	}
+	found, err = s.FindSSOProviders(ctx, latchkey.SSOProviderFilter{AccountID: &a.ID, State: &active})
+	if err != nil || len(found) != 0 {
+		t.Errorf("FindSSOProviders(active, account) after delete = %v, %v; want none", found, err)
+	}
+	_, err = s.UpdateSSOProvider(ctx, sp.ID, latchkey.SSOProviderUpdate{AllowPasswordBackdoor: &off})
+	wantCode(t, "UpdateSSOProvider(deleted)", err, latchkey.ENotFound)
+	// The account may configure SSO again, with the freed slug.
+	again := &latchkey.SSOProvider{AccountID: a.ID, Type: latchkey.SSOProviderOIDC, Slug: slug, Issuer: "https://idp.example", ClientID: "x", GroupsClaim: "groups"}
+	if err := s.CreateSSOProvider(ctx, again); err != nil {
+		t.Fatalf("CreateSSOProvider after delete: %v", err)
+	}
+	_, err = s.FindSSOProviderByID(ctx, 99999)
+	wantCode(t, "FindSSOProviderByID(missing)", err, latchkey.ENotFound)
+
+	entries, _, err := s.FindAuditEntries(ctx, latchkey.AuditFilter{AccountID: a.ID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[string]int{}
+	for _, e := range entries {
+		events[e.EventType]++
+		if bytes.Contains(e.RawContext, []byte("sealed")) {
+			t.Errorf("audit entry %s holds the sealed client secret: %s", e.EventType, e.RawContext)
+		}
+	}
+	if events["sso.provider.created"] != 2 || events["sso.provider.changed"] != 1 || events["sso.provider.deleted"] != 1 {
+		t.Errorf("audit events = %v, want 2 created, 1 changed, 1 deleted", events)
+	}
+}
+
+func testLicenseMaps(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("sso")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	m := &latchkey.LicenseMap{AccountID: a.ID, License: latchkey.LicenseReadOnly, SSOGroups: []string{"viewers", "auditors"}}
+	if err := s.CreateLicenseMap(ctx, m); err != nil {
+		t.Fatalf("CreateLicenseMap: %v", err)
+	}
+	got, err := s.FindLicenseMapByID(ctx, m.ID)
+	if err != nil {
+		t.Fatalf("FindLicenseMapByID: %v", err)
+	}
+	if diff := cmp.Diff(m, got); diff != "" {
+		t.Errorf("FindLicenseMapByID(%d) differs (-created +found):\n%s", m.ID, diff)
+	}
+	dev, groups := latchkey.LicenseDeveloper, []string{"engineers"}
+	upd, err := s.UpdateLicenseMap(ctx, m.ID, latchkey.LicenseMapUpdate{License: &dev, SSOGroups: &groups})
+	if err != nil || upd.License != dev || !cmp.Equal(upd.SSOGroups, groups) {
+		t.Fatalf("UpdateLicenseMap = %+v, %v; want developer for engineers", upd, err)
+	}
+	empty := &latchkey.LicenseMap{AccountID: a.ID, License: latchkey.LicenseIT}
+	if err := s.CreateLicenseMap(ctx, empty); err != nil {
+		t.Fatalf("CreateLicenseMap(no groups): %v", err)
+	}
+	if err := s.DeleteLicenseMap(ctx, empty.ID); err != nil {
+		t.Fatalf("DeleteLicenseMap: %v", err)
+	}
+	wantCode(t, "DeleteLicenseMap(deleted)", s.DeleteLicenseMap(ctx, empty.ID), latchkey.ENotFound)
+	_, err = s.UpdateLicenseMap(ctx, empty.ID, latchkey.LicenseMapUpdate{License: &dev})
+	wantCode(t, "UpdateLicenseMap(deleted)", err, latchkey.ENotFound)
+	active := latchkey.StateActive
+	list, err := s.FindLicenseMaps(ctx, a.ID, &active)
+	if err != nil || len(list) != 1 || list[0].ID != m.ID {
+		t.Fatalf("FindLicenseMaps(active) = %v, %v; want only %d", list, err, m.ID)
+	}
+	all, err := s.FindLicenseMaps(ctx, a.ID, nil)
+	if err != nil || len(all) != 2 || all[1].State != latchkey.StateDeleted || all[1].SSOGroups == nil {
+		t.Fatalf("FindLicenseMaps(any state) = %v, %v; want both, the second deleted with [] groups", all, err)
+	}
+}
+
 func testIPRules(t *testing.T, s latchkey.Store) {
 	ctx := context.Background()
 	a := mustAccount(t, s, latchkey.PlanEnterprise)
@@ -839,6 +964,17 @@ func testSessions(t *testing.T, s latchkey.Store) {
 	got, err := s.FindSession(ctx, h[:])
 	if err != nil || got.UserID != u.ID || !got.ExpiresAt.Equal(sess.ExpiresAt) {
 		t.Fatalf("FindSession = %+v, %v", got, err)
+	}
+	if got.SSOAccountID != 0 {
+		t.Errorf("a password session has SSOAccountID %d, want 0", got.SSOAccountID)
+	}
+	hs := sha256.Sum256([]byte("sso cookie"))
+	if err := s.CreateSession(ctx, &latchkey.Session{Hash: hs[:], UserID: u.ID, AccountID: a.ID, SSOAccountID: a.ID, CSRFSecret: "c",
+		ExpiresAt: sess.ExpiresAt}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.FindSession(ctx, hs[:]); err != nil || got.SSOAccountID != a.ID {
+		t.Fatalf("FindSession(SSO session) = %+v, %v; want SSOAccountID %d", got, err, a.ID)
 	}
 	seen := time.Now().Add(time.Minute).UTC().Truncate(time.Microsecond)
 	if err := s.UpdateSession(ctx, h[:], a.ID, seen); err != nil {

@@ -89,6 +89,8 @@ func TestCLITokenCommands(t *testing.T) {
 		{nil, []string{"serve", "--db", filepath.Join(t.TempDir(), "gc.db"), "--gc-percent", "-5"}, "want -1 (off) or a percentage"},
 		{nil, []string{"serve", "--db", filepath.Join(t.TempDir(), "lock.db"), "--pg-lock-timeout", "0s"}, "want at least 1ms"},
 		{nil, []string{"serve", "--db", filepath.Join(t.TempDir(), "stale.db"), "--stale-if-error", "-1s"}, "want 0 (off) or more"},
+		{nil, []string{"serve", "--db", filepath.Join(t.TempDir(), "key.db"), "--addr", "127.0.0.1:0", "--secret-key", "short"}, "at least 32 characters"},
+		{nil, []string{"serve", "--db", filepath.Join(t.TempDir(), "url.db"), "--addr", "127.0.0.1:0", "--public-url", "latchkey.example.com"}, "absolute http(s) URL"},
 	} {
 		out, err := runCLI(t, tt.env, tt.args...)
 		if err == nil || !strings.Contains(out+err.Error(), tt.want) {

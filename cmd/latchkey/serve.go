@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/latchkey/latchkey/postgres"
 	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/sqlite"
+	"github.com/latchkey/latchkey/sso"
 	"github.com/latchkey/latchkey/tokenfmt"
 	"github.com/latchkey/latchkey/verify"
 )
@@ -47,6 +49,8 @@ type serveOptions struct {
 	pgIdleInTxTimeout             time.Duration
 	gcPercent                     int
 	governance                    governanceOptions
+	secretKey, publicURL          string
+	ssoTimeout                    time.Duration
 }
 
 func addPrefixFlags(fl *pflag.FlagSet, service, pat *string) {
@@ -90,6 +94,9 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.DurationVar(&o.pgLockTimeout, "pg-lock-timeout", postgres.DefaultLockTimeout, "PostgreSQL only: the longest a statement waits for a lock another session holds (lock_timeout; the URL's wins)")
 	fl.DurationVar(&o.pgIdleInTxTimeout, "pg-idle-in-transaction-timeout", postgres.DefaultIdleInTxTimeout, "PostgreSQL only: a session idle inside a transaction this long (a frozen or cut-off node) is ended, freeing its locks (idle_in_transaction_session_timeout; the URL's wins)")
 	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off (then set GOMEMLIMIT)")
+	fl.StringVar(&o.secretKey, "secret-key", "", "deployment secret (at least 32 characters, the same on every node; prefer LATCHKEY_SECRET_KEY to the command line) that seals SSO client secrets in the database and SSO sign-in cookies; without it no SSO client secret can be stored")
+	fl.StringVar(&o.publicURL, "public-url", "", "latchkey's external URL, e.g. https://latchkey.example.com, for SSO sign-in and callback URLs (default: from each request's Host, and X-Forwarded-Proto from --trusted-proxies)")
+	fl.DurationVar(&o.ssoTimeout, "sso-timeout", sso.DefaultTimeout, "how long a sign-in waits for an identity provider (discovery, token, keys, userinfo) before saying it is unavailable")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
 	o.governance.flags(fl)
 	return cmd
@@ -224,7 +231,17 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	go v.Run(ctx)
 	cfg := server.Config{Store: store, Verifier: v, Logger: log, Format: format, TrustedProxies: proxies,
 		Version: buildVersion(), SecureCookies: o.secureCookies, ForwardAuthSecret: o.forwardSecret, RequestTimeout: o.requestTimeout,
-		StaleIfError: stale}
+		StaleIfError: stale, SecretKey: []byte(o.secretKey), PublicURL: o.publicURL, SSOTimeout: o.ssoTimeout}
+	if o.secretKey != "" && len(o.secretKey) < 32 {
+		ln.Close()
+		return fmt.Errorf("--secret-key must be at least 32 characters (e.g. openssl rand -base64 32)")
+	}
+	if o.publicURL != "" {
+		if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+			ln.Close()
+			return fmt.Errorf("--public-url must be an absolute http(s) URL such as https://latchkey.example.com")
+		}
+	}
 	if err := o.governance.apply(&cfg); err != nil {
 		ln.Close()
 		return err

@@ -355,6 +355,86 @@ func (s *Store) DeleteIPRule(ctx context.Context, id int64) error {
 	return s.inner.DeleteIPRule(ctx, id)
 }
 
+// CreateSSOProvider calls the wrapped store's CreateSSOProvider unless a fault is injected (a write).
+func (s *Store) CreateSSOProvider(ctx context.Context, sp *latchkey.SSOProvider) error {
+	if err := s.write(ctx, "CreateSSOProvider"); err != nil {
+		return err
+	}
+	return s.inner.CreateSSOProvider(ctx, sp)
+}
+
+// FindSSOProviderByID calls the wrapped store's FindSSOProviderByID unless a fault is injected (a read).
+func (s *Store) FindSSOProviderByID(ctx context.Context, id int64) (*latchkey.SSOProvider, error) {
+	if err := s.read(ctx, "FindSSOProviderByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindSSOProviderByID(ctx, id)
+}
+
+// FindSSOProviders calls the wrapped store's FindSSOProviders unless a fault is injected (a read).
+func (s *Store) FindSSOProviders(ctx context.Context, f latchkey.SSOProviderFilter) ([]*latchkey.SSOProvider, error) {
+	if err := s.read(ctx, "FindSSOProviders"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindSSOProviders(ctx, f)
+}
+
+// UpdateSSOProvider calls the wrapped store's UpdateSSOProvider unless a fault is injected (a write).
+func (s *Store) UpdateSSOProvider(ctx context.Context, id int64, upd latchkey.SSOProviderUpdate) (*latchkey.SSOProvider, error) {
+	if err := s.write(ctx, "UpdateSSOProvider"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateSSOProvider(ctx, id, upd)
+}
+
+// DeleteSSOProvider calls the wrapped store's DeleteSSOProvider unless a fault is injected (a write).
+func (s *Store) DeleteSSOProvider(ctx context.Context, id int64) error {
+	if err := s.write(ctx, "DeleteSSOProvider"); err != nil {
+		return err
+	}
+	return s.inner.DeleteSSOProvider(ctx, id)
+}
+
+// CreateLicenseMap calls the wrapped store's CreateLicenseMap unless a fault is injected (a write).
+func (s *Store) CreateLicenseMap(ctx context.Context, m *latchkey.LicenseMap) error {
+	if err := s.write(ctx, "CreateLicenseMap"); err != nil {
+		return err
+	}
+	return s.inner.CreateLicenseMap(ctx, m)
+}
+
+// FindLicenseMapByID calls the wrapped store's FindLicenseMapByID unless a fault is injected (a read).
+func (s *Store) FindLicenseMapByID(ctx context.Context, id int64) (*latchkey.LicenseMap, error) {
+	if err := s.read(ctx, "FindLicenseMapByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindLicenseMapByID(ctx, id)
+}
+
+// FindLicenseMaps calls the wrapped store's FindLicenseMaps unless a fault is injected (a read).
+func (s *Store) FindLicenseMaps(ctx context.Context, accountID int64, state *latchkey.State) ([]*latchkey.LicenseMap, error) {
+	if err := s.read(ctx, "FindLicenseMaps"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindLicenseMaps(ctx, accountID, state)
+}
+
+// UpdateLicenseMap calls the wrapped store's UpdateLicenseMap unless a fault is injected (a write).
+func (s *Store) UpdateLicenseMap(ctx context.Context, id int64, upd latchkey.LicenseMapUpdate) (*latchkey.LicenseMap, error) {
+	if err := s.write(ctx, "UpdateLicenseMap"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateLicenseMap(ctx, id, upd)
+}
+
+// DeleteLicenseMap calls the wrapped store's DeleteLicenseMap unless a fault is injected (a write).
+func (s *Store) DeleteLicenseMap(ctx context.Context, id int64) error {
+	if err := s.write(ctx, "DeleteLicenseMap"); err != nil {
+		return err
+	}
+	return s.inner.DeleteLicenseMap(ctx, id)
+}
+
 // AppendAudit calls the wrapped store's AppendAudit unless a fault is injected (a write).
 func (s *Store) AppendAudit(ctx context.Context, e *latchkey.AuditEntry) error {
 	if err := s.write(ctx, "AppendAudit"); err != nil {

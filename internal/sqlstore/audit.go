@@ -334,8 +334,9 @@ func (s *Store) DeleteIPRule(ctx context.Context, id int64) error {
 func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error {
 	return s.withTx(ctx, func(t *tx) error {
 		sess.CreatedAt, sess.LastSeenAt = t.now, t.now
-		_, err := t.exec(`INSERT INTO sessions (hash, user_id, account_id, csrf_secret, created_at, last_seen_at, expires_at)
-			VALUES (?,?,?,?,?,?,?)`, sess.Hash, sess.UserID, sess.AccountID, sess.CSRFSecret, micros(t.now), micros(t.now), micros(sess.ExpiresAt))
+		_, err := t.exec(`INSERT INTO sessions (hash, user_id, account_id, csrf_secret, created_at, last_seen_at, expires_at, sso_account_id)
+			VALUES (?,?,?,?,?,?,?,?)`, sess.Hash, sess.UserID, sess.AccountID, sess.CSRFSecret, micros(t.now), micros(t.now), micros(sess.ExpiresAt),
+			sess.SSOAccountID)
 		return s.wrap(err, "create session")
 	})
 }
@@ -344,8 +345,8 @@ func (s *Store) CreateSession(ctx context.Context, sess *latchkey.Session) error
 func (s *Store) FindSession(ctx context.Context, hash []byte) (*latchkey.Session, error) {
 	var sess latchkey.Session
 	var created, seen, expires int64
-	err := s.queryRow(ctx, `SELECT hash, user_id, account_id, csrf_secret, created_at, last_seen_at, expires_at
-		FROM sessions WHERE hash = ?`, hash).Scan(&sess.Hash, &sess.UserID, &sess.AccountID, &sess.CSRFSecret, &created, &seen, &expires)
+	err := s.queryRow(ctx, `SELECT hash, user_id, account_id, csrf_secret, created_at, last_seen_at, expires_at, sso_account_id
+		FROM sessions WHERE hash = ?`, hash).Scan(&sess.Hash, &sess.UserID, &sess.AccountID, &sess.CSRFSecret, &created, &seen, &expires, &sess.SSOAccountID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, latchkey.Errorf(latchkey.ENotFound, "session not found")
 	}
