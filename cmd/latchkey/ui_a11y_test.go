@@ -130,6 +130,7 @@ func TestUIAccessibility(t *testing.T) {
 				chromedp.SendKeys(chromedp.ID("password"), "not the password"))
 			return submit(b, "#sign-in")
 		}, status: http.StatusUnauthorized},
+		{name: "sign-in, unknown single sign-on name", path: "/login?sso=no-such-account", status: http.StatusOK},
 
 		{name: "home", as: "admin", path: "/", status: http.StatusOK},
 		{name: "home, account menu open", as: "admin", reach: func(b *browser) *network.Response {
@@ -236,6 +237,13 @@ func TestUIAccessibility(t *testing.T) {
 			return submit(b, `#new-rule-form button[type=submit]`)
 		}, status: http.StatusBadRequest},
 		{name: "IP rule delete", as: "admin", path: "/settings/ip-restrictions/" + idStr(rules[0].ID) + "/delete", status: http.StatusOK},
+		{name: "single sign-on", as: "admin", path: "/settings/sso", status: http.StatusOK},
+		{name: "single sign-on, errors", as: "admin", reach: func(b *browser) *network.Response {
+			b.open(ts.URL + "/settings/sso")
+			b.do("fill a bad issuer", chromedp.SendKeys(chromedp.ID("sso-issuer"), "not a URL"),
+				chromedp.SendKeys(chromedp.ID("sso-client-id"), "latchkey"))
+			return submit(b, "#sso-save")
+		}, status: http.StatusBadRequest},
 		{name: "audit log", as: "admin", path: "/settings/audit-log", status: http.StatusOK},
 		{name: "audit log, no matches", as: "admin", path: "/settings/audit-log?event_type=nothing.matches", status: http.StatusOK},
 		{name: "not found", as: "admin", path: "/settings/service-tokens/999999999", status: http.StatusNotFound},
