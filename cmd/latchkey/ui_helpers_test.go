@@ -26,9 +26,10 @@ type browser struct {
 	shots string
 }
 
-// newBrowser starts Chromium, or skips the test with the reason when it is not installed (fails
-// instead when CI=true). Call it before starting a server, so a skip costs nothing.
-func newBrowser(t testing.TB) *browser {
+// needChromium skips the test with the reason when Chromium is not installed (fails instead
+// when CI=true). newBrowser calls it; a test that starts its browsers later calls it first, so
+// that a skip costs nothing.
+func needChromium(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -36,6 +37,19 @@ func newBrowser(t testing.TB) *browser {
 		}
 		t.Skipf("skipping browser test: Chromium not found at %s (apt-get install chromium)", chromiumPath)
 	}
+}
+
+// newBrowser starts Chromium, or skips the test (see needChromium). Call it before starting a
+// server, so a skip costs nothing. The test's browser actions must end within 90 s in all.
+func newBrowser(t testing.TB) *browser {
+	t.Helper()
+	return newBrowserFor(t, 90*time.Second)
+}
+
+// newBrowserFor is newBrowser for a test whose browser actions take up to limit in all.
+func newBrowserFor(t testing.TB, limit time.Duration) *browser {
+	t.Helper()
+	needChromium(t)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -55,7 +69,7 @@ func newBrowser(t testing.TB) *browser {
 		cancelAlloc()
 		t.Fatalf("start Chromium: %v", err)
 	}
-	ctx, cancelRun := context.WithTimeout(bctx, 90*time.Second)
+	ctx, cancelRun := context.WithTimeout(bctx, limit)
 	t.Cleanup(func() {
 		cancelRun()
 		cancelBrowser()
@@ -218,10 +232,15 @@ type focused struct {
 	ID      string `json:"id"`
 	Label   string `json:"label"`
 	Outline string `json:"outline"`
+	// Ring is the contrast ratio of the focus outline's colour against the background around
+	// the element (where an outline with an offset is drawn); 0 without an outline.
+	Ring float64 `json:"ring"`
 }
 
 // focusJS reads the focused element, its accessible name (aria-label, its label elements,
-// aria-labelledby, or the text of a link, button or summary) and its outline style.
+// aria-labelledby, or the text of a link, button or summary), its outline style and the
+// contrast of the outline with the first opaque background behind the element (WCAG 1.4.11
+// asks 3:1 of a focus indicator).
 const focusJS = `(() => {
   const e = document.activeElement;
   if (!e || e === document.body) return {tag: "BODY", id: "", label: "", outline: ""};
@@ -230,7 +249,20 @@ const focusJS = `(() => {
   if (!label && e.getAttribute("aria-labelledby")) label = e.getAttribute("aria-labelledby").split(" ").map(id => (document.getElementById(id) || {}).textContent || "").join(" ");
   if (!label && ["A", "BUTTON", "SUMMARY"].includes(e.tagName)) label = e.textContent;
   const cs = getComputedStyle(e);
-  return {tag: e.tagName, id: e.id, label: label.replace(/\s+/g, " ").trim(), outline: cs.outlineStyle + " " + cs.outlineWidth};
+  const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = c => { const v = rgb(c).slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  let behind = "rgb(255, 255, 255)";
+  for (let p = e.parentElement; p; p = p.parentElement) {
+    const bg = getComputedStyle(p).backgroundColor, a = rgb(bg);
+    if (a.length === 3 || (a.length === 4 && a[3] === 1)) { behind = bg; break; }
+  }
+  let ring = 0;
+  if (cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) > 0) {
+    const [hi, lo] = [lum(cs.outlineColor), lum(behind)].sort((x, y) => y - x);
+    ring = (hi + 0.05) / (lo + 0.05);
+  }
+  return {tag: e.tagName, id: e.id, label: label.replace(/\s+/g, " ").trim(), outline: cs.outlineStyle + " " + cs.outlineWidth, ring: ring};
 })()`
 
 // focus returns the focused element.
@@ -261,6 +293,15 @@ func (b *browser) press(keys string) {
 // focus passes is labelled and shows a visible focus outline.
 func (b *browser) tabTo(id string) focused {
 	b.t.Helper()
+	return b.tabUntil("#" + id)
+}
+
+// tabUntil presses Tab until the focused element matches the CSS selector sel, checking that
+// every control the focus passes is labelled and shows a focus outline that stands out from
+// the background (3:1).
+func (b *browser) tabUntil(sel string) focused {
+	b.t.Helper()
+	matches := fmt.Sprintf("document.activeElement !== null && document.activeElement.matches(%q)", sel)
 	for i := 0; i < 60; i++ {
 		b.press("\t")
 		f := b.focus()
@@ -272,11 +313,13 @@ func (b *browser) tabTo(id string) focused {
 		}
 		if strings.HasPrefix(f.Outline, "none") {
 			b.t.Errorf("Tab reached <%s id=%q %q> with no visible focus outline (%s)", f.Tag, f.ID, f.Label, f.Outline)
+		} else if f.Ring < 3 {
+			b.t.Errorf("Tab reached <%s id=%q %q> whose focus outline contrasts %.2f:1 with the background, want 3:1", f.Tag, f.ID, f.Label, f.Ring)
 		}
-		if f.ID == id {
+		if evalJS[bool](b, matches) {
 			return f
 		}
 	}
-	b.t.Fatalf("Tab never reached #%s", id)
+	b.t.Fatalf("Tab never reached %s", sel)
 	return focused{}
 }

@@ -33,7 +33,7 @@ func TestUITemporaryPassword(t *testing.T) {
 
 	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
 	b.open(ts.URL + "/settings/users")
-	b.clickTo(`a[aria-label="Set a temporary password for ` + email + `"]`)
+	b.clickTo(`a[aria-label="Reset password for ` + email + `"]`)
 	if got := b.text("h1"); !strings.Contains(got, email) {
 		t.Errorf("confirmation page title = %q", got)
 	}
