@@ -118,6 +118,9 @@ type Caps struct {
 	IPRestrictionsRead  bool
 	IPRestrictionsWrite bool
 	AuditLogsRead       bool
+	// SSOWrite: change single sign-on (account_admin on all projects; reading it takes
+	// SecurityPolicyWrite).
+	SSOWrite bool
 }
 
 // Capabilities returns what p may do.
@@ -137,6 +140,7 @@ func Capabilities(p *latchkey.Principal) Caps {
 		IPRestrictionsRead:  has(latchkey.ResIPRestrictions, latchkey.AccessRead),
 		IPRestrictionsWrite: has(latchkey.ResIPRestrictions, latchkey.AccessWrite),
 		AuditLogsRead:       has(latchkey.ResAuditLogs, latchkey.AccessRead),
+		SSOWrite:            canChangeSSO(p) == nil,
 	}
 }
 

@@ -16,11 +16,15 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/catalog"
 )
 
 // Single sign-on. The provider and license maps are security configuration: they decide who
-// can sign in and with which license and groups, so they take the same right as the token
-// security policy (account_admin or security_admin, see canChangeSecurityPolicy). Signing in
+// can sign in and with which license and groups. Reading them takes the token security policy's
+// right (account_admin or security_admin, see canChangeSecurityPolicy). Changing them takes
+// account_admin on all projects (canChangeSSO): whoever controls the identity provider can sign
+// in as any member whose email it asserts, the owners included, so a security admin who could
+// point the account at an IdP of their own would hold everything an owner holds. Signing in
 // with SSO is done by the system on the strength of a verified ID token, as the provider's
 // configuration says; it is not a principal acting.
 
@@ -31,7 +35,20 @@ var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
 
 var claimPattern = regexp.MustCompile(`^[A-Za-z0-9_:./-]{1,100}$`)
 
-// canManageSSO checks that p may read or change its account's SSO configuration.
+// canChangeSSO checks that p may change its account's SSO configuration: p holds account_admin
+// on all projects, as the provider can sign in as anyone in the account.
+func canChangeSSO(p *latchkey.Principal) error {
+	if err := canManageSSO(p); err != nil {
+		return err
+	}
+	if catalog.CheckEscalation(p.Permissions, latchkey.Grant{PermissionSet: "account_admin", AllProjects: true}) != nil {
+		return latchkey.Errorf(latchkey.EForbidden,
+			"Changing single sign-on (the auth provider and license maps) needs the account_admin permission set on all projects: the identity provider can sign in as anyone in the account, its owners included.")
+	}
+	return nil
+}
+
+// canManageSSO checks that p may read its account's SSO configuration.
 func canManageSSO(p *latchkey.Principal) error {
 	if p == nil {
 		return latchkey.Errorf(latchkey.EUnauthorized, "authentication required")
@@ -151,7 +168,7 @@ func (s *Service) SSOProvider(ctx context.Context, p *latchkey.Principal, id int
 // CreateSSOProvider configures single sign-on for p's account. Issuer and client_id are
 // required; the slug defaults to one made of the account's name.
 func (s *Service) CreateSSOProvider(ctx context.Context, p *latchkey.Principal, in SSOProviderInput) (*latchkey.SSOProvider, error) {
-	if err := canManageSSO(p); err != nil {
+	if err := canChangeSSO(p); err != nil {
 		return nil, err
 	}
 	sp := &latchkey.SSOProvider{AccountID: p.AccountID, Type: latchkey.SSOProviderOIDC, AllowPasswordBackdoor: true,
@@ -207,7 +224,7 @@ func slugOf(a *latchkey.Account) string {
 
 // UpdateSSOProvider changes p's account's provider.
 func (s *Service) UpdateSSOProvider(ctx context.Context, p *latchkey.Principal, id int64, in SSOProviderInput) (*latchkey.SSOProvider, error) {
-	if err := canManageSSO(p); err != nil {
+	if err := canChangeSSO(p); err != nil {
 		return nil, err
 	}
 	var out *latchkey.SSOProvider
@@ -237,7 +254,7 @@ func (s *Service) UpdateSSOProvider(ctx context.Context, p *latchkey.Principal, 
 // DeleteSSOProvider turns single sign-on off for p's account: password sign-in is no longer
 // restricted by it.
 func (s *Service) DeleteSSOProvider(ctx context.Context, p *latchkey.Principal, id int64) error {
-	if err := canManageSSO(p); err != nil {
+	if err := canChangeSSO(p); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {
@@ -291,7 +308,7 @@ func (s *Service) LicenseMap(ctx context.Context, p *latchkey.Principal, id int6
 
 // CreateLicenseMap maps IdP groups to a license in p's account.
 func (s *Service) CreateLicenseMap(ctx context.Context, p *latchkey.Principal, license latchkey.License, groups []string) (*latchkey.LicenseMap, error) {
-	if err := canManageSSO(p); err != nil {
+	if err := canChangeSSO(p); err != nil {
 		return nil, err
 	}
 	if err := checkLicense(license); err != nil {
@@ -310,7 +327,7 @@ func (s *Service) CreateLicenseMap(ctx context.Context, p *latchkey.Principal, l
 
 // UpdateLicenseMap changes a license map of p's account; nil fields keep their value.
 func (s *Service) UpdateLicenseMap(ctx context.Context, p *latchkey.Principal, id int64, license *latchkey.License, groups *[]string) (*latchkey.LicenseMap, error) {
-	if err := canManageSSO(p); err != nil {
+	if err := canChangeSSO(p); err != nil {
 		return nil, err
 	}
 	upd := latchkey.LicenseMapUpdate{License: license}
@@ -340,7 +357,7 @@ func (s *Service) UpdateLicenseMap(ctx context.Context, p *latchkey.Principal, i
 
 // DeleteLicenseMap removes a license map of p's account.
 func (s *Service) DeleteLicenseMap(ctx context.Context, p *latchkey.Principal, id int64) error {
-	if err := canManageSSO(p); err != nil {
+	if err := canChangeSSO(p); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(ctx context.Context) error {

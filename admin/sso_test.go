@@ -13,8 +13,8 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-// Who may configure SSO: the token security policy's rule (account_admin or security_admin),
-// not account_settings:write, which every Member holds.
+// Who may configure SSO: account_admin on all projects changes it, security_admin only reads it,
+// and account_settings:write, which every Member holds, does neither.
 func TestSSOConfigurationRights(t *testing.T) {
 	eachStore(t, func(t *testing.T, s latchkey.Store) {
 		w := newWorld(t, s)
@@ -30,10 +30,21 @@ func TestSSOConfigurationRights(t *testing.T) {
 		_, err = w.svc.CreateLicenseMap(ctx, p, latchkey.LicenseDeveloper, []string{"eng"})
 		wantCode(t, "CreateLicenseMap as a Member", err, latchkey.EForbidden)
 
+		// A security admin reads the configuration but may not change it: the identity provider
+		// can sign in as anyone in the account, its owners included.
 		ctx, p = w.as(security)
+		_, err = w.svc.CreateSSOProvider(ctx, p, in)
+		wantCode(t, "CreateSSOProvider as a security admin", err, latchkey.EForbidden)
+		_, err = w.svc.CreateLicenseMap(ctx, p, latchkey.LicenseDeveloper, []string{"eng"})
+		wantCode(t, "CreateLicenseMap as a security admin", err, latchkey.EForbidden)
+		if _, err := w.svc.SSOProviders(ctx, p); err != nil {
+			t.Errorf("SSOProviders as a security admin: %v", err)
+		}
+
+		ctx, p = w.as(w.owner.ID)
 		sp, err := w.svc.CreateSSOProvider(ctx, p, in)
 		if err != nil {
-			t.Fatalf("CreateSSOProvider as a security admin: %v", err)
+			t.Fatalf("CreateSSOProvider as the owner: %v", err)
 		}
 		if sp.Slug != "acme" || !sp.AllowPasswordBackdoor || sp.GroupsClaim != "groups" {
 			t.Errorf("CreateSSOProvider defaults = slug %q, backdoor %v, claim %q; want acme, true, groups", sp.Slug, sp.AllowPasswordBackdoor, sp.GroupsClaim)

@@ -150,19 +150,22 @@ var uiFuncs = template.FuncMap{
 	"duration":  humanDuration,
 	"setTitle":  catalog.Title,
 	"plus":      func(a, b int) int { return a + b },
-	"license": func(l latchkey.License) string {
-		switch l {
-		case latchkey.LicenseDeveloper:
-			return "Developer"
-		case latchkey.LicenseReadOnly:
-			return "Read-only"
-		case latchkey.LicenseIT:
-			return "IT"
-		case latchkey.LicenseAnalyst:
-			return "Analyst"
-		}
-		return string(l)
-	},
+	"license":   licenseName,
+}
+
+// licenseName names a license as the pages do.
+func licenseName(l latchkey.License) string {
+	switch l {
+	case latchkey.LicenseDeveloper:
+		return "Developer"
+	case latchkey.LicenseReadOnly:
+		return "Read-only"
+	case latchkey.LicenseIT:
+		return "IT"
+	case latchkey.LicenseAnalyst:
+		return "Analyst"
+	}
+	return string(l)
 }
 
 // humanDuration writes a duration in the largest whole unit that fits: "90 days", "1 hour",
@@ -634,8 +637,10 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	settings("GET /settings/audit-log", "audit-log", s.handleUIAuditLog)
 	settings("GET /settings/sso", "sso", s.handleUISSOSettings)
 	settings("POST /settings/sso", "sso", s.handleUISSOSave)
+	settings("GET /settings/sso/delete", "sso", s.handleUISSODeleteConfirm)
 	settings("POST /settings/sso/delete", "sso", s.handleUISSODelete)
 	settings("POST /settings/sso/license-maps", "sso", s.handleUILicenseMapAdd)
+	settings("GET /settings/sso/license-maps/{map_id}/delete", "sso", s.handleUILicenseMapDeleteConfirm)
 	settings("POST /settings/sso/license-maps/{map_id}/delete", "sso", s.handleUILicenseMapDelete)
 
 	// Profile and personal access tokens.

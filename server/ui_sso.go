@@ -378,6 +378,48 @@ func (s *Server) handleUISSOSave(w http.ResponseWriter, r *http.Request, us *uiS
 	return nil
 }
 
+// ssoConfirmData is the confirmation before turning single sign-on off or removing a license map.
+type ssoConfirmData struct {
+	Title, Message, Action, Button string
+}
+
+func (s *Server) handleUISSODeleteConfirm(w http.ResponseWriter, r *http.Request, us *uiSession) error {
+	d, err := s.ssoSettingsData(r, us)
+	if err != nil {
+		return err
+	}
+	if d.Provider == nil {
+		return latchkey.Errorf(latchkey.ENotFound, "single sign-on is not set up for this account")
+	}
+	// Say now, not after the click, when it would be refused.
+	if err := s.admin.DeleteSSOProvider(admin.DryRun(r.Context()), us.p, d.Provider.ID); err != nil {
+		return err
+	}
+	s.show(w, r, us, "sso_confirm", "Turn single sign-on off", &ssoConfirmData{Title: "Turn single sign-on off?",
+		Message: "Members sign in with their password again, and the sign-in link stops working. Users created by single sign-on have no password until one is set.",
+		Action:  "/settings/sso/delete", Button: "Turn single sign-on off"})
+	return nil
+}
+
+func (s *Server) handleUILicenseMapDeleteConfirm(w http.ResponseWriter, r *http.Request, us *uiSession) error {
+	id, err := strconv.ParseInt(r.PathValue("map_id"), 10, 64)
+	if err != nil {
+		return latchkey.Errorf(latchkey.ENotFound, "license map %q not found", r.PathValue("map_id"))
+	}
+	m, err := s.admin.LicenseMap(r.Context(), us.p, id)
+	if err != nil {
+		return err
+	}
+	if err := s.admin.DeleteLicenseMap(admin.DryRun(r.Context()), us.p, id); err != nil {
+		return err
+	}
+	s.show(w, r, us, "sso_confirm", "Remove a license map", &ssoConfirmData{Title: "Remove this license map?",
+		Message: "People in " + strings.Join(m.SSOGroups, ", ") + " no longer get the " + licenseName(m.License) +
+			" license from it at their next sign-in. Licenses already given stay until then.",
+		Action: "/settings/sso/license-maps/" + strconv.FormatInt(id, 10) + "/delete", Button: "Remove the license map"})
+	return nil
+}
+
 func (s *Server) handleUISSODelete(w http.ResponseWriter, r *http.Request, us *uiSession) error {
 	d, err := s.ssoSettingsData(r, us)
 	if err != nil {

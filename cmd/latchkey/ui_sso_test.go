@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/apitype"
+	"github.com/latchkey/latchkey/client"
 	"github.com/latchkey/latchkey/sso/ssotest"
 )
 
@@ -358,4 +359,62 @@ func TestUISSOPasswordSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.signIn(ts.URL, "mia@example.com", "mia's long passphrase")
+}
+
+// TestUISSOChangesNeedAnOwner: a security admin sees the single sign-on settings but no form
+// (whoever controls the identity provider can sign in as anyone, the owners included), and a
+// forged save is refused; the owner removes a license map and turns single sign-on off, each
+// after a confirmation page that says what happens.
+func TestUISSOChangesNeedAnOwner(t *testing.T) {
+	b := newBrowser(t)
+	ts := startServer(t, "enterprise", "--secret-key", testSecretKey)
+	ctx := context.Background()
+	var sp apitype.AuthProvider
+	if _, err := ts.Admin.Do(ctx, http.MethodPost, pathf("/api/v3/accounts/%d/auth-provider/", ts.AccountID),
+		map[string]any{"type": "oidc", "slug": "acme", "issuer": "https://idp.example.com", "client_id": "latchkey"}, &sp); err != nil {
+		t.Fatal(err)
+	}
+	var lm apitype.LicenseMap
+	if _, err := ts.Admin.Do(ctx, http.MethodPost, pathf("/api/v3/accounts/%d/license-maps/", ts.AccountID),
+		map[string]any{"license_type": "analyst", "sso_license_mapping_groups": []string{"idp-analysts"}}, &lm); err != nil {
+		t.Fatal(err)
+	}
+	var group apitype.Group
+	if _, err := ts.Admin.Do(ctx, http.MethodPost, pathf("/api/v3/accounts/%d/groups/", ts.AccountID),
+		map[string]any{"name": "Security", "group_permissions": []map[string]any{{"permission_set": "security_admin", "all_projects": true}}}, &group); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Admin.CreateUser(ctx, ts.AccountID, client.CreateUserRequest{Email: "sec@example.com", Password: testAdminPassword,
+		LicenseType: "developer", GroupIDs: []int64{group.ID}}); err != nil {
+		t.Fatal(err)
+	}
+
+	sec := newFormClient(t, ts.URL, "sec@example.com", testAdminPassword)
+	page := sec.page(t, "/settings/sso")
+	if !strings.Contains(page, `id="sso-read-only"`) || strings.Contains(page, `id="sso-form"`) || strings.Contains(page, `id="license-map-form"`) {
+		t.Error("a security admin's SSO page offers the forms, or does not say who may change it")
+	}
+	csrf := sec.csrf(t, "/settings/sso")
+	if status, _ := sec.postPage(t, "/settings/sso/delete", url.Values{"csrf_token": {csrf}}); status != http.StatusForbidden {
+		t.Errorf("a security admin's forged turn-off: %d, want 403", status)
+	}
+
+	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
+	b.open(ts.URL + "/settings/sso")
+	b.clickTo(`a[aria-label^="Remove the Analyst license map"]`)
+	if got := b.text("main"); !strings.Contains(got, "Remove this license map?") || !strings.Contains(got, "idp-analysts") {
+		t.Errorf("license map confirmation says %q", got)
+	}
+	b.clickTo("#confirm-sso-delete")
+	if got := b.text("#flash"); !strings.Contains(got, "License map removed") {
+		t.Errorf("after removing the license map: %q", got)
+	}
+	b.clickTo("#sso-delete")
+	if got := b.text("h1"); got != "Turn single sign-on off?" {
+		t.Errorf("turn-off confirmation title = %q", got)
+	}
+	b.clickTo("#confirm-sso-delete")
+	if got := b.text("#sso-status"); got != "Off" {
+		t.Errorf("after turning it off the status is %q", got)
+	}
 }
