@@ -44,6 +44,10 @@ var (
 // the server is unreachable.
 func Admin(t testing.TB) *sql.DB {
 	t.Helper()
+	// Hold the server (shared) before the first ping too: a test of another package that has
+	// stopped PostgreSQL under Exclusive would otherwise fail that ping, and the failure, kept by
+	// adminOnce, every PostgreSQL test of this process.
+	holdShared(t)
 	adminOnce.Do(func() {
 		admin, adminErr = sql.Open("pgx", URL())
 		if adminErr != nil {
@@ -83,7 +87,6 @@ func Schema(t testing.TB, params ...string) string {
 	if len(params)%2 != 0 {
 		t.Fatalf("pgtest.Schema: params must be name, value pairs, got %q", params)
 	}
-	holdShared(t)
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
