@@ -76,7 +76,7 @@ func (s *Service) StartSession(ctx context.Context, u *latchkey.User, accountID 
 	ctx = latchkey.WithActor(ctx, actor)
 	var out *NewSession
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		f := latchkey.AccountFilter{MemberUserID: &u.ID, Limit: 1}
+		f := latchkey.AccountFilter{MemberUserID: &u.ID, Limit: latchkey.MaxLimit}
 		if accountID != 0 {
 			f.ID = &accountID
 		}
@@ -87,9 +87,29 @@ func (s *Service) StartSession(ctx context.Context, u *latchkey.User, accountID 
 		if len(accounts) == 0 {
 			return latchkey.Errorf(latchkey.EForbidden, "Your user is not a member of any account.")
 		}
+		// The first account that takes a password: one whose single sign-on has password
+		// sign-in off is left to single sign-on (its owners excepted).
+		var start *latchkey.Account
+		var refusal error
+		for _, a := range accounts {
+			err := s.passwordAllowedIn(ctx, u.ID, a.ID)
+			if err == nil {
+				start = a
+				break
+			}
+			if latchkey.SystemError(err) {
+				return err
+			}
+			if refusal == nil {
+				refusal = err
+			}
+		}
+		if start == nil {
+			return refusal
+		}
 		value := randomString(32)
 		h := sha256.Sum256([]byte(value))
-		sess := &latchkey.Session{Hash: h[:], UserID: u.ID, AccountID: accounts[0].ID, CSRFSecret: randomString(24),
+		sess := &latchkey.Session{Hash: h[:], UserID: u.ID, AccountID: start.ID, CSRFSecret: randomString(24),
 			ExpiresAt: s.Now().Add(maxAge)}
 		if err := s.store.CreateSession(ctx, sess); err != nil {
 			return err
@@ -116,6 +136,9 @@ func (s *Service) SwitchAccount(ctx context.Context, p *latchkey.Principal, hash
 		return nil, err
 	}
 	if err := CheckSessionAccount(sess, accountID); err != nil {
+		return nil, err
+	}
+	if err := s.CheckPasswordSession(ctx, sess, accountID); err != nil {
 		return nil, err
 	}
 	if _, err := s.UserPrincipal(ctx, p.UserID, accountID, latchkey.AuthSession); err != nil {

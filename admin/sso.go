@@ -109,6 +109,10 @@ func (s *Service) applySSOInput(sp *latchkey.SSOProvider, in SSOProviderInput) e
 		if err != nil {
 			return err
 		}
+		// The stored secret was made for the old issuer: never send it to another one.
+		if sp.Issuer != "" && iss != sp.Issuer && len(sp.ClientSecretSealed) > 0 && in.ClientSecret == nil {
+			return latchkey.FieldError("client_secret", "The issuer changed: enter the client secret the new identity provider gave latchkey (or remove the stored one), so the old secret is never sent to another provider.")
+		}
 		sp.Issuer = iss
 	}
 	if in.ClientID != nil {
@@ -510,6 +514,17 @@ func (s *Service) SSOSignIn(ctx context.Context, sp *latchkey.SSOProvider, id la
 			if !u.IsActive {
 				return &latchkey.Error{Code: latchkey.EUnauthorized, Message: "Your latchkey user is deactivated; ask an account admin."}
 			}
+			// An IdP may assert any email. It signs in only people it created or this account's
+			// admins added: it must not pull a person of another account into this one, nor
+			// bring back someone an admin removed.
+			active := latchkey.StateActive
+			ms, err := s.store.FindMemberships(ctx, latchkey.MembershipFilter{AccountID: &sp.AccountID, UserID: &u.ID, State: &active})
+			if err != nil {
+				return err
+			}
+			if len(ms) == 0 {
+				return &latchkey.Error{Code: latchkey.EForbidden, Message: "A latchkey user with your email address exists but is not a member of this account, so single sign-on cannot add you. Ask an admin of this account to add you, then sign in again."}
+			}
 		case latchkey.ENotFound:
 			// No password: this user signs in through the IdP until someone sets one.
 			u = &latchkey.User{Email: email, FirstName: first, LastName: last, IsActive: true}
@@ -618,38 +633,65 @@ func errSSORequired(a *latchkey.Account, sp *latchkey.SSOProvider) error {
 		"Password sign-in is turned off for %s: sign in with SSO at /login/sso/%s.", a.Name, sp.Slug)}
 }
 
-// checkPasswordAllowed refuses password sign-in to a user who belongs to an account whose SSO
-// provider has allow_password_backdoor off, unless they are one of that account's owners (the
-// break-glass admins, who always keep a password way in: an account always has an owner, so
-// SSO can never lock every admin out).
+// checkPasswordAllowed refuses password sign-in to a user none of whose accounts takes it: in
+// each, single sign-on has password sign-in off and the user is not an owner there (see
+// passwordAllowedIn). One account's single sign-on never refuses a password for another.
 func (s *Service) checkPasswordAllowed(ctx context.Context, u *latchkey.User) error {
 	active := latchkey.StateActive
 	ms, err := s.store.FindMemberships(ctx, latchkey.MembershipFilter{UserID: &u.ID, State: &active})
 	if err != nil {
 		return err
 	}
+	var refusal error
 	for _, m := range ms {
-		sps, err := s.store.FindSSOProviders(ctx, latchkey.SSOProviderFilter{AccountID: &m.AccountID, State: &active})
-		if err != nil {
+		err := s.passwordAllowedIn(ctx, u.ID, m.AccountID)
+		if err == nil {
+			return nil
+		}
+		if latchkey.SystemError(err) {
 			return err
 		}
-		if len(sps) == 0 || sps[0].AllowPasswordBackdoor {
-			continue
+		if refusal == nil {
+			refusal = err
 		}
-		owners, err := s.store.FindAccountAdmins(ctx, m.AccountID)
-		if err != nil {
-			return err
-		}
-		if slices.Contains(owners, u.ID) {
-			continue
-		}
-		a, err := s.store.FindAccountByID(ctx, m.AccountID)
-		if err != nil {
-			return err
-		}
-		return errSSORequired(a, sps[0])
 	}
-	return nil
+	return refusal
+}
+
+// passwordAllowedIn refuses a password-started session of user userID in accountID when the
+// account's single sign-on has password sign-in off and the user is not one of its owners (the
+// break-glass admins).
+func (s *Service) passwordAllowedIn(ctx context.Context, userID, accountID int64) error {
+	active := latchkey.StateActive
+	sps, err := s.store.FindSSOProviders(ctx, latchkey.SSOProviderFilter{AccountID: &accountID, State: &active})
+	if err != nil {
+		return err
+	}
+	if len(sps) == 0 || sps[0].AllowPasswordBackdoor {
+		return nil
+	}
+	owners, err := s.store.FindAccountAdmins(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(owners, userID) {
+		return nil
+	}
+	a, err := s.store.FindAccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	return errSSORequired(a, sps[0])
+}
+
+// CheckPasswordSession refuses to let a session that a password started act in accountID when
+// that account takes only single sign-on for the user (passwordAllowedIn): a session from before
+// password sign-in was turned off, or one switching accounts.
+func (s *Service) CheckPasswordSession(ctx context.Context, sess *latchkey.Session, accountID int64) error {
+	if sess.SSOAccountID != 0 {
+		return nil
+	}
+	return s.passwordAllowedIn(ctx, sess.UserID, accountID)
 }
 
 // createSession starts a session for u in accountID (where u is an active member), audited as

@@ -149,3 +149,70 @@ func TestSSOSignIn(t *testing.T) {
 		}
 	})
 }
+
+// One account's single sign-on decides only for that account: it cannot refuse a person's
+// password for another account, pull an existing user of another account in by email, or bring
+// back someone an admin removed; a password session stops acting where password sign-in is off;
+// a stored client secret is never sent to a new issuer without being entered again.
+func TestSSOStaysInItsAccount(t *testing.T) {
+	eachStore(t, func(t *testing.T, s latchkey.Store) {
+		w := newWorld(t, s)
+		w.svc.SecretKey = []byte("test secret key")
+		ctx, p := w.as(w.owner.ID)
+		sp, err := w.svc.CreateSSOProvider(ctx, p, admin.SSOProviderInput{Issuer: ptr("https://idp.example"), ClientID: ptr("latchkey"),
+			ClientSecret: ptr("s3cret"), AllowPasswordBackdoor: ptr(false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Vic belongs to account Beta (password) and, added by Acme's admin, to Acme (SSO only).
+		beta, err := w.svc.CreateAccount(context.Background(), admin.Bootstrap{Account: "Beta", Plan: latchkey.PlanEnterprise,
+			Email: "vic@beta.test", Password: "vic's own long passphrase"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vic := beta.User.ID
+		if _, err := w.svc.AddMember(ctx, p, admin.NewMember{Email: "vic@beta.test", License: latchkey.LicenseDeveloper}); err != nil {
+			t.Fatal(err)
+		}
+		u, err := w.svc.Authenticate(context.Background(), "vic@beta.test", "vic's own long passphrase")
+		if err != nil {
+			t.Fatalf("Acme's SSO refused Vic's password for Beta: %v", err)
+		}
+		sess, err := w.svc.StartSession(context.Background(), u, 0, time.Hour)
+		if err != nil || sess.Session.AccountID != beta.Account.ID {
+			t.Fatalf("Vic's password session = %+v, %v; want it in Beta", sess, err)
+		}
+		wantCode(t, "Vic's password session acting in Acme", w.svc.CheckPasswordSession(context.Background(), sess.Session, w.account.ID), latchkey.EUnauthorized)
+		if err := w.svc.CheckPasswordSession(context.Background(), sess.Session, beta.Account.ID); err != nil {
+			t.Errorf("Vic's password session acting in Beta: %v", err)
+		}
+		_, err = w.svc.StartSession(context.Background(), u, w.account.ID, time.Hour)
+		wantCode(t, "a password session started in Acme", err, latchkey.EUnauthorized)
+
+		// Beta's people cannot be pulled into Acme by Acme's IdP.
+		id := latchkey.SSOIdentity{Subject: "x", Email: "other@beta.test", EmailVerified: true}
+		if _, err := w.svc.CreateAccount(context.Background(), admin.Bootstrap{Account: "Gamma", Plan: latchkey.PlanEnterprise,
+			Email: "other@beta.test", Password: "another long passphrase"}); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = w.svc.SSOSignIn(context.Background(), sp, id, time.Hour)
+		wantCode(t, "Acme's IdP signing in a user of another account", err, latchkey.EForbidden)
+		// Vic is a member of Acme: the IdP signs them in there. Removed, they stay out.
+		if _, _, err := w.svc.SSOSignIn(context.Background(), sp, latchkey.SSOIdentity{Subject: "v", Email: "vic@beta.test", EmailVerified: true}, time.Hour); err != nil {
+			t.Errorf("SSO sign-in of a member: %v", err)
+		}
+		deleted := latchkey.StateDeleted
+		if _, err := w.svc.UpdateMembership(ctx, p, w.membership(vic).ID, latchkey.MembershipUpdate{State: &deleted}); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = w.svc.SSOSignIn(context.Background(), sp, latchkey.SSOIdentity{Subject: "v", Email: "vic@beta.test", EmailVerified: true}, time.Hour)
+		wantCode(t, "SSO sign-in of a member an admin removed", err, latchkey.EForbidden)
+
+		// A new issuer needs the secret again.
+		_, err = w.svc.UpdateSSOProvider(ctx, p, sp.ID, admin.SSOProviderInput{Issuer: ptr("https://other-idp.example")})
+		wantCode(t, "a new issuer keeping the old secret", err, latchkey.EInvalid)
+		if _, err := w.svc.UpdateSSOProvider(ctx, p, sp.ID, admin.SSOProviderInput{Issuer: ptr("https://other-idp.example"), ClientSecret: ptr("new")}); err != nil {
+			t.Errorf("a new issuer with its secret: %v", err)
+		}
+	})
+}

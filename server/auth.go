@@ -91,6 +91,9 @@ func (s *Server) sessionPrincipal(ctx context.Context, cookie string, accountID 
 	if err := admin.CheckSessionAccount(sess, accountID); err != nil {
 		return nil, err
 	}
+	if err := s.admin.CheckPasswordSession(ctx, sess, accountID); err != nil {
+		return nil, err
+	}
 	p, err := s.admin.UserPrincipal(ctx, sess.UserID, accountID, latchkey.AuthSession)
 	if err != nil {
 		return nil, err

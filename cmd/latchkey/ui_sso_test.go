@@ -241,6 +241,16 @@ func TestUISSOSignIn(t *testing.T) {
 		t.Fatalf("init the other account: %v\n%s", err, out)
 	}
 	otherID := strings.TrimSpace(out)
+	// Acme's IdP cannot pull a person of another account into Acme by asserting her email.
+	if status := signInAtIdP(b, ts.URL, "cy@idp.example", "cy-pw"); status != http.StatusForbidden {
+		t.Fatalf("Cy's SSO sign-in before Acme added her: status %d, want 403", status)
+	}
+	if got := b.text("#page-error"); !strings.Contains(got, "not a member of this account") {
+		t.Errorf("Cy refused with %q", got)
+	}
+	if _, err := ts.Admin.CreateUser(t.Context(), ts.AccountID, client.CreateUserRequest{Email: "cy@idp.example", LicenseType: "developer"}); err != nil {
+		t.Fatal(err)
+	}
 	if status := signInAtIdP(b, ts.URL, "cy@idp.example", "cy-pw"); status != http.StatusOK {
 		t.Fatalf("Cy's SSO sign-in: status %d", status)
 	}
@@ -316,7 +326,7 @@ func TestUISSOSignIn(t *testing.T) {
 	}
 
 	// The replayed callback named no attempt, so no account: it is counted, not audited.
-	want := []string{"code_rejected", "email_unverified", "idp_unavailable", "nonce_mismatch", "state_mismatch"}
+	want := []string{"code_rejected", "email_unverified", "idp_unavailable", "nonce_mismatch", "refused", "state_mismatch"}
 	if got := ssoFailures(t, ts); !slices.Equal(got, want) {
 		t.Errorf("audited SSO failures = %v, want %v", got, want)
 	}
