@@ -365,7 +365,8 @@ func (s *Server) uiSection(section string, fn uiFunc) http.Handler {
 			return
 		}
 		st.principal = p
-		if p.MustChangePassword && r.URL.Path != passwordRequiredPath && r.URL.Path != "/logout" {
+		// (A session single sign-on started never typed a password, temporary or not.)
+		if p.MustChangePassword && sess.SSOAccountID == 0 && r.URL.Path != passwordRequiredPath && r.URL.Path != "/logout" {
 			// Signed in with a temporary password: nothing else until they choose their own.
 			http.Redirect(w, r, passwordRequiredPath, http.StatusSeeOther)
 			return

@@ -1585,23 +1585,27 @@ func testEndedTokens(t *testing.T, s latchkey.Store) {
 	if err := s.RotateToken(ctx, rotated.ID, newToken(a.ID, latchkey.KindServiceToken), time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
+	rotatedAtOnce := mk("rotated at once")
+	if err := s.RotateToken(ctx, rotatedAtOnce.ID, newToken(a.ID, latchkey.KindServiceToken), 0); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(5 * time.Millisecond)
 	ids := func(f latchkey.TokenFilter) []int64 { t.Helper(); return tokenIDs(t, s, a.ID, f) }
 	now := time.Now()
-	if diff := cmp.Diff([]int64{deleted.ID, leaked.ID, reused.ID, expired.ID, rotated.ID}, ids(latchkey.TokenFilter{EndedAt: &now})); diff != "" {
+	if diff := cmp.Diff([]int64{deleted.ID, leaked.ID, reused.ID, expired.ID, rotated.ID, rotatedAtOnce.ID}, ids(latchkey.TokenFilter{EndedAt: &now})); diff != "" {
 		t.Errorf("ended tokens (-want +got):\n%s", diff)
 	}
 	for how, want := range map[latchkey.TokenEnd][]int64{
 		latchkey.EndRevoked: {deleted.ID}, latchkey.EndLeaked: {leaked.ID}, latchkey.EndReuse: {reused.ID},
-		latchkey.EndExpired: {expired.ID}, latchkey.EndRotatedOut: {rotated.ID},
+		latchkey.EndExpired: {expired.ID}, latchkey.EndRotatedOut: {rotated.ID, rotatedAtOnce.ID},
 	} {
 		if diff := cmp.Diff(want, ids(latchkey.TokenFilter{EndedAt: &now, EndedHow: how})); diff != "" {
 			t.Errorf("tokens ended as %s (-want +got):\n%s", how, diff)
 		}
 	}
 	live2 := ids(latchkey.TokenFilter{LiveAt: &now})
-	if len(live2) != 2 || live2[0] != live.ID {
-		t.Errorf("live tokens = %v, want %d and the rotation's successor (expired ones are not live)", live2, live.ID)
+	if len(live2) != 3 || live2[0] != live.ID {
+		t.Errorf("live tokens = %v, want %d and the two rotations' successors (expired ones are not live)", live2, live.ID)
 	}
 	// Name search: case-insensitive, and % and _ are literal.
 	for q, want := range map[string][]int64{"loader": {live.ID, deleted.ID, expired.ID}, "LOADER": {live.ID, deleted.ID, expired.ID},

@@ -317,13 +317,14 @@ func endedWhere(w *where, how latchkey.TokenEnd, at int64) error {
 	case "":
 		w.add("(state = 2 OR "+rotatedOut+" OR "+expired+")", at, at)
 	case latchkey.EndRevoked:
-		w.add("state = 2 AND revoked_reason NOT IN ('leak_reported', 'reuse_detected')")
+		w.add("state = 2 AND revoked_reason NOT IN ('leak_reported', 'reuse_detected', 'rotated')")
 	case latchkey.EndLeaked:
 		w.add("state = 2 AND revoked_reason = 'leak_reported'")
 	case latchkey.EndReuse:
 		w.add("state = 2 AND revoked_reason = 'reuse_detected'")
 	case latchkey.EndRotatedOut:
-		w.add("state = 1 AND "+rotatedOut, at)
+		// Rotated with no grace period: revoked at once, as "rotated".
+		w.add("(state = 1 AND "+rotatedOut+" OR state = 2 AND revoked_reason = 'rotated')", at)
 	case latchkey.EndExpired:
 		w.add("state = 1 AND NOT "+rotatedOut+" AND "+expired, at, at)
 	default:
