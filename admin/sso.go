@@ -79,6 +79,9 @@ func checkIssuer(v string) (string, error) {
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || len(v) > 1000 {
 		return "", latchkey.FieldError("issuer", "The issuer must be the identity provider's issuer URL, such as https://idp.example.com.")
 	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified()) {
+		return "", latchkey.FieldError("issuer", "The issuer cannot be a link-local, multicast or unspecified address such as 169.254.169.254: latchkey never connects to those.")
+	}
 	if u.Scheme != "https" {
 		host := u.Hostname()
 		ip := net.ParseIP(host)

@@ -57,6 +57,8 @@ func TestSSOConfigurationRights(t *testing.T) {
 		}
 		_, err = w.svc.UpdateSSOProvider(ctx, p, sp.ID, admin.SSOProviderInput{Issuer: ptr("http://idp.example")})
 		wantCode(t, "UpdateSSOProvider(plain http issuer)", err, latchkey.EInvalid)
+		_, err = w.svc.UpdateSSOProvider(ctx, p, sp.ID, admin.SSOProviderInput{Issuer: ptr("https://169.254.169.254/")})
+		wantCode(t, "UpdateSSOProvider(metadata address issuer)", err, latchkey.EInvalid)
 		_, err = w.svc.UpdateSSOProvider(ctx, p, sp.ID, admin.SSOProviderInput{Slug: ptr("-bad")})
 		wantCode(t, "UpdateSSOProvider(bad slug)", err, latchkey.EInvalid)
 		_, err = w.svc.CreateLicenseMap(ctx, p, "owner", []string{"eng"})

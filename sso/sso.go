@@ -13,8 +13,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -95,12 +98,37 @@ type Client struct {
 }
 
 // New returns a client whose every exchange with an IdP ends within timeout
-// (DefaultTimeout when 0).
+// (DefaultTimeout when 0). It never connects to a link-local, multicast or unspecified address
+// (see refuseAddress), whatever a name resolves to or a discovery document points at.
 func New(timeout time.Duration) *Client {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Client{http: &http.Client{Timeout: timeout}, timeout: timeout}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: timeout, Control: refuseAddress}).DialContext
+	return &Client{http: &http.Client{Timeout: timeout, Transport: t}, timeout: timeout}
+}
+
+// refuseAddress refuses connections to link-local addresses (169.254.0.0/16, where clouds serve
+// instance metadata and credentials, and fe80::/10), multicast and unspecified ones. An account
+// admin chooses the issuer, and the IdP's discovery document names the other URLs: neither may
+// make latchkey fetch its host's metadata. It checks the address actually dialled, after DNS,
+// so a name that resolves there is refused too. Private and loopback addresses stay allowed:
+// self-hosted identity providers often live there.
+func refuseAddress(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("identity provider address %q: %w", host, err)
+	}
+	ip = ip.Unmap()
+	if ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+		return fmt.Errorf("refusing to connect to %s: link-local, multicast and unspecified addresses are never identity providers", ip)
+	}
+	return nil
 }
 
 func (c *Client) context(ctx context.Context) (context.Context, context.CancelFunc) {

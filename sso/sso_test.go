@@ -3,7 +3,9 @@ package sso_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/latchkey/latchkey/sso"
@@ -105,4 +107,17 @@ func TestProviderDown(t *testing.T) {
 	wantReason(t, "AuthURL(provider down)", err, "idp_unavailable")
 	_, err = c.Finish(context.Background(), p, sso.NewAttempt(), "code")
 	wantReason(t, "Finish(provider down)", err, "idp_unavailable")
+}
+
+// An issuer, or a URL its discovery names, on a link-local address (cloud instance metadata) is
+// never fetched: the connection is refused before it is made.
+func TestMetadataAddressesRefused(t *testing.T) {
+	c := sso.New(0)
+	for _, issuer := range []string{"https://169.254.169.254", "https://[fe80::1]", "https://0.0.0.0"} {
+		_, err := c.AuthURL(context.Background(), sso.Provider{Issuer: issuer, ClientID: "latchkey"}, sso.NewAttempt())
+		wantReason(t, "AuthURL("+issuer+")", err, "idp_unavailable")
+		if err == nil || !strings.Contains(fmt.Sprint(errors.Unwrap(err)), "refusing to connect") {
+			t.Errorf("AuthURL(%s) = %v, want the connection refused before it is made", issuer, errors.Unwrap(err))
+		}
+	}
 }
