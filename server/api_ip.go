@@ -195,8 +195,11 @@ func (s *Server) handleAPIIPRuleUpdate(w http.ResponseWriter, r *http.Request, p
 	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
 		return err
 	}
-	switch {
-	case req.State != nil && *req.State == int(latchkey.StateDeleted):
+	deleting, err := deletesByState(req.State, "the rule")
+	if err != nil {
+		return err
+	}
+	if deleting {
 		// dbt's clients delete by posting the object with state 2.
 		a, rule, err := s.admin.DeleteIPRule(r.Context(), p, state(r.Context()).ip, id)
 		if err != nil {
@@ -204,8 +207,6 @@ func (s *Server) handleAPIIPRuleUpdate(w http.ResponseWriter, r *http.Request, p
 		}
 		respond(w, http.StatusOK, apitype.IPRuleOf(rule, a.Settings.IPRestrictionsEnabled), nil)
 		return nil
-	case req.State != nil && *req.State != int(latchkey.StateActive):
-		return latchkey.FieldError("state", "state must be 1 or 2 (2 deletes the rule)")
 	}
 	upd := latchkey.IPRuleUpdate{Name: req.Name, Description: req.Description}
 	if len(req.Type) > 0 && !bytes.Equal(req.Type, []byte("null")) {

@@ -138,13 +138,14 @@ func (s *Server) handleAPIProjectUpdate(w http.ResponseWriter, r *http.Request, 
 	if upd.Refs, err = refsPatch(&req); err != nil {
 		return err
 	}
+	deleting, err := deletesByState(req.State, "the project")
+	if err != nil {
+		return err
+	}
 	var pr *latchkey.Project
-	switch {
-	case req.State != nil && *req.State == int(latchkey.StateDeleted):
+	if deleting {
 		pr, err = s.admin.DeleteProject(r.Context(), p, id)
-	case req.State != nil && *req.State != int(latchkey.StateActive):
-		return latchkey.FieldError("state", "state must be 1 or 2 (2 deletes the project)")
-	default:
+	} else {
 		pr, err = s.admin.UpdateProject(r.Context(), p, id, upd)
 	}
 	if err != nil {
@@ -165,4 +166,16 @@ func (s *Server) handleAPIProjectDelete(w http.ResponseWriter, r *http.Request, 
 	}
 	respond(w, http.StatusOK, apitype.ProjectOf(pr), nil)
 	return nil
+}
+
+// deletesByState reads the state of an update: dbt's clients delete an object by sending it with
+// state 2 (true), and keep it with 1 or none; any other state is refused, naming what.
+func deletesByState(st *int, what string) (bool, error) {
+	switch {
+	case st == nil || *st == int(latchkey.StateActive):
+		return false, nil
+	case *st == int(latchkey.StateDeleted):
+		return true, nil
+	}
+	return false, latchkey.FieldError("state", "state must be 1 or 2 (2 deletes %s)", what)
 }

@@ -87,11 +87,12 @@ func (s *Server) handleAPIAuthProviderUpdate(w http.ResponseWriter, r *http.Requ
 	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
 		return err
 	}
-	switch {
-	case req.State != nil && *req.State == int(latchkey.StateDeleted):
+	deleting, err := deletesByState(req.State, "the provider")
+	if err != nil {
+		return err
+	}
+	if deleting {
 		return s.handleAPIAuthProviderDelete(w, r, p)
-	case req.State != nil && *req.State != int(latchkey.StateActive):
-		return latchkey.FieldError("state", "state must be 1 or 2 (2 deletes the provider)")
 	}
 	sp, err := s.admin.UpdateSSOProvider(r.Context(), p, id, ssoInput(&req))
 	if err != nil {
@@ -185,11 +186,12 @@ func (s *Server) handleAPILicenseMapUpdate(w http.ResponseWriter, r *http.Reques
 	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
 		return err
 	}
-	switch {
-	case req.State != nil && *req.State == int(latchkey.StateDeleted):
+	deleting, err := deletesByState(req.State, "the license map")
+	if err != nil {
+		return err
+	}
+	if deleting {
 		return s.handleAPILicenseMapDelete(w, r, p)
-	case req.State != nil && *req.State != int(latchkey.StateActive):
-		return latchkey.FieldError("state", "state must be 1 or 2 (2 deletes the license map)")
 	}
 	var license *latchkey.License
 	if req.LicenseType != nil {
