@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"net/netip"
 	"testing"
 	"time"
@@ -55,6 +56,15 @@ func TestEditToken(t *testing.T) {
 		if got.Name != name || len(got.Grants) != 1 || got.Grants[0].PermissionSet != "metadata_only" || len(got.AllowedCIDRs) != 1 || got.ExpiresAt == nil {
 			t.Errorf("after the edit: %+v", got)
 		}
+		// The same grants again change nothing: no permission change is audited.
+		before := permissionChanges(t, s, w.account.ID)
+		if _, err := w.svc.EditToken(pctx, pp, admin.ServiceTokenRef(narrow.ID), admin.TokenEdit{Name: &name,
+			Grants: &[]latchkey.Grant{{PermissionSet: "metadata_only", ProjectID: pr.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+		if after := permissionChanges(t, s, w.account.ID); after != before {
+			t.Errorf("an edit with unchanged grants audited %d permission changes", after-before)
+		}
 		tooMany := make([]netip.Prefix, admin.MaxAllowedCIDRs+1)
 		_, err = w.svc.EditToken(pctx, pp, admin.ServiceTokenRef(narrow.ID), admin.TokenEdit{AllowedCIDRs: &tooMany})
 		wantCode(t, "too many ranges", err, latchkey.EInvalid)
@@ -98,4 +108,15 @@ func TestEditToken(t *testing.T) {
 		_, err = w.svc.EditToken(pctx, pp, admin.ServiceTokenRef(narrow.ID), admin.TokenEdit{Name: &name})
 		wantCode(t, "editing a deleted token", err, latchkey.EInvalid)
 	})
+}
+
+// permissionChanges counts the account's service_token.permissions_changed entries.
+func permissionChanges(t *testing.T, s latchkey.Store, accountID int64) int {
+	t.Helper()
+	ev := "service_token.permissions_changed"
+	_, n, err := s.FindAuditEntries(context.Background(), latchkey.AuditFilter{AccountID: accountID, EventType: &ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

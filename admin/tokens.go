@@ -379,7 +379,9 @@ func (s *Service) EditToken(ctx context.Context, p *latchkey.Principal, ref Toke
 				}
 			}
 		}
-		if e.Grants != nil {
+		// Unchanged grants are left alone: nothing to audit or check again (a grant on a project
+		// deleted since would otherwise refuse a mere rename).
+		if e.Grants != nil && !sameGrants(tok.Grants, *e.Grants) {
 			if err := s.checkGrants(ctx, p, *e.Grants, grantTarget{plan: a.Plan}); err != nil {
 				return err
 			}

@@ -1,10 +1,6 @@
 package server
 
-import (
-	"testing"
-
-	"github.com/latchkey/latchkey"
-)
+import "testing"
 
 // Every message a page shows reads as a sentence, with the page's words for API fields.
 func TestUISentence(t *testing.T) {
@@ -25,23 +21,5 @@ func TestUISentence(t *testing.T) {
 		if got := uiSentence(in); got != want {
 			t.Errorf("uiSentence(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-// An edit that leaves the permissions as they are does not replace them.
-func TestSameGrants(t *testing.T) {
-	a := []latchkey.Grant{{PermissionSet: "job_admin", ProjectID: 3, WritableEnvs: []latchkey.EnvCategory{"production", "development"}},
-		{PermissionSet: "metadata_only", AllProjects: true}}
-	b := []latchkey.Grant{{PermissionSet: "metadata_only", AllProjects: true, ID: 9},
-		{PermissionSet: "job_admin", ProjectID: 3, WritableEnvs: []latchkey.EnvCategory{"development", "production"}}}
-	if !sameGrants(a, b) {
-		t.Error("the same grants in another order differ")
-	}
-	b[1].ProjectID = 4
-	if sameGrants(a, b) {
-		t.Error("grants on another project are the same")
-	}
-	if sameGrants(a, a[:1]) {
-		t.Error("a grant fewer is the same")
 	}
 }

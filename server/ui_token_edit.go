@@ -1,9 +1,7 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -157,12 +155,7 @@ func (s *Server) uiTokenEdit(w http.ResponseWriter, r *http.Request, us *uiSessi
 		if err != nil {
 			return err
 		}
-		grantsOK = ok
-		// Unchanged permissions are left alone: no grant change to audit or check again (a
-		// grant on a project deleted since would refuse a mere rename).
-		if !sameGrants(grants, tok.Grants) {
-			edit.Grants = &grants
-		}
+		edit.Grants, grantsOK = &grants, ok
 	}
 	invalid := func() error {
 		d.Editor.focusFirstError()
@@ -187,22 +180,4 @@ func (s *Server) uiTokenEdit(w http.ResponseWriter, r *http.Request, us *uiSessi
 	}
 	s.redirectFlash(w, r, self, "Saved the changes to "+k.kind+" "+d.Name+".")
 	return nil
-}
-
-// sameGrants reports whether two lists give the same grants, in any order.
-func sameGrants(a, b []latchkey.Grant) bool {
-	key := func(gs []latchkey.Grant) []string {
-		out := make([]string, 0, len(gs))
-		for _, g := range gs {
-			if g.State == latchkey.StateDeleted {
-				continue
-			}
-			envs := slices.Clone(g.WritableEnvs)
-			slices.Sort(envs)
-			out = append(out, fmt.Sprint(g.PermissionSet, g.AllProjects, g.ProjectID, envs))
-		}
-		slices.Sort(out)
-		return out
-	}
-	return slices.Equal(key(a), key(b))
 }
