@@ -198,9 +198,8 @@ func (f *endedFilter) query() string {
 type tokenListData struct {
 	Tokens []tokenRow
 	Pager  pager
-	// Revoked is set on the revoked view, Ended its contents.
-	Revoked bool
-	Ended   *endedView
+	// Ended is the revoked view, instead of Tokens (nil on the active list).
+	Ended *endedView
 }
 
 // endedView is the revoked view of a token list (the ended-tokens template).
@@ -231,9 +230,9 @@ func (s *Server) endedTokens(r *http.Request, p *latchkey.Principal, k tokenUI) 
 // handleUIServiceTokenList lists the service tokens that work, or (?view=revoked) those revoked,
 // expired or rotated out, with when, why and by whom, filtered by how they ended and by name.
 func (s *Server) handleUIServiceTokenList(w http.ResponseWriter, r *http.Request, us *uiSession) error {
-	d := tokenListData{Revoked: r.URL.Query().Get("view") == "revoked"}
+	var d tokenListData
 	var err error
-	if d.Revoked {
+	if r.URL.Query().Get("view") == "revoked" {
 		if d.Ended, err = s.endedTokens(r, us.p, s.serviceTokenUI()); err != nil {
 			return err
 		}
