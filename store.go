@@ -116,6 +116,41 @@ type Store interface {
 	UpdateLicenseMap(ctx context.Context, id int64, upd LicenseMapUpdate) (*LicenseMap, error)
 	DeleteLicenseMap(ctx context.Context, id int64) error
 
+	// CreateWebhookSubscription stores an account's webhook endpoint and sets its ID and times.
+	CreateWebhookSubscription(ctx context.Context, w *WebhookSubscription) error
+	FindWebhookSubscriptionByID(ctx context.Context, id int64) (*WebhookSubscription, error)
+	// FindWebhookSubscriptions lists subscriptions by id: an account's (every account's when
+	// accountID is 0), in state (any when nil).
+	FindWebhookSubscriptions(ctx context.Context, accountID int64, state *State) ([]*WebhookSubscription, error)
+	// UpdateWebhookSubscription changes an active subscription; a new Secret moves the current
+	// one to PrevSecret, and turning it off fails its pending deliveries.
+	UpdateWebhookSubscription(ctx context.Context, id int64, upd WebhookSubscriptionUpdate) (*WebhookSubscription, error)
+	// DeleteWebhookSubscription sets a subscription's state to 2 and fails its pending deliveries.
+	DeleteWebhookSubscription(ctx context.Context, id int64) error
+
+	// ConsumeEvents runs fn in one transaction with the audit entries after consumer's cursor
+	// (at most limit, oldest first) and moves the cursor past them when fn succeeds: the audit
+	// log is the outbox of events. Store calls made with fn's context join the transaction. A
+	// consumer seen for the first time starts after the newest entry. It returns how many
+	// entries fn was given.
+	ConsumeEvents(ctx context.Context, consumer string, limit int, fn func(ctx context.Context, entries []*AuditEntry) error) (int, error)
+	// CreateWebhookDeliveries stores pending deliveries, due at NextAttemptAt (now when zero).
+	CreateWebhookDeliveries(ctx context.Context, ds []*WebhookDelivery) error
+	// ClaimWebhookDeliveries takes up to limit due pending deliveries for node until
+	// leaseUntil: one node holds a delivery at a time, and one whose lease ran out is due again.
+	ClaimWebhookDeliveries(ctx context.Context, node string, limit int, leaseUntil time.Time) ([]*WebhookDelivery, error)
+	// RecordWebhookAttempts logs node's attempts and moves their deliveries on (see
+	// WebhookAttempt.NextAttemptAt); a delivery node no longer holds keeps its state.
+	RecordWebhookAttempts(ctx context.Context, node string, as []*WebhookAttempt) error
+	FindWebhookDeliveryByID(ctx context.Context, id int64) (*WebhookDelivery, error)
+	FindWebhookDeliveries(ctx context.Context, f WebhookDeliveryFilter) ([]*WebhookDelivery, int, error)
+	// FindWebhookAttempts returns a delivery's attempts, oldest first.
+	FindWebhookAttempts(ctx context.Context, deliveryID int64) ([]*WebhookAttempt, error)
+	// RedeliverWebhook makes a delivery pending and due now again, with the same message id.
+	RedeliverWebhook(ctx context.Context, id int64) error
+	// PruneWebhookDeliveries deletes ended deliveries last changed before before.
+	PruneWebhookDeliveries(ctx context.Context, before time.Time) (int64, error)
+
 	// AppendAudit records an event that is not part of another mutation (a failed sign-in, a
 	// detected reuse).
 	AppendAudit(ctx context.Context, e *AuditEntry) error

@@ -399,6 +399,9 @@ type dialect struct {
 // BinaryCollation makes names sort by their bytes, whatever the database's collation.
 func (dialect) BinaryCollation() string { return ` COLLATE "C"` }
 
+// SkipLocked lets several nodes pick work from one table without waiting on each other.
+func (dialect) SkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
 // Unavailable reports whether err, from PostgreSQL or the way to it, means the database cannot
 // answer now (see dialect.Unavailable), with a short reason.
 func Unavailable(err error) (reason string, ok bool) { return dialect{}.Unavailable(err) }

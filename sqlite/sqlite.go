@@ -170,6 +170,9 @@ func (dialect) Rebind(q string) string { return q }
 
 func (dialect) BinaryCollation() string { return "" }
 
+// SkipLocked is empty: SQLite's write transactions already run one at a time.
+func (dialect) SkipLocked() string { return "" }
+
 // Unavailable classifies the SQLite errors that mean the file cannot be written or read now —
 // locked past the busy timeout, read-only, disk full, I/O failing — as opposed to a bug.
 func (dialect) Unavailable(err error) (string, bool) {

@@ -56,6 +56,10 @@ func Run(t *testing.T, open Opener) {
 		{"TokenIdempotencyKey", testIdempotencyKey},
 		{"EditTokenAddressesAndExpiry", testEditToken},
 		{"EndedTokensByHowAndName", testEndedTokens},
+		{"WebhookSubscriptions", testWebhookSubscriptions},
+		{"ConsumeEvents", testConsumeEvents},
+		{"WebhookDeliveries", testWebhookDeliveries},
+		{"WebhookLeaseExpiry", testWebhookLeaseExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

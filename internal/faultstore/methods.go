@@ -490,3 +490,115 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	}
 	return s.inner.DeleteSession(ctx, hash)
 }
+
+// CreateWebhookSubscription calls the wrapped store's CreateWebhookSubscription unless a fault is injected (a write).
+func (s *Store) CreateWebhookSubscription(ctx context.Context, w *latchkey.WebhookSubscription) error {
+	if err := s.write(ctx, "CreateWebhookSubscription"); err != nil {
+		return err
+	}
+	return s.inner.CreateWebhookSubscription(ctx, w)
+}
+
+// FindWebhookSubscriptionByID calls the wrapped store's FindWebhookSubscriptionByID unless a fault is injected (a read).
+func (s *Store) FindWebhookSubscriptionByID(ctx context.Context, id int64) (*latchkey.WebhookSubscription, error) {
+	if err := s.read(ctx, "FindWebhookSubscriptionByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindWebhookSubscriptionByID(ctx, id)
+}
+
+// FindWebhookSubscriptions calls the wrapped store's FindWebhookSubscriptions unless a fault is injected (a read).
+func (s *Store) FindWebhookSubscriptions(ctx context.Context, accountID int64, state *latchkey.State) ([]*latchkey.WebhookSubscription, error) {
+	if err := s.read(ctx, "FindWebhookSubscriptions"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindWebhookSubscriptions(ctx, accountID, state)
+}
+
+// UpdateWebhookSubscription calls the wrapped store's UpdateWebhookSubscription unless a fault is injected (a write).
+func (s *Store) UpdateWebhookSubscription(ctx context.Context, id int64, upd latchkey.WebhookSubscriptionUpdate) (*latchkey.WebhookSubscription, error) {
+	if err := s.write(ctx, "UpdateWebhookSubscription"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateWebhookSubscription(ctx, id, upd)
+}
+
+// DeleteWebhookSubscription calls the wrapped store's DeleteWebhookSubscription unless a fault is injected (a write).
+func (s *Store) DeleteWebhookSubscription(ctx context.Context, id int64) error {
+	if err := s.write(ctx, "DeleteWebhookSubscription"); err != nil {
+		return err
+	}
+	return s.inner.DeleteWebhookSubscription(ctx, id)
+}
+
+// ConsumeEvents calls the wrapped store's ConsumeEvents unless a fault is injected (a write).
+func (s *Store) ConsumeEvents(ctx context.Context, consumer string, limit int, fn func(ctx context.Context, entries []*latchkey.AuditEntry) error) (int, error) {
+	if err := s.write(ctx, "ConsumeEvents"); err != nil {
+		return 0, err
+	}
+	return s.inner.ConsumeEvents(ctx, consumer, limit, fn)
+}
+
+// CreateWebhookDeliveries calls the wrapped store's CreateWebhookDeliveries unless a fault is injected (a write).
+func (s *Store) CreateWebhookDeliveries(ctx context.Context, ds []*latchkey.WebhookDelivery) error {
+	if err := s.write(ctx, "CreateWebhookDeliveries"); err != nil {
+		return err
+	}
+	return s.inner.CreateWebhookDeliveries(ctx, ds)
+}
+
+// ClaimWebhookDeliveries calls the wrapped store's ClaimWebhookDeliveries unless a fault is injected (a write).
+func (s *Store) ClaimWebhookDeliveries(ctx context.Context, node string, limit int, leaseUntil time.Time) ([]*latchkey.WebhookDelivery, error) {
+	if err := s.write(ctx, "ClaimWebhookDeliveries"); err != nil {
+		return nil, err
+	}
+	return s.inner.ClaimWebhookDeliveries(ctx, node, limit, leaseUntil)
+}
+
+// RecordWebhookAttempts calls the wrapped store's RecordWebhookAttempts unless a fault is injected (a write).
+func (s *Store) RecordWebhookAttempts(ctx context.Context, node string, as []*latchkey.WebhookAttempt) error {
+	if err := s.write(ctx, "RecordWebhookAttempts"); err != nil {
+		return err
+	}
+	return s.inner.RecordWebhookAttempts(ctx, node, as)
+}
+
+// FindWebhookDeliveryByID calls the wrapped store's FindWebhookDeliveryByID unless a fault is injected (a read).
+func (s *Store) FindWebhookDeliveryByID(ctx context.Context, id int64) (*latchkey.WebhookDelivery, error) {
+	if err := s.read(ctx, "FindWebhookDeliveryByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindWebhookDeliveryByID(ctx, id)
+}
+
+// FindWebhookDeliveries calls the wrapped store's FindWebhookDeliveries unless a fault is injected (a read).
+func (s *Store) FindWebhookDeliveries(ctx context.Context, f latchkey.WebhookDeliveryFilter) ([]*latchkey.WebhookDelivery, int, error) {
+	if err := s.read(ctx, "FindWebhookDeliveries"); err != nil {
+		return nil, 0, err
+	}
+	return s.inner.FindWebhookDeliveries(ctx, f)
+}
+
+// FindWebhookAttempts calls the wrapped store's FindWebhookAttempts unless a fault is injected (a read).
+func (s *Store) FindWebhookAttempts(ctx context.Context, deliveryID int64) ([]*latchkey.WebhookAttempt, error) {
+	if err := s.read(ctx, "FindWebhookAttempts"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindWebhookAttempts(ctx, deliveryID)
+}
+
+// RedeliverWebhook calls the wrapped store's RedeliverWebhook unless a fault is injected (a write).
+func (s *Store) RedeliverWebhook(ctx context.Context, id int64) error {
+	if err := s.write(ctx, "RedeliverWebhook"); err != nil {
+		return err
+	}
+	return s.inner.RedeliverWebhook(ctx, id)
+}
+
+// PruneWebhookDeliveries calls the wrapped store's PruneWebhookDeliveries unless a fault is injected (a write).
+func (s *Store) PruneWebhookDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	if err := s.write(ctx, "PruneWebhookDeliveries"); err != nil {
+		return 0, err
+	}
+	return s.inner.PruneWebhookDeliveries(ctx, before)
+}

@@ -154,6 +154,15 @@ func encodeStrings(ss []string) string {
 	return string(b)
 }
 
+// decodeStrings reads a list stored by encodeStrings.
+func decodeStrings(s string) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (t *tx) createGroup(g *latchkey.Group) error {
 	g.State, g.CreatedAt, g.UpdatedAt = latchkey.StateActive, t.now, t.now
 	id, err := t.insert(`INSERT INTO groups (account_id, name, assign_by_default, builtin, state, created_at, updated_at, sso_mapping_groups)

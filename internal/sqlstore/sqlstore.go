@@ -38,6 +38,9 @@ type Dialect interface {
 	// Unavailable reports whether err means the database cannot answer now (unreachable,
 	// read-only, full, locked, timed out), with a short reason for the person retrying.
 	Unavailable(err error) (reason string, ok bool)
+	// SkipLocked is the clause ending a SELECT that locks the rows it picks and passes over rows
+	// another transaction holds ("" where write transactions already run one at a time).
+	SkipLocked() string
 }
 
 // Store implements latchkey.Store.

@@ -1,0 +1,293 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchkey/latchkey"
+)
+
+func mustWebhook(t testing.TB, s latchkey.Store, accountID int64, types ...string) *latchkey.WebhookSubscription {
+	t.Helper()
+	w := &latchkey.WebhookSubscription{AccountID: accountID, Name: "ops", ClientURL: "https://hooks.example/latchkey",
+		EventTypes: types, Active: true, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}
+	if err := s.CreateWebhookSubscription(ctxAs("admin"), w); err != nil {
+		t.Fatalf("CreateWebhookSubscription: %v", err)
+	}
+	return w
+}
+
+func testWebhookSubscriptions(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a, b := mustAccount(t, s, latchkey.PlanEnterprise), mustAccount(t, s, latchkey.PlanEnterprise)
+	w := mustWebhook(t, s, a.ID, "service_token.*", "user.created")
+	mustWebhook(t, s, b.ID, "service_token.created")
+	if w.ID == 0 || w.State != latchkey.StateActive || w.CreatedAt.IsZero() {
+		t.Fatalf("created subscription = %+v", w)
+	}
+	got, err := s.FindWebhookSubscriptionByID(ctx, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(w, got); diff != "" {
+		t.Errorf("FindWebhookSubscriptionByID (-created +found):\n%s", diff)
+	}
+	if list, err := s.FindWebhookSubscriptions(ctx, a.ID, nil); err != nil || len(list) != 1 || list[0].ID != w.ID {
+		t.Errorf("FindWebhookSubscriptions(account a) = %d, %v; want just %d", len(list), err, w.ID)
+	}
+	if all, err := s.FindWebhookSubscriptions(ctx, 0, nil); err != nil || len(all) != 2 {
+		t.Errorf("FindWebhookSubscriptions(every account) = %d, %v; want 2", len(all), err)
+	}
+
+	// A new secret keeps the old one signing until the overlap ends.
+	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Microsecond)
+	rotated, err := s.UpdateWebhookSubscription(ctx, w.ID, latchkey.WebhookSubscriptionUpdate{
+		Secret: ptr("whsec_bmV3LW5ldy1uZXctbmV3LW5ldy1uZXctbmV3LW5ldw=="), PrevSecretUntil: &until,
+		EventTypes: &[]string{"service_token.created"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated.PrevSecret != w.Secret || rotated.PrevSecretUntil == nil || !rotated.PrevSecretUntil.Equal(until) ||
+		!cmp.Equal(rotated.EventTypes, []string{"service_token.created"}) {
+		t.Errorf("after rotation = %+v", rotated)
+	}
+	// Nothing the audit log says of subscriptions holds a secret.
+	entries, _, err := s.FindAuditEntries(ctx, latchkey.AuditFilter{AccountID: a.ID, EventType: ptr("webhook.*")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, e := range entries {
+		events = append(events, e.EventType)
+		if strings.Contains(string(e.RawContext), "whsec_") {
+			t.Errorf("audit entry %s holds a secret: %s", e.EventType, e.RawContext)
+		}
+	}
+	if want := []string{"webhook.subscription.secret_rotated", "webhook.subscription.changed", "webhook.subscription.created"}; !cmp.Equal(events, want) {
+		t.Errorf("webhook audit events = %v, want %v", events, want)
+	}
+
+	if err := s.DeleteWebhookSubscription(ctx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	active := latchkey.StateActive
+	if list, _ := s.FindWebhookSubscriptions(ctx, a.ID, &active); len(list) != 0 {
+		t.Errorf("active subscriptions after delete = %d, want 0", len(list))
+	}
+	_, err = s.UpdateWebhookSubscription(ctx, w.ID, latchkey.WebhookSubscriptionUpdate{Name: ptr("x")})
+	wantCode(t, "UpdateWebhookSubscription(deleted)", err, latchkey.ENotFound)
+	_, err = s.FindWebhookSubscriptionByID(ctx, 999999)
+	wantCode(t, "FindWebhookSubscriptionByID(missing)", err, latchkey.ENotFound)
+}
+
+func testConsumeEvents(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	consume := func(fn func(ctx context.Context, es []*latchkey.AuditEntry) error) (int, error) {
+		return s.ConsumeEvents(context.Background(), "test", 100, fn)
+	}
+	// A new consumer starts after the newest entry: history is not replayed.
+	if n, err := consume(func(context.Context, []*latchkey.AuditEntry) error { return errors.New("not called") }); n != 0 || err != nil {
+		t.Fatalf("first ConsumeEvents = %d, %v; want 0 entries", n, err)
+	}
+	mustProject(t, s, a.ID, "one")
+	mustProject(t, s, a.ID, "two")
+	// fn's error leaves the cursor where it was; what fn wrote is rolled back.
+	w := mustWebhook(t, s, a.ID, "project.created")
+	_, err := consume(func(ctx context.Context, es []*latchkey.AuditEntry) error {
+		if err := s.CreateWebhookDeliveries(ctx, []*latchkey.WebhookDelivery{{AccountID: a.ID, SubscriptionID: w.ID,
+			EventID: es[0].ID, EventType: es[0].EventType, MessageID: "msg_rollback", Body: []byte(`{}`)}}); err != nil {
+			return err
+		}
+		return errors.New("boom")
+	})
+	if err == nil || err.Error() != "boom" {
+		t.Fatalf("ConsumeEvents(fn fails) = %v, want boom", err)
+	}
+	var got []string
+	n, err := consume(func(ctx context.Context, es []*latchkey.AuditEntry) error {
+		for _, e := range es {
+			got = append(got, e.EventType)
+		}
+		return nil
+	})
+	if want := []string{"project.created", "project.created", "webhook.subscription.created"}; err != nil || n != 3 || !cmp.Equal(got, want) {
+		t.Errorf("ConsumeEvents = %d, %v, %v; want %v", n, got, err, want)
+	}
+	if n, err := consume(func(context.Context, []*latchkey.AuditEntry) error { return nil }); n != 0 || err != nil {
+		t.Errorf("ConsumeEvents again = %d, %v; want nothing new", n, err)
+	}
+	if _, total, _ := s.FindWebhookDeliveries(ctx, latchkey.WebhookDeliveryFilter{AccountID: a.ID}); total != 0 {
+		t.Errorf("deliveries written by the failed consumer = %d, want 0 (rolled back)", total)
+	}
+}
+
+func testWebhookDeliveries(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	w := mustWebhook(t, s, a.ID, "project.created")
+	var ds []*latchkey.WebhookDelivery
+	for i := range 6 {
+		ds = append(ds, &latchkey.WebhookDelivery{AccountID: a.ID, SubscriptionID: w.ID, EventID: int64(i + 1),
+			EventType: "project.created", MessageID: fmt.Sprintf("msg_%d", i), Body: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	if err := s.CreateWebhookDeliveries(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	lease := time.Now().Add(time.Minute)
+	// Two nodes claiming at once never get the same delivery.
+	var mu sync.Mutex
+	held := map[int64]string{}
+	var wg sync.WaitGroup
+	for _, node := range []string{"n1", "n2"} {
+		wg.Go(func() {
+			got, err := s.ClaimWebhookDeliveries(context.Background(), node, 4, lease)
+			if err != nil {
+				t.Errorf("ClaimWebhookDeliveries(%s): %v", node, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, d := range got {
+				if other, ok := held[d.ID]; ok {
+					t.Errorf("delivery %d claimed by %s and %s", d.ID, other, node)
+				}
+				held[d.ID] = node
+			}
+		})
+	}
+	wg.Wait()
+	if len(held) != 6 {
+		t.Fatalf("claimed %d deliveries in all, want 6", len(held))
+	}
+	if more, err := s.ClaimWebhookDeliveries(ctx, "n3", 10, lease); err != nil || len(more) != 0 {
+		t.Errorf("claim while all are leased = %d, %v; want none", len(more), err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	retry := now.Add(-time.Second) // due again at once
+	var as []*latchkey.WebhookAttempt
+	for _, d := range ds { // in order: the success first, so that the failures after it set FailingSince
+		id, node := d.ID, held[d.ID]
+		a := &latchkey.WebhookAttempt{DeliveryID: id, Node: node, At: now, Duration: time.Millisecond}
+		switch id {
+		case ds[0].ID:
+			a.Status, a.Response = 204, ""
+		case ds[1].ID:
+			a.Status, a.Response, a.Error = 500, "oops", "500 Internal Server Error"
+		case ds[2].ID:
+			a.Status, a.Error, a.NextAttemptAt = 503, "503 Service Unavailable", &retry
+		default:
+			continue // leases that run out
+		}
+		as = append(as, a)
+	}
+	// An attempt reported by a node that does not hold the delivery is logged but changes nothing.
+	as = append(as, &latchkey.WebhookAttempt{DeliveryID: ds[0].ID, Node: "stranger", At: now, Status: 500})
+	for _, a := range as {
+		if err := s.RecordWebhookAttempts(ctx, a.Node, []*latchkey.WebhookAttempt{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(d *latchkey.WebhookDelivery, state latchkey.WebhookDeliveryState, attempts int) {
+		t.Helper()
+		got, err := s.FindWebhookDeliveryByID(ctx, d.ID)
+		if err != nil || got.State != state || got.Attempts != attempts {
+			t.Errorf("delivery %d = %v, %d attempts, %v; want %v, %d", d.ID, got.State, got.Attempts, err, state, attempts)
+		}
+	}
+	check(ds[0], latchkey.DeliverySucceeded, 1)
+	check(ds[1], latchkey.DeliveryFailed, 1)
+	check(ds[2], latchkey.DeliveryPending, 1)
+	if log, err := s.FindWebhookAttempts(ctx, ds[0].ID); err != nil || len(log) != 2 {
+		t.Errorf("attempts logged for delivery %d = %d, %v; want 2 (its own and the stranger's)", ds[0].ID, len(log), err)
+	}
+	sub, _ := s.FindWebhookSubscriptionByID(ctx, w.ID)
+	if sub.FailingSince == nil {
+		t.Errorf("subscription FailingSince = nil after failures")
+	}
+	// The retry is due: it is claimed again; the unfinished leases are not, until they run out.
+	again, err := s.ClaimWebhookDeliveries(ctx, "n1", 10, lease)
+	if err != nil || len(again) != 1 || again[0].ID != ds[2].ID || string(again[0].Body) != `{"n":2}` {
+		t.Fatalf("claim after retry = %v, %v; want delivery %d", again, err, ds[2].ID)
+	}
+	if err := s.RecordWebhookAttempts(ctx, "n1", []*latchkey.WebhookAttempt{{DeliveryID: ds[2].ID, Node: "n1", At: now, Status: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	check(ds[2], latchkey.DeliverySucceeded, 2)
+	if sub, _ := s.FindWebhookSubscriptionByID(ctx, w.ID); sub.FailingSince != nil {
+		t.Errorf("subscription FailingSince = %v after a success, want nil", sub.FailingSince)
+	}
+	expired, err := s.ClaimWebhookDeliveries(ctx, "n3", 10, time.Now().Add(-time.Millisecond))
+	if err != nil || len(expired) != 0 {
+		t.Fatalf("claim before leases run out = %d, %v", len(expired), err)
+	}
+	if err := s.RedeliverWebhook(ctx, ds[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	check(ds[1], latchkey.DeliveryPending, 1)
+	list, total, err := s.FindWebhookDeliveries(ctx, latchkey.WebhookDeliveryFilter{AccountID: a.ID, SubscriptionID: &w.ID, Limit: 2})
+	if err != nil || total != 6 || len(list) != 2 || list[0].ID != ds[5].ID {
+		t.Errorf("FindWebhookDeliveries = %d of %d, %v; want newest 2 of 6", len(list), total, err)
+	}
+	// Disabling the subscription fails what is still pending.
+	if _, err := s.UpdateWebhookSubscription(ctx, w.ID, latchkey.WebhookSubscriptionUpdate{Active: ptr(false),
+		DisabledReason: ptr("failing")}); err != nil {
+		t.Fatal(err)
+	}
+	check(ds[1], latchkey.DeliveryFailed, 1)
+	wantCode(t, "RedeliverWebhook(disabled subscription)", s.RedeliverWebhook(ctx, ds[1].ID), latchkey.EConflict)
+	entries, _, _ := s.FindAuditEntries(ctx, latchkey.AuditFilter{AccountID: a.ID, EventType: ptr("webhook.subscription.disabled")})
+	if len(entries) != 1 || entries[0].Context["reason"] != "failing" {
+		t.Errorf("disabled audit entries = %+v, want one with reason failing", entries)
+	}
+	if n, err := s.PruneWebhookDeliveries(ctx, time.Now().Add(time.Hour)); err != nil || n != 6 {
+		t.Errorf("PruneWebhookDeliveries = %d, %v; want 6 ended deliveries gone", n, err)
+	}
+}
+
+func testWebhookLeaseExpiry(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	w := mustWebhook(t, s, a.ID, "project.created")
+	d := &latchkey.WebhookDelivery{AccountID: a.ID, SubscriptionID: w.ID, EventType: "project.created", MessageID: "msg_x", Body: []byte(`{}`)}
+	if err := s.CreateWebhookDeliveries(ctx, []*latchkey.WebhookDelivery{d}); err != nil {
+		t.Fatal(err)
+	}
+	// A node that dies mid-attempt holds the delivery only until its lease runs out.
+	if got, err := s.ClaimWebhookDeliveries(ctx, "dead", 10, time.Now().Add(50*time.Millisecond)); err != nil || len(got) != 1 {
+		t.Fatalf("first claim = %d, %v", len(got), err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := s.ClaimWebhookDeliveries(ctx, "alive", 10, time.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dead node's lease never ran out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The dead node's late report does not undo the live node's claim.
+	if err := s.RecordWebhookAttempts(ctx, "dead", []*latchkey.WebhookAttempt{{DeliveryID: d.ID, Node: "dead", At: time.Now(), Status: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.FindWebhookDeliveryByID(ctx, d.ID); got.State != latchkey.DeliveryPending {
+		t.Errorf("state after the dead node's report = %v, want pending (held by alive)", got.State)
+	}
+	if err := s.RecordWebhookAttempts(ctx, "alive", []*latchkey.WebhookAttempt{{DeliveryID: d.ID, Node: "alive", At: time.Now(), Status: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.FindWebhookDeliveryByID(ctx, d.ID); got.State != latchkey.DeliverySucceeded || got.DeliveredAt == nil {
+		t.Errorf("state after alive's report = %v (delivered %v), want succeeded", got.State, got.DeliveredAt)
+	}
+}
