@@ -199,12 +199,12 @@ func TestParseSecret(t *testing.T) {
 		{enc(1000), 0},
 		{"", 0},
 		{"whsec_", 0},
-		{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 0},        // no prefix
-		{"WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 0},  // prefix is case-sensitive
-		{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS!", 0},  // not base64
+		{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 0}, // no prefix
+		{"WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 0},   // prefix is case-sensitive
+		{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS!", 0},   // not base64
 		{"whsec_MfKQ9r8GKYqr\nTwjUPD8ILPZIo2LaLaSw", 0}, // Go's decoder would skip the newline
 		{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw ", 0},
-		{strings.TrimRight(enc(32), "="), 0},                       // unpadded
+		{strings.TrimRight(enc(32), "="), 0},                                                      // unpadded
 		{"whsec_" + base64.URLEncoding.EncodeToString([]byte(strings.Repeat("\xfb\xff", 16))), 0}, // URL alphabet
 	}
 	for _, tt := range tests {
