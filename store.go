@@ -140,7 +140,7 @@ type Store interface {
 	// leaseUntil: one node holds a delivery at a time, and one whose lease ran out is due again.
 	ClaimWebhookDeliveries(ctx context.Context, node string, limit int, leaseUntil time.Time) ([]*WebhookDelivery, error)
 	// RecordWebhookAttempts logs node's attempts and moves their deliveries on (see
-	// WebhookAttempt.NextAttemptAt); a delivery node no longer holds keeps its state.
+	// WebhookAttempt.NextAttemptAt); a delivery another node holds keeps its state.
 	RecordWebhookAttempts(ctx context.Context, node string, as []*WebhookAttempt) error
 	FindWebhookDeliveryByID(ctx context.Context, id int64) (*WebhookDelivery, error)
 	FindWebhookDeliveries(ctx context.Context, f WebhookDeliveryFilter) ([]*WebhookDelivery, int, error)

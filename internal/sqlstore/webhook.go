@@ -340,9 +340,10 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, node string, limit i
 }
 
 // RecordWebhookAttempts stores node's attempts in the delivery log and moves each delivery on:
-// succeeded, failed, or pending until its NextAttemptAt. A delivery node no longer holds (its
-// lease ran out and another node took it) keeps the other node's outcome; the attempt is still
-// logged. A subscription's FailingSince starts at its first failure and clears on a success.
+// succeeded, failed, or pending until its NextAttemptAt. A delivery another node holds now (the
+// lease of node ran out and the other took it) keeps the other node's outcome; the attempt is
+// still logged. A delivery nobody holds takes the outcome (a test send, a lease that ran out
+// with nobody claiming since). A subscription's FailingSince starts at its first failure and clears on a success.
 func (s *Store) RecordWebhookAttempts(ctx context.Context, node string, as []*latchkey.WebhookAttempt) error {
 	if len(as) == 0 {
 		return nil
@@ -367,8 +368,8 @@ func (s *Store) RecordWebhookAttempts(ctx context.Context, node string, as []*la
 			err := t.QueryRowContext(ctx, s.q(`UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
 				lease_node = '', lease_until = 0, last_status = ?, last_error = ?, last_response = ?, updated_at = ?,
 				delivered_at = COALESCE(delivered_at, ?)
-				WHERE id = ? AND state = 'pending' AND lease_node = ? RETURNING subscription_id`),
-				string(state), next, a.Status, a.Error, a.Response, now, delivered, a.DeliveryID, node).Scan(&subID)
+				WHERE id = ? AND state = 'pending' AND (lease_node = ? OR lease_until <= ?) RETURNING subscription_id`),
+				string(state), next, a.Status, a.Error, a.Response, now, delivered, a.DeliveryID, node, now).Scan(&subID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
