@@ -415,8 +415,10 @@ func TestSendReusesConnections(t *testing.T) {
 	if n := failed.Load(); n != 0 {
 		t.Errorf("Send(%d deliveries) failed %d times, want 0", workers*each, n)
 	}
-	if n := conns.Load(); n > workers {
-		t.Errorf("Send(%d deliveries from %d workers) opened %d connections, want at most %d", workers*each, workers, n, workers)
+	// A request that finds no idle connection starts a dial and takes whichever comes first, a
+	// fresh connection or one freed meanwhile, so a few more than one per worker may open.
+	if n := conns.Load(); n > 4*workers {
+		t.Errorf("Send(%d deliveries from %d workers) opened %d connections, want at most %d", workers*each, workers, n, 4*workers)
 	}
 }
 
@@ -450,4 +452,29 @@ func TestDescribeDNSError(t *testing.T) {
 	if got, want := c.describe(context.Background(), err), "cannot resolve hooks.example.com: no such host"; got != want {
 		t.Errorf("describe(DNS error) = %q, want %q (without latchkey's resolver)", got, want)
 	}
+}
+
+// BenchmarkSend measures deliveries a second to one fast receiver over loopback (the
+// dispatcher aims at 1,000/s): go test -bench Send ./webhook/
+func BenchmarkSend(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	c := NewClient(Options{AllowHTTPLoopback: true})
+	body := []byte(`{"type":"token.used","data":{"token_id":42}}`)
+	secret := NewSecret()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			h, err := Sign("msg_bench", time.Now(), body, secret)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if a := c.Send(context.Background(), srv.URL, h, body); !a.OK() {
+				b.Fatalf("Send = %+v", a)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
 }
