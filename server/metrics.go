@@ -96,3 +96,7 @@ func (m *metrics) forward(status int) {
 		m.forwardOther.Inc()
 	}
 }
+
+// Registerer takes the metrics of work beside the server (webhook delivery), served with the
+// server's own on /metrics.
+func (s *Server) Registerer() prometheus.Registerer { return s.metrics.reg }

@@ -90,7 +90,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		cfg.Open = func(s string) (string, error) { return s, nil }
 	}
 	d := &Dispatcher{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), subs: map[int64]cachedSub{},
-		lease: cfg.Client.timeout + 30*time.Second, Now: time.Now,
+		lease: cfg.Client.timeout + 5*time.Second, Now: time.Now,
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_webhook_attempts_total",
 			Help: "Webhook delivery attempts, by outcome (succeeded, retrying, failed)."}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "latchkey_webhook_delivery_seconds",

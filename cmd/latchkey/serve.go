@@ -29,6 +29,7 @@ import (
 	"github.com/latchkey/latchkey/sso"
 	"github.com/latchkey/latchkey/tokenfmt"
 	"github.com/latchkey/latchkey/verify"
+	"github.com/latchkey/latchkey/webhook"
 )
 
 type serveOptions struct {
@@ -51,6 +52,19 @@ type serveOptions struct {
 	governance                    governanceOptions
 	secretKey, publicURL          string
 	ssoTimeout                    time.Duration
+	webhooks                      webhookOptions
+}
+
+// webhookOptions configure outgoing webhooks.
+type webhookOptions struct {
+	allowHTTPLoopback, allowPrivate bool
+	workers                         int
+}
+
+func (o *webhookOptions) flags(fl *pflag.FlagSet) {
+	fl.BoolVar(&o.allowHTTPLoopback, "webhooks-allow-http-loopback", false, "for development: webhook endpoints may use plain http, and then only to loopback addresses (127.0.0.1, ::1, localhost)")
+	fl.BoolVar(&o.allowPrivate, "webhooks-allow-private", false, "webhook endpoints may be at private (RFC 1918, fc00::/7), loopback and CGNAT addresses, for receivers inside your network; link-local and cloud metadata addresses stay refused")
+	fl.IntVar(&o.workers, "webhook-workers", 64, "how many webhook delivery attempts this node makes at once")
 }
 
 func addPrefixFlags(fl *pflag.FlagSet, service, pat *string) {
@@ -99,6 +113,7 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.DurationVar(&o.ssoTimeout, "sso-timeout", sso.DefaultTimeout, "how long a sign-in waits for an identity provider (discovery, token, keys, userinfo) before saying it is unavailable")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
 	o.governance.flags(fl)
+	o.webhooks.flags(fl)
 	return cmd
 }
 
@@ -242,6 +257,7 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 			return fmt.Errorf("--public-url must be an absolute http(s) URL such as https://latchkey.example.com")
 		}
 	}
+	hookClient := webhook.NewClient(webhook.Options{AllowHTTPLoopback: o.webhooks.allowHTTPLoopback, AllowPrivate: o.webhooks.allowPrivate})
 	if err := o.governance.apply(&cfg); err != nil {
 		ln.Close()
 		return err
@@ -257,6 +273,8 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 		ln.Close()
 		return err
 	}
+	hooks := webhook.NewDispatcher(webhook.DispatcherConfig{Store: store, Client: hookClient, Format: format, Logger: log,
+		Workers: o.webhooks.workers, Registerer: srv.Registerer()})
 	// Envoy's ext_authz over gRPC answers with the same rules and verifier.
 	var gs *grpc.Server
 	var gln net.Listener
@@ -292,6 +310,8 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	defer stopRun()
 	runDone := make(chan error, 1)
 	go func() { runDone <- srv.Run(runCtx) }()
+	hooksDone := make(chan error, 1)
+	go func() { hooksDone <- hooks.Run(runCtx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	var gerrc chan error // nil without --grpc-addr: never ready
@@ -332,6 +352,7 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 		}
 	}
 	stopRun()
+	<-hooksDone
 	if err := <-runDone; err != nil {
 		log.Warn("flush on shutdown", "error", err.Error())
 	}
