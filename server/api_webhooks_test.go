@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,5 +157,59 @@ func TestWebhookAPISecretAndTest(t *testing.T) {
 	}
 	if r := get("GET", "/webhooks/deliveries/1/"); r.status != 200 || !bytes.Contains(r.body, []byte(`"response":"boom"`)) {
 		t.Errorf("GET the test delivery = %d %s; want its attempt with the response", r.status, r.body)
+	}
+}
+
+// The webhook pages, in order: list, new form, create (the secret once), detail, test, disable,
+// rotate, a delivery with its attempts, delete; a Member, who cannot read the audit log, cannot
+// create one.
+func TestWebhookUIPages(t *testing.T) {
+	e := newRegEnv(t)
+	addWebhookAndDelivery(t, e.goldenEnv)
+	admin := e.fx.AdminUser
+	page := func(method, path string, form url.Values, wantStatus int, want ...string) string {
+		t.Helper()
+		status, body := e.uiRequest(t, admin, method, path, form)
+		if status != wantStatus {
+			t.Fatalf("%s %s = %d, want %d\n%.2000s", method, path, status, wantStatus, body)
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s %s lacks %q", method, path, w)
+			}
+		}
+		return body
+	}
+	page("GET", "/settings/webhooks", nil, 200, "Security feed", "https://hooks.example.com/latchkey", `id="sidebar-webhooks"`, "Delivered · 200")
+	page("GET", "/settings/webhooks/new", nil, 200, `value="service_token.*"`, `value="*"`, "service_token.rotated")
+	form := url.Values{"name": {"Chat"}, "client_url": {"https://chat.example.com/hook"}, "event_types": {"leak.reported", "user.*"}, "active": {"on"},
+		"form_id": {"f1"}}
+	page("POST", "/settings/webhooks/new", form, 200, "Copy this signing secret now", "whsec_")
+	if strings.Contains(page("GET", "/settings/webhooks/2", nil, 200, "Chat", "leak.reported"), "whsec_") {
+		t.Error("the detail page shows the secret")
+	}
+	page("POST", "/settings/webhooks/new", form, 409) // the same form again: not a second webhook
+	bad := url.Values{"name": {"Bad"}, "client_url": {"http://chat.example.com/"}, "form_id": {"f2"}}
+	page("POST", "/settings/webhooks/new", bad, 400, "The endpoint URL", `id="webhook-url-error"`)
+	page("POST", "/settings/webhooks/1/test", url.Values{}, 503, "Webhook delivery is not running on this server.")
+	withSender(t, e.goldenEnv)
+	page("POST", "/settings/webhooks/1/test", url.Values{}, 200, "Test delivered: the endpoint answered HTTP 200.")
+	page("POST", "/settings/webhooks/1/active", url.Values{}, 303)
+	page("GET", "/settings/webhooks/1", nil, 200, "Disabled", `id="webhook-enable"`)
+	page("GET", "/settings/webhooks/1/rotate", nil, 200, "24 hours")
+	page("POST", "/settings/webhooks/1/rotate", url.Values{"form_id": {"r1"}}, 200, "New signing secret", "keeps signing next to this one")
+	page("GET", "/settings/webhooks/1/deliveries/1", nil, 200, `<pre class="response">upstream unavailable</pre>`, "msg_golden_1", "&#34;token_id&#34;: 5")
+	page("POST", "/settings/webhooks/1/deliveries/1/redeliver", url.Values{}, 409, "disabled")
+	page("GET", "/settings/webhooks/1/delete", nil, 200, "cannot be undone")
+	page("POST", "/settings/webhooks/1/delete", url.Values{}, 303)
+	page("GET", "/settings/webhooks/1", nil, 404)
+
+	status, body := e.uiRequest(t, e.member.userID, "POST", "/settings/webhooks/new", url.Values{"name": {"M"}, "client_url": {"https://m.example.com/"},
+		"event_types": {"*"}, "form_id": {"m1"}})
+	if status != 403 || !strings.Contains(body, "audit_logs:read") {
+		t.Errorf("a Member creating a webhook = %d, want 403 naming audit_logs:read\n%.1500s", status, body)
+	}
+	if _, body := e.uiRequest(t, e.member.userID, "GET", "/settings/webhooks", nil); strings.Contains(body, `id="new-webhook"`) {
+		t.Error("a Member is offered New webhook")
 	}
 }
