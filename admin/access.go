@@ -121,6 +121,9 @@ type Caps struct {
 	// SSOWrite: change single sign-on (account_admin on all projects; reading it takes
 	// SecurityPolicyWrite).
 	SSOWrite bool
+	// WebhooksManage: read and manage webhook subscriptions and their deliveries (choosing
+	// event types also takes AuditLogsRead).
+	WebhooksManage bool
 }
 
 // Capabilities returns what p may do.
@@ -141,6 +144,7 @@ func Capabilities(p *latchkey.Principal) Caps {
 		IPRestrictionsWrite: has(latchkey.ResIPRestrictions, latchkey.AccessWrite),
 		AuditLogsRead:       has(latchkey.ResAuditLogs, latchkey.AccessRead),
 		SSOWrite:            canChangeSSO(p) == nil,
+		WebhooksManage:      CanManageWebhooks(p) == nil,
 	}
 }
 

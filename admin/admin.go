@@ -29,8 +29,12 @@ type Service struct {
 	format tokenfmt.Format
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
-	// SecretKey seals SSO client secrets at rest; without it none can be stored.
+	// SecretKey seals SSO client secrets at rest (without it none can be stored) and webhook
+	// signing secrets (without it they are stored as they are).
 	SecretKey []byte
+	// WebhookURLCheck validates a subscription's client_url (set by cmd/latchkey from the webhook
+	// client's rules); nil: https only.
+	WebhookURLCheck func(raw string) error
 }
 
 // New returns a Service that mints tokens in format.

@@ -474,3 +474,74 @@ func formValue(page, name string) string {
 	}
 	return ""
 }
+
+// webhookPath is the path of a subscription ("…/webhooks/subscription/wsu_12/").
+func webhookPath(accountID, id int64) string {
+	return acct(accountID) + "/webhooks/subscription/" + apitype.WebhookID(id) + "/"
+}
+
+// Webhooks lists the account's webhook subscriptions.
+func (c *Client) Webhooks(ctx context.Context, accountID int64, o ListOptions) ([]apitype.WebhookSubscription, int, error) {
+	return list[apitype.WebhookSubscription](ctx, c, acct(accountID)+"/webhooks/subscriptions/", o)
+}
+
+// CreateWebhook subscribes an endpoint; the answer's HMACSecret is shown this once.
+func (c *Client) CreateWebhook(ctx context.Context, accountID int64, req apitype.WebhookRequest) (*apitype.WebhookSubscription, error) {
+	var w apitype.WebhookSubscription
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/webhooks/subscriptions/", req, &w)
+	return &w, err
+}
+
+// Webhook reads a subscription.
+func (c *Client) Webhook(ctx context.Context, accountID, id int64) (*apitype.WebhookSubscription, error) {
+	var w apitype.WebhookSubscription
+	_, err := c.Do(ctx, http.MethodGet, webhookPath(accountID, id), nil, &w)
+	return &w, err
+}
+
+// UpdateWebhook changes the fields req gives; the others keep their value.
+func (c *Client) UpdateWebhook(ctx context.Context, accountID, id int64, req apitype.WebhookRequest) (*apitype.WebhookSubscription, error) {
+	var w apitype.WebhookSubscription
+	_, err := c.Do(ctx, http.MethodPut, webhookPath(accountID, id), req, &w)
+	return &w, err
+}
+
+// DeleteWebhook deletes a subscription.
+func (c *Client) DeleteWebhook(ctx context.Context, accountID, id int64) error {
+	_, err := c.Do(ctx, http.MethodDelete, webhookPath(accountID, id), nil, nil)
+	return err
+}
+
+// TestWebhook sends a test event now and returns how the endpoint answered.
+func (c *Client) TestWebhook(ctx context.Context, accountID, id int64) (*apitype.WebhookTest, error) {
+	var t apitype.WebhookTest
+	_, err := c.Do(ctx, http.MethodPost, webhookPath(accountID, id)+"test/", nil, &t)
+	return &t, err
+}
+
+// RotateWebhookSecret gives a subscription a new secret (in HMACSecret, this once).
+func (c *Client) RotateWebhookSecret(ctx context.Context, accountID, id int64) (*apitype.WebhookSubscription, error) {
+	var w apitype.WebhookSubscription
+	_, err := c.Do(ctx, http.MethodPost, webhookPath(accountID, id)+"rotate-secret/", nil, &w)
+	return &w, err
+}
+
+// WebhookDeliveries pages a subscription's delivery log, newest first; o.State is pending,
+// succeeded or failed ("" for all).
+func (c *Client) WebhookDeliveries(ctx context.Context, accountID, id int64, o ListOptions) ([]apitype.WebhookDelivery, int, error) {
+	return list[apitype.WebhookDelivery](ctx, c, webhookPath(accountID, id)+"deliveries/", o)
+}
+
+// WebhookDelivery reads a delivery with its payload and attempts.
+func (c *Client) WebhookDelivery(ctx context.Context, accountID, deliveryID int64) (*apitype.WebhookDelivery, error) {
+	var d apitype.WebhookDelivery
+	_, err := c.Do(ctx, http.MethodGet, fmt.Sprintf("%s/webhooks/deliveries/%d/", acct(accountID), deliveryID), nil, &d)
+	return &d, err
+}
+
+// Redeliver sends a delivery again, with the same message id.
+func (c *Client) Redeliver(ctx context.Context, accountID, deliveryID int64) (*apitype.WebhookDelivery, error) {
+	var d apitype.WebhookDelivery
+	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/webhooks/deliveries/%d/redeliver/", acct(accountID), deliveryID), nil, &d)
+	return &d, err
+}

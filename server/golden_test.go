@@ -392,6 +392,8 @@ var goldenNormalisers = []struct {
 	// Token uids: in uid, token_uid and jti (introspection) members and in display values.
 	{regexp.MustCompile(`"(uid|token_uid|jti)":"[0-9A-Za-z]{8}"`), `"$1":"<uid>"`},
 	{regexp.MustCompile(`"display":"(lksvc_|lkpat_)[0-9A-Za-z]{8}…"`), `"display":"$1<uid>…"`},
+	// Webhook signing secrets, in create and rotate answers.
+	{regexp.MustCompile(`"hmac_secret":"whsec_[A-Za-z0-9+/=]+"`), `"hmac_secret":"<secret>"`},
 	// Request ids in internal errors.
 	{regexp.MustCompile(`internal error \(request id [^)"]+\)`), `internal error (request id <request-id>)`},
 	// SHA-256 hex: token_hash in leak answers, the audit log's hash chain.

@@ -98,6 +98,17 @@ var apiDocs = []endpointDoc{
 	{"POST", a3 + "/license-maps/{map_id}/", "Change a license map (state 2 deletes it)", "account_admin or security_admin", false, "LicenseMapRequest", "LicenseMap", "Single sign-on"},
 	{"PUT", a3 + "/license-maps/{map_id}/", "Change a license map (as POST)", "account_admin or security_admin", false, "LicenseMapRequest", "LicenseMap", "Single sign-on"},
 	{"DELETE", a3 + "/license-maps/{map_id}/", "Delete a license map (state 2)", "account_admin or security_admin", false, "", "LicenseMap", "Single sign-on"},
+	{"GET", a3 + "/webhooks/subscriptions/", "List webhook subscriptions (ids like wsu_12), with http_status_code and dispatched_at of each one's latest delivery (null before the first)", "webhooks:write", false, "", "WebhookList", "Webhooks"},
+	{"POST", a3 + "/webhooks/subscriptions/", "Subscribe an https endpoint to events {name, description, client_url, event_types (exact types, category.* or *), active (default true), hmac_secret (optional whsec_…; generated when left out)}; hmac_secret is in this answer only. At most 20 active subscriptions per account (409)", "webhooks:write, and audit_logs:read to choose event_types", false, "WebhookRequest", "Webhook", "Webhooks"},
+	{"GET", a3 + "/webhooks/subscription/{webhook_id}/", "Get a webhook subscription (wsu_12 or 12)", "webhooks:write", false, "", "Webhook", "Webhooks"},
+	{"PUT", a3 + "/webhooks/subscription/{webhook_id}/", "Change a webhook subscription: the fields sent replace the current ones (values equal to the current ones change nothing, so the object read may be sent back); active false turns it off and fails its pending deliveries; a new hmac_secret rotates to it", "webhooks:write, and audit_logs:read to choose event_types", false, "WebhookRequest", "Webhook", "Webhooks"},
+	{"POST", a3 + "/webhooks/subscription/{webhook_id}/", "Change a webhook subscription (as PUT)", "webhooks:write, and audit_logs:read to choose event_types", true, "WebhookRequest", "Webhook", "Webhooks"},
+	{"DELETE", a3 + "/webhooks/subscription/{webhook_id}/", "Delete a webhook subscription; its pending deliveries fail", "webhooks:write", false, "", "Webhook", "Webhooks"},
+	{"POST", a3 + "/webhooks/subscription/{webhook_id}/test/", "Send a webhook.test event now, once, and answer verification_status_code (\"0\" without an answer) and verification_error (null on 2xx), with latchkey's delivery_id; 503 when webhook delivery is not running on the server", "webhooks:write", false, "", "WebhookTest", "Webhooks"},
+	{"POST", a3 + "/webhooks/subscription/{webhook_id}/rotate-secret/", "Give the subscription a new signing secret, in this answer only (hmac_secret); the old one keeps signing next to it for 24 hours", "webhooks:write", true, "", "Webhook", "Webhooks"},
+	{"GET", a3 + "/webhooks/subscription/{webhook_id}/deliveries/", "The subscription's delivery log, newest first (limit, offset; state pending, succeeded or failed)", "webhooks:write", true, "", "WebhookDeliveryList", "Webhooks"},
+	{"GET", a3 + "/webhooks/deliveries/{delivery_id}/", "Get a delivery with its payload and attempts (at, status, duration_ms, error, response: the start of the body)", "webhooks:write", true, "", "WebhookDelivery", "Webhooks"},
+	{"POST", a3 + "/webhooks/deliveries/{delivery_id}/redeliver/", "Send a delivery again, now, with the same message id (webhook-id); 409 while the subscription is off", "webhooks:write", true, "", "WebhookDelivery", "Webhooks"},
 	{"POST", "/v1/check", "Is this token allowed this access? {token, resource, access, project_id?, environment_category?, client_ip?} → {allowed, reason, message, principal}; not enveloped", "service_tokens:read (the caller); tokens of other accounts answer not_found", true, "CheckRequest", "", "Verification"},
 	{"GET", "/v1/forward-auth", "For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz (at /v1/forward-auth/<original path>): maps the original method and URI, read only from the headers of the gateway the rules name (gateway: nginx, traefik, caddy, envoy or generic), to a permission with --forward-auth-rules; 200 with X-Latchkey-Account-Id and X-Latchkey-Principal; 400 when the gateway's headers are missing, sent twice or contradictory, or the forwarded client address cannot be read; 401, 403 or 429 (any method; X-Latchkey-Reason says why)", "a loopback gateway, or X-Latchkey-Forward-Secret", true, "", "", "Verification"},
 	{"POST", "/oauth2/introspect", "RFC 7662 token introspection (form-encoded token=…): active, sub, token_type, exp, iat, account_id", "service_tokens:read (the caller)", true, "", "", "Verification"},
@@ -131,13 +142,21 @@ func openAPI(version string) map[string]any {
 		}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(d.Path, -1) {
-			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "integer"}})
+			schema := map[string]any{"type": "integer"}
+			if m[1] == "webhook_id" {
+				schema = map[string]any{"type": "string", "pattern": "^(wsu_)?[0-9]+$", "description": "wsu_12, or the bare number"}
+			}
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": schema})
 		}
 		if strings.HasSuffix(d.Response, "List") {
+			stateDesc := "1 active (default), 2 deleted, or all"
+			if d.Response == "WebhookDeliveryList" {
+				stateDesc = "pending, succeeded or failed (default: every delivery)"
+			}
 			for _, q := range []struct{ name, typ, desc string }{
 				{"limit", "integer", "Page size, 1 to 100 (default 100)"},
 				{"offset", "integer", "Items to skip"},
-				{"state", "string", "1 active (default), 2 deleted, or all"},
+				{"state", "string", stateDesc},
 			} {
 				params = append(params, map[string]any{"name": q.name, "in": "query", "schema": map[string]any{"type": q.typ}, "description": q.desc})
 			}
@@ -181,7 +200,8 @@ func responses(d endpointDoc) map[string]any {
 	ok := "200"
 	if d.Method == "POST" && (strings.HasSuffix(d.Path, "/projects/") || strings.HasSuffix(d.Path, "/service-tokens/") ||
 		strings.HasSuffix(d.Path, "/account-apikeys/") || strings.HasSuffix(d.Path, "/groups/") || strings.HasSuffix(d.Path, "/users/") ||
-		strings.HasSuffix(d.Path, "/rotate/") || strings.HasSuffix(d.Path, "/auth-provider/") || strings.HasSuffix(d.Path, "/license-maps/") || strings.HasSuffix(d.Path, "/account-apikeys/{token_id}/")) {
+		strings.HasSuffix(d.Path, "/rotate/") || strings.HasSuffix(d.Path, "/auth-provider/") || strings.HasSuffix(d.Path, "/license-maps/") || strings.HasSuffix(d.Path, "/account-apikeys/{token_id}/") ||
+		strings.HasSuffix(d.Path, "/webhooks/subscriptions/")) {
 		ok = "201"
 	}
 	rs := map[string]any{}
@@ -304,6 +324,29 @@ func components() map[string]any {
 			"LicenseMapList": list("LicenseMap"),
 			"LicenseMapRequest": obj(map[string]any{"account_id": tInt, "license_type": map[string]any{"type": "string", "enum": []string{"developer", "read_only", "it", "analyst"}},
 				"sso_license_mapping_groups": tStrArr, "state": tState}),
+			"Webhook": obj(map[string]any{"id": map[string]any{"type": "string", "description": "wsu_ and the number"}, "account_id": tInt, "name": tStr,
+				"description": tStr, "client_url": tStr, "event_types": tStrArr, "active": tBool,
+				"job_ids":          map[string]any{"type": "array", "items": tStr, "maxItems": 0, "description": "Always empty: latchkey has no jobs"},
+				"hmac_secret":      map[string]any{"type": "string", "description": "The signing secret (whsec_…); only in the create and rotate-secret answers, never again."},
+				"http_status_code": map[string]any{"type": []string{"string", "null"}, "description": "HTTP status of the latest delivery's latest attempt (\"0\": no answer); null before the first"},
+				"dispatched_at":    tTime,
+				"disabled_reason":  map[string]any{"type": "string", "description": "failing when latchkey turned the subscription off after its endpoint failed for 3 days; \"\" otherwise (extension)"},
+				"failing_since":    tTime, "created_at": tTime, "updated_at": tTime}),
+			"WebhookList": list("Webhook"),
+			"WebhookRequest": obj(map[string]any{"account_id": tInt, "name": tStr, "description": tStr,
+				"client_url":  map[string]any{"type": "string", "description": "https URL events are POSTed to"},
+				"event_types": map[string]any{"type": "array", "items": tStr, "maxItems": 64, "description": "Event types, category.* or *; see the catalogue in docs"},
+				"active":      tBool,
+				"job_ids":     map[string]any{"type": "array", "maxItems": 0, "description": "Must be empty (latchkey has no jobs)"},
+				"hmac_secret": map[string]any{"type": "string", "writeOnly": true, "description": "Optional: whsec_ and 24 to 64 bytes in standard base64; generated when left out"}}),
+			"WebhookTest": obj(map[string]any{"verification_error": tStrNil, "verification_status_code": tStr, "delivery_id": tInt}),
+			"WebhookDelivery": obj(map[string]any{"id": tInt, "account_id": tInt, "webhook_id": tStr, "event_id": map[string]any{"type": "integer", "description": "The audit entry the event came from; 0 for a test"},
+				"event_type": tStr, "message_id": map[string]any{"type": "string", "description": "The webhook-id header, the same on every attempt and redelivery"},
+				"state": map[string]any{"type": "string", "enum": []string{"pending", "succeeded", "failed"}}, "attempt_count": tInt, "next_attempt_at": tTime,
+				"last_status": tInt, "last_error": tStr, "last_response": tStr, "created_at": tTime, "updated_at": tTime, "delivered_at": tTime,
+				"payload":  map[string]any{"type": "object", "description": "The JSON sent (single delivery only)"},
+				"attempts": map[string]any{"type": "array", "items": obj(map[string]any{"at": tTime, "status": tInt, "duration_ms": tInt, "error": tStr, "response": tStr}), "description": "Oldest first (single delivery only)"}}),
+			"WebhookDeliveryList": list("WebhookDelivery"),
 			"CheckRequest": obj(map[string]any{"token": tStr, "resource": tStr, "access": map[string]any{"type": "string", "enum": []string{"read", "write"}},
 				"project_id": tInt, "environment_category": tStr, "client_ip": tStr}, "token", "resource", "access"),
 		},

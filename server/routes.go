@@ -104,6 +104,19 @@ func (s *Server) routes() http.Handler {
 	api("PUT "+v3+"/license-maps/{map_id}/{$}", s.handleAPILicenseMapUpdate)
 	api("DELETE "+v3+"/license-maps/{map_id}/{$}", s.handleAPILicenseMapDelete)
 
+	// Webhooks: dbt's subscription endpoints, and latchkey's secret rotation and delivery log.
+	api("GET "+v3+"/webhooks/subscriptions/{$}", s.handleAPIWebhookList)
+	api("POST "+v3+"/webhooks/subscriptions/{$}", s.handleAPIWebhookCreate)
+	api("GET "+v3+"/webhooks/subscription/{webhook_id}/{$}", s.handleAPIWebhookGet)
+	api("PUT "+v3+"/webhooks/subscription/{webhook_id}/{$}", s.handleAPIWebhookUpdate)
+	api("POST "+v3+"/webhooks/subscription/{webhook_id}/{$}", s.handleAPIWebhookUpdate)
+	api("DELETE "+v3+"/webhooks/subscription/{webhook_id}/{$}", s.handleAPIWebhookDelete)
+	api("POST "+v3+"/webhooks/subscription/{webhook_id}/test/{$}", s.handleAPIWebhookTest)
+	api("POST "+v3+"/webhooks/subscription/{webhook_id}/rotate-secret/{$}", s.handleAPIWebhookRotateSecret)
+	api("GET "+v3+"/webhooks/subscription/{webhook_id}/deliveries/{$}", s.handleAPIWebhookDeliveryList)
+	api("GET "+v3+"/webhooks/deliveries/{delivery_id}/{$}", s.handleAPIWebhookDeliveryGet)
+	api("POST "+v3+"/webhooks/deliveries/{delivery_id}/redeliver/{$}", s.handleAPIWebhookRedeliver)
+
 	// Verification for gateways and resource servers, and leak reports.
 	handle("POST /v1/check", s.adapt(s.handleCheck))
 	// /v1/forward-auth (any method) is dispatched in ServeHTTP, ahead of this mux.
@@ -128,7 +141,6 @@ func (s *Server) routes() http.Handler {
 // (docs/compatibility.md). Each path covers everything below it, for every method.
 var unsupportedAPI = []struct{ path, what string }{
 	{"/api/v2/accounts/{account_id}/license-maps/", "license maps on the v2 API (use /api/v3/accounts/{account_id}/license-maps/)"},
-	{"/api/v3/accounts/{account_id}/webhooks/", "webhooks"},
 	{"/api/v3/accounts/{account_id}/scim-config/", "SCIM configuration and tokens"},
 	{"/api/private/accounts/{account_id}/", "account features and add-ons"},
 	{"/api/v2/constants/", "dbt Cloud constants"},

@@ -69,6 +69,11 @@ type Config struct {
 	PublicURL string
 	// SSOTimeout bounds each exchange with an identity provider (default sso.DefaultTimeout).
 	SSOTimeout time.Duration
+	// Webhooks sends webhook test events (the delivery dispatcher); nil: tests answer 503.
+	Webhooks WebhookSender
+	// WebhookURLCheck validates a webhook subscription's client_url (the webhook client's rules);
+	// nil: https only.
+	WebhookURLCheck func(raw string) error
 }
 
 // Defaults of Config.
@@ -129,6 +134,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, store: cfg.Store, admin: admin.New(cfg.Store, cfg.Format), verify: cfg.Verifier,
 		log: cfg.Logger, format: cfg.Format, reqPfx: hex.EncodeToString(pfx[:]), forms: newFormOnce()}
 	s.admin.SecretKey = cfg.SecretKey
+	s.admin.WebhookURLCheck = cfg.WebhookURLCheck
 	s.ssoClient = sso.New(cfg.SSOTimeout)
 	var err error
 	if s.ssoSealer, err = newSSOSealer(cfg.SecretKey); err != nil {

@@ -42,6 +42,9 @@ var fieldWords = map[string]string{
 	"groups_claim":                    "the groups claim",
 	"sso_license_mapping_groups":      "the SSO group names",
 	"allow_password_backdoor":         "password sign-in",
+	"client_url":                      "the endpoint URL",
+	"event_types":                     "the events",
+	"hmac_secret":                     "the signing secret",
 }
 
 // fieldName matches a word made of lower-case letters joined by underscores.

@@ -96,6 +96,12 @@ func TestUIAccessibility(t *testing.T) {
 		LicenseType: "read_only"}); err != nil {
 		t.Fatal(err)
 	}
+	hook, err := ts.Admin.CreateWebhook(ctx, ts.AccountID, apitype.WebhookRequest{Name: ptrTo("Security feed"),
+		ClientURL: ptrTo("https://siem.example.com/hooks/latchkey"), EventTypes: &[]string{"service_token.*", "leak.reported"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookPath := "/settings/webhooks/" + strings.TrimPrefix(hook.ID, "wsu_")
 	fc := newFormClient(t, ts.URL, ts.AdminEmail, ts.AdminPass)
 	// A member whose password an admin reset: they may only choose a new one.
 	temp := ts.passwordlessUser(t, "reset@example.com", "developer", nil)
@@ -244,6 +250,26 @@ func TestUIAccessibility(t *testing.T) {
 				chromedp.SendKeys(chromedp.ID("sso-client-id"), "latchkey"))
 			return submit(b, "#sso-save")
 		}, status: http.StatusBadRequest},
+		{name: "webhooks", as: "admin", path: "/settings/webhooks", status: http.StatusOK},
+		{name: "new webhook", as: "admin", path: "/settings/webhooks/new", status: http.StatusOK},
+		{name: "new webhook, errors", as: "admin", reach: func(b *browser) *network.Response {
+			b.open(ts.URL + "/settings/webhooks/new")
+			b.do("fill a plain-http URL", chromedp.SendKeys(chromedp.ID("webhook-name"), "a11y-hook"),
+				chromedp.SendKeys(chromedp.ID("webhook-url"), "http://hooks.example.com/"),
+				chromedp.Click(chromedp.ID("event-all")))
+			return submit(b, "#webhook-save")
+		}, status: http.StatusBadRequest},
+		{name: "webhook secret reveal", as: "admin", reach: func(b *browser) *network.Response {
+			b.open(ts.URL + "/settings/webhooks/new")
+			b.do("fill the form", chromedp.SendKeys(chromedp.ID("webhook-name"), "a11y-reveal"),
+				chromedp.SendKeys(chromedp.ID("webhook-url"), "https://hooks.example.com/"),
+				chromedp.Click(chromedp.ID("event-leak-all")))
+			return submit(b, "#webhook-save")
+		}, status: http.StatusOK},
+		{name: "webhook detail", as: "admin", path: hookPath, status: http.StatusOK},
+		{name: "webhook edit", as: "admin", path: hookPath + "/edit", status: http.StatusOK},
+		{name: "webhook rotate", as: "admin", path: hookPath + "/rotate", status: http.StatusOK},
+		{name: "webhook delete", as: "admin", path: hookPath + "/delete", status: http.StatusOK},
 		{name: "audit log", as: "admin", path: "/settings/audit-log", status: http.StatusOK},
 		{name: "audit log, no matches", as: "admin", path: "/settings/audit-log?event_type=nothing.matches", status: http.StatusOK},
 		{name: "not found", as: "admin", path: "/settings/service-tokens/999999999", status: http.StatusNotFound},

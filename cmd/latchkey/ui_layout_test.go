@@ -31,7 +31,14 @@ func TestUILayoutHolds(t *testing.T) {
 		fmt.Sprintf("/settings/service-tokens/%d/rotate", data.Tokens[0]), fmt.Sprintf("/settings/service-tokens/%d/delete", data.Tokens[0]),
 		fmt.Sprintf("/settings/groups/%d", data.Group), fmt.Sprintf("/settings/groups/%d/delete", data.Group),
 		fmt.Sprintf("/settings/service-tokens/%d/edit", data.Tokens[0]), "/settings/service-tokens?view=revoked&how=revoked&q=ci-deploy",
-		fmt.Sprintf("/settings/users/%d/temporary-password", data.LongMember), "/profile?view=revoked", "/profile/password"}
+		fmt.Sprintf("/settings/users/%d/temporary-password", data.LongMember), "/profile?view=revoked", "/profile/password",
+		"/settings/webhooks", "/settings/webhooks/new", "/settings/webhooks/1", "/settings/webhooks/1/edit"}
+	// A webhook with a long name and endpoint, for the webhook pages.
+	if _, err := ts.Admin.CreateWebhook(context.Background(), ts.AccountID, apitype.WebhookRequest{
+		Name: ptrTo(strings.Repeat("security-events-", 15)), ClientURL: ptrTo("https://siem.example.com/" + strings.Repeat("very/long/path/", 12)),
+		EventTypes: &[]string{"service_token.*", "account_scoped_pat.*", "leak.reported", "user.signed_in", "user.sign_in_failed"}}); err != nil {
+		t.Fatal(err)
+	}
 	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
 	for _, size := range [][2]int64{{1280, 800}, {1024, 768}, {390, 844}} {
 		b.do(fmt.Sprintf("resize to %dx%d", size[0], size[1]), chromedp.EmulateViewport(size[0], size[1]))
