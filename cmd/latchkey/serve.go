@@ -108,7 +108,7 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.DurationVar(&o.pgLockTimeout, "pg-lock-timeout", postgres.DefaultLockTimeout, "PostgreSQL only: the longest a statement waits for a lock another session holds (lock_timeout; the URL's wins)")
 	fl.DurationVar(&o.pgIdleInTxTimeout, "pg-idle-in-transaction-timeout", postgres.DefaultIdleInTxTimeout, "PostgreSQL only: a session idle inside a transaction this long (a frozen or cut-off node) is ended, freeing its locks (idle_in_transaction_session_timeout; the URL's wins)")
 	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off (then set GOMEMLIMIT)")
-	fl.StringVar(&o.secretKey, "secret-key", "", "deployment secret (at least 32 characters, the same on every node; prefer LATCHKEY_SECRET_KEY to the command line) that seals SSO client secrets in the database and SSO sign-in cookies; without it no SSO client secret can be stored")
+	fl.StringVar(&o.secretKey, "secret-key", "", "deployment secret (at least 32 characters, the same on every node; prefer LATCHKEY_SECRET_KEY to the command line) that seals SSO client secrets and webhook signing secrets in the database and SSO sign-in cookies; without it no SSO client secret can be stored and webhook secrets are stored unsealed")
 	fl.StringVar(&o.publicURL, "public-url", "", "latchkey's external URL, e.g. https://latchkey.example.com, for SSO sign-in and callback URLs (default: from each request's Host, and X-Forwarded-Proto from --trusted-proxies)")
 	fl.DurationVar(&o.ssoTimeout, "sso-timeout", sso.DefaultTimeout, "how long a sign-in waits for an identity provider (discovery, token, keys, userinfo) before saying it is unavailable")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
@@ -257,7 +257,13 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 			return fmt.Errorf("--public-url must be an absolute http(s) URL such as https://latchkey.example.com")
 		}
 	}
+	// Webhooks: the dispatcher opens signing secrets as the admin layer sealed them.
 	hookClient := webhook.NewClient(webhook.Options{AllowHTTPLoopback: o.webhooks.allowHTTPLoopback, AllowPrivate: o.webhooks.allowPrivate})
+	sealer := admin.New(store, format)
+	sealer.SecretKey = []byte(o.secretKey)
+	hooks := webhook.NewDispatcher(webhook.DispatcherConfig{Store: store, Client: hookClient, Open: sealer.OpenWebhookSecret,
+		Format: format, Logger: log, Workers: o.webhooks.workers})
+	cfg.Webhooks, cfg.WebhookURLCheck = hooks, hookClient.CheckURL
 	if err := o.governance.apply(&cfg); err != nil {
 		ln.Close()
 		return err
@@ -273,8 +279,7 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 		ln.Close()
 		return err
 	}
-	hooks := webhook.NewDispatcher(webhook.DispatcherConfig{Store: store, Client: hookClient, Format: format, Logger: log,
-		Workers: o.webhooks.workers, Registerer: srv.Registerer()})
+	srv.Registerer().MustRegister(hooks.Collectors()...)
 	// Envoy's ext_authz over gRPC answers with the same rules and verifier.
 	var gs *grpc.Server
 	var gln net.Listener
