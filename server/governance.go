@@ -118,8 +118,8 @@ func (s *Server) gov() *governor { return s.governor }
 const FlushTimeout = 15 * time.Second
 
 // Run does the server's background work until ctx is done: it writes buffered last-used times
-// and failure summaries, audits expired tokens, sweeps the rate limiters and handles reuse of
-// rotated-out tokens. Then it writes what is still buffered (within FlushTimeout) and returns.
+// and failure summaries, audits expired, expiring and unused tokens, sends email notices (with
+// Config.Email.Sender), sweeps the rate limiters and handles reuse of rotated-out tokens. Then it writes what is still buffered (within FlushTimeout) and returns.
 // Start it once, beside serving; stop serving requests before cancelling ctx, so that nothing
 // is buffered after the final flush. Errors of a round are logged; the next round retries.
 func (s *Server) Run(ctx context.Context) error {
@@ -153,6 +153,9 @@ func (s *Server) Run(ctx context.Context) error {
 	every(g.FailureSummaryInterval, func(ctx context.Context) { _ = s.flushSummaries(ctx) })
 	every(g.ExpirySweepInterval, func(ctx context.Context) { _ = s.sweepExpired(ctx) })
 	every(g.NoticeSweepInterval, func(ctx context.Context) { _ = s.sweepNotices(ctx) })
+	if s.cfg.Email.Sender != nil {
+		every(s.cfg.Email.Interval, func(ctx context.Context) { _ = s.runEmail(ctx) })
+	}
 	every(time.Minute, func(context.Context) {
 		now := time.Now()
 		gv.tokenLimits.sweep(now)

@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,6 +134,11 @@ func (s *Store) ClaimEmailNotices(ctx context.Context, node string, limit int, l
 	if err != nil {
 		return nil, s.wrap(err, "claim email notices")
 	}
+	// RETURNING keeps no order.
+	slices.SortFunc(out, func(a, b *latchkey.EmailNotice) int {
+		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.AccountID, b.AccountID), cmp.Compare(a.Kind, b.Kind),
+			a.SendAfter.Compare(b.SendAfter), cmp.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 
