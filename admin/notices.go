@@ -24,6 +24,22 @@ func (s *Service) QueueEmailNotices(ctx context.Context, limit int, notices func
 	})
 }
 
+// SetEmailNotices turns the signed-in user's email notices on or off: digests of their
+// expiring tokens and security alerts alike. It is their own choice, so it needs no permission
+// beyond being that person.
+func (s *Service) SetEmailNotices(ctx context.Context, p *latchkey.Principal, on bool) (*latchkey.User, error) {
+	if p.Kind != latchkey.PrincipalUser {
+		return nil, latchkey.Errorf(latchkey.EForbidden, "Only a person can choose which emails they get.")
+	}
+	var out *latchkey.User
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = s.store.UpdateUser(ctx, p.UserID, latchkey.UserUpdate{EmailNotices: &on})
+		return err
+	})
+	return out, err
+}
+
 // ClaimEmailNotices takes due notices for node until leaseUntil (no audit entry: sending is
 // not a change of anything a person owns).
 func (s *Service) ClaimEmailNotices(ctx context.Context, node string, limit int, leaseUntil time.Time) ([]*latchkey.EmailNotice, error) {

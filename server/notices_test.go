@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +189,27 @@ func TestEmailGivesUpAfterThreeDays(t *testing.T) {
 	failed, _ := e.store.FindEmailNotices(context.Background(), latchkey.EmailNoticeFilter{State: latchkey.NoticeFailed})
 	if len(failed) != 1 || failed[0].Attempts < 5 || !strings.Contains(failed[0].LastError, "try again later") {
 		t.Errorf("notice after three days of failures = %+v, want failed after several attempts", failed)
+	}
+}
+
+func TestUIEmailNoticesOptOut(t *testing.T) {
+	e := newRegEnv(t)
+	status, _ := e.uiPost(t, e.member.userID, "/profile/email", url.Values{})
+	if status != http.StatusSeeOther {
+		t.Fatalf("POST /profile/email (unticked) = %d, want 303", status)
+	}
+	if u, _ := e.store.FindUserByID(context.Background(), e.member.userID); u.EmailNotices {
+		t.Errorf("EmailNotices after unticking = true, want false")
+	}
+	_, page := e.uiRequest(t, e.member.userID, http.MethodGet, "/profile", nil)
+	if !strings.Contains(page, `id="email-notices" name="email_notices" aria-describedby="email-notices-help">`) {
+		t.Errorf("profile page does not show the box unticked")
+	}
+	if !strings.Contains(page, "including security alerts") {
+		t.Errorf("profile page does not say that opting out covers security alerts")
+	}
+	e.uiPost(t, e.member.userID, "/profile/email", url.Values{"email_notices": {"on"}})
+	if u, _ := e.store.FindUserByID(context.Background(), e.member.userID); !u.EmailNotices {
+		t.Errorf("EmailNotices after ticking = false, want true")
 	}
 }
