@@ -1,6 +1,9 @@
 package latchkey
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // State is the lifecycle state of an object, compatible with dbt Cloud's state field.
 type State int
@@ -51,11 +54,54 @@ type AccountSettings struct {
 	DefaultRotationGrace time.Duration
 	// IPRestrictionsEnabled turns enforcement of the account's IP rules on.
 	IPRestrictionsEnabled bool
+	// ExpiryNoticeDays are the days before its expiry at which a live token is audited as
+	// service_token.expiring (account_scoped_pat.expiring), largest first; empty means
+	// DefaultExpiryNoticeDays. See NoticeDays.
+	ExpiryNoticeDays []int
+	// UnusedTokenDays is how long an active service token may go unused before it is audited
+	// as service_token.unused; 0 turns the notice off.
+	UnusedTokenDays int
 }
+
+// Defaults and bounds of the token notices.
+var DefaultExpiryNoticeDays = []int{30, 7, 1}
+
+const (
+	DefaultUnusedTokenDays = 90
+	MaxExpiryNotices       = 5
+	MaxExpiryNoticeDays    = 365
+	MaxUnusedTokenDays     = 3650
+)
 
 // DefaultAccountSettings returns the settings of a new account.
 func DefaultAccountSettings() AccountSettings {
-	return AccountSettings{ReuseRevokesFamily: true, LeakAction: "revoke", DefaultRotationGrace: time.Hour}
+	return AccountSettings{ReuseRevokesFamily: true, LeakAction: "revoke", DefaultRotationGrace: time.Hour,
+		ExpiryNoticeDays: slices.Clone(DefaultExpiryNoticeDays), UnusedTokenDays: DefaultUnusedTokenDays}
+}
+
+// NoticeDays returns the expiry notice thresholds, largest first.
+func (s AccountSettings) NoticeDays() []int {
+	if len(s.ExpiryNoticeDays) == 0 {
+		return slices.Clone(DefaultExpiryNoticeDays)
+	}
+	d := slices.Clone(s.ExpiryNoticeDays)
+	slices.Sort(d)
+	slices.Reverse(d)
+	return slices.Compact(d)
+}
+
+// CleanNoticeDays validates expiry notice thresholds (1 to MaxExpiryNotices values, each from
+// 1 to MaxExpiryNoticeDays days) and returns them distinct, largest first.
+func CleanNoticeDays(days []int) ([]int, error) {
+	if len(days) < 1 || len(days) > MaxExpiryNotices {
+		return nil, FieldError("expiry_notice_days", "expiry_notice_days must hold 1 to %d numbers of days", MaxExpiryNotices)
+	}
+	for _, d := range days {
+		if d < 1 || d > MaxExpiryNoticeDays {
+			return nil, FieldError("expiry_notice_days", "each of expiry_notice_days must be from 1 to %d", MaxExpiryNoticeDays)
+		}
+	}
+	return AccountSettings{ExpiryNoticeDays: days}.NoticeDays(), nil
 }
 
 // AccountFilter selects accounts. Nil fields do not filter.

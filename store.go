@@ -151,6 +151,20 @@ type Store interface {
 	// PruneWebhookDeliveries deletes ended deliveries last changed before before.
 	PruneWebhookDeliveries(ctx context.Context, before time.Time) (int64, error)
 
+	// CreateEmailNotices queues email notices, due at SendAfter (now when zero). A notice of an
+	// event the user already has one for is left out.
+	CreateEmailNotices(ctx context.Context, ns []*EmailNotice) error
+	// FindEmailNotices lists notices, newest SendAfter first.
+	FindEmailNotices(ctx context.Context, f EmailNoticeFilter) ([]*EmailNotice, error)
+	// ClaimEmailNotices takes up to limit due pending notices for node until leaseUntil, a
+	// recipient's notices together, like ClaimWebhookDeliveries.
+	ClaimEmailNotices(ctx context.Context, node string, limit int, leaseUntil time.Time) ([]*EmailNotice, error)
+	// MarkEmailNoticesSent ends node's notices ids as sent.
+	MarkEmailNoticesSent(ctx context.Context, node string, ids []int64) error
+	// RetryEmailNotices records a failed attempt at node's notices ids: they are due again at
+	// next, or, when next is nil, end as failed. lastErr must hold no secret.
+	RetryEmailNotices(ctx context.Context, node string, ids []int64, next *time.Time, lastErr string) error
+
 	// AppendAudit records an event that is not part of another mutation (a failed sign-in, a
 	// detected reuse).
 	AppendAudit(ctx context.Context, e *AuditEntry) error

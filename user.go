@@ -16,6 +16,9 @@ type User struct {
 	// MustChangePassword is set when an admin gave the user a temporary password: the web UI
 	// lets them do nothing but choose their own until they do.
 	MustChangePassword bool
+	// EmailNotices is the user's choice to get email about expiring tokens and security alerts;
+	// every new user starts with it on.
+	EmailNotices bool
 }
 
 // FullName returns "First Last", or the email when both are empty.
@@ -52,6 +55,8 @@ type UserUpdate struct {
 	IsActive     *bool
 	// MustChangePassword sets or clears the user's obligation to choose a new password.
 	MustChangePassword *bool
+	// EmailNotices turns the user's email notices on or off.
+	EmailNotices *bool
 }
 
 // License is a user's license in one account.

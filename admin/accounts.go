@@ -59,6 +59,11 @@ type SettingsUpdate struct {
 	MaxTokenLifetime *time.Duration
 	// DefaultRotationGrace is the grace period of a rotation that does not name one.
 	DefaultRotationGrace *time.Duration
+	// ExpiryNoticeDays are the thresholds of the expiring-token notices (see
+	// latchkey.CleanNoticeDays).
+	ExpiryNoticeDays *[]int
+	// UnusedTokenDays is the idle time of the unused-token notice (0: off).
+	UnusedTokenDays *int
 }
 
 // UpdateSettings changes the token security policy. It needs account_admin or security_admin:
@@ -78,6 +83,16 @@ func (s *Service) UpdateSettings(ctx context.Context, p *latchkey.Principal, u S
 		return nil, latchkey.FieldError("default_rotation_grace_seconds", "default_rotation_grace_seconds must be an integer from 0 (revoke at once) to %d (7 days)",
 			int64(MaxGracePeriod/time.Second))
 	}
+	var days []int
+	if u.ExpiryNoticeDays != nil {
+		var err error
+		if days, err = latchkey.CleanNoticeDays(*u.ExpiryNoticeDays); err != nil {
+			return nil, err
+		}
+	}
+	if u.UnusedTokenDays != nil && (*u.UnusedTokenDays < 0 || *u.UnusedTokenDays > latchkey.MaxUnusedTokenDays) {
+		return nil, latchkey.FieldError("unused_token_days", "unused_token_days must be from 0 (off) to %d", latchkey.MaxUnusedTokenDays)
+	}
 	var out *latchkey.Account
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		a, err := s.account(ctx, p)
@@ -85,6 +100,12 @@ func (s *Service) UpdateSettings(ctx context.Context, p *latchkey.Principal, u S
 			return err
 		}
 		set := a.Settings
+		if days != nil {
+			set.ExpiryNoticeDays = days
+		}
+		if u.UnusedTokenDays != nil {
+			set.UnusedTokenDays = *u.UnusedTokenDays
+		}
 		if u.ReuseRevokesFamily != nil {
 			set.ReuseRevokesFamily = *u.ReuseRevokesFamily
 		}

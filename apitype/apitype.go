@@ -48,6 +48,11 @@ type Account struct {
 	// does not say.
 	DefaultRotationGraceSeconds int64 `json:"default_rotation_grace_seconds"`
 	IPRestrictionsEnabled       bool  `json:"ip_restrictions_enabled"`
+	// ExpiryNoticeDays are the days before expiry at which tokens are announced as expiring.
+	ExpiryNoticeDays []int `json:"expiry_notice_days"`
+	// UnusedTokenDays is how long a service token may go unused before it is announced as
+	// unused (0: never).
+	UnusedTokenDays int `json:"unused_token_days"`
 }
 
 // Whoami describes the calling principal.

@@ -28,7 +28,8 @@ func AccountOf(a *latchkey.Account) Account {
 		ReuseRevokesFamily: a.Settings.ReuseRevokesFamily, LeakAction: a.Settings.LeakAction,
 		MaxTokenLifetimeSeconds:     int64(a.Settings.MaxTokenLifetime / time.Second),
 		DefaultRotationGraceSeconds: int64(a.Settings.DefaultRotationGrace / time.Second),
-		IPRestrictionsEnabled:       a.Settings.IPRestrictionsEnabled}
+		IPRestrictionsEnabled:       a.Settings.IPRestrictionsEnabled,
+		ExpiryNoticeDays:            a.Settings.NoticeDays(), UnusedTokenDays: a.Settings.UnusedTokenDays}
 }
 
 // ProjectOf renders a project.

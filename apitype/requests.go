@@ -108,6 +108,8 @@ type SettingsRequest struct {
 	LeakAction                  *string         `json:"leak_action"`
 	MaxTokenLifetimeSeconds     json.RawMessage `json:"max_token_lifetime_seconds"`
 	DefaultRotationGraceSeconds json.RawMessage `json:"default_rotation_grace_seconds"`
+	ExpiryNoticeDays            *[]int          `json:"expiry_notice_days"`
+	UnusedTokenDays             *int            `json:"unused_token_days"`
 }
 
 // IPRuleRequest creates or changes an IP restriction rule. cidrs holds dbt's objects

@@ -26,7 +26,8 @@ func secondsParam(field string, raw json.RawMessage, max time.Duration, what str
 
 // handleAPIAccountSettingsUpdate changes the account's token security policy:
 // reuse_revokes_family, leak_action ("revoke" or "flag"), max_token_lifetime_seconds (0 for no
-// cap) and default_rotation_grace_seconds. Fields left out keep their value. It needs
+// cap), default_rotation_grace_seconds, expiry_notice_days and unused_token_days. Fields left out
+// keep their value. It needs
 // account_admin or security_admin. IP enforcement has its own endpoint (ip-restrictions-set),
 // which guards against locking the caller out.
 func (s *Server) handleAPIAccountSettingsUpdate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
@@ -37,7 +38,8 @@ func (s *Server) handleAPIAccountSettingsUpdate(w http.ResponseWriter, r *http.R
 	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
 		return err
 	}
-	u := admin.SettingsUpdate{ReuseRevokesFamily: req.ReuseRevokesFamily, LeakAction: req.LeakAction}
+	u := admin.SettingsUpdate{ReuseRevokesFamily: req.ReuseRevokesFamily, LeakAction: req.LeakAction,
+		ExpiryNoticeDays: req.ExpiryNoticeDays, UnusedTokenDays: req.UnusedTokenDays}
 	var err error
 	if u.MaxTokenLifetime, err = secondsParam("max_token_lifetime_seconds", req.MaxTokenLifetimeSeconds, admin.MaxTokenLifetimeCap, "no limit"); err != nil {
 		return err

@@ -197,6 +197,7 @@ func startGoldenServer(tb testing.TB, store latchkey.Store, fx *goldenFixture) *
 			FailureSummaryInterval: time.Hour,
 			LastUsedFlushInterval:  time.Hour,
 			ExpirySweepInterval:    time.Hour,
+			NoticeSweepInterval:    time.Hour,
 		},
 	})
 	if err != nil {

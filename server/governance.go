@@ -40,6 +40,10 @@ type Governance struct {
 	ExpirySweepInterval time.Duration
 	// ExpiringWithin is the horizon of the latchkey_tokens_expiring gauge (default 7 days).
 	ExpiringWithin time.Duration
+	// NoticeSweepInterval is how often tokens are looked for that are about to expire or go
+	// unused, to audit them as service_token.expiring and service_token.unused (default 5
+	// minutes).
+	NoticeSweepInterval time.Duration
 }
 
 func (g *Governance) defaults() {
@@ -67,6 +71,9 @@ func (g *Governance) defaults() {
 	if g.ExpirySweepInterval <= 0 {
 		g.ExpirySweepInterval = time.Minute
 	}
+	if g.NoticeSweepInterval <= 0 {
+		g.NoticeSweepInterval = 5 * time.Minute
+	}
 	if g.ExpiringWithin <= 0 {
 		g.ExpiringWithin = 7 * 24 * time.Hour
 	}
@@ -81,6 +88,7 @@ type governor struct {
 	reuse        *reuseQueue
 	summary      *failureSummary
 	expiry       *expirySweep
+	notices      *noticeSweep
 	metrics      *govMetrics
 }
 
@@ -96,6 +104,7 @@ func (s *Server) initGovernance() error {
 		reuse:        newReuseQueue(),
 		summary:      newFailureSummary(),
 		expiry:       &expirySweep{audited: map[int64]bool{}},
+		notices:      newNoticeSweep(),
 	}
 	s.governor = gv
 	gv.metrics = newGovMetrics(s)
@@ -109,8 +118,8 @@ func (s *Server) gov() *governor { return s.governor }
 const FlushTimeout = 15 * time.Second
 
 // Run does the server's background work until ctx is done: it writes buffered last-used times
-// and failure summaries, audits expired tokens, sweeps the rate limiters and handles reuse of
-// rotated-out tokens. Then it writes what is still buffered (within FlushTimeout) and returns.
+// and failure summaries, audits expired, expiring and unused tokens, sends email notices (with
+// Config.Email.Sender), sweeps the rate limiters and handles reuse of rotated-out tokens. Then it writes what is still buffered (within FlushTimeout) and returns.
 // Start it once, beside serving; stop serving requests before cancelling ctx, so that nothing
 // is buffered after the final flush. Errors of a round are logged; the next round retries.
 func (s *Server) Run(ctx context.Context) error {
@@ -143,6 +152,10 @@ func (s *Server) Run(ctx context.Context) error {
 	every(g.LastUsedFlushInterval, func(ctx context.Context) { _ = s.flushUses(ctx) })
 	every(g.FailureSummaryInterval, func(ctx context.Context) { _ = s.flushSummaries(ctx) })
 	every(g.ExpirySweepInterval, func(ctx context.Context) { _ = s.sweepExpired(ctx) })
+	every(g.NoticeSweepInterval, func(ctx context.Context) { _ = s.sweepNotices(ctx) })
+	if s.cfg.Email.Sender != nil {
+		every(s.cfg.Email.Interval, func(ctx context.Context) { _ = s.runEmail(ctx) })
+	}
 	every(time.Minute, func(context.Context) {
 		now := time.Now()
 		gv.tokenLimits.sweep(now)

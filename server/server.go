@@ -74,6 +74,8 @@ type Config struct {
 	// WebhookURLCheck validates a webhook subscription's client_url (the webhook client's rules);
 	// nil: https only.
 	WebhookURLCheck func(raw string) error
+	// Email sends notices of expiring tokens and security events (none without a Sender).
+	Email EmailConfig
 }
 
 // Defaults of Config.
@@ -107,6 +109,8 @@ type Server struct {
 	// ssoClient talks to identity providers; ssoSealer seals SSO attempt cookies.
 	ssoClient *sso.Client
 	ssoSealer cipher.AEAD
+	// node names this process in email notice leases.
+	node string
 }
 
 // New returns a Server.
@@ -129,10 +133,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StaleIfError == 0 {
 		cfg.StaleIfError = DefaultStaleIfError
 	}
+	cfg.Email.defaults()
 	var pfx [3]byte
 	_, _ = rand.Read(pfx[:])
 	s := &Server{cfg: cfg, store: cfg.Store, admin: admin.New(cfg.Store, cfg.Format), verify: cfg.Verifier,
-		log: cfg.Logger, format: cfg.Format, reqPfx: hex.EncodeToString(pfx[:]), forms: newFormOnce()}
+		log: cfg.Logger, format: cfg.Format, reqPfx: hex.EncodeToString(pfx[:]), forms: newFormOnce(), node: newNode()}
 	s.admin.SecretKey = cfg.SecretKey
 	s.admin.WebhookURLCheck = cfg.WebhookURLCheck
 	s.ssoClient = sso.New(cfg.SSOTimeout)

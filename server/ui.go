@@ -661,6 +661,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	// Profile and personal access tokens.
 	mux.Handle("GET /profile", s.ui(s.handleUIProfile))
 	mux.Handle("POST /profile/tokens", s.ui(s.handleUIPATCreate))
+	mux.Handle("POST /profile/email", s.ui(s.handleUIEmailNotices))
 	mux.Handle("GET "+passwordRequiredPath, s.ui(s.handleUIPasswordRequired))
 	mux.Handle("POST "+passwordRequiredPath, s.ui(s.handleUIPasswordChange))
 	mux.Handle("GET /profile/tokens/{token_id}", s.ui(s.handleUIPATDetail))

@@ -74,6 +74,20 @@ func (s *Server) handleUIProfile(w http.ResponseWriter, r *http.Request, us *uiS
 	return nil
 }
 
+// handleUIEmailNotices saves the profile's email choice: the checkbox is sent only when ticked.
+func (s *Server) handleUIEmailNotices(w http.ResponseWriter, r *http.Request, us *uiSession) error {
+	on := r.PostForm.Get("email_notices") == "on"
+	if _, err := s.admin.SetEmailNotices(r.Context(), us.p, on); err != nil {
+		return err
+	}
+	msg := "You will no longer get email about expiring tokens or security alerts."
+	if on {
+		msg = "You will get email about expiring tokens and security alerts."
+	}
+	s.redirectFlash(w, r, "/profile#email", msg)
+	return nil
+}
+
 func (s *Server) handleUIPATCreate(w http.ResponseWriter, r *http.Request, us *uiSession) error {
 	ctx := r.Context()
 	d, err := s.profileData(ctx, r, us)

@@ -60,6 +60,9 @@ func Run(t *testing.T, open Opener) {
 		{"ConsumeEvents", testConsumeEvents},
 		{"WebhookDeliveries", testWebhookDeliveries},
 		{"WebhookLeaseExpiry", testWebhookLeaseExpiry},
+		{"NoticeSettings", testNoticeSettings},
+		{"EmailNotices", testEmailNotices},
+		{"EmailNoticesInConsumer", testEmailNoticesInConsumer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

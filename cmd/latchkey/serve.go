@@ -23,6 +23,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/admin"
+	"github.com/latchkey/latchkey/email"
 	"github.com/latchkey/latchkey/postgres"
 	"github.com/latchkey/latchkey/server"
 	"github.com/latchkey/latchkey/sqlite"
@@ -50,7 +51,7 @@ type serveOptions struct {
 	pgIdleInTxTimeout             time.Duration
 	gcPercent                     int
 	governance                    governanceOptions
-	secretKey, publicURL          string
+	secretKey, publicURL, smtpURL string
 	ssoTimeout                    time.Duration
 	webhooks                      webhookOptions
 }
@@ -110,6 +111,7 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off (then set GOMEMLIMIT)")
 	fl.StringVar(&o.secretKey, "secret-key", "", "deployment secret (at least 32 characters, the same on every node; prefer LATCHKEY_SECRET_KEY to the command line) that seals SSO client secrets and webhook signing secrets in the database and SSO sign-in cookies; without it no SSO client secret can be stored and webhook secrets are stored unsealed")
 	fl.StringVar(&o.publicURL, "public-url", "", "latchkey's external URL, e.g. https://latchkey.example.com, for SSO sign-in and callback URLs (default: from each request's Host, and X-Forwarded-Proto from --trusted-proxies)")
+	fl.StringVar(&o.smtpURL, "smtp-url", "", "SMTP server for email notices of expiring tokens and security alerts: smtp://user:pass@host:587?from=latchkey@example.com (STARTTLS, required unless the host is loopback), smtps://… (TLS) or smtp+insecure://127.0.0.1:25?from=… (loopback only); prefer LATCHKEY_SMTP_URL to the command line; no email without it")
 	fl.DurationVar(&o.ssoTimeout, "sso-timeout", sso.DefaultTimeout, "how long a sign-in waits for an identity provider (discovery, token, keys, userinfo) before saying it is unavailable")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
 	o.governance.flags(fl)
@@ -264,6 +266,13 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	hooks := webhook.NewDispatcher(webhook.DispatcherConfig{Store: store, Client: hookClient, Open: sealer.OpenWebhookSecret,
 		Format: format, Logger: log, Workers: o.webhooks.workers})
 	cfg.Webhooks, cfg.WebhookURLCheck = hooks, hookClient.CheckURL
+	if o.smtpURL != "" {
+		// email.New's errors never hold the password.
+		if cfg.Email.Sender, err = email.New(o.smtpURL, email.Options{}); err != nil {
+			ln.Close()
+			return fmt.Errorf("--smtp-url: %w", err)
+		}
+	}
 	if err := o.governance.apply(&cfg); err != nil {
 		ln.Close()
 		return err
@@ -306,6 +315,9 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	fmt.Fprintf(e.stdout, "latchkey %s serving on %s (ready in %s); sign in at %s/login\n", buildVersion(), base,
 		time.Since(start).Round(time.Millisecond), base)
 	log.Info("serving", "addr", ln.Addr().String(), "db", redactDSN(o.db))
+	if cfg.Email.Sender != nil {
+		log.Info("sending email notices", "smtp", cfg.Email.Sender.String())
+	}
 	if gs != nil {
 		log.Info("serving ext_authz over gRPC", "addr", gln.Addr().String())
 	}

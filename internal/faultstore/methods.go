@@ -602,3 +602,43 @@ func (s *Store) PruneWebhookDeliveries(ctx context.Context, before time.Time) (i
 	}
 	return s.inner.PruneWebhookDeliveries(ctx, before)
 }
+
+// CreateEmailNotices calls the wrapped store's CreateEmailNotices unless a fault is injected (a write).
+func (s *Store) CreateEmailNotices(ctx context.Context, ns []*latchkey.EmailNotice) error {
+	if err := s.write(ctx, "CreateEmailNotices"); err != nil {
+		return err
+	}
+	return s.inner.CreateEmailNotices(ctx, ns)
+}
+
+// FindEmailNotices calls the wrapped store's FindEmailNotices unless a fault is injected (a read).
+func (s *Store) FindEmailNotices(ctx context.Context, f latchkey.EmailNoticeFilter) ([]*latchkey.EmailNotice, error) {
+	if err := s.read(ctx, "FindEmailNotices"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindEmailNotices(ctx, f)
+}
+
+// ClaimEmailNotices calls the wrapped store's ClaimEmailNotices unless a fault is injected (a write).
+func (s *Store) ClaimEmailNotices(ctx context.Context, node string, limit int, leaseUntil time.Time) ([]*latchkey.EmailNotice, error) {
+	if err := s.write(ctx, "ClaimEmailNotices"); err != nil {
+		return nil, err
+	}
+	return s.inner.ClaimEmailNotices(ctx, node, limit, leaseUntil)
+}
+
+// MarkEmailNoticesSent calls the wrapped store's MarkEmailNoticesSent unless a fault is injected (a write).
+func (s *Store) MarkEmailNoticesSent(ctx context.Context, node string, ids []int64) error {
+	if err := s.write(ctx, "MarkEmailNoticesSent"); err != nil {
+		return err
+	}
+	return s.inner.MarkEmailNoticesSent(ctx, node, ids)
+}
+
+// RetryEmailNotices calls the wrapped store's RetryEmailNotices unless a fault is injected (a write).
+func (s *Store) RetryEmailNotices(ctx context.Context, node string, ids []int64, next *time.Time, lastErr string) error {
+	if err := s.write(ctx, "RetryEmailNotices"); err != nil {
+		return err
+	}
+	return s.inner.RetryEmailNotices(ctx, node, ids, next, lastErr)
+}

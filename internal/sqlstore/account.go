@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -13,15 +14,19 @@ import (
 )
 
 const accountColumns = `id, name, plan, state, reuse_revokes_family, leak_action, max_token_lifetime_seconds,
-	default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at`
+	default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at, expiry_notice_days, unused_token_days`
 
 func scanAccount(row scanner) (*latchkey.Account, error) {
 	var a latchkey.Account
 	var created, updated, lifetime, grace int64
+	var notices string
 	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.State, &a.Settings.ReuseRevokesFamily, &a.Settings.LeakAction,
-		&lifetime, &grace, &a.Settings.IPRestrictionsEnabled, &created, &updated)
+		&lifetime, &grace, &a.Settings.IPRestrictionsEnabled, &created, &updated, &notices, &a.Settings.UnusedTokenDays)
 	if err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(notices), &a.Settings.ExpiryNoticeDays); err != nil {
+		return nil, fmt.Errorf("account %d expiry_notice_days: %w", a.ID, err)
 	}
 	a.Settings.MaxTokenLifetime = time.Duration(lifetime) * time.Second
 	a.Settings.DefaultRotationGrace = time.Duration(grace) * time.Second
@@ -33,18 +38,21 @@ func scanAccount(row scanner) (*latchkey.Account, error) {
 func (s *Store) CreateAccount(ctx context.Context, a *latchkey.Account) error {
 	return s.withTx(ctx, func(t *tx) error {
 		a.State, a.CreatedAt, a.UpdatedAt = latchkey.StateActive, t.now, t.now
-		if a.Settings == (latchkey.AccountSettings{}) {
+		if reflect.ValueOf(a.Settings).IsZero() {
 			a.Settings = latchkey.DefaultAccountSettings()
 		}
 		if a.Settings.LeakAction == "" {
 			a.Settings.LeakAction = "revoke"
 		}
+		a.Settings.ExpiryNoticeDays = a.Settings.NoticeDays()
 		id, err := t.insert(`INSERT INTO accounts (name, plan, state, reuse_revokes_family, leak_action,
-			max_token_lifetime_seconds, default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?)`,
+			max_token_lifetime_seconds, default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at,
+			expiry_notice_days, unused_token_days)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 			a.Name, a.Plan, a.State, a.Settings.ReuseRevokesFamily, a.Settings.LeakAction,
 			int64(a.Settings.MaxTokenLifetime/time.Second), int64(a.Settings.DefaultRotationGrace/time.Second),
-			a.Settings.IPRestrictionsEnabled, micros(t.now), micros(t.now))
+			a.Settings.IPRestrictionsEnabled, micros(t.now), micros(t.now), encodeDays(a.Settings.ExpiryNoticeDays),
+			a.Settings.UnusedTokenDays)
 		if err != nil {
 			return s.wrap(err, "create account")
 		}
@@ -146,6 +154,13 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, upd latchkey.Accoun
 			if old.DefaultRotationGrace != a.Settings.DefaultRotationGrace {
 				changes["default_rotation_grace_seconds"] = int64(a.Settings.DefaultRotationGrace / time.Second)
 			}
+			a.Settings.ExpiryNoticeDays = a.Settings.NoticeDays()
+			if encodeDays(old.ExpiryNoticeDays) != encodeDays(a.Settings.ExpiryNoticeDays) {
+				changes["expiry_notice_days"] = a.Settings.ExpiryNoticeDays
+			}
+			if old.UnusedTokenDays != a.Settings.UnusedTokenDays {
+				changes["unused_token_days"] = a.Settings.UnusedTokenDays
+			}
 			toggled = old.IPRestrictionsEnabled != a.Settings.IPRestrictionsEnabled
 		}
 		if len(changes) == 0 && !toggled {
@@ -154,11 +169,12 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, upd latchkey.Accoun
 		}
 		a.UpdatedAt = t.now
 		_, err = t.exec(`UPDATE accounts SET name = ?, plan = ?, reuse_revokes_family = ?, leak_action = ?,
-			max_token_lifetime_seconds = ?, default_rotation_grace_seconds = ?, ip_restrictions_enabled = ?, updated_at = ?
+			max_token_lifetime_seconds = ?, default_rotation_grace_seconds = ?, ip_restrictions_enabled = ?, updated_at = ?,
+			expiry_notice_days = ?, unused_token_days = ?
 			WHERE id = ?`,
 			a.Name, a.Plan, a.Settings.ReuseRevokesFamily, a.Settings.LeakAction,
 			int64(a.Settings.MaxTokenLifetime/time.Second), int64(a.Settings.DefaultRotationGrace/time.Second),
-			a.Settings.IPRestrictionsEnabled, micros(t.now), id)
+			a.Settings.IPRestrictionsEnabled, micros(t.now), encodeDays(a.Settings.ExpiryNoticeDays), a.Settings.UnusedTokenDays, id)
 		if err != nil {
 			return s.wrap(err, "update account")
 		}
@@ -332,12 +348,12 @@ func (s *Store) DeleteProject(ctx context.Context, id int64) error {
 	})
 }
 
-const userColumns = `id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, must_change_password`
+const userColumns = `id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, must_change_password, email_notices`
 
 func scanUser(row scanner) (*latchkey.User, error) {
 	var u latchkey.User
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.PasswordHash, &u.IsActive, &created, &updated, &u.MustChangePassword); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.PasswordHash, &u.IsActive, &created, &updated, &u.MustChangePassword, &u.EmailNotices); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -348,7 +364,7 @@ func scanUser(row scanner) (*latchkey.User, error) {
 func (s *Store) CreateUser(ctx context.Context, u *latchkey.User) error {
 	return s.withTx(ctx, func(t *tx) error {
 		u.Email = strings.ToLower(strings.TrimSpace(u.Email))
-		u.IsActive, u.CreatedAt, u.UpdatedAt = true, t.now, t.now
+		u.IsActive, u.EmailNotices, u.CreatedAt, u.UpdatedAt = true, true, t.now, t.now
 		id, err := t.insert(`INSERT INTO users (email, first_name, last_name, password_hash, is_active, created_at, updated_at)
 			VALUES (?,?,?,?,?,?,?)`, u.Email, u.FirstName, u.LastName, u.PasswordHash, u.IsActive, micros(t.now), micros(t.now))
 		if err != nil {
@@ -443,9 +459,13 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdat
 		if upd.MustChangePassword != nil {
 			u.MustChangePassword = *upd.MustChangePassword
 		}
+		if upd.EmailNotices != nil {
+			u.EmailNotices = *upd.EmailNotices
+		}
 		u.UpdatedAt = t.now
-		if _, err := t.exec(`UPDATE users SET first_name = ?, last_name = ?, password_hash = ?, is_active = ?, must_change_password = ?, updated_at = ? WHERE id = ?`,
-			u.FirstName, u.LastName, u.PasswordHash, u.IsActive, u.MustChangePassword, micros(t.now), id); err != nil {
+		if _, err := t.exec(`UPDATE users SET first_name = ?, last_name = ?, password_hash = ?, is_active = ?, must_change_password = ?,
+			email_notices = ?, updated_at = ? WHERE id = ?`,
+			u.FirstName, u.LastName, u.PasswordHash, u.IsActive, u.MustChangePassword, u.EmailNotices, micros(t.now), id); err != nil {
 			return s.wrap(err, "update user")
 		}
 		if upd.PasswordHash != nil || upd.IsActive != nil {
@@ -664,4 +684,13 @@ func (s *Store) FindAccountAdmins(ctx context.Context, accountID int64) ([]int64
 	}
 	ids, err := scanIDs(rows)
 	return ids, s.wrap(err, "find account admins")
+}
+
+// encodeDays is how expiry notice thresholds are stored (accounts.expiry_notice_days).
+func encodeDays(days []int) string {
+	if len(days) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(days)
+	return string(b)
 }
