@@ -159,12 +159,11 @@ func createTokens(ctx context.Context, s latchkey.Store, accountID int64, writer
 	for range writers {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				secret, err := tokenfmt.Default.New(latchkey.KindServiceToken)
+				m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
 				if err != nil {
 					log.Fatal(err)
 				}
-				t := &latchkey.Token{AccountID: accountID, Kind: latchkey.KindServiceToken, Name: "bench", UID: secret.UID,
-					Hash: secret.Hash[:], State: latchkey.StateActive,
+				t := &latchkey.Token{AccountID: accountID, Kind: latchkey.KindServiceToken, Name: "bench", UID: m.UID, Hash: m.Hash,
 					Grants: []latchkey.Grant{{PermissionSet: "job_admin", AllProjects: true}}}
 				if err := s.CreateToken(ctx, t); err != nil {
 					log.Fatal(err)
