@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConsumeEvents", testConsumeEvents},
 		{"WebhookDeliveries", testWebhookDeliveries},
 		{"WebhookLeaseExpiry", testWebhookLeaseExpiry},
+		{"WebhookFailingSinceInBatch", testWebhookFailingSinceInBatch},
 		{"NoticeSettings", testNoticeSettings},
 		{"EmailNotices", testEmailNotices},
 		{"EmailNoticesInConsumer", testEmailNoticesInConsumer},

@@ -291,3 +291,58 @@ func testWebhookLeaseExpiry(t *testing.T, s latchkey.Store) {
 		t.Errorf("state after alive's report = %v (delivered %v), want succeeded", got.State, got.DeliveredAt)
 	}
 }
+
+func testWebhookFailingSinceInBatch(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	w := mustWebhook(t, s, a.ID, "project.created")
+	var ds []*latchkey.WebhookDelivery
+	for i := range 5 {
+		ds = append(ds, &latchkey.WebhookDelivery{AccountID: a.ID, SubscriptionID: w.ID, EventType: "project.created",
+			MessageID: fmt.Sprintf("msg_%d", i), Body: []byte(`{}`)})
+	}
+	if err := s.CreateWebhookDeliveries(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClaimWebhookDeliveries(ctx, "n1", 10, time.Now().Add(time.Minute)); err != nil || len(got) != 5 {
+		t.Fatalf("claim = %d, %v", len(got), err)
+	}
+	t0 := time.Now().UTC().Truncate(time.Microsecond)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+	record := func(outcomes ...int) {
+		t.Helper()
+		var as []*latchkey.WebhookAttempt
+		for i, status := range outcomes {
+			retry := at(100)
+			as = append(as, &latchkey.WebhookAttempt{DeliveryID: ds[i].ID, Node: "n1", At: at(i), Status: status, NextAttemptAt: &retry})
+		}
+		if err := s.RecordWebhookAttempts(ctx, "n1", as); err != nil {
+			t.Fatal(err)
+		}
+	}
+	failing := func() *time.Time {
+		sub, err := s.FindWebhookSubscriptionByID(ctx, w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub.FailingSince
+	}
+	// Fail, fail: failing since the first failure.
+	record(500, 500)
+	if f := failing(); f == nil || !f.Equal(at(0)) {
+		t.Errorf("FailingSince after fail, fail = %v, want %v", f, at(0))
+	}
+	// Then, in one batch, a success and a failure: failing again since that failure, not since
+	// the first one.
+	ds = ds[2:]
+	record(200, 500)
+	if f := failing(); f == nil || !f.Equal(at(1)) {
+		t.Errorf("FailingSince after success, fail in one batch = %v, want %v", f, at(1))
+	}
+	// Then a success: not failing.
+	ds = ds[2:]
+	record(200)
+	if f := failing(); f != nil {
+		t.Errorf("FailingSince after a success = %v, want nil", f)
+	}
+}

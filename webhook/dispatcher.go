@@ -152,7 +152,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				slots <- struct{}{}
 				inflight.Add(1)
 				go func() {
-					defer func() { <-slots; inflight.Done() }()
+					defer func() {
+						<-slots
+						inflight.Done()
+						d.Wake() // a worker is free: claim more at once
+					}()
 					results <- d.attempt(ctx, del)
 				}()
 			}

@@ -371,10 +371,35 @@ func (s *Store) RecordWebhookAttempts(ctx context.Context, node string, as []*la
 		return nil
 	}
 	err := s.plainTx(ctx, func(t *sql.Tx) error {
+		// Parsed once per batch: parsing was most of the cost of recording on SQLite.
+		var stmts [4]*sql.Stmt
+		for i, q := range []string{
+			`INSERT INTO webhook_attempts (delivery_id, node, at, status, response, error, duration_us) VALUES (?,?,?,?,?,?,?)`,
+			`UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, lease_node = '', lease_until = 0,
+				last_status = ?, last_error = ?, last_response = ?, updated_at = ?, delivered_at = COALESCE(delivered_at, ?)
+				WHERE id = ? AND state = 'pending' AND (lease_node = ? OR lease_until <= ?) RETURNING subscription_id`,
+			`UPDATE webhook_subscriptions SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`,
+			`UPDATE webhook_subscriptions SET failing_since = ? WHERE id = ? AND failing_since IS NULL`,
+		} {
+			st, err := t.PrepareContext(ctx, s.q(q))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			stmts[i] = st
+		}
 		now := micros(s.now())
+		// A subscription's FailingSince follows the batch's outcomes in order: a success clears
+		// it; a failure sets it unless it is set already (by an earlier failure not followed by
+		// a success).
+		type outcome struct {
+			ok           bool
+			at           int64
+			afterSuccess bool
+		}
+		last := map[int64]outcome{}
 		for _, a := range as {
-			if _, err := t.ExecContext(ctx, s.q(`INSERT INTO webhook_attempts (delivery_id, node, at, status, response, error, duration_us)
-				VALUES (?,?,?,?,?,?,?)`), a.DeliveryID, a.Node, micros(a.At), a.Status, a.Response, a.Error, a.Duration.Microseconds()); err != nil {
+			if _, err := stmts[0].ExecContext(ctx, a.DeliveryID, a.Node, micros(a.At), a.Status, a.Response, a.Error, a.Duration.Microseconds()); err != nil {
 				return err
 			}
 			state, next, delivered := latchkey.DeliveryPending, now, any(nil)
@@ -387,21 +412,31 @@ func (s *Store) RecordWebhookAttempts(ctx context.Context, node string, as []*la
 				next = micros(*a.NextAttemptAt)
 			}
 			var subID int64
-			err := t.QueryRowContext(ctx, s.q(`UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
-				lease_node = '', lease_until = 0, last_status = ?, last_error = ?, last_response = ?, updated_at = ?,
-				delivered_at = COALESCE(delivered_at, ?)
-				WHERE id = ? AND state = 'pending' AND (lease_node = ? OR lease_until <= ?) RETURNING subscription_id`),
-				string(state), next, a.Status, a.Error, a.Response, now, delivered, a.DeliveryID, node, now).Scan(&subID)
+			err := stmts[1].QueryRowContext(ctx, string(state), next, a.Status, a.Error, a.Response, now, delivered,
+				a.DeliveryID, node, now).Scan(&subID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			if a.Succeeded() {
-				_, err = t.ExecContext(ctx, s.q(`UPDATE webhook_subscriptions SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`), subID)
-			} else {
-				_, err = t.ExecContext(ctx, s.q(`UPDATE webhook_subscriptions SET failing_since = ? WHERE id = ? AND failing_since IS NULL`), micros(a.At), subID)
+			prev, seen := last[subID]
+			switch {
+			case a.Succeeded():
+				last[subID] = outcome{ok: true}
+			case !seen || prev.ok:
+				last[subID] = outcome{at: micros(a.At), afterSuccess: seen}
+			}
+		}
+		for id, o := range last {
+			var err error
+			switch {
+			case o.ok:
+				_, err = stmts[2].ExecContext(ctx, id)
+			case o.afterSuccess:
+				_, err = t.ExecContext(ctx, s.q(`UPDATE webhook_subscriptions SET failing_since = ? WHERE id = ?`), o.at, id)
+			default:
+				_, err = stmts[3].ExecContext(ctx, o.at, id)
 			}
 			if err != nil {
 				return err

@@ -24,6 +24,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,21 @@ func main() {
 	events := flag.Int("events", 5000, "throughput: how many events")
 	writers := flag.Int("writers", 4, "overhead: goroutines creating tokens")
 	rounds := flag.Int("rounds", 3, "overhead: alternating rounds")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the measured part here")
 	flag.Parse()
+	profile := func() {
+		if *cpuprofile == "" {
+			return
+		}
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+	}
+	defer pprof.StopCPUProfile()
 	log.SetFlags(0)
 	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "bench", Source: "bench"})
 	store, cleanup := open(ctx, *db)
@@ -78,6 +93,7 @@ func main() {
 	switch *mode {
 	case "latency":
 		subscribe("project.created")
+		profile()
 		stop := start()
 		defer stop()
 		n := int(duration.Seconds() * float64(*rate))
@@ -98,6 +114,7 @@ func main() {
 		for i := range *events {
 			project(i)
 		}
+		profile()
 		began := time.Now()
 		stop := start()
 		defer stop()
@@ -106,6 +123,7 @@ func main() {
 		fmt.Printf("throughput: %d deliveries in %s (%s): %.0f deliveries/s\n", *events, took.Round(time.Millisecond), kind(*db),
 			float64(*events)/took.Seconds())
 	case "overhead":
+		profile()
 		stop := start()
 		defer stop()
 		var sub *latchkey.WebhookSubscription
