@@ -134,6 +134,13 @@ type Store interface {
 	// consumer seen for the first time starts after the newest entry. It returns how many
 	// entries fn was given.
 	ConsumeEvents(ctx context.Context, consumer string, limit int, fn func(ctx context.Context, entries []*AuditEntry) error) (int, error)
+	// FindEventsAfterCursor returns consumer's cursor and up to limit audit entries after it,
+	// oldest first, without locking; the consumer moves the cursor with MoveEventCursor in the
+	// transaction that stores what it made of them.
+	FindEventsAfterCursor(ctx context.Context, consumer string, limit int) (cursor int64, entries []*AuditEntry, err error)
+	// MoveEventCursor moves consumer's cursor from from to to; EConflict when it is no longer
+	// at from (another node consumed those entries first).
+	MoveEventCursor(ctx context.Context, consumer string, from, to int64) error
 	// CreateWebhookDeliveries stores pending deliveries, due at NextAttemptAt (now when zero).
 	CreateWebhookDeliveries(ctx context.Context, ds []*WebhookDelivery) error
 	// ClaimWebhookDeliveries takes up to limit due pending deliveries for node until

@@ -143,7 +143,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		} else if n > 0 {
 			busy = true
 		}
-		if free := d.cfg.Workers - len(slots); free > 0 {
+		// Claim in batches (a claim is a write): when a quarter of the workers are free, or
+		// all of them.
+		if free := d.cfg.Workers - len(slots); free > 0 && (free >= max(d.cfg.Workers/4, 1) || free == d.cfg.Workers) {
 			ds, err := d.cfg.Store.ClaimWebhookDeliveries(ctx, d.cfg.Node, free, d.Now().Add(d.lease))
 			if err != nil && ctx.Err() == nil {
 				d.log.Error("claim webhook deliveries", "error", err.Error())
@@ -218,44 +220,58 @@ func (d *Dispatcher) record(ctx context.Context, results <-chan *latchkey.Webhoo
 }
 
 // FanOut turns the events after the dispatcher's cursor into deliveries for every active
-// subscription that asks for them, in one transaction with moving the cursor. It returns how
-// many events it read.
+// subscription that asks for them, stored in one transaction with moving the cursor. Reading and
+// rendering happen before that transaction, outside the write lock; when another node moved the
+// cursor meanwhile, nothing is stored (it made the same deliveries). It returns how many events
+// it read.
 func (d *Dispatcher) FanOut(ctx context.Context) (int, error) {
-	return d.cfg.Store.ConsumeEvents(ctx, Consumer, 500, func(ctx context.Context, entries []*latchkey.AuditEntry) error {
-		active := latchkey.StateActive
-		subs, err := d.cfg.Store.FindWebhookSubscriptions(ctx, 0, &active)
-		if err != nil {
+	from, entries, err := d.cfg.Store.FindEventsAfterCursor(ctx, Consumer, 500)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	active := latchkey.StateActive
+	subs, err := d.cfg.Store.FindWebhookSubscriptions(ctx, 0, &active)
+	if err != nil {
+		return 0, err
+	}
+	byAccount := map[int64][]*latchkey.WebhookSubscription{}
+	for _, s := range subs {
+		if s.Active {
+			byAccount[s.AccountID] = append(byAccount[s.AccountID], s)
+		}
+	}
+	var ds []*latchkey.WebhookDelivery
+	for _, e := range entries {
+		var body []byte
+		for _, s := range byAccount[e.AccountID] {
+			// A subscription hears of what happens from its creation on, even when the
+			// dispatcher reads the earlier events only after it was created.
+			if e.CreatedAt.Before(s.CreatedAt) || !latchkey.MatchEventType(s.EventTypes, e.EventType) {
+				continue
+			}
+			if body == nil {
+				if body, err = json.Marshal(d.payload(ctx, e)); err != nil {
+					return 0, fmt.Errorf("encode event %d: %w", e.ID, err)
+				}
+			}
+			ds = append(ds, &latchkey.WebhookDelivery{AccountID: e.AccountID, SubscriptionID: s.ID, EventID: e.ID,
+				EventType: e.EventType, MessageID: fmt.Sprintf("msg_%d_%d", e.ID, s.ID), Body: body})
+		}
+	}
+	err = d.cfg.Store.InTx(ctx, func(ctx context.Context) error {
+		if err := d.cfg.Store.MoveEventCursor(ctx, Consumer, from, entries[len(entries)-1].ID); err != nil {
 			return err
-		}
-		byAccount := map[int64][]*latchkey.WebhookSubscription{}
-		for _, s := range subs {
-			if s.Active {
-				byAccount[s.AccountID] = append(byAccount[s.AccountID], s)
-			}
-		}
-		if len(byAccount) == 0 {
-			return nil
-		}
-		var ds []*latchkey.WebhookDelivery
-		for _, e := range entries {
-			var body []byte
-			for _, s := range byAccount[e.AccountID] {
-				// A subscription hears of what happens from its creation on, even when the
-				// dispatcher reads the earlier events only after it was created.
-				if e.CreatedAt.Before(s.CreatedAt) || !latchkey.MatchEventType(s.EventTypes, e.EventType) {
-					continue
-				}
-				if body == nil {
-					if body, err = json.Marshal(d.payload(ctx, e)); err != nil {
-						return fmt.Errorf("encode event %d: %w", e.ID, err)
-					}
-				}
-				ds = append(ds, &latchkey.WebhookDelivery{AccountID: e.AccountID, SubscriptionID: s.ID, EventID: e.ID,
-					EventType: e.EventType, MessageID: fmt.Sprintf("msg_%d_%d", e.ID, s.ID), Body: body})
-			}
 		}
 		return d.cfg.Store.CreateWebhookDeliveries(ctx, ds)
 	})
+	var le *latchkey.Error
+	if errors.As(err, &le) && le.Code == latchkey.EConflict {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(entries), nil
 }
 
 // Event is the JSON body of every delivery.

@@ -642,3 +642,19 @@ func (s *Store) RetryEmailNotices(ctx context.Context, node string, ids []int64,
 	}
 	return s.inner.RetryEmailNotices(ctx, node, ids, next, lastErr)
 }
+
+// FindEventsAfterCursor calls the wrapped store's FindEventsAfterCursor unless a fault is injected (a read).
+func (s *Store) FindEventsAfterCursor(ctx context.Context, consumer string, limit int) (int64, []*latchkey.AuditEntry, error) {
+	if err := s.read(ctx, "FindEventsAfterCursor"); err != nil {
+		return 0, nil, err
+	}
+	return s.inner.FindEventsAfterCursor(ctx, consumer, limit)
+}
+
+// MoveEventCursor calls the wrapped store's MoveEventCursor unless a fault is injected (a write).
+func (s *Store) MoveEventCursor(ctx context.Context, consumer string, from, to int64) error {
+	if err := s.write(ctx, "MoveEventCursor"); err != nil {
+		return err
+	}
+	return s.inner.MoveEventCursor(ctx, consumer, from, to)
+}

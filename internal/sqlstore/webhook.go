@@ -275,25 +275,79 @@ func (s *Store) ConsumeEvents(ctx context.Context, consumer string, limit int, f
 	return n, nil
 }
 
+// FindEventsAfterCursor returns consumer's cursor and up to limit audit entries after it, oldest
+// first, without locking anything: entries are never changed once committed. A consumer seen for
+// the first time starts after the newest entry. The consumer then moves the cursor with
+// MoveEventCursor, in the transaction that stores what it made of the entries, so that the slow
+// part (rendering) runs outside the write lock.
+func (s *Store) FindEventsAfterCursor(ctx context.Context, consumer string, limit int) (int64, []*latchkey.AuditEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var last int64
+	err := s.queryRow(ctx, `SELECT last_id FROM event_cursors WHERE name = ?`, consumer).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Start the cursor (once) in a write transaction, after the newest entry.
+		if _, err := s.ConsumeEvents(ctx, consumer, 1, func(context.Context, []*latchkey.AuditEntry) error { return nil }); err != nil {
+			return 0, nil, err
+		}
+		err = s.queryRow(ctx, `SELECT last_id FROM event_cursors WHERE name = ?`, consumer).Scan(&last)
+	}
+	if err != nil {
+		return 0, nil, s.wrap(err, "read event cursor")
+	}
+	rows, err := s.query(ctx, `SELECT `+auditColumns+` FROM audit_log WHERE id > ? ORDER BY id LIMIT ?`, last, limit)
+	if err != nil {
+		return 0, nil, s.wrap(err, "read events")
+	}
+	defer rows.Close()
+	var out []*latchkey.AuditEntry
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return 0, nil, s.wrap(err, "scan event")
+		}
+		out = append(out, e)
+	}
+	return last, out, s.wrap(rows.Err(), "read events")
+}
+
+// MoveEventCursor moves consumer's cursor from from to to; EConflict when it is no longer at
+// from (another node consumed those entries first).
+func (s *Store) MoveEventCursor(ctx context.Context, consumer string, from, to int64) error {
+	return s.withTx(ctx, func(t *tx) error {
+		res, err := t.exec(`UPDATE event_cursors SET last_id = ? WHERE name = ? AND last_id = ?`, to, consumer, from)
+		if err != nil {
+			return s.wrap(err, "move event cursor")
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return latchkey.Errorf(latchkey.EConflict, "event cursor %q is no longer at %d", consumer, from)
+		}
+		return nil
+	})
+}
+
 // CreateWebhookDeliveries stores pending deliveries, due at NextAttemptAt (now when zero).
 func (s *Store) CreateWebhookDeliveries(ctx context.Context, ds []*latchkey.WebhookDelivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
 	return s.withTx(ctx, func(t *tx) error {
+		st, err := t.tx.PrepareContext(t.ctx, s.q(`INSERT INTO webhook_deliveries (account_id, subscription_id, event_id, event_type,
+			message_id, body, state, next_attempt_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id`))
+		if err != nil {
+			return s.wrap(err, "create webhook delivery")
+		}
+		defer st.Close()
 		for _, d := range ds {
 			d.State, d.CreatedAt, d.UpdatedAt = latchkey.DeliveryPending, t.now, t.now
 			if d.NextAttemptAt.IsZero() {
 				d.NextAttemptAt = t.now
 			}
-			id, err := t.insert(`INSERT INTO webhook_deliveries (account_id, subscription_id, event_id, event_type, message_id,
-				body, state, next_attempt_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-				d.AccountID, d.SubscriptionID, d.EventID, d.EventType, d.MessageID, string(d.Body), string(d.State),
-				micros(d.NextAttemptAt), micros(t.now), micros(t.now))
-			if err != nil {
+			if err := st.QueryRowContext(t.ctx, d.AccountID, d.SubscriptionID, d.EventID, d.EventType, d.MessageID, string(d.Body),
+				string(d.State), micros(d.NextAttemptAt), micros(t.now), micros(t.now)).Scan(&d.ID); err != nil {
 				return s.wrap(err, "create webhook delivery")
 			}
-			d.ID = id
 		}
 		return nil
 	})
