@@ -61,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		{"WebhookDeliveries", testWebhookDeliveries},
 		{"WebhookLeaseExpiry", testWebhookLeaseExpiry},
 		{"WebhookFailingSinceInBatch", testWebhookFailingSinceInBatch},
+		{"EventCursorMoves", testEventCursorMoves},
 		{"NoticeSettings", testNoticeSettings},
 		{"EmailNotices", testEmailNotices},
 		{"EmailNoticesInConsumer", testEmailNoticesInConsumer},

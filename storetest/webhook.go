@@ -346,3 +346,29 @@ func testWebhookFailingSinceInBatch(t *testing.T, s latchkey.Store) {
 		t.Errorf("FailingSince after a success = %v, want nil", f)
 	}
 }
+
+func testEventCursorMoves(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	from, es, err := s.FindEventsAfterCursor(ctx, "peek", 10)
+	if err != nil || len(es) != 0 {
+		t.Fatalf("first FindEventsAfterCursor = %d entries, %v; want none (a new consumer starts at the newest)", len(es), err)
+	}
+	mustProject(t, s, a.ID, "one")
+	mustProject(t, s, a.ID, "two")
+	at, es, err := s.FindEventsAfterCursor(ctx, "peek", 1)
+	if err != nil || at != from || len(es) != 1 || es[0].EventType != "project.created" {
+		t.Fatalf("FindEventsAfterCursor(limit 1) = %d, %d entries, %v", at, len(es), err)
+	}
+	// Reading does not move the cursor; moving it from where it no longer is fails.
+	if again, es2, _ := s.FindEventsAfterCursor(ctx, "peek", 10); again != from || len(es2) != 2 {
+		t.Errorf("FindEventsAfterCursor again = %d, %d entries; want %d, 2", again, len(es2), from)
+	}
+	if err := s.MoveEventCursor(ctx, "peek", from, es[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "MoveEventCursor(stale from)", s.MoveEventCursor(ctx, "peek", from, es[0].ID), latchkey.EConflict)
+	if now, rest, err := s.FindEventsAfterCursor(ctx, "peek", 10); err != nil || now != es[0].ID || len(rest) != 1 || rest[0].ID <= es[0].ID {
+		t.Errorf("after moving: cursor %d, %d entries, %v; want %d and the second project", now, len(rest), err, es[0].ID)
+	}
+}
