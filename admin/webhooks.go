@@ -68,9 +68,22 @@ func CanManageWebhooks(p *latchkey.Principal) error {
 // canSubscribe checks that p may choose the events a subscription receives: events carry what
 // the audit log holds, so p must be able to read the audit log.
 func canSubscribe(p *latchkey.Principal) error {
+	return canReadEvents(p, "event_types", "choosing event_types")
+}
+
+// CanReadEvents checks that p may do what hands over an account's events: choosing where they
+// go (client_url), who can verify them (the signing secret), and reading or resending what
+// was sent (the delivery log). Events carry what the audit log holds, so each needs
+// audit_logs:read next to webhooks:write; without it a member could point an owner's
+// subscription at their own server and replay 30 days of the account's history.
+func CanReadEvents(p *latchkey.Principal) error {
+	return canReadEvents(p, "", "reading or resending webhook deliveries")
+}
+
+func canReadEvents(p *latchkey.Principal, field, what string) error {
 	if require(p, latchkey.ResAuditLogs, latchkey.AccessRead) != nil {
-		return &latchkey.Error{Code: latchkey.EForbidden, Field: "event_types",
-			Message: "choosing event_types requires audit_logs:read: events carry what the audit log holds (emails, token names, who did what)"}
+		return &latchkey.Error{Code: latchkey.EForbidden, Field: field,
+			Message: what + " requires audit_logs:read: events carry what the audit log holds (emails, token names, who did what)"}
 	}
 	return nil
 }
@@ -235,8 +248,8 @@ func (s *Service) CreateWebhook(ctx context.Context, p *latchkey.Principal, in W
 }
 
 // UpdateWebhook replaces a subscription's fields with in's (see WebhookInput). Changing the
-// event types takes audit_logs:read; a new hmac_secret rotates to it, the old one signing for
-// WebhookSecretOverlap more.
+// event types, the client_url or the hmac_secret takes audit_logs:read (see CanReadEvents); a
+// new hmac_secret rotates to it, the old one signing for WebhookSecretOverlap more.
 func (s *Service) UpdateWebhook(ctx context.Context, p *latchkey.Principal, id int64, in WebhookInput) (*latchkey.WebhookSubscription, error) {
 	if err := CanManageWebhooks(p); err != nil {
 		return nil, err
@@ -251,12 +264,18 @@ func (s *Service) UpdateWebhook(ctx context.Context, p *latchkey.Principal, id i
 		if err != nil {
 			return err
 		}
-		upd := latchkey.WebhookSubscriptionUpdate{Name: &in.Name, Description: &in.Description, ClientURL: &in.ClientURL}
+		upd := latchkey.WebhookSubscriptionUpdate{Name: &in.Name, Description: &in.Description}
 		if !slices.Equal(in.EventTypes, w.EventTypes) {
 			if err := canSubscribe(p); err != nil {
 				return err
 			}
 			upd.EventTypes = &in.EventTypes
+		}
+		if in.ClientURL != w.ClientURL {
+			if err := canReadEvents(p, "client_url", "changing client_url"); err != nil {
+				return err
+			}
+			upd.ClientURL = &in.ClientURL
 		}
 		if in.Active != nil && *in.Active != w.Active {
 			if *in.Active {
@@ -274,6 +293,9 @@ func (s *Service) UpdateWebhook(ctx context.Context, p *latchkey.Principal, id i
 				return err
 			}
 			if in.HMACSecret != current {
+				if err := canReadEvents(p, "hmac_secret", "changing hmac_secret"); err != nil {
+					return err
+				}
 				sealed, err := s.SealWebhookSecret(in.HMACSecret)
 				if err != nil {
 					return err
@@ -292,6 +314,9 @@ func (s *Service) UpdateWebhook(ctx context.Context, p *latchkey.Principal, id i
 // one keeps signing next to it for WebhookSecretOverlap.
 func (s *Service) RotateWebhookSecret(ctx context.Context, p *latchkey.Principal, id int64) (*latchkey.WebhookSubscription, string, error) {
 	if err := CanManageWebhooks(p); err != nil {
+		return nil, "", err
+	}
+	if err := canReadEvents(p, "", "rotating a webhook's signing secret"); err != nil {
 		return nil, "", err
 	}
 	secret := NewWebhookSecret()
@@ -369,6 +394,26 @@ func (s *Service) WebhookDeliveries(ctx context.Context, p *latchkey.Principal, 
 	if err := CanManageWebhooks(p); err != nil {
 		return nil, 0, err
 	}
+	if err := CanReadEvents(p); err != nil {
+		return nil, 0, err
+	}
+	return s.webhookDeliveries(ctx, p, f)
+}
+
+// LastWebhookDelivery returns the newest delivery to a subscription of p's account, or nil:
+// the "last sent, last status" a subscription's summary shows to anyone who manages webhooks.
+func (s *Service) LastWebhookDelivery(ctx context.Context, p *latchkey.Principal, subID int64) (*latchkey.WebhookDelivery, error) {
+	if err := CanManageWebhooks(p); err != nil {
+		return nil, err
+	}
+	ds, _, err := s.webhookDeliveries(ctx, p, latchkey.WebhookDeliveryFilter{SubscriptionID: &subID, Limit: 1})
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return ds[0], nil
+}
+
+func (s *Service) webhookDeliveries(ctx context.Context, p *latchkey.Principal, f latchkey.WebhookDeliveryFilter) ([]*latchkey.WebhookDelivery, int, error) {
 	if f.SubscriptionID != nil {
 		w, err := s.store.FindWebhookSubscriptionByID(ctx, *f.SubscriptionID)
 		if latchkey.SystemError(err) {
@@ -388,6 +433,9 @@ func (s *Service) WebhookDeliveries(ctx context.Context, p *latchkey.Principal, 
 // WebhookDelivery returns one delivery of p's account with its attempts, oldest first.
 func (s *Service) WebhookDelivery(ctx context.Context, p *latchkey.Principal, id int64) (*latchkey.WebhookDelivery, []*latchkey.WebhookAttempt, error) {
 	if err := CanManageWebhooks(p); err != nil {
+		return nil, nil, err
+	}
+	if err := CanReadEvents(p); err != nil {
 		return nil, nil, err
 	}
 	d, err := s.store.FindWebhookDeliveryByID(ctx, id)

@@ -64,7 +64,55 @@ func TestWebhookRights(t *testing.T) {
 		if _, err := w.svc.SetWebhookActive(ctx, p, sub.ID, false); err != nil {
 			t.Errorf("SetWebhookActive(false) as a Member: %v", err)
 		}
+
+		// What would hand the account's events to the Member is refused: pointing the owner's
+		// subscription elsewhere, learning or choosing its secret, reading or resending the log.
+		steal := webhookInput("ops (renamed)", sub.EventTypes...)
+		steal.ClientURL = "https://attacker.example.net/collect"
+		_, err = w.svc.UpdateWebhook(ctx, p, sub.ID, steal)
+		wantField(t, "UpdateWebhook(client_url) as a Member", err, latchkey.EForbidden, "client_url")
+		chosen := webhookInput("ops (renamed)", sub.EventTypes...)
+		chosen.HMACSecret = "whsec_" + strings.Repeat("QUFB", 11)
+		_, err = w.svc.UpdateWebhook(ctx, p, sub.ID, chosen)
+		wantField(t, "UpdateWebhook(hmac_secret) as a Member", err, latchkey.EForbidden, "hmac_secret")
+		_, _, err = w.svc.RotateWebhookSecret(ctx, p, sub.ID)
+		wantCode(t, "RotateWebhookSecret as a Member", err, latchkey.EForbidden)
+		_, _, err = w.svc.WebhookDeliveries(ctx, p, latchkey.WebhookDeliveryFilter{SubscriptionID: &sub.ID})
+		wantCode(t, "WebhookDeliveries as a Member", err, latchkey.EForbidden)
+		_, _, err = w.svc.WebhookDelivery(ctx, p, 1)
+		wantCode(t, "WebhookDelivery as a Member", err, latchkey.EForbidden)
+		_, err = w.svc.Redeliver(ctx, p, 1)
+		wantCode(t, "Redeliver as a Member", err, latchkey.EForbidden)
+		if _, err := w.svc.LastWebhookDelivery(ctx, p, sub.ID); err != nil {
+			t.Errorf("LastWebhookDelivery as a Member (the summary any manager sees): %v", err)
+		}
+		after, err := w.svc.Webhook(octx, op, sub.ID)
+		if err != nil || after.ClientURL != sub.ClientURL || after.Secret != sub.Secret || after.PrevSecretUntil != nil {
+			t.Errorf("after the Member's refused changes: %+v, %v; want the owner's URL and secret untouched", after, err)
+		}
+
+		// The owner may do all of it.
+		moved := webhookInput("ops", sub.EventTypes...)
+		moved.ClientURL = "https://hooks2.example.com/latchkey"
+		if got, err := w.svc.UpdateWebhook(octx, op, sub.ID, moved); err != nil || got.ClientURL != moved.ClientURL {
+			t.Errorf("UpdateWebhook(client_url) as the owner = %v, %v", got, err)
+		}
+		if _, _, err := w.svc.RotateWebhookSecret(octx, op, sub.ID); err != nil {
+			t.Errorf("RotateWebhookSecret as the owner: %v", err)
+		}
+		if _, _, err := w.svc.WebhookDeliveries(octx, op, latchkey.WebhookDeliveryFilter{SubscriptionID: &sub.ID}); err != nil {
+			t.Errorf("WebhookDeliveries as the owner: %v", err)
+		}
 	})
+}
+
+func wantField(t *testing.T, what string, err error, code latchkey.ErrorCode, field string) {
+	t.Helper()
+	wantCode(t, what, err, code)
+	var le *latchkey.Error
+	if asError(err, &le) && le.Field != field {
+		t.Errorf("%s: field %q, want %q", what, le.Field, field)
+	}
 }
 
 func asError(err error, le **latchkey.Error) bool {

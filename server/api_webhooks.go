@@ -35,13 +35,9 @@ func webhookPathID(r *http.Request) (int64, error) {
 
 // webhookOut renders a subscription with its latest delivery.
 func (s *Server) webhookOut(ctx context.Context, p *latchkey.Principal, w *latchkey.WebhookSubscription) (apitype.WebhookSubscription, error) {
-	ds, _, err := s.admin.WebhookDeliveries(ctx, p, latchkey.WebhookDeliveryFilter{SubscriptionID: &w.ID, Limit: 1})
+	last, err := s.admin.LastWebhookDelivery(ctx, p, w.ID)
 	if err != nil {
 		return apitype.WebhookSubscription{}, err
-	}
-	var last *latchkey.WebhookDelivery
-	if len(ds) > 0 {
-		last = ds[0]
 	}
 	return apitype.WebhookSubscriptionOf(w, last), nil
 }

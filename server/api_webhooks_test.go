@@ -200,6 +200,32 @@ func TestWebhookUIPages(t *testing.T) {
 	page("POST", "/settings/webhooks/1/rotate", url.Values{"form_id": {"r1"}}, 200, "New signing secret", "keeps signing next to this one")
 	page("GET", "/settings/webhooks/1/deliveries/1", nil, 200, `<pre class="response">upstream unavailable</pre>`, "msg_golden_1", "&#34;token_id&#34;: 5")
 	page("POST", "/settings/webhooks/1/deliveries/1/redeliver", url.Values{}, 409, "disabled")
+
+	// A Member manages webhooks but cannot read the audit log: the delivery log, the secret and
+	// the endpoint stay out of reach, even when the forms are forged.
+	member := func(method, path string, form url.Values, wantStatus int, want ...string) {
+		t.Helper()
+		status, body := e.uiRequest(t, e.member.userID, method, path, form)
+		if status != wantStatus {
+			t.Fatalf("a Member's %s %s = %d, want %d\n%.2000s", method, path, status, wantStatus, body)
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("a Member's %s %s lacks %q", method, path, w)
+			}
+		}
+		for _, no := range []string{`id="webhook-rotate"`, `id="delivery-table"`, "msg_golden_1"} {
+			if strings.Contains(body, no) {
+				t.Errorf("a Member's %s %s shows %q", method, path, no)
+			}
+		}
+	}
+	member("GET", "/settings/webhooks/1", nil, 200, `id="deliveries-hidden"`)
+	member("POST", "/settings/webhooks/1/edit", url.Values{"name": {"Security feed"}, "client_url": {"https://attacker.example.net/"},
+		"event_types": {"service_token.*", "leak.reported"}}, 403, "audit_logs:read")
+	member("GET", "/settings/webhooks/1/deliveries/1", nil, 403)
+	member("POST", "/settings/webhooks/1/deliveries/1/redeliver", url.Values{}, 403)
+	member("POST", "/settings/webhooks/1/rotate", url.Values{"form_id": {"m2"}}, 403)
 	page("GET", "/settings/webhooks/1/delete", nil, 200, "cannot be undone")
 	page("POST", "/settings/webhooks/1/delete", url.Values{}, 303)
 	page("GET", "/settings/webhooks/1", nil, 404)
