@@ -231,6 +231,11 @@ func testWebhookDeliveries(t *testing.T, s latchkey.Store) {
 		t.Fatal(err)
 	}
 	check(ds[1], latchkey.DeliveryPending, 1)
+	// One a node holds is being sent: redelivering it would have two nodes send it at once.
+	wantCode(t, "RedeliverWebhook(held by a node)", s.RedeliverWebhook(ctx, ds[3].ID), latchkey.EConflict)
+	if more, err := s.ClaimWebhookDeliveries(ctx, "n3", 10, lease); err != nil || len(more) != 1 || more[0].ID != ds[1].ID {
+		t.Errorf("claim after redelivering = %v, %v; want only the redelivered %d (the held ones stay held)", more, err, ds[1].ID)
+	}
 	list, total, err := s.FindWebhookDeliveries(ctx, latchkey.WebhookDeliveryFilter{AccountID: a.ID, SubscriptionID: &w.ID, Limit: 2})
 	if err != nil || total != 6 || len(list) != 2 || list[0].ID != ds[5].ID {
 		t.Errorf("FindWebhookDeliveries = %d of %d, %v; want newest 2 of 6", len(list), total, err)

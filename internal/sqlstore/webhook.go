@@ -579,9 +579,18 @@ func (s *Store) RedeliverWebhook(ctx context.Context, id int64) error {
 		if !w.Active {
 			return latchkey.Errorf(latchkey.EConflict, "The webhook %q is disabled; enable it before redelivering.", w.Name)
 		}
-		if _, err := t.exec(`UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, lease_node = '', lease_until = 0,
-			updated_at = ? WHERE id = ?`, micros(t.now), micros(t.now), id); err != nil {
+		// A delivery a node holds is being sent right now: taking its lease away would have a
+		// second node send it at the same time. Pending and not held (waiting for its next
+		// attempt), it is moved to now.
+		res, err := t.exec(`UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, lease_node = '', lease_until = 0,
+			updated_at = ? WHERE id = ? AND NOT (state = 'pending' AND lease_until > ?)`, micros(t.now), micros(t.now), id, micros(t.now))
+		if err != nil {
 			return s.wrap(err, "redeliver webhook")
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return s.wrap(err, "redeliver webhook")
+		} else if n == 0 {
+			return latchkey.Errorf(latchkey.EConflict, "Delivery %d is being sent right now; redeliver it once this attempt has ended.", id)
 		}
 		return t.audit(d.AccountID, "webhook.delivery.redelivered", map[string]any{"webhook_id": w.ID, "delivery_id": d.ID,
 			"event_type": d.EventType, "message_id": d.MessageID})
