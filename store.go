@@ -145,7 +145,12 @@ type Store interface {
 	CreateWebhookDeliveries(ctx context.Context, ds []*WebhookDelivery) error
 	// ClaimWebhookDeliveries takes up to limit due pending deliveries for node until
 	// leaseUntil: one node holds a delivery at a time, and one whose lease ran out is due again.
-	ClaimWebhookDeliveries(ctx context.Context, node string, limit int, leaseUntil time.Time) ([]*WebhookDelivery, error)
+	// Deliveries to the subscriptions in skip are left for later (their endpoints are busy).
+	ClaimWebhookDeliveries(ctx context.Context, node string, limit int, leaseUntil time.Time, skip ...int64) ([]*WebhookDelivery, error)
+	// ReleaseWebhookDeliveries gives back deliveries node claimed and did not attempt, due
+	// again at next; no attempt is counted or logged. Deliveries node no longer holds are left
+	// alone.
+	ReleaseWebhookDeliveries(ctx context.Context, node string, ids []int64, next time.Time) error
 	// RecordWebhookAttempts logs node's attempts and moves their deliveries on (see
 	// WebhookAttempt.NextAttemptAt); a delivery another node holds keeps its state.
 	RecordWebhookAttempts(ctx context.Context, node string, as []*WebhookAttempt) error

@@ -113,6 +113,10 @@ type WebhookAttempt struct {
 	// NextAttemptAt is when to try again; nil ends the delivery (Succeeded when Status is 2xx,
 	// Failed otherwise).
 	NextAttemptAt *time.Time
+	// NotSent marks an attempt that made no request (the subscription was off or could not be
+	// read): it says nothing of the endpoint, so it does not move the subscription's
+	// FailingSince. Neither does any attempt of a test delivery (EventID 0).
+	NotSent bool
 }
 
 // Succeeded reports whether the endpoint answered 2xx.

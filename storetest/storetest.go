@@ -61,6 +61,8 @@ func Run(t *testing.T, open Opener) {
 		{"WebhookDeliveries", testWebhookDeliveries},
 		{"WebhookLeaseExpiry", testWebhookLeaseExpiry},
 		{"WebhookFailingSinceInBatch", testWebhookFailingSinceInBatch},
+		{"WebhookFailingSinceIgnoresTests", testWebhookFailingSinceIgnoresTests},
+		{"WebhookRelease", testWebhookRelease},
 		{"EventCursorMoves", testEventCursorMoves},
 		{"NoticeSettings", testNoticeSettings},
 		{"EmailNotices", testEmailNotices},

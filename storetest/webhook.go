@@ -303,7 +303,7 @@ func testWebhookFailingSinceInBatch(t *testing.T, s latchkey.Store) {
 	w := mustWebhook(t, s, a.ID, "project.created")
 	var ds []*latchkey.WebhookDelivery
 	for i := range 5 {
-		ds = append(ds, &latchkey.WebhookDelivery{AccountID: a.ID, SubscriptionID: w.ID, EventType: "project.created",
+		ds = append(ds, &latchkey.WebhookDelivery{AccountID: a.ID, SubscriptionID: w.ID, EventID: int64(i + 1), EventType: "project.created",
 			MessageID: fmt.Sprintf("msg_%d", i), Body: []byte(`{}`)})
 	}
 	if err := s.CreateWebhookDeliveries(ctx, ds); err != nil {
@@ -352,6 +352,39 @@ func testWebhookFailingSinceInBatch(t *testing.T, s latchkey.Store) {
 	}
 }
 
+// A failed test send, or an attempt that made no request (the subscription was off), says
+// nothing of the endpoint's deliveries: neither starts FailingSince (which disables the
+// subscription after three days).
+func testWebhookFailingSinceIgnoresTests(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	w := mustWebhook(t, s, a.ID, "project.created")
+	test := &latchkey.WebhookDelivery{AccountID: a.ID, SubscriptionID: w.ID, EventType: latchkey.EventTest, MessageID: "msg_test", Body: []byte(`{}`)}
+	real := &latchkey.WebhookDelivery{AccountID: a.ID, SubscriptionID: w.ID, EventID: 9, EventType: "project.created", MessageID: "msg_9", Body: []byte(`{}`)}
+	if err := s.CreateWebhookDeliveries(ctx, []*latchkey.WebhookDelivery{test, real}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClaimWebhookDeliveries(ctx, "n1", 10, time.Now().Add(time.Minute)); err != nil || len(got) != 2 {
+		t.Fatalf("claim = %d, %v", len(got), err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.RecordWebhookAttempts(ctx, "n1", []*latchkey.WebhookAttempt{
+		{DeliveryID: test.ID, Node: "n1", At: now, Status: 500, Error: "the endpoint answered HTTP 500"},
+		{DeliveryID: real.ID, Node: "n1", At: now, Error: "the subscription is disabled or deleted", NotSent: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := s.FindWebhookSubscriptionByID(ctx, w.ID)
+	if err != nil || sub.FailingSince != nil {
+		t.Errorf("FailingSince after a failed test and an unsent attempt = %v, %v; want nil", sub.FailingSince, err)
+	}
+	for _, d := range []*latchkey.WebhookDelivery{test, real} {
+		if got, err := s.FindWebhookDeliveryByID(ctx, d.ID); err != nil || got.State != latchkey.DeliveryFailed || got.Attempts != 1 {
+			t.Errorf("delivery %s = %v after 1 attempt, %v; want failed (the attempt still counts for the delivery)", d.MessageID, got.State, err)
+		}
+	}
+}
+
 func testEventCursorMoves(t *testing.T, s latchkey.Store) {
 	ctx := context.Background()
 	a := mustAccount(t, s, latchkey.PlanEnterprise)
@@ -375,5 +408,63 @@ func testEventCursorMoves(t *testing.T, s latchkey.Store) {
 	wantCode(t, "MoveEventCursor(stale from)", s.MoveEventCursor(ctx, "peek", from, es[0].ID), latchkey.EConflict)
 	if now, rest, err := s.FindEventsAfterCursor(ctx, "peek", 10); err != nil || now != es[0].ID || len(rest) != 1 || rest[0].ID <= es[0].ID {
 		t.Errorf("after moving: cursor %d, %d entries, %v; want %d and the second project", now, len(rest), err, es[0].ID)
+	}
+}
+
+// A node gives back deliveries it claimed and did not attempt: they are due again when it
+// says, with no attempt counted; another node cannot give back what it does not hold.
+func testWebhookRelease(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	w := mustWebhook(t, s, a.ID, "project.created")
+	ds := []*latchkey.WebhookDelivery{
+		{AccountID: a.ID, SubscriptionID: w.ID, EventID: 1, EventType: "project.created", MessageID: "msg_1", Body: []byte(`{}`)},
+		{AccountID: a.ID, SubscriptionID: w.ID, EventID: 2, EventType: "project.created", MessageID: "msg_2", Body: []byte(`{}`)},
+	}
+	if err := s.CreateWebhookDeliveries(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	lease := time.Now().Add(time.Minute)
+	if got, err := s.ClaimWebhookDeliveries(ctx, "n1", 10, lease); err != nil || len(got) != 2 {
+		t.Fatalf("claim = %d, %v", len(got), err)
+	}
+	if err := s.ReleaseWebhookDeliveries(ctx, "n2", []int64{ds[0].ID, ds[1].ID}, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClaimWebhookDeliveries(ctx, "n2", 10, lease); err != nil || len(got) != 0 {
+		t.Errorf("claim after a stranger's release = %d, %v; want none (n1 still holds both)", len(got), err)
+	}
+	if err := s.ReleaseWebhookDeliveries(ctx, "n1", []int64{ds[0].ID}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseWebhookDeliveries(ctx, "n1", []int64{ds[1].ID}, time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ClaimWebhookDeliveries(ctx, "n2", 10, lease)
+	if err != nil || len(got) != 1 || got[0].ID != ds[1].ID || got[0].Attempts != 0 {
+		t.Fatalf("claim after n1's release = %v, %v; want only %d, with no attempt counted", got, err, ds[1].ID)
+	}
+	if log, err := s.FindWebhookAttempts(ctx, ds[1].ID); err != nil || len(log) != 0 {
+		t.Errorf("attempts logged for a released delivery = %d, %v; want none", len(log), err)
+	}
+
+	// A claim that skips busy subscriptions takes only the others' deliveries.
+	w2 := mustWebhook(t, s, a.ID, "project.created")
+	more := []*latchkey.WebhookDelivery{
+		{AccountID: a.ID, SubscriptionID: w.ID, EventID: 3, EventType: "project.created", MessageID: "msg_3", Body: []byte(`{}`)},
+		{AccountID: a.ID, SubscriptionID: w2.ID, EventID: 3, EventType: "project.created", MessageID: "msg_3b", Body: []byte(`{}`)},
+	}
+	if err := s.CreateWebhookDeliveries(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.ClaimWebhookDeliveries(ctx, "n3", 10, lease, w.ID, 999999)
+	if err != nil || len(got) != 1 || got[0].ID != more[1].ID {
+		t.Errorf("claim skipping subscription %d = %v, %v; want only delivery %d (of subscription %d)", w.ID, got, err, more[1].ID, w2.ID)
+	}
+	if got, err := s.ClaimWebhookDeliveries(ctx, "n3", 10, lease, w.ID); err != nil || len(got) != 0 {
+		t.Errorf("claim skipping subscription %d again = %v, %v; want none", w.ID, got, err)
+	}
+	if got, err := s.ClaimWebhookDeliveries(ctx, "n3", 10, lease); err != nil || len(got) != 1 || got[0].ID != more[0].ID {
+		t.Errorf("claim skipping nothing = %v, %v; want delivery %d", got, err, more[0].ID)
 	}
 }

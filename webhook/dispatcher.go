@@ -31,6 +31,10 @@ type DispatcherConfig struct {
 	Logger *slog.Logger
 	// Workers is how many attempts run at once (default 64).
 	Workers int
+	// PerSubscription is how many of them may go to one subscription at once (default a
+	// quarter of Workers), so that an endpoint that hangs cannot hold every worker while the
+	// other endpoints wait.
+	PerSubscription int
 	// Poll is how often the dispatcher looks for work when nothing woke it (default 50 ms;
 	// a round that finds nothing takes two reads and no lock).
 	Poll time.Duration
@@ -70,6 +74,9 @@ const subTTL = time.Second
 func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 64
+	}
+	if cfg.PerSubscription <= 0 {
+		cfg.PerSubscription = max(cfg.Workers/4, 1)
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 50 * time.Millisecond
@@ -116,8 +123,9 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run fans events out to subscriptions and delivers them until ctx is done. Attempts in flight
-// when ctx ends are abandoned; their leases run out and another round (on any node) retries them.
+// Run fans events out to subscriptions and delivers them until ctx is done. Attempts cut short
+// when ctx ends are not recorded: their leases run out and another round (on any node) retries
+// them, with no failed attempt counted against the endpoint.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	cancel := d.cfg.Store.Subscribe(func(latchkey.Change) { d.Wake() })
 	defer cancel()
@@ -134,7 +142,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 	var inflight sync.WaitGroup
+	// perSub counts this node's attempts in flight per subscription; a subscription at
+	// PerSubscription is skipped by claims until one of its attempts ends.
+	var perSubMu sync.Mutex
+	perSub := map[int64]int{}
 	for {
+		select { // under steady load the loop never waits below: check the clock here too
+		case <-maintain.C:
+			d.Maintain(ctx, d.Now())
+		default:
+		}
 		busy := false
 		if n, err := d.FanOut(ctx); err != nil {
 			if ctx.Err() == nil {
@@ -146,23 +163,59 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		// Claim in batches (a claim is a write): when a quarter of the workers are free, or
 		// all of them.
 		if free := d.cfg.Workers - len(slots); free > 0 && (free >= max(d.cfg.Workers/4, 1) || free == d.cfg.Workers) {
-			ds, err := d.cfg.Store.ClaimWebhookDeliveries(ctx, d.cfg.Node, free, d.Now().Add(d.lease))
+			perSubMu.Lock()
+			var skip []int64
+			for id, n := range perSub {
+				if n >= d.cfg.PerSubscription {
+					skip = append(skip, id)
+				}
+			}
+			perSubMu.Unlock()
+			ds, err := d.cfg.Store.ClaimWebhookDeliveries(ctx, d.cfg.Node, free, d.Now().Add(d.lease), skip...)
 			if err != nil && ctx.Err() == nil {
 				d.log.Error("claim webhook deliveries", "error", err.Error())
 			}
+			var giveBack []int64
+			started := 0
 			for _, del := range ds {
+				sub := del.SubscriptionID
+				perSubMu.Lock()
+				full := perSub[sub] >= d.cfg.PerSubscription
+				if !full {
+					perSub[sub]++
+				}
+				perSubMu.Unlock()
+				if full {
+					giveBack = append(giveBack, del.ID)
+					continue
+				}
+				started++
 				slots <- struct{}{}
 				inflight.Add(1)
 				go func() {
 					defer func() {
+						perSubMu.Lock()
+						if perSub[sub]--; perSub[sub] <= 0 {
+							delete(perSub, sub)
+						}
+						perSubMu.Unlock()
 						<-slots
 						inflight.Done()
 						d.Wake() // a worker is free: claim more at once
 					}()
-					results <- d.attempt(ctx, del)
+					a := d.attempt(ctx, del)
+					if ctx.Err() != nil && !a.Succeeded() {
+						return // cut short by shutdown: says nothing of the endpoint
+					}
+					results <- a
 				}()
 			}
-			busy = busy || len(ds) > 0
+			// A batch held more for one subscription than it may have in flight: those wait,
+			// due now, and claims skip the subscription until an attempt of it ends.
+			if err := d.cfg.Store.ReleaseWebhookDeliveries(ctx, d.cfg.Node, giveBack, d.Now()); err != nil && ctx.Err() == nil {
+				d.log.Error("release webhook deliveries", "error", err.Error())
+			}
+			busy = busy || started > 0
 		}
 		if busy {
 			// More may be waiting: go round again at once, unless every worker is busy.
@@ -377,11 +430,11 @@ func (d *Dispatcher) attempt(ctx context.Context, del *latchkey.WebhookDelivery)
 	sub, err := d.subscription(ctx, del.SubscriptionID)
 	switch {
 	case err != nil:
-		a.Error = "the subscription could not be read: " + err.Error()
+		a.Error, a.NotSent = "the subscription could not be read: "+err.Error(), true
 		d.retry(a, del, now)
 		return a
 	case sub.State != latchkey.StateActive || !sub.Active:
-		a.Error = "the subscription is disabled or deleted"
+		a.Error, a.NotSent = "the subscription is disabled or deleted", true
 		return a
 	}
 	out := d.send(ctx, sub, del, now)

@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -80,9 +81,15 @@ type fixture struct {
 	account *latchkey.Account
 	disp    *webhook.Dispatcher
 	ctx     context.Context
+	// stop ends Run and waits for it (the test's cleanup does too).
+	stop func()
 }
 
-func start(t *testing.T) *fixture {
+func start(t *testing.T) *fixture { return startWith(t, webhook.Options{}, nil) }
+
+// startWith starts a dispatcher whose client has opts (loopback allowed, a 5 s timeout unless
+// opts says) and whose config tune adjusts.
+func startWith(t *testing.T, opts webhook.Options, tune func(*webhook.DispatcherConfig)) *fixture {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {
@@ -94,18 +101,30 @@ func start(t *testing.T) *fixture {
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	d := webhook.NewDispatcher(webhook.DispatcherConfig{Store: s, Client: webhook.NewClient(webhook.Options{AllowHTTPLoopback: true, Timeout: 5 * time.Second}),
-		Poll: 20 * time.Millisecond, Backoff: func(int) time.Duration { return 50 * time.Millisecond }})
+	opts.AllowHTTPLoopback = true
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	cfg := webhook.DispatcherConfig{Store: s, Client: webhook.NewClient(opts),
+		Poll: 20 * time.Millisecond, Backoff: func(int) time.Duration { return 50 * time.Millisecond }}
+	if tune != nil {
+		tune(&cfg)
+	}
+	d := webhook.NewDispatcher(cfg)
 	rctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(rctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return &fixture{store: s, account: a, disp: d, ctx: ctx}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &fixture{store: s, account: a, disp: d, ctx: ctx, stop: stop}
 }
 
 func (f *fixture) subscribe(t *testing.T, url string, types ...string) *latchkey.WebhookSubscription {
@@ -236,6 +255,119 @@ func TestDispatcherSendTest(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := r.count(); n != 1 {
 		t.Errorf("test event sent %d times, want once (tests are not retried)", n)
+	}
+	// A failed test is not the endpoint failing deliveries: it must not start the three days
+	// after which the subscription is turned off.
+	if sub, err := f.store.FindWebhookSubscriptionByID(context.Background(), w.ID); err != nil || sub.FailingSince != nil {
+		t.Errorf("FailingSince after a failed test = %v, %v; want nil", sub.FailingSince, err)
+	}
+}
+
+// hangingReceiver holds every request until release is closed or the client gives up, and
+// tells how many it held at most at once and whether any ended.
+type hangingReceiver struct {
+	srv     *httptest.Server
+	release chan struct{}
+	mu      sync.Mutex
+	now     int
+	most    int
+	arrived int
+	ended   int
+}
+
+func newHangingReceiver(t *testing.T) *hangingReceiver {
+	h := &hangingReceiver{release: make(chan struct{})}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		h.now++
+		h.arrived++
+		h.most = max(h.most, h.now)
+		h.mu.Unlock()
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+		}
+		h.mu.Lock()
+		h.now--
+		h.ended++
+		h.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(h.release) }); h.srv.Close() })
+	return h
+}
+
+func (h *hangingReceiver) state() (arrived, most, ended int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.arrived, h.most, h.ended
+}
+
+// An endpoint that hangs holds at most PerSubscription workers: the other endpoints' events
+// are delivered while its attempts are still hanging.
+func TestDispatcherHangingEndpointCannotStarveOthers(t *testing.T) {
+	f := startWith(t, webhook.Options{Timeout: time.Minute}, func(c *webhook.DispatcherConfig) { c.Workers = 8 })
+	hang := newHangingReceiver(t)
+	fast := newReceiver(t, func(int) int { return http.StatusOK })
+	f.subscribe(t, hang.srv.URL, "project.created")
+	f.subscribe(t, fast.srv.URL, "group.created")
+	for i := range 20 {
+		if err := f.store.CreateProject(f.ctx, &latchkey.Project{AccountID: f.account.ID, Name: fmt.Sprintf("p%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for arrived, _, _ := hang.state(); arrived < 2; arrived, _, _ = hang.state() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hanging endpoint got %d requests, want 2", arrived)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := f.store.CreateGroup(f.ctx, &latchkey.Group{AccountID: f.account.ID, Name: "analysts"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fast.wait(t, 1)[0]; got.event.Type != "group.created" {
+		t.Errorf("the other endpoint got %q, want group.created", got.event.Type)
+	}
+	arrived, most, ended := hang.state()
+	if ended != 0 {
+		t.Errorf("%d hanging attempts had ended before the other endpoint's event arrived; want it delivered while they hang", ended)
+	}
+	if most > 2 || arrived > 2 {
+		t.Errorf("the hanging endpoint held %d requests at once (%d in all), want at most 2 (a quarter of 8 workers)", most, arrived)
+	}
+}
+
+// Attempts cut short by shutdown are not recorded: the delivery stays pending with no attempt
+// counted, and the endpoint is not marked failing.
+func TestDispatcherShutdownRecordsNoFailure(t *testing.T) {
+	f := startWith(t, webhook.Options{Timeout: time.Minute}, nil)
+	hang := newHangingReceiver(t)
+	w := f.subscribe(t, hang.srv.URL, "project.created")
+	if err := f.store.CreateProject(f.ctx, &latchkey.Project{AccountID: f.account.ID, Name: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for arrived, _, _ := hang.state(); arrived < 1; arrived, _, _ = hang.state() {
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery never arrived")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.stop()
+	ds, _, err := f.store.FindWebhookDeliveries(context.Background(), latchkey.WebhookDeliveryFilter{AccountID: f.account.ID, SubscriptionID: &w.ID})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries = %v, %v; want one", ds, err)
+	}
+	if ds[0].State != latchkey.DeliveryPending || ds[0].Attempts != 0 {
+		t.Errorf("delivery after shutdown = %v with %d attempts, want pending with none", ds[0].State, ds[0].Attempts)
+	}
+	if as, err := f.store.FindWebhookAttempts(context.Background(), ds[0].ID); err != nil || len(as) != 0 {
+		t.Errorf("attempts logged at shutdown = %+v, %v; want none", as, err)
+	}
+	if sub, err := f.store.FindWebhookSubscriptionByID(context.Background(), w.ID); err != nil || sub.FailingSince != nil {
+		t.Errorf("FailingSince after shutdown = %v, %v; want nil", sub.FailingSince, err)
 	}
 }
 

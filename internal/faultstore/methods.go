@@ -548,11 +548,19 @@ func (s *Store) CreateWebhookDeliveries(ctx context.Context, ds []*latchkey.Webh
 }
 
 // ClaimWebhookDeliveries calls the wrapped store's ClaimWebhookDeliveries unless a fault is injected (a write).
-func (s *Store) ClaimWebhookDeliveries(ctx context.Context, node string, limit int, leaseUntil time.Time) ([]*latchkey.WebhookDelivery, error) {
+func (s *Store) ClaimWebhookDeliveries(ctx context.Context, node string, limit int, leaseUntil time.Time, skip ...int64) ([]*latchkey.WebhookDelivery, error) {
 	if err := s.write(ctx, "ClaimWebhookDeliveries"); err != nil {
 		return nil, err
 	}
-	return s.inner.ClaimWebhookDeliveries(ctx, node, limit, leaseUntil)
+	return s.inner.ClaimWebhookDeliveries(ctx, node, limit, leaseUntil, skip...)
+}
+
+// ReleaseWebhookDeliveries calls the wrapped store's ReleaseWebhookDeliveries unless a fault is injected (a write).
+func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, node string, ids []int64, next time.Time) error {
+	if err := s.write(ctx, "ReleaseWebhookDeliveries"); err != nil {
+		return err
+	}
+	return s.inner.ReleaseWebhookDeliveries(ctx, node, ids, next)
 }
 
 // RecordWebhookAttempts calls the wrapped store's RecordWebhookAttempts unless a fault is injected (a write).

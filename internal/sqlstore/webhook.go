@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -375,15 +376,23 @@ func scanDelivery(row scanner) (*latchkey.WebhookDelivery, error) {
 // A delivery is held by one node at a time; one whose lease has run out (its node died
 // mid-attempt) is due again. Claims do not take the audit lock: on PostgreSQL nodes pass over
 // each other's locked rows instead of waiting.
-func (s *Store) ClaimWebhookDeliveries(ctx context.Context, node string, limit int, leaseUntil time.Time) ([]*latchkey.WebhookDelivery, error) {
+func (s *Store) ClaimWebhookDeliveries(ctx context.Context, node string, limit int, leaseUntil time.Time, skip ...int64) ([]*latchkey.WebhookDelivery, error) {
 	if limit <= 0 {
 		limit = 100
 	}
+	now := micros(s.now())
+	var skipSQL string
+	skipArgs := []any{now, now}
+	if len(skip) > 0 {
+		skipSQL = ` AND subscription_id NOT IN (?` + strings.Repeat(",?", len(skip)-1) + `)`
+		for _, id := range skip {
+			skipArgs = append(skipArgs, id)
+		}
+	}
 	// Most rounds find nothing due: tell so with a read, without taking a lock.
 	var due int
-	now := micros(s.now())
 	err := s.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?
-		AND lease_until <= ? LIMIT 1) d`, now, now).Scan(&due)
+		AND lease_until <= ?`+skipSQL+` LIMIT 1) d`, skipArgs...).Scan(&due)
 	if err != nil {
 		return nil, s.wrap(err, "claim webhook deliveries")
 	}
@@ -393,9 +402,9 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, node string, limit i
 	var out []*latchkey.WebhookDelivery
 	err = s.plainTx(ctx, func(t *sql.Tx) error {
 		rows, err := t.QueryContext(ctx, s.q(`UPDATE webhook_deliveries SET lease_node = ?, lease_until = ?
-			WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ? AND lease_until <= ?
+			WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ? AND lease_until <= ?`+skipSQL+`
 				ORDER BY next_attempt_at, id LIMIT ?`+s.dialect.SkipLocked()+`)
-			RETURNING `+deliveryColumns), node, micros(leaseUntil), now, now, limit)
+			RETURNING `+deliveryColumns), append(append([]any{node, micros(leaseUntil)}, skipArgs...), limit)...)
 		if err != nil {
 			return err
 		}
@@ -415,11 +424,37 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, node string, limit i
 	return out, nil
 }
 
+// ReleaseWebhookDeliveries gives back deliveries node holds and did not attempt, due at next.
+func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, node string, ids []int64, next time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.plainTx(ctx, func(t *sql.Tx) error {
+		st, err := t.PrepareContext(ctx, s.q(`UPDATE webhook_deliveries SET lease_node = '', lease_until = 0, next_attempt_at = ?
+			WHERE id = ? AND state = 'pending' AND lease_node = ?`))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, id := range ids {
+			if _, err := st.ExecContext(ctx, micros(next), id, node); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.wrap(err, "release webhook deliveries")
+	}
+	return nil
+}
+
 // RecordWebhookAttempts stores node's attempts in the delivery log and moves each delivery on:
 // succeeded, failed, or pending until its NextAttemptAt. A delivery another node holds now (the
 // lease of node ran out and the other took it) keeps the other node's outcome; the attempt is
 // still logged. A delivery nobody holds takes the outcome (a test send, a lease that ran out
-// with nobody claiming since). A subscription's FailingSince starts at its first failure and clears on a success.
+// with nobody claiming since). A subscription's FailingSince starts at its first failure and
+// clears on a success; test deliveries and attempts that sent nothing leave it alone.
 func (s *Store) RecordWebhookAttempts(ctx context.Context, node string, as []*latchkey.WebhookAttempt) error {
 	if len(as) == 0 {
 		return nil
@@ -431,7 +466,7 @@ func (s *Store) RecordWebhookAttempts(ctx context.Context, node string, as []*la
 			`INSERT INTO webhook_attempts (delivery_id, node, at, status, response, error, duration_us) VALUES (?,?,?,?,?,?,?)`,
 			`UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, lease_node = '', lease_until = 0,
 				last_status = ?, last_error = ?, last_response = ?, updated_at = ?, delivered_at = COALESCE(delivered_at, ?)
-				WHERE id = ? AND state = 'pending' AND (lease_node = ? OR lease_until <= ?) RETURNING subscription_id`,
+				WHERE id = ? AND state = 'pending' AND (lease_node = ? OR lease_until <= ?) RETURNING subscription_id, event_id`,
 			`UPDATE webhook_subscriptions SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`,
 			`UPDATE webhook_subscriptions SET failing_since = ? WHERE id = ? AND failing_since IS NULL`,
 		} {
@@ -465,14 +500,17 @@ func (s *Store) RecordWebhookAttempts(ctx context.Context, node string, as []*la
 			default:
 				next = micros(*a.NextAttemptAt)
 			}
-			var subID int64
+			var subID, eventID int64
 			err := stmts[1].QueryRowContext(ctx, string(state), next, a.Status, a.Error, a.Response, now, delivered,
-				a.DeliveryID, node, now).Scan(&subID)
+				a.DeliveryID, node, now).Scan(&subID, &eventID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
 			if err != nil {
 				return err
+			}
+			if eventID == 0 || a.NotSent {
+				continue // a test, or no request made: nothing learnt of the endpoint
 			}
 			prev, seen := last[subID]
 			switch {
