@@ -23,15 +23,29 @@ var (
 	broadcast4    = netip.MustParseAddr("255.255.255.255")
 	sharedCGNAT   = netip.MustParsePrefix("100.64.0.0/10")
 	nat64         = netip.MustParsePrefix("64:ff9b::/96")
+	// compat4 is the deprecated IPv4-compatible form (::a.b.c.d), judged by its IPv4 address
+	// like the mapped and NAT64 forms; sixToFour (2002:AABB:CCDD::/48) embeds one too.
+	compat4   = netip.MustParsePrefix("::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+	// Local-use NAT64 (RFC 8215) and the deprecated site-local range lead into the operator's
+	// networks, like private addresses; discard-only (RFC 6666) leads nowhere.
+	localNAT64 = netip.MustParsePrefix("64:ff9b:1::/48")
+	siteLocal  = netip.MustParsePrefix("fec0::/10")
+	discard6   = netip.MustParsePrefix("100::/64")
 )
 
 // classify names what kind of special address ip is ("" for an ordinary public one) and
 // whether it is refused whatever the options.
 func classify(ip netip.Addr) (kind string, always bool) {
 	ip = ip.WithZone("").Unmap()
-	if nat64.Contains(ip) {
-		a := ip.As16()
+	switch a := ip.As16(); {
+	case ip.Is4():
+	case nat64.Contains(ip):
 		ip = netip.AddrFrom4([4]byte(a[12:]))
+	case compat4.Contains(ip) && !ip.IsUnspecified() && !ip.IsLoopback():
+		ip = netip.AddrFrom4([4]byte(a[12:]))
+	case sixToFour.Contains(ip):
+		ip = netip.AddrFrom4([4]byte(a[2:6]))
 	}
 	for _, m := range metadataAddrs {
 		if ip == m {
@@ -51,9 +65,11 @@ func classify(ip netip.Addr) (kind string, always bool) {
 		return "broadcast", true
 	case reserved4.Contains(ip):
 		return "reserved (240.0.0.0/4)", true
+	case discard6.Contains(ip):
+		return "discard-only (100::/64)", true
 	case ip.IsLoopback():
 		return "loopback", false
-	case ip.IsPrivate():
+	case ip.IsPrivate() || localNAT64.Contains(ip) || siteLocal.Contains(ip):
 		return "private", false
 	case sharedCGNAT.Contains(ip):
 		return "shared (CGNAT)", false
@@ -61,14 +77,16 @@ func classify(ip netip.Addr) (kind string, always bool) {
 	return "", false
 }
 
-// refusedError is an address the rules refuse. Its message names the address and the rule.
+// refusedError is an address the rules refuse. Its message names the rule, not the address:
+// it lands in the delivery log, and what an internal name resolves to is the operator's
+// business, not the account admin's.
 type refusedError struct {
 	ip     netip.Addr
 	reason string
 }
 
 func (e *refusedError) Error() string {
-	return fmt.Sprintf("refused to connect to %s: %s", e.ip, e.reason)
+	return "refused to connect: " + e.reason
 }
 
 // checkAddr applies the address rules under c's options.
