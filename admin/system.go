@@ -148,6 +148,48 @@ func (s *Service) RecordEvents(ctx context.Context, entries ...*latchkey.AuditEn
 	})
 }
 
+// Fence orders writers that decide from what they read: a sweep that reads the audit log to
+// learn what is already recorded, then records the rest. Each node reads the fence's
+// generation before it reads anything else; RecordEventsFenced writes only if the generation
+// is still the one it read, and moves it on, so that of two nodes deciding from the same reads
+// one writes and the other is refused (EConflict) and decides again next round.
+type Fence struct {
+	name string
+	gen  int64
+}
+
+// ReadFence reads the named fence's generation.
+func (s *Service) ReadFence(ctx context.Context, name string) (*Fence, error) {
+	gen, _, err := s.store.FindEventsAfterCursor(ctx, name, 1)
+	if err != nil {
+		return nil, err
+	}
+	return &Fence{name: name, gen: gen}, nil
+}
+
+// RecordEventsFenced is RecordEvents in one transaction with moving f on; when another writer
+// moved it since f was read, nothing is written and the error is EConflict.
+func (s *Service) RecordEventsFenced(ctx context.Context, f *Fence, entries ...*latchkey.AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.store.MoveEventCursor(ctx, f.name, f.gen, f.gen+1); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := s.store.AppendAudit(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		f.gen++
+	}
+	return err
+}
+
 // RecordTokenUses writes observed last-used times and addresses (no audit entries: last_used is
 // advisory and written in batches off the request path).
 func (s *Service) RecordTokenUses(ctx context.Context, uses []latchkey.TokenUse) error {

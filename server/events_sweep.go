@@ -20,6 +20,9 @@ import (
 
 const day = 24 * time.Hour
 
+// noticeFence orders the nodes' notice sweeps (see admin.Fence).
+const noticeFence = "notice-sweep"
+
 // noticeSweep remembers which scheduled events were audited, by key (see expiringKey and
 // unusedKey), so that each is audited once; what it forgot is recognised from the audit log.
 type noticeSweep struct {
@@ -49,6 +52,12 @@ func (s *Server) sweepNotices(ctx context.Context) error {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	now := s.admin.Now()
+	// Read first: every node sweeps, and two deciding from the same reads must not both write.
+	fence, err := s.admin.ReadFence(ctx, noticeFence)
+	if err != nil {
+		s.log.Error("sweep token notices", "error", err.Error())
+		return fmt.Errorf("sweep token notices: %w", err)
+	}
 	active := latchkey.StateActive
 	accounts, err := allPages(func(offset int) ([]*latchkey.Account, int, error) {
 		return s.store.FindAccounts(ctx, latchkey.AccountFilter{State: &active, Offset: offset, Limit: latchkey.MaxLimit})
@@ -61,7 +70,12 @@ func (s *Server) sweepNotices(ctx context.Context) error {
 	seenExpiring, seenUnused := map[string]bool{}, map[string]bool{}
 	var errs []error
 	for _, a := range accounts {
-		errs = append(errs, s.sweepExpiring(ctx, a, now, seenExpiring), s.sweepUnused(ctx, a, now, seenUnused))
+		errs = append(errs, s.sweepExpiring(ctx, a, now, fence, seenExpiring), s.sweepUnused(ctx, a, now, fence, seenUnused))
+		if latchkey.ErrorCodeOf(errors.Join(errs...)) == latchkey.EConflict {
+			// Another node swept meanwhile: what it recorded is in the audit log, which the
+			// next round reads. Keep what this node knew.
+			return nil
+		}
 	}
 	// Forget what no longer applies (the token ended, was used, or passed its next threshold).
 	sw.expiring, sw.unused = seenExpiring, seenUnused
@@ -76,7 +90,7 @@ func (s *Server) sweepNotices(ctx context.Context) error {
 // the account's thresholds: the smallest threshold at or above the time left, once. A token
 // created with five days left gets the 7-day event at once and the 1-day one later, never the
 // 30-day one.
-func (s *Server) sweepExpiring(ctx context.Context, a *latchkey.Account, now time.Time, seen map[string]bool) error {
+func (s *Server) sweepExpiring(ctx context.Context, a *latchkey.Account, now time.Time, fence *admin.Fence, seen map[string]bool) error {
 	sw := s.gov().notices
 	thresholds := a.Settings.NoticeDays() // largest first
 	horizon := now.Add(time.Duration(thresholds[0]) * day)
@@ -146,7 +160,7 @@ func (s *Server) sweepExpiring(ctx context.Context, a *latchkey.Account, now tim
 		}
 		entries = append(entries, &latchkey.AuditEntry{AccountID: a.ID, EventType: admin.TokenEventType(t.Kind, "expiring"), Context: c})
 	}
-	if err := s.admin.RecordEvents(ctx, entries...); err != nil {
+	if err := s.admin.RecordEventsFenced(ctx, fence, entries...); err != nil {
 		return err
 	}
 	for _, f := range fresh {
@@ -158,7 +172,7 @@ func (s *Server) sweepExpiring(ctx context.Context, a *latchkey.Account, now tim
 // sweepUnused audits service_token.unused for each live service token of a that has not been
 // used (or, never used, was created) UnusedTokenDays ago or more: once per unused stretch, so a
 // token used again and then left alone again is announced again.
-func (s *Server) sweepUnused(ctx context.Context, a *latchkey.Account, now time.Time, seen map[string]bool) error {
+func (s *Server) sweepUnused(ctx context.Context, a *latchkey.Account, now time.Time, fence *admin.Fence, seen map[string]bool) error {
 	n := a.Settings.UnusedTokenDays
 	if n <= 0 {
 		return nil
@@ -223,7 +237,7 @@ func (s *Server) sweepUnused(ctx context.Context, a *latchkey.Account, now time.
 		}
 		entries = append(entries, &latchkey.AuditEntry{AccountID: a.ID, EventType: "service_token.unused", Context: c})
 	}
-	if err := s.admin.RecordEvents(ctx, entries...); err != nil {
+	if err := s.admin.RecordEventsFenced(ctx, fence, entries...); err != nil {
 		return err
 	}
 	for _, f := range fresh {

@@ -247,3 +247,42 @@ func TestSweepUnusedTokens(t *testing.T) {
 		t.Errorf("service_token.unused with unused_token_days 0 = %d entries, want still 3", n)
 	}
 }
+
+// Every node sweeps. Two sweeping at once decide from the same reads of the audit log, and the
+// fence lets only one of them write: each notice is recorded once.
+func TestSweepTwoNodesRecordEachNoticeOnce(t *testing.T) {
+	e := newNoticeEnv(t, Config{})
+	for i := range 30 {
+		e.token(t, latchkey.KindServiceToken, fmt.Sprintf("t%02d", i), e.owner.ID, 5*day)
+	}
+	other, err := New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.admin.Now = e.clock
+	for round := range 5 {
+		var wg sync.WaitGroup
+		for _, srv := range []*Server{e.srv, other} {
+			wg.Go(func() {
+				if err := srv.sweepNotices(context.Background()); err != nil {
+					t.Errorf("sweepNotices (round %d) = %v", round+1, err)
+				}
+			})
+		}
+		wg.Wait()
+		// Forget what each remembered, so that every round decides from the audit log.
+		e.restart(t)
+		if other, err = New(e.cfg); err != nil {
+			t.Fatal(err)
+		}
+		other.admin.Now = e.clock
+	}
+	got := e.events(t, "service_token.expiring")
+	seen := map[any]int{}
+	for _, en := range got {
+		seen[en.Context["name"]]++
+	}
+	if len(got) != 30 || len(seen) != 30 {
+		t.Errorf("two nodes sweeping recorded %d expiring events for %d tokens, want one for each of 30", len(got), len(seen))
+	}
+}
