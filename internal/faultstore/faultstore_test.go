@@ -59,7 +59,12 @@ func TestEveryCallFaulted(t *testing.T) {
 					args = append(args, reflect.Zero(in))
 				}
 			}
-			out := v.MethodByName(m.Name).Call(args)
+			var out []reflect.Value
+			if m.Type.IsVariadic() {
+				out = v.MethodByName(m.Name).CallSlice(args)
+			} else {
+				out = v.MethodByName(m.Name).Call(args)
+			}
 			err, _ := out[len(out)-1].Interface().(error)
 			if !unavailable(err) || !injected(err) {
 				t.Errorf("%s(zero values) = %v, want an injected EUnavailable", m.Name, err)
