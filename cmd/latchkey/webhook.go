@@ -103,9 +103,9 @@ func webhookListCmd(e *env) *cobra.Command {
 
 // webhookFlags are the fields of create and update.
 type webhookFlags struct {
-	name, description, url, secret string
-	events                         []string
-	active                         bool
+	name, description, url, secretFile string
+	events                             []string
+	active                             bool
 }
 
 func (f *webhookFlags) add(cmd *cobra.Command) {
@@ -115,11 +115,13 @@ func (f *webhookFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.url, "endpoint", "", "the https URL events are POSTed to")
 	fl.StringSliceVar(&f.events, "event", nil, "event type, category.* or * (repeatable, or comma-separated)")
 	fl.BoolVar(&f.active, "active", true, "send events (--active=false to create it turned off)")
-	fl.StringVar(&f.secret, "secret", "", "signing secret whsec_… (default: generated)")
+	fl.StringVar(&f.secretFile, "secret-file", "", "file holding a signing secret whsec_… of your choosing, - for stdin (default: generated)")
 }
 
 // request returns the fields set on the command line (all of them for create).
-func (f *webhookFlags) request(cmd *cobra.Command, all bool) apitype.WebhookRequest {
+// A chosen secret is read from a file or stdin, never taken on the command line, where the
+// process list and shell history would keep it.
+func (f *webhookFlags) request(e *env, cmd *cobra.Command, all bool) (apitype.WebhookRequest, error) {
 	var req apitype.WebhookRequest
 	set := func(name string) bool { return all || cmd.Flags().Changed(name) }
 	if set("name") {
@@ -137,10 +139,14 @@ func (f *webhookFlags) request(cmd *cobra.Command, all bool) apitype.WebhookRequ
 	if set("active") {
 		req.Active = &f.active
 	}
-	if cmd.Flags().Changed("secret") {
-		req.HMACSecret = &f.secret
+	if cmd.Flags().Changed("secret-file") {
+		secret, err := readSecretFile(e, f.secretFile)
+		if err != nil {
+			return req, fmt.Errorf("--secret-file: %w", err)
+		}
+		req.HMACSecret = &secret
 	}
-	return req
+	return req, nil
 }
 
 func webhookCreateCmd(e *env) *cobra.Command {
@@ -166,7 +172,11 @@ func webhookCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w, err := c.CreateWebhook(ctx, acct, f.request(cmd, true))
+			req, err := f.request(e, cmd, true)
+			if err != nil {
+				return err
+			}
+			w, err := c.CreateWebhook(ctx, acct, req)
 			if err != nil {
 				return err
 			}
@@ -241,7 +251,11 @@ func webhookUpdateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w, err := c.UpdateWebhook(ctx, acct, id, f.request(cmd, false))
+			req, err := f.request(e, cmd, false)
+			if err != nil {
+				return err
+			}
+			w, err := c.UpdateWebhook(ctx, acct, id, req)
 			if err != nil {
 				return err
 			}

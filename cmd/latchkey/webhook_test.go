@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,6 +36,24 @@ func TestCLIWebhookCommands(t *testing.T) {
 	rot, err := runCLI(t, env, "webhook", "rotate-secret", "wsu_1", "-q")
 	if err != nil || !secretRE.MatchString(rot) || strings.Contains(rot, secret) {
 		t.Fatalf("webhook rotate-secret -q: %v\n%s", err, rot)
+	}
+	// A secret of one's choosing comes from a file (or stdin), never the command line.
+	dir := t.TempDir()
+	bad, good := filepath.Join(dir, "bad"), filepath.Join(dir, "good")
+	if err := os.WriteFile(bad, []byte("not-a-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte("whsec_"+base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCLI(t, env, "webhook", "update", "wsu_1", "--secret-file", bad); err == nil || !strings.Contains(err.Error(), "hmac_secret") {
+		t.Errorf("webhook update --secret-file (bad) = %v, want a 400 naming hmac_secret", err)
+	}
+	if out, err := runCLI(t, env, "webhook", "update", "wsu_1", "--secret-file", good); err != nil || strings.Contains(out, "whsec_") {
+		t.Errorf("webhook update --secret-file: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, env, "webhook", "update", "wsu_1", "--secret", "whsec_x"); err == nil || !strings.Contains(err.Error(), "unknown flag") {
+		t.Errorf("webhook update --secret = %v, want an unknown flag (secrets stay off the command line)", err)
 	}
 	// siem.example.com cannot be reached from here: the test says so, and why.
 	if _, err := runCLI(t, env, "webhook", "test", "wsu_1"); err == nil || !strings.Contains(err.Error(), "test failed") || !strings.Contains(err.Error(), "siem.example.com") {
