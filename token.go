@@ -51,6 +51,8 @@ type Token struct {
 	AllowedCIDRs []netip.Prefix
 	// Grants are a service token's own permission grants (empty for PATs).
 	Grants []Grant
+	// RateLimits bound how often the token may be verified (empty: no limit).
+	RateLimits []RateLimit
 	// CreatedBy names the principal that created the token, e.g. "user:3".
 	CreatedBy string
 	// Flagged is set when a leak report named this token and the account only flags leaks.
@@ -145,6 +147,8 @@ type TokenUpdate struct {
 	AllowedCIDRs *[]netip.Prefix
 	// ExpiresAt, when not nil, replaces the token's expiry; the zero time removes it.
 	ExpiresAt *time.Time
+	// RateLimits, when not nil, replace the token's rate limits (empty: none).
+	RateLimits *[]RateLimit
 }
 
 // TokenUse is one observation of a token in use, recorded off the request path.

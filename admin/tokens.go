@@ -135,6 +135,8 @@ type NewToken struct {
 	AllowedCIDRs []netip.Prefix
 	// Grants are a service token's permissions (none for a PAT, which acts as its user).
 	Grants []latchkey.Grant
+	// RateLimits bound how often the token may be verified (see latchkey.ValidateRateLimits).
+	RateLimits []latchkey.RateLimit
 	// IdempotencyKey, when set, makes a retry safe: the same principal creating with the same
 	// key within latchkey.IdempotencyWindow gets latchkey.IdempotentReplay instead of a second
 	// token.
@@ -233,12 +235,15 @@ func (s *Service) createToken(ctx context.Context, p *latchkey.Principal, kind l
 	if len(in.AllowedCIDRs) > MaxAllowedCIDRs {
 		return nil, "", latchkey.FieldError("allowed_cidrs", "at most %d ranges are allowed", MaxAllowedCIDRs)
 	}
+	if err := latchkey.ValidateRateLimits("rate_limits", in.RateLimits); err != nil {
+		return nil, "", err
+	}
 	idem, err := idempotencyHash(in.IdempotencyKey)
 	if err != nil {
 		return nil, "", err
 	}
 	tok := &latchkey.Token{AccountID: p.AccountID, Kind: kind, UserID: userID, Name: name, CreatedBy: p.String(),
-		AllowedCIDRs: in.AllowedCIDRs, Grants: in.Grants, IdempotencyKey: idem}
+		AllowedCIDRs: in.AllowedCIDRs, Grants: in.Grants, RateLimits: in.RateLimits, IdempotencyKey: idem}
 	var secret string
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		a, err := s.account(ctx, p)
@@ -320,6 +325,9 @@ type TokenEdit struct {
 	// Expiry, when set, changes the expiry; Expiry.At nil means none, which only an account
 	// without a maximum token lifetime allows.
 	Expiry *Expiry
+	// RateLimits replace the token's rate limits (empty: none). Limits only ever narrow what a
+	// token can do, so whoever may edit a token may set them, on a PAT too.
+	RateLimits *[]latchkey.RateLimit
 }
 
 // Expiry is a requested expiry: a time, or nil for none.
@@ -347,6 +355,12 @@ func (s *Service) EditToken(ctx context.Context, p *latchkey.Principal, ref Toke
 			return nil, latchkey.FieldError("allowed_cidrs", "at most %d ranges are allowed", MaxAllowedCIDRs)
 		}
 		upd.AllowedCIDRs = e.AllowedCIDRs
+	}
+	if e.RateLimits != nil {
+		if err := latchkey.ValidateRateLimits("rate_limits", *e.RateLimits); err != nil {
+			return nil, err
+		}
+		upd.RateLimits = e.RateLimits
 	}
 	var out *latchkey.Token
 	err := s.inTx(ctx, func(ctx context.Context) error {

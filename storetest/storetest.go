@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"RevocationRecorded", testRevocationRecorded},
 		{"TokenIdempotencyKey", testIdempotencyKey},
 		{"EditTokenAddressesAndExpiry", testEditToken},
+		{"RateLimits", testRateLimits},
 		{"EndedTokensByHowAndName", testEndedTokens},
 		{"WebhookSubscriptions", testWebhookSubscriptions},
 		{"ConsumeEvents", testConsumeEvents},

@@ -272,3 +272,51 @@ func BenchmarkLegacyVsNew(b *testing.B) {
 }
 
 var _ = netip.Addr{}
+
+// BenchmarkVerifyCachedLimits compares cached verification of tokens without rate limits with
+// tokens that have one or three (never hit), in one run:
+//
+//	go test -run '^$' -bench VerifyCachedLimits -count 10 ./verify/ | benchstat -col /limits -
+func BenchmarkVerifyCachedLimits(b *testing.B) {
+	for _, n := range []int{0, 1, 3} {
+		b.Run(fmt.Sprintf("limits=%d", n), func(b *testing.B) {
+			f := newFixture(b, verify.Options{TTL: time.Hour})
+			f.v.SetHooks(func(latchkey.TokenUse) {}, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			b.Cleanup(cancel)
+			go f.v.Run(ctx)
+			var limits []latchkey.RateLimit
+			for i := range n {
+				limits = append(limits, latchkey.RateLimit{Name: fmt.Sprint("l", i), Limit: latchkey.MaxRateLimitCount, Duration: time.Duration(i+1) * time.Second})
+			}
+			const tokens = 1000
+			strs := make([]string, 0, tokens)
+			batch := make([]*latchkey.Token, 0, tokens)
+			for range tokens {
+				m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
+				if err != nil {
+					b.Fatal(err)
+				}
+				batch = append(batch, &latchkey.Token{AccountID: f.account.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash,
+					Name: "bench", RateLimits: limits, Grants: []latchkey.Grant{{PermissionSet: "job_admin", ProjectID: f.project.ID}}})
+				strs = append(strs, m.String)
+			}
+			if err := f.store.CreateTokens(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			var lim verify.Limits
+			for _, s := range strs {
+				if _, err := f.v.VerifyUsage(ctx, s, localhost, 0, verify.Usage{}, &lim); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if _, err := f.v.VerifyUsage(ctx, strs[i%tokens], localhost, 0, verify.Usage{}, &lim); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -83,12 +83,15 @@ type Verifier struct {
 	idxMu    sync.Mutex
 	byToken  map[int64][32]byte
 	policies policyCache
+	rates    rateTable
 	stats    Stats
 	// start anchors the verifier's clock: times are nanoseconds since start on the monotonic
 	// clock, which is cheaper to read than the wall clock and immune to its jumps. The coarse
 	// clock (runClock) counts from it too.
 	start time.Time
-	fake  func() time.Time
+	// startWall is start on the wall clock, Unix nanoseconds.
+	startWall int64
+	fake      func() time.Time
 	// coarse is now() as of the last tick of runClock; coarseLive says it is ticking.
 	coarse     atomic.Int64
 	coarseLive atomic.Bool
@@ -155,6 +158,7 @@ const (
 	flagPolicy                       // detail.policy applies
 	flagRefreshing                   // a background reload of this entry is under way, or failed
 	flagStale                        // served past its TTL because storage failed: detail.staleUntil
+	flagRates                        // detail.rates counts the token's rate limits
 )
 
 // detail is the part of a cache entry that only some verifications read.
@@ -175,6 +179,7 @@ type detail struct {
 	loaded    int64 // when the token was last read in full, on the verifier's clock
 	cidrs     []netip.Prefix
 	policy    *latchkey.IPPolicy // the account's enforced IP rules
+	rates     *rates             // the token's rate-limit counters (flagRates)
 	token     *latchkey.Token    // kept for OnReuse on rotated tokens only
 	reported  atomic.Bool
 	// staleUntil is the end of the entry's stale-if-error window, on the verifier's clock, when
@@ -186,7 +191,7 @@ type detail struct {
 func (d *detail) stale(staleUntil int64) *detail {
 	c := &detail{err: d.err, limit: d.limit, accountID: d.accountID, userID: d.userID, tokenID: d.tokenID,
 		expires: d.expires, grace: d.grace, hasExpiry: d.hasExpiry, rotated: d.rotated, legacy: d.legacy,
-		updated: d.updated, loaded: d.loaded, cidrs: d.cidrs, policy: d.policy, token: d.token, staleUntil: staleUntil}
+		updated: d.updated, loaded: d.loaded, cidrs: d.cidrs, policy: d.policy, rates: d.rates, token: d.token, staleUntil: staleUntil}
 	c.reported.Store(d.reported.Load())
 	return c
 }
@@ -215,7 +220,7 @@ func New(src Source, opt Options) *Verifier {
 	if opt.Now != nil {
 		start = opt.Now()
 	}
-	v := &Verifier{opt: opt, start: start, fake: opt.Now, byToken: map[int64][32]byte{},
+	v := &Verifier{opt: opt, start: start, startWall: start.UnixNano(), fake: opt.Now, byToken: map[int64][32]byte{},
 		refreshAhead: int64(opt.TTL / 8), refreshQ: make(chan [32]byte, 4096), staleWait: staleWait}
 	v.src = newGuarded(src, v)
 	for i := range v.shards {
@@ -268,17 +273,29 @@ func (v *Verifier) wallNow() int64 {
 // returns the principal it authenticates. Errors are *latchkey.Error values from this package or
 // tokenfmt, or storage errors. A cache hit does not allocate.
 func (v *Verifier) Verify(ctx context.Context, token string, ip netip.Addr) (*latchkey.Principal, error) {
-	return v.verify(ctx, token, ip, 0)
+	return v.verify(ctx, token, ip, 0, Usage{}, nil)
 }
 
 // VerifyInAccount is Verify for a caller that may only learn about tokens of one account
 // (/v1/check, introspection): a token of another account is ErrUnknown, before any of its state
 // is revealed or acted on (no last-used report, no reuse response).
 func (v *Verifier) VerifyInAccount(ctx context.Context, token string, ip netip.Addr, accountID int64) (*latchkey.Principal, error) {
-	return v.verify(ctx, token, ip, accountID)
+	return v.verify(ctx, token, ip, accountID, Usage{}, nil)
 }
 
-func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, account int64) (*latchkey.Principal, error) {
+// VerifyUsage is Verify (or, with accountID not 0, VerifyInAccount) counting u against the
+// token's rate limits and reporting them in out (when not nil; N is 0 for a token without
+// limits). Verify and VerifyInAccount count a cost of 1 against every limit. A verification over
+// a limit fails with a *latchkey.Error of code rate_limited whose Data holds retry_after_seconds
+// and the limit's name; it is counted against none of the token's limits.
+func (v *Verifier) VerifyUsage(ctx context.Context, token string, ip netip.Addr, accountID int64, u Usage, out *Limits) (*latchkey.Principal, error) {
+	if out != nil {
+		out.N = 0
+	}
+	return v.verify(ctx, token, ip, accountID, u, out)
+}
+
+func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, account int64, u Usage, out *Limits) (*latchkey.Principal, error) {
 	if len(token) > tokenfmt.MaxLen {
 		v.stats.Rejected.Add(1)
 		return nil, tokenfmt.ErrMalformed
@@ -313,7 +330,7 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 		return nil, ErrUnknown
 	}
 	if sl.flags&^flagRefreshing != 0 {
-		if err := v.check(&sl, ip); err != nil {
+		if err := v.check(&sl, ip, now, u, out); err != nil {
 			return nil, err
 		}
 	}
@@ -329,7 +346,7 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 // check applies the rarer, time- and address-dependent rules. Expiry and grace are wall-clock
 // times from the database and are compared with the wall clock (the monotonic clock stops while a
 // machine sleeps).
-func (v *Verifier) check(sl *slot, ip netip.Addr) error {
+func (v *Verifier) check(sl *slot, ip netip.Addr, now int64, u Usage, out *Limits) error {
 	d := sl.detail
 	if sl.flags&flagStale != 0 {
 		v.stats.Stale.Add(1)
@@ -347,6 +364,15 @@ func (v *Verifier) check(sl *slot, ip netip.Addr) error {
 	}
 	if sl.flags&flagPolicy != 0 && !d.policy.Allows(ip) {
 		return ErrIPDenied
+	}
+	if sl.flags&flagRates != 0 {
+		// Windows are placed by the wall clock as the verifier's (coarse) clock carries it from
+		// start: a few milliseconds behind at most, and immune to jumps.
+		r := d.rates
+		if r.dead.Load() {
+			r = v.rates.current(r, now)
+		}
+		return r.take(now, v.startWall+now, u, out)
 	}
 	return nil
 }
@@ -450,6 +476,7 @@ func (v *Verifier) refresh(sh *shard, h [32]byte) {
 // With a TTL under 80 ms there is nothing to refresh ahead of time and Run only keeps the clock.
 func (v *Verifier) Run(ctx context.Context) {
 	go v.runClock(ctx)
+	go v.sweepRates(ctx)
 	if time.Duration(v.refreshAhead) < 10*time.Millisecond {
 		<-ctx.Done()
 		return
@@ -1001,6 +1028,9 @@ func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, 
 	}
 	if len(d.cidrs) > 0 {
 		sl.flags |= flagCIDRs
+	}
+	if len(tok.RateLimits) > 0 {
+		d.rates, sl.flags = v.rates.get(tok.FamilyID, tok.RateLimits, now), sl.flags|flagRates
 	}
 	pol, err := v.policies.get(ctx, tok.AccountID, now)
 	if err != nil {

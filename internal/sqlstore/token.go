@@ -13,7 +13,7 @@ import (
 
 const tokenColumns = `id, account_id, kind, user_id, uid, name, state, hash, legacy_prefix, legacy_hash, created_at,
 	updated_at, expires_at, last_used_at, last_used_ip, family_id, rotated_at, grace_until, replaced_by_id,
-	allowed_cidrs, created_by, flagged, revoked_at, revoked_reason, revoked_by`
+	allowed_cidrs, created_by, flagged, revoked_at, revoked_reason, revoked_by, rate_limits`
 
 func scanToken(row scanner) (*latchkey.Token, error) {
 	var t latchkey.Token
@@ -21,10 +21,10 @@ func scanToken(row scanner) (*latchkey.Token, error) {
 	var legacyPrefix, legacyHash sql.NullString
 	var created, updated int64
 	var expires, lastUsed, rotated, grace, revoked sql.NullInt64
-	var cidrs string
+	var cidrs, limits string
 	err := row.Scan(&t.ID, &t.AccountID, &t.Kind, &userID, &t.UID, &t.Name, &t.State, &t.Hash, &legacyPrefix,
 		&legacyHash, &created, &updated, &expires, &lastUsed, &t.LastUsedIP, &t.FamilyID, &rotated, &grace,
-		&t.ReplacedByID, &cidrs, &t.CreatedBy, &t.Flagged, &revoked, &t.RevokedReason, &t.RevokedBy)
+		&t.ReplacedByID, &cidrs, &t.CreatedBy, &t.Flagged, &revoked, &t.RevokedReason, &t.RevokedBy, &limits)
 	if err != nil {
 		return nil, err
 	}
@@ -34,6 +34,9 @@ func scanToken(row scanner) (*latchkey.Token, error) {
 	t.ExpiresAt, t.LastUsedAt = fromNullMicros(expires), fromNullMicros(lastUsed)
 	t.RotatedAt, t.GraceUntil = fromNullMicros(rotated), fromNullMicros(grace)
 	t.RevokedAt = fromNullMicros(revoked)
+	if t.RateLimits, err = latchkey.UnmarshalRateLimits(limits); err != nil {
+		return nil, err
+	}
 	if cidrs != "" {
 		for _, c := range strings.Split(cidrs, ",") {
 			p, err := netip.ParsePrefix(c)
@@ -101,10 +104,10 @@ func (t *tx) insertToken(tok *latchkey.Token) error {
 	}
 	tok.State, tok.UpdatedAt = latchkey.StateActive, t.now
 	id, err := t.insert(`INSERT INTO tokens (account_id, kind, user_id, uid, name, state, hash, legacy_prefix, legacy_hash,
-		created_at, updated_at, expires_at, family_id, allowed_cidrs, created_by) VALUES (?,?,?,?,?,1,?,?,?,?,?,?,?,?,?)`,
+		created_at, updated_at, expires_at, family_id, allowed_cidrs, created_by, rate_limits) VALUES (?,?,?,?,?,1,?,?,?,?,?,?,?,?,?,?)`,
 		tok.AccountID, tok.Kind, nullID(tok.UserID), tok.UID, tok.Name, tok.Hash, nullString(tok.LegacyPrefix),
 		nullString(tok.LegacyHash), micros(tok.CreatedAt), micros(t.now), nullMicros(tok.ExpiresAt), tok.FamilyID,
-		joinCIDRs(tok.AllowedCIDRs), tok.CreatedBy)
+		joinCIDRs(tok.AllowedCIDRs), tok.CreatedBy, latchkey.MarshalRateLimits(tok.RateLimits))
 	if err != nil {
 		if t.s.dialect.IsUniqueViolation(err) {
 			return latchkey.Errorf(latchkey.EConflict, "token uid or hash collision; try again")
@@ -444,6 +447,11 @@ func (s *Store) UpdateToken(ctx context.Context, id int64, upd latchkey.TokenUpd
 			tok.AllowedCIDRs = append([]netip.Prefix(nil), *upd.AllowedCIDRs...)
 			events = append(events, tokenEvent(tok.Kind, "addresses_changed"))
 		}
+		if upd.RateLimits != nil && latchkey.MarshalRateLimits(*upd.RateLimits) != latchkey.MarshalRateLimits(tok.RateLimits) {
+			a["rate_limits_from"], a["rate_limits_to"] = latchkey.MarshalRateLimits(tok.RateLimits), latchkey.MarshalRateLimits(*upd.RateLimits)
+			tok.RateLimits = append([]latchkey.RateLimit(nil), *upd.RateLimits...)
+			events = append(events, tokenEvent(tok.Kind, "rate_limits_changed"))
+		}
 		if upd.ExpiresAt != nil {
 			var next *time.Time
 			if !upd.ExpiresAt.IsZero() {
@@ -465,8 +473,9 @@ func (s *Store) UpdateToken(ctx context.Context, id int64, upd latchkey.TokenUpd
 		}
 		if len(events) > 0 {
 			tok.UpdatedAt = t.now
-			if _, err := t.exec(`UPDATE tokens SET name = ?, flagged = ?, allowed_cidrs = ?, expires_at = ?, updated_at = ? WHERE id = ?`,
-				tok.Name, tok.Flagged, joinCIDRs(tok.AllowedCIDRs), nullMicros(tok.ExpiresAt), micros(t.now), id); err != nil {
+			if _, err := t.exec(`UPDATE tokens SET name = ?, flagged = ?, allowed_cidrs = ?, expires_at = ?, rate_limits = ?, updated_at = ? WHERE id = ?`,
+				tok.Name, tok.Flagged, joinCIDRs(tok.AllowedCIDRs), nullMicros(tok.ExpiresAt), latchkey.MarshalRateLimits(tok.RateLimits),
+				micros(t.now), id); err != nil {
 				return s.wrap(err, "update token")
 			}
 			t.changed(latchkey.ChangeToken, tok.AccountID, id)
@@ -596,7 +605,7 @@ func (s *Store) RotateToken(ctx context.Context, id int64, next *latchkey.Token,
 			return latchkey.Errorf(latchkey.EConflict, "token %d was already rotated; rotate its replacement %d", id, old.ReplacedByID)
 		}
 		next.AccountID, next.Kind, next.UserID, next.Name = old.AccountID, old.Kind, old.UserID, old.Name
-		next.FamilyID, next.AllowedCIDRs = old.FamilyID, old.AllowedCIDRs
+		next.FamilyID, next.AllowedCIDRs, next.RateLimits = old.FamilyID, old.AllowedCIDRs, old.RateLimits
 		next.Grants = make([]latchkey.Grant, len(old.Grants))
 		for i, g := range old.Grants {
 			next.Grants[i] = latchkey.Grant{PermissionSet: g.PermissionSet, AllProjects: g.AllProjects,

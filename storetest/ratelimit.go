@@ -1,0 +1,75 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchkey/latchkey"
+)
+
+// testRateLimits: a token's rate limits are stored with it, changed (and audited) by
+// UpdateToken, removed with an empty list, and carried to its successor by rotation.
+func testRateLimits(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	limits := []latchkey.RateLimit{{Name: "api", Limit: 100, Duration: time.Second}, {Name: "daily", Limit: 10_000, Duration: 24 * time.Hour}}
+	tok := newToken(a.ID, latchkey.KindServiceToken)
+	tok.RateLimits = limits
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.FindTokenByID(ctx, tok.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(limits, stored.RateLimits); diff != "" {
+		t.Errorf("stored rate limits (-want +got):\n%s", diff)
+	}
+	next := []latchkey.RateLimit{{Name: "api", Limit: 50, Duration: time.Minute}}
+	if _, err := s.UpdateToken(ctx, tok.ID, latchkey.TokenUpdate{RateLimits: &next}); err != nil {
+		t.Fatal(err)
+	}
+	// The same limits again change nothing and record nothing.
+	if _, err := s.UpdateToken(ctx, tok.ID, latchkey.TokenUpdate{RateLimits: &next}); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err = s.FindTokenByHash(ctx, tok.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(next, stored.RateLimits); diff != "" {
+		t.Errorf("rate limits after the change (-want +got):\n%s", diff)
+	}
+	et := "service_token.rate_limits_changed"
+	entries, _, err := s.FindAuditEntries(ctx, latchkey.AuditFilter{AccountID: a.ID, EventType: &et})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("%d %s entries, want 1", len(entries), et)
+	}
+	if got, want := entries[0].Context["rate_limits_to"], `[{"name":"api","limit":50,"duration_seconds":60}]`; got != want {
+		t.Errorf("audited rate_limits_to = %v, want %s", got, want)
+	}
+	succ := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.RotateToken(ctx, tok.ID, succ, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err = s.FindTokenByID(ctx, succ.ID); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(next, stored.RateLimits); diff != "" {
+		t.Errorf("the rotated successor's rate limits (-want +got):\n%s", diff)
+	}
+	none := []latchkey.RateLimit{}
+	if _, err := s.UpdateToken(ctx, succ.ID, latchkey.TokenUpdate{RateLimits: &none}); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err = s.FindTokenByID(ctx, succ.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored.RateLimits) != 0 {
+		t.Errorf("rate limits after removing them: %v", stored.RateLimits)
+	}
+}

@@ -1,0 +1,230 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Rate limits are counted in memory, per rotation family and per limit, in fixed windows aligned
+// to the Unix epoch. A token's counters outlive its cache entries (a reload finds them by family
+// id), so neither a refresh nor a change to the token resets what was already counted in the
+// current window; a changed limit keeps its count when its window is unchanged; and a token and
+// its rotated successor, both valid during the grace period, share one budget.
+
+// Usage is what a verification counts against the token's rate limits.
+type Usage struct {
+	// Limit names the one limit to count against; "" counts against all of them. A name the token
+	// has no limit under counts against nothing (the token is not limited under that name).
+	Limit string
+	// Cost is how many units the verification uses (0 means 1).
+	Cost int64
+}
+
+// LimitState is where one of a token's limits stands after a verification.
+type LimitState struct {
+	Name   string
+	Limit  int64
+	Window time.Duration
+	// Remaining is how many units are left in the current window, after this verification.
+	Remaining int64
+	// Reset is how long until the current window ends and Remaining returns to Limit.
+	Reset time.Duration
+}
+
+// Limits reports the limits a verification was counted against (States[:N]).
+type Limits struct {
+	N      int
+	States [latchkey.MaxRateLimits]LimitState
+}
+
+// All returns the reported states.
+func (l *Limits) All() []LimitState { return l.States[:l.N] }
+
+// rates holds one rotation family's counters.
+type rates struct {
+	family int64
+	// dead is set when the table forgot these counters; an entry still holding them finds the
+	// table's current ones.
+	dead   atomic.Bool
+	mu     sync.Mutex
+	limits []latchkey.RateLimit
+	window [latchkey.MaxRateLimits]int64 // the window index count belongs to
+	count  [latchkey.MaxRateLimits]int64
+	// used is when the token was last counted (verifier clock), for sweeping.
+	used int64
+}
+
+// rateTable finds a token's counters by family id. It is read when an entry is loaded, never on
+// a cache hit (the entry's detail points at the counters).
+type rateTable struct {
+	mu sync.Mutex
+	m  map[int64]*rates
+}
+
+// get returns token id's counters for limits, creating them or bringing their definitions up to
+// date; a limit whose name and window are unchanged keeps its count.
+func (t *rateTable) get(id int64, limits []latchkey.RateLimit, now int64) *rates {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[int64]*rates{}
+	}
+	r, ok := t.m[id]
+	if !ok {
+		r = &rates{family: id, limits: limits, used: now}
+		t.m[id] = r
+		return r
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sameLimits(r.limits, limits) {
+		return r
+	}
+	var window, count [latchkey.MaxRateLimits]int64
+	for i, l := range limits {
+		for j, o := range r.limits {
+			if o.Name == l.Name && o.Duration == l.Duration {
+				window[i], count[i] = r.window[j], r.count[j]
+			}
+		}
+	}
+	r.limits, r.window, r.count = limits, window, count
+	return r
+}
+
+func sameLimits(a, b []latchkey.RateLimit) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// sweep forgets counters not used for longer than their longest window (and a minute): they
+// count nothing in any current window, so fresh ones are the same. It returns how many it forgot.
+func (t *rateTable) sweep(now int64) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for id, r := range t.m {
+		r.mu.Lock()
+		var longest time.Duration
+		for _, l := range r.limits {
+			longest = max(longest, l.Duration)
+		}
+		idle := now-r.used > int64(longest)+int64(time.Minute)
+		if idle {
+			r.dead.Store(true)
+			delete(t.m, id)
+			n++
+		}
+		r.mu.Unlock()
+	}
+	return n
+}
+
+// take counts u against the token's limits as of wall (Unix nanoseconds) and reports them in out
+// (when not nil). A verification is admitted only when every limit it counts against has room
+// for its cost; then it is counted against each of them, otherwise against none.
+func (r *rates) take(now, wall int64, u Usage, out *Limits) error {
+	cost := u.Cost
+	if cost <= 0 {
+		cost = 1
+	}
+	r.mu.Lock()
+	r.used = now
+	refused := -1
+	var wait int64
+	for i, l := range r.limits {
+		if u.Limit != "" && l.Name != u.Limit {
+			continue
+		}
+		w := wall / int64(l.Duration)
+		if r.window[i] != w {
+			r.window[i], r.count[i] = w, 0
+		}
+		if r.count[i]+cost > l.Limit {
+			if end := (w+1)*int64(l.Duration) - wall; refused < 0 || end > wait {
+				refused, wait = i, end
+			}
+		}
+	}
+	if out != nil {
+		out.N = 0
+	}
+	for i, l := range r.limits {
+		if u.Limit != "" && l.Name != u.Limit {
+			continue
+		}
+		if refused < 0 {
+			r.count[i] += cost
+		}
+		if out != nil {
+			out.States[out.N] = LimitState{Name: l.Name, Limit: l.Limit, Window: l.Duration,
+				Remaining: max(l.Limit-r.count[i], 0), Reset: time.Duration((r.window[i]+1)*int64(l.Duration) - wall)}
+			out.N++
+		}
+	}
+	var l latchkey.RateLimit
+	if refused >= 0 {
+		l = r.limits[refused]
+	}
+	r.mu.Unlock()
+	if refused < 0 {
+		return nil
+	}
+	return rateLimitedError(l, cost, time.Duration(wait))
+}
+
+// rateLimitedError is the refusal of a verification over a token's limit l.
+func rateLimitedError(l latchkey.RateLimit, cost int64, wait time.Duration) error {
+	secs := int64(math.Ceil(wait.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	msg := fmt.Sprintf("rate limit %q exceeded (%d per %s); try again in %d seconds", l.Name, l.Limit, l.Duration, secs)
+	if cost > l.Limit {
+		msg = fmt.Sprintf("the cost %d is more than rate limit %q allows in a window (%d per %s)", cost, l.Name, l.Limit, l.Duration)
+	}
+	return &latchkey.Error{Code: latchkey.ERateLimited, Message: msg,
+		Data: map[string]any{"retry_after_seconds": secs, "limit": l.Name}}
+}
+
+// current returns the counters r's family counts in: r itself unless the table forgot it.
+func (t *rateTable) current(r *rates, now int64) *rates {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cur, ok := t.m[r.family]; ok {
+		return cur
+	}
+	r.mu.Lock()
+	r.used = now
+	r.mu.Unlock()
+	r.dead.Store(false)
+	t.m[r.family] = r
+	return r
+}
+
+// sweepRates forgets, once a minute, the counters not counted in within their longest window.
+func (v *Verifier) sweepRates(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			v.rates.sweep(v.now())
+		}
+	}
+}

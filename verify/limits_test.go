@@ -1,0 +1,166 @@
+package verify_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/tokenfmt"
+	"github.com/latchkey/latchkey/verify"
+)
+
+// limitClock is a fake wall clock placed at the start of a whole hour, so that windows of a
+// second and of an hour begin together.
+func limitClock() (*time.Time, func() time.Time) {
+	now := time.Now().Truncate(time.Hour).Add(time.Hour)
+	return &now, func() time.Time { return now }
+}
+
+func rateLimited(t *testing.T, err error, name string, retry int64) {
+	t.Helper()
+	var le *latchkey.Error
+	if verify.Reason(err) != "rate_limited" || !errors.As(err, &le) {
+		t.Fatalf("Verify = %v, want rate_limited", err)
+	}
+	if le.Data["limit"] != name || le.Data["retry_after_seconds"] != retry {
+		t.Errorf("refusal data = %v, want limit %q, retry_after_seconds %d", le.Data, name, retry)
+	}
+}
+
+func TestRateLimitsCountAndRefuse(t *testing.T) {
+	now, clock := limitClock()
+	f := newFixture(t, verify.Options{Now: clock, TTL: time.Hour})
+	tok, _ := f.token(t, func(tk *latchkey.Token) {
+		tk.RateLimits = []latchkey.RateLimit{{Name: "api", Limit: 3, Duration: time.Second}, {Name: "hourly", Limit: 5, Duration: time.Hour}}
+	})
+	var lim verify.Limits
+	for i := range 3 {
+		if _, err := f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{}, &lim); err != nil {
+			t.Fatalf("verification %d: %v", i+1, err)
+		}
+	}
+	want := []verify.LimitState{
+		{Name: "api", Limit: 3, Window: time.Second, Remaining: 0, Reset: time.Second},
+		{Name: "hourly", Limit: 5, Window: time.Hour, Remaining: 2, Reset: time.Hour},
+	}
+	if diff := cmp.Diff(want, lim.All()); diff != "" {
+		t.Errorf("limits after 3 verifications (-want +got):\n%s", diff)
+	}
+	_, err := f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{}, &lim)
+	rateLimited(t, err, "api", 1)
+	// A refused verification counts against no limit.
+	if got := lim.States[1].Remaining; got != 2 {
+		t.Errorf("hourly remaining after a refusal = %d, want 2 (nothing counted)", got)
+	}
+	// Plain Verify counts too, and is refused the same way.
+	if _, err := f.v.Verify(ctx, tok, localhost); verify.Reason(err) != "rate_limited" {
+		t.Errorf("Verify over the limit = %v, want rate_limited", err)
+	}
+
+	*now = now.Add(time.Second)
+	// A cost of 3 fits neither: hourly has 2 left. Nothing is counted.
+	_, err = f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{Cost: 3}, &lim)
+	rateLimited(t, err, "hourly", 3599)
+	// Counting against one named limit leaves the other alone.
+	for range 3 {
+		if _, err := f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{Limit: "api"}, &lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lim.N != 1 || lim.States[0].Name != "api" || lim.States[0].Remaining != 0 {
+		t.Errorf("named check reported %+v, want api alone with 0 remaining", lim.All())
+	}
+	// A name the token has no limit under counts against nothing.
+	if _, err := f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{Limit: "other", Cost: 100}, &lim); err != nil || lim.N != 0 {
+		t.Errorf("check against an unknown limit = %v with %d limits, want accepted with none", err, lim.N)
+	}
+	*now = now.Add(time.Second)
+	if _, err := f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{Cost: 2}, &lim); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{}, &lim)
+	rateLimited(t, err, "hourly", 3598)
+	// The next hour starts afresh.
+	*now = now.Add(time.Hour)
+	if _, err := f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{}, &lim); err != nil {
+		t.Errorf("verification in the next hour: %v", err)
+	}
+}
+
+// Changing a token's limits, rotating it, or a reload of its cache entry does not reset what was
+// counted in the current window.
+func TestRateLimitsSurviveReloadChangeAndRotation(t *testing.T) {
+	_, clock := limitClock()
+	f := newFixture(t, verify.Options{Now: clock, TTL: time.Hour})
+	tok, row := f.token(t, func(tk *latchkey.Token) {
+		tk.RateLimits = []latchkey.RateLimit{{Name: "api", Limit: 4, Duration: time.Minute}}
+	})
+	for range 3 {
+		if _, err := f.v.Verify(ctx, tok, localhost); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Adding a limit reloads the entry; "api" keeps its count of 3.
+	limits := []latchkey.RateLimit{{Name: "api", Limit: 4, Duration: time.Minute}, {Name: "burst", Limit: 100, Duration: time.Second}}
+	if _, err := f.store.UpdateToken(ctx, row.ID, latchkey.TokenUpdate{RateLimits: &limits}); err != nil {
+		t.Fatal(err)
+	}
+	var lim verify.Limits
+	if _, err := f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{}, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.N != 2 || lim.States[0].Remaining != 0 || lim.States[1].Remaining != 99 {
+		t.Fatalf("after the change: %+v, want api 0 left and burst 99", lim.All())
+	}
+	// The rotated successor shares the family's budget while both are valid.
+	m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.RotateToken(ctx, row.ID, &latchkey.Token{UID: m.UID, Hash: m.Hash}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	next := m.String
+	_, err = f.v.Verify(ctx, next, localhost)
+	rateLimited(t, err, "api", 60)
+	_, err = f.v.Verify(ctx, tok, localhost)
+	rateLimited(t, err, "api", 60)
+}
+
+// Tokens without limits report none and are never refused for rate.
+func TestNoRateLimits(t *testing.T) {
+	f := newFixture(t, verify.Options{TTL: time.Hour})
+	tok, _ := f.token(t, nil)
+	lim := verify.Limits{N: 3}
+	for range 100 {
+		if _, err := f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{Cost: 1 << 30}, &lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lim.N != 0 {
+		t.Errorf("limits reported for a token without any: %d", lim.N)
+	}
+}
+
+func TestVerifyCachedWithLimitsDoesNotAllocate(t *testing.T) {
+	f := newFixture(t, verify.Options{TTL: time.Hour})
+	f.v.SetHooks(func(latchkey.TokenUse) {}, nil)
+	good, _ := f.token(t, func(tk *latchkey.Token) {
+		tk.RateLimits = []latchkey.RateLimit{{Name: "api", Limit: latchkey.MaxRateLimitCount, Duration: time.Hour}}
+	})
+	var lim verify.Limits
+	if _, err := f.v.VerifyUsage(ctx, good, localhost, 0, verify.Usage{}, &lim); err != nil {
+		t.Fatal(err)
+	}
+	n := testing.AllocsPerRun(200, func() {
+		if _, err := f.v.VerifyUsage(ctx, good, localhost, 0, verify.Usage{}, &lim); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 {
+		t.Errorf("cached VerifyUsage with a limit allocs = %v, want 0", n)
+	}
+}
