@@ -132,6 +132,8 @@ type Token struct {
 	ReplacedByID *int64   `json:"replaced_by_id"`
 	AllowedCIDRs []string `json:"allowed_cidrs"`
 	Flagged      bool     `json:"flagged"`
+	// RateLimits bound how often the token may be verified ([] when it has none).
+	RateLimits []RateLimit `json:"rate_limits"`
 	// RevokedAt, RevokedReason ("deleted", "leak_reported", "reuse_detected", "member_removed")
 	// and RevokedBy (an actor such as "user:3" or "system:reuse detection") say how a token in
 	// state 2 ended.
@@ -142,6 +144,14 @@ type Token struct {
 	ServiceTokenPermissions []Permission `json:"service_token_permissions"`
 	// TokenString is present only in create and rotate responses.
 	TokenString string `json:"token_string,omitempty"`
+}
+
+// RateLimit is a named limit: at most limit verifications (or units of cost) in each window of
+// duration_seconds, windows aligned to the Unix epoch.
+type RateLimit struct {
+	Name            string `json:"name"`
+	Limit           int64  `json:"limit"`
+	DurationSeconds int64  `json:"duration_seconds"`
 }
 
 // Group holds grants; users are assigned to groups.
@@ -261,16 +271,35 @@ type CheckRequest struct {
 	ProjectID           *int64  `json:"project_id,omitempty"`
 	EnvironmentCategory *string `json:"environment_category,omitempty"`
 	ClientIP            *string `json:"client_ip,omitempty"`
+	// Limit names the one rate limit of the token the check counts against (default: all).
+	Limit *string `json:"limit,omitempty"`
+	// Cost is how many units the check uses (default 1).
+	Cost *int64 `json:"cost,omitempty"`
 }
 
 // CheckResult is /v1/check's answer (not enveloped). Reason is "ok", "forbidden", or why the
 // token was not accepted (missing, malformed, checksum, not_found, revoked, expired,
-// rotated_out, not_member, ip_denied).
+// rotated_out, not_member, ip_denied, rate_limited).
 type CheckResult struct {
 	Allowed   bool            `json:"allowed"`
 	Reason    string          `json:"reason"`
 	Message   string          `json:"message"`
 	Principal *CheckPrincipal `json:"principal"`
+	// RateLimits are the token's limits the check counted against, after it (left out for a token
+	// without limits).
+	RateLimits []CheckRateLimit `json:"rate_limits,omitempty"`
+	// RetryAfterSeconds, with reason rate_limited, is when the refusing limit's window resets.
+	RetryAfterSeconds int64 `json:"retry_after_seconds,omitempty"`
+}
+
+// CheckRateLimit is where one of a token's rate limits stands.
+type CheckRateLimit struct {
+	Name            string `json:"name"`
+	Limit           int64  `json:"limit"`
+	DurationSeconds int64  `json:"duration_seconds"`
+	Remaining       int64  `json:"remaining"`
+	// ResetSeconds is how long until the window ends and remaining returns to limit.
+	ResetSeconds int64 `json:"reset_seconds"`
 }
 
 // CheckPrincipal identifies who a checked token belongs to.

@@ -102,7 +102,7 @@ func TokenOf(f tokenfmt.Format, t *latchkey.Token) Token {
 		State: int(t.State), CreatedAt: Time(t.CreatedAt), UpdatedAt: Time(t.UpdatedAt),
 		LastUsed: TimePtr(t.LastUsedAt), ExpiresAt: TimePtr(t.ExpiresAt), Legacy: t.Legacy(),
 		FamilyID: t.FamilyID, RotatedAt: TimePtr(t.RotatedAt), GraceUntil: TimePtr(t.GraceUntil),
-		AllowedCIDRs: PrefixStrings(t.AllowedCIDRs), Flagged: t.Flagged,
+		AllowedCIDRs: PrefixStrings(t.AllowedCIDRs), Flagged: t.Flagged, RateLimits: RateLimitsOf(t.RateLimits),
 		RevokedAt: TimePtr(t.RevokedAt), RevokedReason: t.RevokedReason, RevokedBy: t.RevokedBy}
 	if t.LastUsedIP != "" {
 		ip := t.LastUsedIP
@@ -120,6 +120,15 @@ func TokenOf(f tokenfmt.Format, t *latchkey.Token) Token {
 		j.ServiceTokenPermissions = PermissionsOf(t.Grants)
 	}
 	return j
+}
+
+// RateLimitsOf renders rate limits ([] for none).
+func RateLimitsOf(ls []latchkey.RateLimit) []RateLimit {
+	out := make([]RateLimit, len(ls))
+	for i, l := range ls {
+		out[i] = RateLimit{Name: l.Name, Limit: l.Limit, DurationSeconds: int64(l.Duration / time.Second)}
+	}
+	return out
 }
 
 // PrefixStrings renders address ranges.

@@ -31,6 +31,8 @@ type TokenRequest struct {
 	ExpiresAt json.RawMessage `json:"expires_at,omitempty"`
 	// AllowedCIDRs, on an update, replace the token's own ranges when they differ.
 	AllowedCIDRs *[]string `json:"allowed_cidrs"`
+	// RateLimits, on an update, replace the token's rate limits when they differ ([]: none).
+	RateLimits *[]RateLimit `json:"rate_limits"`
 }
 
 // RotateRequest rotates a token; both members are optional.
@@ -47,6 +49,8 @@ type PATRequest struct {
 	UserID    *int64  `json:"user_id"`
 	Name      *string `json:"name"`
 	ExpiresAt *string `json:"expires_at"`
+	// RateLimits bound how often the key may be verified.
+	RateLimits *[]RateLimit `json:"rate_limits"`
 }
 
 // ProjectRequest creates or changes a project; state 2 deletes it. The dbt fields after State

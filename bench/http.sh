@@ -16,6 +16,9 @@ THREADS=${THREADS:-1}
 # IDENTITY_HEADERS=1 makes the baseline also send the two identity headers forward-auth must send
 # (a like-for-like comparison); by default it is the bare handler.
 IDENTITY_HEADERS=${IDENTITY_HEADERS:-0}
+# RATE_LIMIT=N gives every token a rate limit of N verifications per second (never hit at these
+# rates when N is large): latchkey then counts each request and sends the RateLimit fields.
+RATE_LIMIT=${RATE_LIMIT:-0}
 out=bench/out
 mkdir -p "$out"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
@@ -24,7 +27,7 @@ go build -o "$out/latchkey" ./cmd/latchkey
 go build -o "$out/baseline" ./bench/cmd/baseline
 go build -o "$out/seed" ./bench/cmd/seed
 rm -f "$out"/http.db*
-"$out/seed" -db "$out/http.db" -n "$N" -tokens "$out/http-tokens.txt" >&2
+"$out/seed" -db "$out/http.db" -n "$N" -tokens "$out/http-tokens.txt" -rate-limit "$RATE_LIMIT" >&2
 cat > "$out/http-rules.yaml" <<'RULES'
 rules:
   - methods: [GET]

@@ -49,6 +49,11 @@ func (s *Server) handleAPIPATCreate(w http.ResponseWriter, r *http.Request, p *l
 	if in.ExpiresAt, err = timeParam("expires_at", req.ExpiresAt); err != nil {
 		return err
 	}
+	if req.RateLimits != nil {
+		if in.RateLimits, err = rateLimitsOf("rate_limits", *req.RateLimits); err != nil {
+			return err
+		}
+	}
 	tok, secret, err := s.admin.CreatePAT(r.Context(), p, ref.UserID, in)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -39,6 +40,23 @@ func cidrList(field string, v []string) ([]netip.Prefix, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// rateLimitsOf reads a token's rate_limits; the domain checks them (latchkey.ValidateRateLimits)
+// once windows are known to fit a time.Duration.
+func rateLimitsOf(field string, v []apitype.RateLimit) ([]latchkey.RateLimit, error) {
+	if len(v) > latchkey.MaxRateLimits {
+		return nil, latchkey.FieldError(field, "at most %d rate limits are allowed per token", latchkey.MaxRateLimits)
+	}
+	out := make([]latchkey.RateLimit, len(v))
+	for i, l := range v {
+		if l.DurationSeconds <= 0 || l.DurationSeconds > int64(latchkey.MaxRateLimitWindow/time.Second) {
+			return nil, latchkey.FieldError(fmt.Sprintf("%s[%d].duration_seconds", field, i),
+				"duration_seconds must be from 1 to %d (30 days)", int64(latchkey.MaxRateLimitWindow/time.Second))
+		}
+		out[i] = latchkey.RateLimit{Name: l.Name, Limit: l.Limit, Duration: time.Duration(l.DurationSeconds) * time.Second}
+	}
+	return out, latchkey.ValidateRateLimits(field, out)
 }
 
 // respondToken answers with a token; secret, when set, is its token string (create, rotate).
@@ -111,6 +129,11 @@ func (s *Server) handleAPIServiceTokenCreate(w http.ResponseWriter, r *http.Requ
 			return err
 		}
 	}
+	if req.RateLimits != nil {
+		if in.RateLimits, err = rateLimitsOf("rate_limits", *req.RateLimits); err != nil {
+			return err
+		}
+	}
 	tok, secret, err := s.admin.CreateServiceToken(r.Context(), p, in)
 	if err != nil {
 		return err
@@ -146,10 +169,20 @@ func optionalTime(field string, raw json.RawMessage) (at *time.Time, present boo
 	return at, true, err
 }
 
-// tokenEditOf reads what an update changes beyond the name: allowed_cidrs and expires_at, each
-// only when sent and different from tok's, so that sending back the object read changes nothing.
+// tokenEditOf reads what an update changes beyond the name: allowed_cidrs, expires_at and
+// rate_limits, each only when sent and different from tok's, so that sending back the object read
+// changes nothing.
 func tokenEditOf(req *apitype.TokenRequest, tok *latchkey.Token) (admin.TokenEdit, bool, error) {
 	var e admin.TokenEdit
+	if req.RateLimits != nil {
+		ls, err := rateLimitsOf("rate_limits", *req.RateLimits)
+		if err != nil {
+			return e, false, err
+		}
+		if !slices.Equal(ls, tok.RateLimits) {
+			e.RateLimits = &ls
+		}
+	}
 	if req.AllowedCIDRs != nil {
 		cidrs, err := cidrList("allowed_cidrs", *req.AllowedCIDRs)
 		if err != nil {
@@ -166,7 +199,7 @@ func tokenEditOf(req *apitype.TokenRequest, tok *latchkey.Token) (admin.TokenEdi
 	if present && !(at == nil && tok.ExpiresAt == nil || at != nil && tok.ExpiresAt != nil && at.Equal(*tok.ExpiresAt)) {
 		e.Expiry = &admin.Expiry{At: at}
 	}
-	return e, e.AllowedCIDRs != nil || e.Expiry != nil, nil
+	return e, e.AllowedCIDRs != nil || e.Expiry != nil || e.RateLimits != nil, nil
 }
 
 // handleAPIServiceTokenUpdate renames a token (PUT or POST on …/{id}/), changes its
@@ -190,7 +223,7 @@ func (s *Server) handleAPIServiceTokenUpdate(w http.ResponseWriter, r *http.Requ
 		upd.State = &st
 	}
 	ref := admin.ServiceTokenRef(id)
-	if (req.AllowedCIDRs != nil || len(req.ExpiresAt) > 0) && (upd.State == nil || *upd.State == latchkey.StateActive) {
+	if (req.AllowedCIDRs != nil || len(req.ExpiresAt) > 0 || req.RateLimits != nil) && (upd.State == nil || *upd.State == latchkey.StateActive) {
 		cur, err := s.admin.Token(r.Context(), p, ref)
 		if err != nil {
 			return err

@@ -46,7 +46,7 @@ func (s *Server) authenticate(r *http.Request, accountID int64) (*latchkey.Princ
 		return nil, err
 	}
 	if ok {
-		p, err := s.verifyToken(r.Context(), tok, st.ip, 0)
+		p, err := s.verifyToken(r.Context(), tok, st.ip, 0, verify.Usage{}, nil)
 		if err == nil {
 			s.metrics.verification(nil)
 		}

@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/admin"
@@ -66,19 +69,32 @@ func parseQuestion(resource, access string, project int64, env string) (question
 // decide verifies token for the checking principal's account and answers q. A verification
 // that could not be made is not an answer: it is returned as an error (503 when storage cannot
 // answer now, 500 for a bug), never as 200 with allowed false.
-func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token string, ip netip.Addr, q question) (apitype.CheckResult, error) {
-	p, err := s.verify.VerifyInAccount(ctx, token, ip, caller.AccountID)
+func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token string, ip netip.Addr, q question, u verify.Usage) (apitype.CheckResult, error) {
+	var lim verify.Limits
+	p, err := s.verify.VerifyUsage(ctx, token, ip, caller.AccountID, u, &lim)
 	s.metrics.verification(err)
+	var limits []apitype.CheckRateLimit
+	for _, st := range lim.All() {
+		limits = append(limits, apitype.CheckRateLimit{Name: st.Name, Limit: st.Limit, DurationSeconds: int64(st.Window / time.Second),
+			Remaining: st.Remaining, ResetSeconds: int64(math.Ceil(st.Reset.Seconds()))})
+	}
 	if err != nil {
 		switch reason := verify.Reason(err); reason {
 		case "error", "unavailable":
 			return apitype.CheckResult{Reason: reason, Message: "the token could not be checked: " + latchkey.ErrorMessage(err)}, err
 		default:
-			return apitype.CheckResult{Reason: reason, Message: latchkey.ErrorMessage(err)}, nil
+			out := apitype.CheckResult{Reason: reason, Message: latchkey.ErrorMessage(err), RateLimits: limits}
+			if reason == "rate_limited" {
+				var le *latchkey.Error
+				if errors.As(err, &le) {
+					out.RetryAfterSeconds, _ = le.Data["retry_after_seconds"].(int64)
+				}
+			}
+			return out, nil
 		}
 	}
 	d := p.Can(q.resource, q.access, q.project, q.env)
-	out := apitype.CheckResult{Allowed: d.Allowed, Reason: "ok", Message: "allowed", Principal: toCheckPrincipal(p)}
+	out := apitype.CheckResult{Allowed: d.Allowed, Reason: "ok", Message: "allowed", Principal: toCheckPrincipal(p), RateLimits: limits}
 	if !d.Allowed {
 		out.Reason, out.Message = "forbidden", d.Reason()
 	}
@@ -120,7 +136,11 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
 			return latchkey.FieldError("client_ip", "client_ip is not an IP address")
 		}
 	}
-	res, err := s.decide(r.Context(), caller, *req.Token, ip, q)
+	u, err := usageOf(req.Limit, req.Cost)
+	if err != nil {
+		return err
+	}
+	res, err := s.decide(r.Context(), caller, *req.Token, ip, q, u)
 	if err != nil {
 		// Same body shape, with the status and Retry-After of the failure; logged once.
 		st := state(r.Context())
@@ -137,6 +157,24 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSONBody(w, http.StatusOK, res)
 	return nil
+}
+
+// usageOf reads what a check counts against the token's rate limits.
+func usageOf(limit *string, cost *int64) (verify.Usage, error) {
+	var u verify.Usage
+	if limit != nil && *limit != "" {
+		if err := latchkey.ValidateRateLimits("limit", []latchkey.RateLimit{{Name: *limit, Limit: 1, Duration: time.Second}}); err != nil {
+			return u, latchkey.FieldError("limit", "%s", latchkey.ErrorMessage(err))
+		}
+		u.Limit = *limit
+	}
+	if cost != nil {
+		if *cost <= 0 || *cost > latchkey.MaxRateLimitCount {
+			return u, latchkey.FieldError("cost", "cost must be from 1 to %d", int64(latchkey.MaxRateLimitCount))
+		}
+		u.Cost = *cost
+	}
+	return u, nil
 }
 
 // handleIntrospect is RFC 7662 token introspection: POST token=… (form-encoded), the caller
@@ -163,6 +201,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil && (verify.Reason(err) == "error" || verify.Reason(err) == "unavailable"):
 		s.writeError(w, r, err)
+		return
+	case err != nil && verify.Reason(err) == "rate_limited":
+		// A token over its rate limit would not be accepted now; the reason says why.
+		writeJSONBody(w, http.StatusOK, map[string]any{"active": false, "reason": "rate_limited"})
 		return
 	case err != nil:
 		writeJSONBody(w, http.StatusOK, map[string]bool{"active": false})

@@ -217,6 +217,10 @@ func extAuthzOK(a forwardAnswer) *authv3.CheckResponse {
 		r.headers[i] = &r.options[i]
 	}
 	r.ok.Headers = r.headers[:]
+	if a.policy != "" {
+		// For the client: what the token's rate limits leave it.
+		r.ok.ResponseHeadersToAdd = []*corev3.HeaderValueOption{overwrite("ratelimit-policy", a.policy), overwrite("ratelimit", a.limits)}
+	}
 	r.oneof.OkResponse = &r.ok
 	r.resp.Status = &r.status // code 0: OK
 	r.resp.HttpResponse = &r.oneof
@@ -238,6 +242,9 @@ func extAuthzDenied(a forwardAnswer) *authv3.CheckResponse {
 	}
 	if a.retryAfter != "" { // 429, and 503 while storage cannot answer
 		headers = append(headers, overwrite("retry-after", a.retryAfter))
+	}
+	if a.policy != "" {
+		headers = append(headers, overwrite("ratelimit-policy", a.policy), overwrite("ratelimit", a.limits))
 	}
 	d := &authv3.DeniedHttpResponse{
 		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(a.status)},

@@ -5,12 +5,14 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -444,6 +446,9 @@ type forwardAnswer struct {
 	message    string
 	retryAfter string
 	principal  *latchkey.Principal
+	// policy and limits are the RateLimit-Policy and RateLimit header values of a token with
+	// rate limits ("" otherwise).
+	policy, limits string
 }
 
 // answerForward verifies the credential and checks the permission the rules give the request.
@@ -454,14 +459,19 @@ func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer 
 		err = verify.ErrMissing
 	}
 	var p *latchkey.Principal
+	var lim verify.Limits
 	if err == nil {
 		// Successes are counted once, in latchkey_forward_auth_requests_total: a second shared
 		// counter per request costs measurable throughput on busy gateways.
-		p, err = s.verifyToken(ctx, tok, q.ip, 0)
+		p, err = s.verifyToken(ctx, tok, q.ip, 0, verify.Usage{}, &lim)
+	}
+	a := forwardAnswer{}
+	if lim.N > 0 {
+		a.policy, a.limits = rateLimitHeaders(&lim)
 	}
 	if err != nil {
 		status, le := errorStatus(err, "")
-		a := forwardAnswer{status: status, reason: verify.Reason(err), message: le.Message}
+		a.status, a.reason, a.message = status, verify.Reason(err), le.Message
 		if ra, ok := le.Data["retry_after_seconds"]; ok {
 			a.retryAfter = fmt.Sprint(ra)
 		}
@@ -477,30 +487,58 @@ func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer 
 	}
 	path, canonical := canonicalPath(q.uri)
 	if !canonical {
-		return forwardAnswer{status: http.StatusForbidden, reason: "non_canonical_path",
-			message: "the request path is not in canonical form (dot segments, doubled or encoded slashes)"}
+		a.status, a.reason, a.message = http.StatusForbidden, "non_canonical_path",
+			"the request path is not in canonical form (dot segments, doubled or encoded slashes)"
+		return a
 	}
 	rules := s.cfg.ForwardAuth
 	rule, project, found := rules.match(q.method, path)
 	if !found && !rules.authenticatedDefault {
-		return forwardAnswer{status: http.StatusForbidden, reason: "no_rule", message: "no forward-auth rule matches " + sanitizePath(q.method) + " " + sanitizePath(q.uri)}
+		a.status, a.reason, a.message = http.StatusForbidden, "no_rule", "no forward-auth rule matches "+sanitizePath(q.method)+" "+sanitizePath(q.uri)
+		return a
 	}
 	if found {
 		env := rule.env
 		if rule.envHeader != "" {
 			v, err := headerValue(q.header, rule.envHeader)
 			if err != nil {
-				return forwardAnswer{status: http.StatusBadRequest, reason: "ambiguous_headers", message: err.Error()}
+				a.status, a.reason, a.message = http.StatusBadRequest, "ambiguous_headers", err.Error()
+				return a
 			}
 			if env = latchkey.EnvCategory(v); env != "" && (!env.Valid() || env == latchkey.EnvAll) {
 				env = ""
 			}
 		}
 		if d := p.Can(rule.resource, rule.access, project, env); !d.Allowed {
-			return forwardAnswer{status: http.StatusForbidden, reason: "forbidden", message: d.Reason()}
+			a.status, a.reason, a.message = http.StatusForbidden, "forbidden", d.Reason()
+			return a
 		}
 	}
-	return forwardAnswer{status: http.StatusOK, reason: "ok", principal: p}
+	a.status, a.reason, a.principal = http.StatusOK, "ok", p
+	return a
+}
+
+// rateLimitHeaders renders a token's limits as the IETF RateLimit-Policy and RateLimit fields
+// (draft-ietf-httpapi-ratelimit-headers): for each limit its quota and window in seconds, and
+// what remains with the seconds until the window resets.
+func rateLimitHeaders(l *verify.Limits) (policy, limits string) {
+	var pb, lb []byte
+	for i, st := range l.All() {
+		if i > 0 {
+			pb, lb = append(pb, ", "...), append(lb, ", "...)
+		}
+		pb = strconv.AppendQuote(pb, st.Name)
+		pb = append(pb, ";q="...)
+		pb = strconv.AppendInt(pb, st.Limit, 10)
+		pb = append(pb, ";w="...)
+		pb = strconv.AppendInt(pb, int64(st.Window/time.Second), 10)
+		lb = strconv.AppendQuote(lb, st.Name)
+		lb = append(lb, ";r="...)
+		lb = strconv.AppendInt(lb, st.Remaining, 10)
+		lb = append(lb, ";t="...)
+		lb = strconv.AppendInt(lb, int64(math.Ceil(st.Reset.Seconds())), 10)
+	}
+	return string(pb), string(lb)
 }
 
 // handleForwardAuth answers nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and
@@ -547,6 +585,9 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	s.metrics.forward(a.status)
+	if a.policy != "" {
+		h["Ratelimit-Policy"], h["Ratelimit"] = []string{a.policy}, []string{a.limits}
+	}
 	if a.status == http.StatusOK {
 		// Header keys are already canonical: assigning skips canonicalisation.
 		h["X-Latchkey-Account-Id"], h["X-Latchkey-Principal"] = a.principal.IdentityValues()

@@ -109,9 +109,9 @@ var apiDocs = []endpointDoc{
 	{"GET", a3 + "/webhooks/subscription/{webhook_id}/deliveries/", "The subscription's delivery log, newest first (limit, offset; state pending, succeeded or failed)", "webhooks:write and audit_logs:read", true, "", "WebhookDeliveryList", "Webhooks"},
 	{"GET", a3 + "/webhooks/deliveries/{delivery_id}/", "Get a delivery with its payload and attempts (at, status, duration_ms, error, response: the start of the body)", "webhooks:write and audit_logs:read", true, "", "WebhookDelivery", "Webhooks"},
 	{"POST", a3 + "/webhooks/deliveries/{delivery_id}/redeliver/", "Send a delivery again, now, with the same message id (webhook-id); 409 while the subscription is off or while a node is sending it", "webhooks:write and audit_logs:read", true, "", "WebhookDelivery", "Webhooks"},
-	{"POST", "/v1/check", "Is this token allowed this access? {token, resource, access, project_id?, environment_category?, client_ip?} → {allowed, reason, message, principal}; not enveloped", "service_tokens:read (the caller); tokens of other accounts answer not_found", true, "CheckRequest", "", "Verification"},
-	{"GET", "/v1/forward-auth", "For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz (at /v1/forward-auth/<original path>): maps the original method and URI, read only from the headers of the gateway the rules name (gateway: nginx, traefik, caddy, envoy or generic), to a permission with --forward-auth-rules; 200 with X-Latchkey-Account-Id and X-Latchkey-Principal; 400 when the gateway's headers are missing, sent twice or contradictory, or the forwarded client address cannot be read; 401, 403 or 429 (any method; X-Latchkey-Reason says why)", "a loopback gateway, or X-Latchkey-Forward-Secret", true, "", "", "Verification"},
-	{"POST", "/oauth2/introspect", "RFC 7662 token introspection (form-encoded token=…): active, sub, token_type, exp, iat, account_id", "service_tokens:read (the caller)", true, "", "", "Verification"},
+	{"POST", "/v1/check", "Is this token allowed this access? {token, resource, access, project_id?, environment_category?, client_ip?, limit?, cost?} → {allowed, reason, message, principal, rate_limits?, retry_after_seconds?}; counts against the token's rate limits (reason rate_limited when over one); not enveloped", "service_tokens:read (the caller); tokens of other accounts answer not_found", true, "CheckRequest", "CheckResult", "Verification"},
+	{"GET", "/v1/forward-auth", "For nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and Envoy ext_authz (at /v1/forward-auth/<original path>): maps the original method and URI, read only from the headers of the gateway the rules name (gateway: nginx, traefik, caddy, envoy or generic), to a permission with --forward-auth-rules; 200 with X-Latchkey-Account-Id and X-Latchkey-Principal; 400 when the gateway's headers are missing, sent twice or contradictory, or the forwarded client address cannot be read; 401, 403 or 429 (any method; X-Latchkey-Reason says why; a token with rate limits gets RateLimit-Policy and RateLimit fields, and Retry-After with 429 rate_limited)", "a loopback gateway, or X-Latchkey-Forward-Secret", true, "", "", "Verification"},
+	{"POST", "/oauth2/introspect", "RFC 7662 token introspection (form-encoded token=…): active, sub, token_type, exp, iat, account_id; a token over a rate limit is inactive with reason rate_limited (and counts against its limits like any verification)", "service_tokens:read (the caller)", true, "", "", "Verification"},
 	{"POST", "/v1/leaks/github", "GitHub secret-scanning partner endpoint: a signed JSON array of {token, type, url, source}; revokes (or flags) each reported latchkey token and answers [{token_hash, token_type, label}]", "a Github-Public-Key-Signature by a key from --github-keys-file (no token)", true, "", "", "Leak reports"},
 }
 
@@ -244,6 +244,9 @@ var (
 )
 
 func components() map[string]any {
+	rateLimit := obj(map[string]any{"name": map[string]any{"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$"},
+		"limit": map[string]any{"type": "integer", "minimum": 1}, "duration_seconds": map[string]any{"type": "integer", "minimum": 1, "maximum": 2592000}},
+		"name", "limit", "duration_seconds")
 	grant := obj(map[string]any{
 		"permission_set":                  tStr,
 		"all_projects":                    map[string]any{"type": "boolean", "description": "true for every project; otherwise project_id must name a project of the account (a grant naming neither is refused, never widened)"},
@@ -284,14 +287,15 @@ func components() map[string]any {
 				"created_at": tTime, "updated_at": tTime, "last_used": tTime, "last_used_ip": map[string]any{"type": []string{"string", "null"}},
 				"expires_at": tTime, "legacy": tBool, "family_id": tInt, "rotated_at": tTime, "grace_until": tTime, "replaced_by_id": tIntNil,
 				"allowed_cidrs": tStrArr, "flagged": tBool, "permission_grants": map[string]any{"type": "array", "items": grant},
+				"rate_limits": map[string]any{"type": "array", "maxItems": 10, "items": rateLimit, "description": "Named limits on how often the token may be verified: at most limit verifications (or units of a check's cost) per window of duration_seconds (1 to 2592000), windows aligned to the Unix epoch; [] for none. See docs/limits.md."},
 				"revoked_at": tTime, "revoked_reason": map[string]any{"type": "string", "enum": []string{"deleted", "leak_reported", "reuse_detected", "membership_removed", "rotated"}},
 				"revoked_by":                map[string]any{"type": "string", "description": "user:<id>, service_token:<id> or system:<what>"},
 				"service_token_permissions": list("Permission"),
 				"token_string":              map[string]any{"type": "string", "description": "Only in create and rotate responses; never again."}}),
 			"TokenList": list("Token"),
 			"TokenRequest": obj(map[string]any{"name": tStr, "account_id": tInt, "state": tState, "permission_grants": map[string]any{"type": "array", "items": grant},
-				"expires_at": tTime, "allowed_cidrs": tStrArr}, "name"),
-			"PATRequest":    obj(map[string]any{"name": tStr, "expires_at": map[string]any{"type": "string", "format": "date-time"}}, "name"),
+				"expires_at": tTime, "allowed_cidrs": tStrArr, "rate_limits": map[string]any{"type": "array", "maxItems": 10, "items": rateLimit, "description": "Named limits on how often the token may be verified: at most limit verifications (or units of a check's cost) per window of duration_seconds (1 to 2592000), windows aligned to the Unix epoch; [] for none. See docs/limits.md."}}, "name"),
+			"PATRequest": obj(map[string]any{"name": tStr, "expires_at": map[string]any{"type": "string", "format": "date-time"}, "rate_limits": map[string]any{"type": "array", "maxItems": 10, "items": rateLimit, "description": "Named limits on how often the token may be verified: at most limit verifications (or units of a check's cost) per window of duration_seconds (1 to 2592000), windows aligned to the Unix epoch; [] for none. See docs/limits.md."}}, "name"),
 			"RotateRequest": obj(map[string]any{"grace_period_seconds": map[string]any{"type": "integer", "minimum": 0, "maximum": 604800}, "expires_at": map[string]any{"type": "string", "format": "date-time"}}),
 			"Group": obj(map[string]any{"id": tInt, "account_id": tInt, "name": tStr, "state": tState, "assign_by_default": tBool, "builtin": tBool,
 				"sso_mapping_groups": tStrArr, "scim_managed": tBool, "group_permissions": list("Permission"), "users": map[string]any{"type": "array", "items": tInt}, "created_at": tTime, "updated_at": tTime}),
@@ -351,7 +355,13 @@ func components() map[string]any {
 				"attempts": map[string]any{"type": "array", "items": obj(map[string]any{"at": tTime, "status": tInt, "duration_ms": tInt, "error": tStr, "response": tStr}), "description": "Oldest first (single delivery only)"}}),
 			"WebhookDeliveryList": list("WebhookDelivery"),
 			"CheckRequest": obj(map[string]any{"token": tStr, "resource": tStr, "access": map[string]any{"type": "string", "enum": []string{"read", "write"}},
-				"project_id": tInt, "environment_category": tStr, "client_ip": tStr}, "token", "resource", "access"),
+				"project_id": tInt, "environment_category": tStr, "client_ip": tStr,
+				"limit": map[string]any{"type": "string", "description": "Count against this one rate limit of the token (default: all of them); a name the token has none under counts against nothing"},
+				"cost":  map[string]any{"type": "integer", "minimum": 1, "description": "Units this check uses (default 1)"}}, "token", "resource", "access"),
+			"CheckResult": obj(map[string]any{"allowed": tBool, "reason": tStr, "message": tStr, "principal": map[string]any{"type": []string{"object", "null"}},
+				"rate_limits": map[string]any{"type": "array", "items": obj(map[string]any{"name": tStr, "limit": tInt, "duration_seconds": tInt, "remaining": tInt, "reset_seconds": tInt}),
+					"description": "The token's limits this check counted against, after it; left out for a token without limits"},
+				"retry_after_seconds": map[string]any{"type": "integer", "description": "With reason rate_limited: when the refusing limit's window resets"}}),
 		},
 	}
 }

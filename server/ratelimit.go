@@ -178,7 +178,10 @@ func rateLimited(what string, d time.Duration) error {
 // clients). A failure from an address that failed too often is answered 429, held for
 // RateLimitDelay; and when the token is not in the verifier's cache, its storage lookup waits
 // that long first, so a flood of made-up tokens cannot drive storage.
-func (s *Server) verifyToken(ctx context.Context, tok string, ip netip.Addr, account int64) (*latchkey.Principal, error) {
+//
+// u is counted against the token's own rate limits, which out (when not nil) reports; a token
+// over one is refused with rate_limited, which is not a failure of the address.
+func (s *Server) verifyToken(ctx context.Context, tok string, ip netip.Addr, account int64, u verify.Usage, out *verify.Limits) (*latchkey.Principal, error) {
 	gv := s.gov()
 	var wait time.Duration
 	if gv.tokenLimits.len() != 0 { // nobody is failing: skip reading the clock on the hot path
@@ -189,19 +192,13 @@ func (s *Server) verifyToken(ctx context.Context, tok string, ip netip.Addr, acc
 		s.tarpit(ctx)
 		held = true
 	}
-	var p *latchkey.Principal
-	var err error
-	if account != 0 {
-		p, err = s.verify.VerifyInAccount(ctx, tok, ip, account)
-	} else {
-		p, err = s.verify.Verify(ctx, tok, ip)
-	}
+	p, err := s.verify.VerifyUsage(ctx, tok, ip, account, u, out)
 	if err == nil {
 		return p, nil
 	}
 	s.metrics.verification(err)
 	s.noteAuthFailure(tok, ip, err)
-	if wait > 0 && !systemFailure(verify.Reason(err)) {
+	if reason := verify.Reason(err); wait > 0 && !systemFailure(reason) && reason != "rate_limited" {
 		gv.metrics.rateLimited.WithLabelValues("token").Inc()
 		if !held {
 			s.tarpit(ctx)
@@ -228,13 +225,13 @@ func (s *Server) tarpit(ctx context.Context) {
 }
 
 // noteAuthFailure records a failed token authentication: it is counted in metrics, drains the
-// address's bucket (unless the token was fine but used from a denied address, or storage
-// failed) and, when the token exists, is summarized in its account's audit log.
+// address's bucket (unless the token was fine but used from a denied address or over its own
+// rate limit, or storage failed) and, when the token exists, is summarized in its account's audit log.
 func (s *Server) noteAuthFailure(tok string, ip netip.Addr, err error) {
 	gv := s.gov()
 	reason := verify.Reason(err)
 	gv.metrics.authFailures.WithLabelValues("token", reason).Inc()
-	if reason != "ip_denied" && !systemFailure(reason) {
+	if reason != "ip_denied" && reason != "rate_limited" && !systemFailure(reason) {
 		gv.tokenLimits.fail(ip, time.Now())
 	}
 	switch reason {

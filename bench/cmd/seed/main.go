@@ -20,7 +20,12 @@ func main() {
 	db := flag.String("db", "bench.db", "SQLite file to create")
 	n := flag.Int("n", 10000, "number of service tokens")
 	out := flag.String("tokens", "tokens.txt", "file to write the token strings to")
+	limit := flag.Int64("rate-limit", 0, "give every token a rate limit named api of this many verifications per second (0: none)")
 	flag.Parse()
+	var limits []latchkey.RateLimit
+	if *limit > 0 {
+		limits = []latchkey.RateLimit{{Name: "api", Limit: *limit, Duration: time.Second}}
+	}
 	ctx := context.Background()
 	start := time.Now()
 	st, err := sqlite.Open(ctx, *db)
@@ -44,7 +49,7 @@ func main() {
 			if err != nil {
 				log.Fatal(err)
 			}
-			batch = append(batch, &latchkey.Token{AccountID: a.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash,
+			batch = append(batch, &latchkey.Token{AccountID: a.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, RateLimits: limits,
 				Name: "bench", Grants: []latchkey.Grant{{PermissionSet: "job_admin", ProjectID: p.ID}, {PermissionSet: "metadata_only", AllProjects: true}}})
 			tokens = append(tokens, m.String)
 		}

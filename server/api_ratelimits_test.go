@@ -1,0 +1,161 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/apitype"
+)
+
+// A token's rate limits, set through the API, are enforced by forward-auth (429 with Retry-After
+// and the RateLimit fields), /v1/check (reason rate_limited with what is left), introspection
+// (inactive, reason rate_limited) and latchkey's own API.
+func TestRateLimitsThroughTheAPI(t *testing.T) {
+	e := forwardEnv(t, "nginx")
+	const month = 30 * 24 * 3600 // a window no test run crosses in practice
+	limits := func(name string, limit, secs any) []map[string]any {
+		return []map[string]any{{"name": name, "limit": limit, "duration_seconds": secs}}
+	}
+	for _, tt := range []struct {
+		name   string
+		limits any
+		field  string
+	}{
+		{"zero limit", limits("api", 0, 1), "rate_limits[0].limit"},
+		{"negative limit", limits("api", -1, 1), "rate_limits[0].limit"},
+		{"zero window", limits("api", 1, 0), "rate_limits[0].duration_seconds"},
+		{"window over 30 days", limits("api", 1, month+1), "rate_limits[0].duration_seconds"},
+		{"window that overflows", limits("api", 1, int64(1)<<62), "rate_limits[0].duration_seconds"},
+		{"no name", limits("", 1, 1), "rate_limits[0].name"},
+		{"bad name", limits("a b", 1, 1), "rate_limits[0].name"},
+		{"eleven limits", func() (out []map[string]any) {
+			for i := range 11 {
+				out = append(out, map[string]any{"name": "l" + strconv.Itoa(i), "limit": 1, "duration_seconds": 1})
+			}
+			return out
+		}(), "rate_limits"},
+	} {
+		status, env := e.api(t, e.fx.AdminPAT, http.MethodPost, e.path("/service-tokens/"), map[string]any{"name": "bad", "rate_limits": tt.limits})
+		var data struct{ Field string }
+		json.Unmarshal(env.Data, &data)
+		if status != http.StatusBadRequest || data.Field != tt.field {
+			t.Errorf("%s: %d field %q (%s), want 400 naming %s", tt.name, status, data.Field, env.Status.UserMessage, tt.field)
+		}
+	}
+
+	status, env := e.api(t, e.fx.AdminPAT, http.MethodPost, e.path("/service-tokens/"), map[string]any{
+		"name":              "limited",
+		"permission_grants": []map[string]any{{"permission_set": "job_admin", "project_id": e.fx.Project}},
+		"rate_limits":       limits("api", 3, month),
+	})
+	wantStatus(t, "create a limited token", status, env, http.StatusCreated)
+	var tok apitype.Token
+	if err := json.Unmarshal(env.Data, &tok); err != nil {
+		t.Fatal(err)
+	}
+	if len(tok.RateLimits) != 1 || tok.RateLimits[0] != (apitype.RateLimit{Name: "api", Limit: 3, DurationSeconds: month}) {
+		t.Fatalf("created token's rate_limits = %+v", tok.RateLimits)
+	}
+	jobs := map[string]string{"X-Original-Method": "GET", "X-Original-Uri": "/api/projects/" + strconv.FormatInt(e.fx.Project, 10) + "/jobs/5"}
+	forward := func() goldenResponse {
+		req, _ := http.NewRequest(http.MethodGet, e.http.URL+ForwardAuthPath, nil)
+		req.Header.Set("Authorization", "Token "+tok.TokenString)
+		for k, v := range jobs {
+			req.Header.Set(k, v)
+		}
+		return e.send(t, req)
+	}
+	for i := range 2 {
+		r := forward()
+		if r.status != http.StatusOK {
+			t.Fatalf("forward-auth %d: %d %s", i+1, r.status, r.header.Get("X-Latchkey-Reason"))
+		}
+		if got, want := r.header.Get("RateLimit-Policy"), `"api";q=3;w=2592000`; got != want {
+			t.Errorf("RateLimit-Policy = %q, want %q", got, want)
+		}
+		if got, want := r.header.Get("RateLimit"), `"api";r=`+strconv.Itoa(2-i)+`;t=`; !strings.HasPrefix(got, want) {
+			t.Errorf("RateLimit = %q, want it to start %q", got, want)
+		}
+	}
+
+	// /v1/check counts the third use and reports what is left.
+	check := func() apitype.CheckResult {
+		t.Helper()
+		status, body := e.rawAPI(t, e.fx.AdminPAT, http.MethodPost, "/v1/check", map[string]any{
+			"token": tok.TokenString, "resource": "jobs", "access": "read", "project_id": e.fx.Project, "limit": "api"})
+		if status != http.StatusOK {
+			t.Fatalf("/v1/check: %d %s", status, body)
+		}
+		var res apitype.CheckResult
+		if err := json.Unmarshal(body, &res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := check(); !res.Allowed || len(res.RateLimits) != 1 || res.RateLimits[0].Remaining != 0 || res.RateLimits[0].Limit != 3 {
+		t.Errorf("/v1/check of the third use = %+v, want allowed with 0 remaining", res)
+	}
+	if res := check(); res.Allowed || res.Reason != "rate_limited" || res.RetryAfterSeconds <= 0 || len(res.RateLimits) != 1 {
+		t.Errorf("/v1/check over the limit = %+v, want refused rate_limited with retry_after_seconds", res)
+	}
+	r := forward()
+	if r.status != http.StatusTooManyRequests || r.header.Get("X-Latchkey-Reason") != "rate_limited" || r.header.Get("Retry-After") == "" ||
+		!strings.HasPrefix(r.header.Get("RateLimit"), `"api";r=0;t=`) {
+		t.Errorf("forward-auth over the limit: %d %s, Retry-After %q, RateLimit %q; want 429 rate_limited with both",
+			r.status, r.header.Get("X-Latchkey-Reason"), r.header.Get("Retry-After"), r.header.Get("RateLimit"))
+	}
+	// Introspection says inactive, and why.
+	req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok.TokenString}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Token "+e.fx.AdminPAT)
+	if r := e.send(t, req); r.status != http.StatusOK || string(r.body) != `{"active":false,"reason":"rate_limited"}`+"\n" {
+		t.Errorf("introspection over the limit: %d %s", r.status, r.body)
+	}
+	// latchkey's own API refuses the token too, with Retry-After.
+	status, env = e.api(t, tok.TokenString, http.MethodGet, e.path("/projects/"), nil)
+	wantStatus(t, "the API with a token over its limit", status, env, http.StatusTooManyRequests)
+
+	// Raising the limit keeps what was counted: 3 used, 2 more fit.
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodPut, e.path("/service-tokens/%d/", tok.ID), map[string]any{"name": "limited", "rate_limits": limits("api", 5, month)})
+	wantStatus(t, "raise the limit", status, env, http.StatusOK)
+	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests} {
+		if r := forward(); r.status != want {
+			t.Errorf("forward-auth %d after raising the limit to 5: %d, want %d", i+1, r.status, want)
+		}
+	}
+	// Removing the limits lifts them.
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodPut, e.path("/service-tokens/%d/", tok.ID), map[string]any{"name": "limited", "rate_limits": []any{}})
+	wantStatus(t, "remove the limits", status, env, http.StatusOK)
+	if r := forward(); r.status != http.StatusOK || r.header.Get("RateLimit") != "" {
+		t.Errorf("forward-auth without limits: %d, RateLimit %q; want 200 without the field", r.status, r.header.Get("RateLimit"))
+	}
+	// A bad cost or limit name in a check is the caller's mistake.
+	for _, body := range []map[string]any{{"cost": 0}, {"cost": -3}, {"limit": "a b"}} {
+		body["token"], body["resource"], body["access"] = tok.TokenString, "jobs", "read"
+		if status, b := e.rawAPI(t, e.fx.AdminPAT, http.MethodPost, "/v1/check", body); status != http.StatusBadRequest {
+			t.Errorf("/v1/check with %v: %d %s, want 400", body, status, b)
+		}
+	}
+}
+
+// rawAPI sends a JSON request with a token and returns the status and raw body.
+func (e *regEnv) rawAPI(t *testing.T, token, method, path string, body any) (int, []byte) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, e.http.URL+path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Token "+token)
+	r := e.send(t, req)
+	return r.status, r.body
+}
