@@ -267,6 +267,7 @@ type CreateServiceTokenRequest struct {
 	PermissionGrants []apitype.Grant
 	ExpiresAt        string
 	AllowedCIDRs     []string
+	RateLimits       []apitype.RateLimit
 }
 
 // grantRequests turns grants into the request shape.
@@ -290,6 +291,9 @@ func (c *Client) CreateServiceToken(ctx context.Context, accountID int64, req Cr
 	if req.AllowedCIDRs != nil {
 		body.AllowedCIDRs = &req.AllowedCIDRs
 	}
+	if req.RateLimits != nil {
+		body.RateLimits = &req.RateLimits
+	}
 	var t apitype.Token
 	err := c.create(ctx, acct(accountID)+"/service-tokens/", body, &t)
 	return &t, err
@@ -311,6 +315,16 @@ func (c *Client) ServiceToken(ctx context.Context, accountID, id int64) (*apityp
 func (c *Client) RenameServiceToken(ctx context.Context, accountID, id int64, name string) (*apitype.Token, error) {
 	var t apitype.Token
 	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), apitype.TokenRequest{Name: &name}, &t)
+	return &t, err
+}
+
+// SetServiceTokenRateLimits replaces a token's rate limits (empty: none).
+func (c *Client) SetServiceTokenRateLimits(ctx context.Context, accountID, id int64, limits []apitype.RateLimit) (*apitype.Token, error) {
+	if limits == nil {
+		limits = []apitype.RateLimit{}
+	}
+	var t apitype.Token
+	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), apitype.TokenRequest{RateLimits: &limits}, &t)
 	return &t, err
 }
 

@@ -520,25 +520,32 @@ func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer 
 
 // rateLimitHeaders renders a token's limits as the IETF RateLimit-Policy and RateLimit fields
 // (draft-ietf-httpapi-ratelimit-headers): for each limit its quota and window in seconds, and
-// what remains with the seconds until the window resets.
+// what remains with the seconds until the window resets. Both values share one allocation.
 func rateLimitHeaders(l *verify.Limits) (policy, limits string) {
-	var pb, lb []byte
+	b := make([]byte, 0, 96*l.N)
 	for i, st := range l.All() {
 		if i > 0 {
-			pb, lb = append(pb, ", "...), append(lb, ", "...)
+			b = append(b, ", "...)
 		}
-		pb = strconv.AppendQuote(pb, st.Name)
-		pb = append(pb, ";q="...)
-		pb = strconv.AppendInt(pb, st.Limit, 10)
-		pb = append(pb, ";w="...)
-		pb = strconv.AppendInt(pb, int64(st.Window/time.Second), 10)
-		lb = strconv.AppendQuote(lb, st.Name)
-		lb = append(lb, ";r="...)
-		lb = strconv.AppendInt(lb, st.Remaining, 10)
-		lb = append(lb, ";t="...)
-		lb = strconv.AppendInt(lb, int64(math.Ceil(st.Reset.Seconds())), 10)
+		b = strconv.AppendQuote(b, st.Name)
+		b = append(b, ";q="...)
+		b = strconv.AppendInt(b, st.Limit, 10)
+		b = append(b, ";w="...)
+		b = strconv.AppendInt(b, int64(st.Window/time.Second), 10)
 	}
-	return string(pb), string(lb)
+	split := len(b)
+	for i, st := range l.All() {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendQuote(b, st.Name)
+		b = append(b, ";r="...)
+		b = strconv.AppendInt(b, st.Remaining, 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, int64(math.Ceil(st.Reset.Seconds())), 10)
+	}
+	both := string(b)
+	return both[:split], both[split:]
 }
 
 // handleForwardAuth answers nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and
@@ -586,7 +593,8 @@ func (s *Server) handleForwardAuth(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	s.metrics.forward(a.status)
 	if a.policy != "" {
-		h["Ratelimit-Policy"], h["Ratelimit"] = []string{a.policy}, []string{a.limits}
+		vs := []string{a.policy, a.limits}
+		h["Ratelimit-Policy"], h["Ratelimit"] = vs[0:1:1], vs[1:2:2]
 	}
 	if a.status == http.StatusOK {
 		// Header keys are already canonical: assigning skips canonicalisation.

@@ -76,7 +76,7 @@ func tokenCmd(e *env) *cobra.Command {
 Set LATCHKEY_URL (default http://127.0.0.1:8420) and LATCHKEY_TOKEN (a token with
 service_tokens:write, such as the admin token printed by serve) first.`,
 	}
-	cmd.AddCommand(tokenCreateCmd(e), tokenListCmd(e), tokenRotateCmd(e), tokenDeleteCmd(e))
+	cmd.AddCommand(tokenCreateCmd(e), tokenListCmd(e), tokenRotateCmd(e), tokenDeleteCmd(e), tokenLimitsCmd(e))
 	return cmd
 }
 
@@ -131,7 +131,7 @@ func summarize(gs []apitype.Grant) string {
 func tokenCreateCmd(e *env) *cobra.Command {
 	var r remote
 	var name string
-	var grants, cidrs []string
+	var grants, cidrs, limits []string
 	var expiresIn time.Duration
 	var quiet bool
 	cmd := &cobra.Command{
@@ -141,6 +141,7 @@ func tokenCreateCmd(e *env) *cobra.Command {
 
   latchkey token create --name ci --grant job_admin:project=3 --grant metadata_only:all
   latchkey token create --name deploy --grant developer:project=3:envs=production --expires-in 720h
+  latchkey token create --name etl --grant job_runner:project=3 --rate-limit api=100/1s --rate-limit daily=50000/24h
 
 --quiet prints only the token string, for scripts.`,
 		Args: cobra.NoArgs,
@@ -159,6 +160,9 @@ func tokenCreateCmd(e *env) *cobra.Command {
 					return err
 				}
 				req.PermissionGrants = append(req.PermissionGrants, g)
+			}
+			if req.RateLimits, err = parseRateLimits(limits); err != nil {
+				return err
 			}
 			if expiresIn > 0 {
 				req.ExpiresAt = time.Now().Add(expiresIn).UTC().Format(time.RFC3339)
@@ -193,7 +197,86 @@ func tokenCreateCmd(e *env) *cobra.Command {
 	fl.StringArrayVar(&grants, "grant", nil, "permission grant SET:all or SET:project=ID[:envs=a,b] (repeatable)")
 	fl.StringSliceVar(&cidrs, "allowed-cidrs", nil, "CIDRs the token may be used from")
 	fl.DurationVar(&expiresIn, "expires-in", 0, "lifetime, e.g. 720h (default: no expiry, or the account's maximum)")
+	fl.StringArrayVar(&limits, "rate-limit", nil, "rate limit NAME=LIMIT/WINDOW, e.g. api=100/1s or daily=50000/24h (repeatable; see docs/limits.md)")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "print only the token string")
+	return cmd
+}
+
+// parseRateLimits reads --rate-limit values: NAME=LIMIT/WINDOW with WINDOW a Go duration of
+// whole seconds. The server checks names and bounds.
+func parseRateLimits(vs []string) ([]apitype.RateLimit, error) {
+	var out []apitype.RateLimit
+	for _, v := range vs {
+		name, rest, ok1 := strings.Cut(v, "=")
+		n, window, ok2 := strings.Cut(rest, "/")
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("--rate-limit %q: want NAME=LIMIT/WINDOW, e.g. api=100/1s", v)
+		}
+		limit, err := strconv.ParseInt(n, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--rate-limit %q: %q is not a whole number", v, n)
+		}
+		d, err := time.ParseDuration(window)
+		if err != nil || d%time.Second != 0 || d <= 0 {
+			return nil, fmt.Errorf("--rate-limit %q: the window %q must be a whole number of seconds such as 1s, 1m or 24h", v, window)
+		}
+		out = append(out, apitype.RateLimit{Name: name, Limit: limit, DurationSeconds: int64(d / time.Second)})
+	}
+	return out, nil
+}
+
+func tokenLimitsCmd(e *env) *cobra.Command {
+	var r remote
+	var limits []string
+	var none bool
+	cmd := &cobra.Command{
+		Use:   "limits ID",
+		Short: "Set a service token's rate limits",
+		Long: `limits replaces a service token's rate limits with the --rate-limit values given, or removes
+them all with --none. What was counted in the current window is kept for a limit whose name and
+window stay the same.
+
+  latchkey token limits 7 --rate-limit api=100/1s --rate-limit daily=50000/24h
+  latchkey token limits 7 --none`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := tokenID(args)
+			if err != nil {
+				return err
+			}
+			if none == (len(limits) > 0) {
+				return fmt.Errorf("give --rate-limit (repeatable) or --none")
+			}
+			ls, err := parseRateLimits(limits)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			c, acct, err := r.connect(ctx)
+			if err != nil {
+				return err
+			}
+			t, err := c.SetServiceTokenRateLimits(ctx, acct, id, ls)
+			if err != nil {
+				return err
+			}
+			if r.json {
+				return printJSON(e.stdout, t)
+			}
+			if len(t.RateLimits) == 0 {
+				fmt.Fprintf(e.stdout, "Service token %d %q has no rate limits\n", t.ID, t.Name)
+				return nil
+			}
+			fmt.Fprintf(e.stdout, "Service token %d %q rate limits:\n", t.ID, t.Name)
+			for _, l := range t.RateLimits {
+				fmt.Fprintf(e.stdout, "  %s: %d per %s\n", l.Name, l.Limit, time.Duration(l.DurationSeconds)*time.Second)
+			}
+			return nil
+		},
+	}
+	r.flags(cmd)
+	cmd.Flags().StringArrayVar(&limits, "rate-limit", nil, "rate limit NAME=LIMIT/WINDOW, e.g. api=100/1s (repeatable)")
+	cmd.Flags().BoolVar(&none, "none", false, "remove every rate limit")
 	return cmd
 }
 

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/apitype"
+	"github.com/latchkey/latchkey/client"
+)
+
+// token create --rate-limit and token limits set, replace and remove a token's limits, which the
+// server then enforces.
+func TestCLIRateLimits(t *testing.T) {
+	ts := startServer(t, "enterprise")
+	ctx := context.Background()
+	env := map[string]string{"LATCHKEY_URL": ts.URL, "LATCHKEY_TOKEN": ts.AdminToken}
+	out, err := runCLI(t, env, "token", "create", "--name", "etl", "--grant", "metadata_only:all",
+		"--rate-limit", "api=2/720h", "--rate-limit", "burst=100/1s", "--json")
+	if err != nil {
+		t.Fatalf("token create --rate-limit: %v\n%s", err, out)
+	}
+	var tok apitype.Token
+	if err := json.Unmarshal([]byte(out), &tok); err != nil {
+		t.Fatal(err)
+	}
+	want := []apitype.RateLimit{{Name: "api", Limit: 2, DurationSeconds: 720 * 3600}, {Name: "burst", Limit: 100, DurationSeconds: 1}}
+	if len(tok.RateLimits) != 2 || tok.RateLimits[0] != want[0] || tok.RateLimits[1] != want[1] {
+		t.Fatalf("created with rate_limits %+v, want %+v", tok.RateLimits, want)
+	}
+	c := client.New(ts.URL, tok.TokenString)
+	for i := range 2 {
+		if _, err := c.Whoami(ctx); err != nil {
+			t.Fatalf("use %d within the limit: %v", i+1, err)
+		}
+	}
+	if _, err := c.Whoami(ctx); client.StatusOf(err) != 429 {
+		t.Fatalf("third use = %v, want 429", err)
+	}
+	id := itoa(tok.ID)
+	out, err = runCLI(t, env, "token", "limits", id, "--rate-limit", "api=3/720h")
+	if err != nil || !strings.Contains(out, "api: 3 per 720h0m0s") {
+		t.Fatalf("token limits: %v\n%s", err, out)
+	}
+	if _, err := c.Whoami(ctx); err != nil {
+		t.Errorf("use after raising the limit to 3: %v", err)
+	}
+	if _, err := c.Whoami(ctx); client.StatusOf(err) != 429 {
+		t.Errorf("fourth use = %v, want 429", err)
+	}
+	out, err = runCLI(t, env, "token", "limits", id, "--none")
+	if err != nil || !strings.Contains(out, "no rate limits") {
+		t.Fatalf("token limits --none: %v\n%s", err, out)
+	}
+	if _, err := c.Whoami(ctx); err != nil {
+		t.Errorf("use without limits: %v", err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"token", "create", "--name", "x", "--rate-limit", "api"}, "NAME=LIMIT/WINDOW"},
+		{[]string{"token", "create", "--name", "x", "--rate-limit", "api=ten/1s"}, "not a whole number"},
+		{[]string{"token", "create", "--name", "x", "--rate-limit", "api=10/1.5s"}, "whole number of seconds"},
+		{[]string{"token", "create", "--name", "x", "--rate-limit", "api=0/1s"}, "limit must be at least 1"},
+		{[]string{"token", "create", "--name", "x", "--rate-limit", "api=1/1000h"}, "duration_seconds must be from 1"},
+		{[]string{"token", "limits", id}, "--rate-limit (repeatable) or --none"},
+		{[]string{"token", "limits", id, "--none", "--rate-limit", "a=1/1s"}, "--rate-limit (repeatable) or --none"},
+	} {
+		out, err := runCLI(t, env, tt.args...)
+		if err == nil || !strings.Contains(out+err.Error(), tt.want) {
+			t.Errorf("latchkey %v = %v\n%s; want an error containing %q", tt.args, err, out, tt.want)
+		}
+		if regexp.MustCompile(`lksvc_[0-9A-Za-z]{46}`).MatchString(out) {
+			t.Errorf("latchkey %v printed a token", tt.args)
+		}
+	}
+}
