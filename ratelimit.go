@@ -16,6 +16,16 @@ type RateLimit struct {
 	Duration time.Duration
 }
 
+// RateCount is one node's count of one window of a rate limit: the units it admitted in window
+// number Window (Unix time / DurationSeconds) of limit Name of a rotation family.
+type RateCount struct {
+	FamilyID        int64
+	Name            string
+	DurationSeconds int64
+	Window          int64
+	Used            int64
+}
+
 // Bounds of a token's rate limits.
 const (
 	// MaxRateLimits is how many limits one token (or an account default) may have.

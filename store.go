@@ -92,6 +92,10 @@ type Store interface {
 	RotateToken(ctx context.Context, id int64, next *Token, grace time.Duration) error
 	// RecordTokenUses writes last-used times and addresses in one batch, without audit entries.
 	RecordTokenUses(ctx context.Context, uses []TokenUse) error
+	// SyncRateCounts stores node's counts of rate-limit windows (each replacing node's earlier
+	// count of the same window) and returns, for each, the sum of every other node's count of
+	// it. Counts of windows that ended before pruneBefore (Unix seconds; 0: none) are removed.
+	SyncRateCounts(ctx context.Context, node string, counts []RateCount, pruneBefore int64) ([]int64, error)
 
 	CreateIPRule(ctx context.Context, r *IPRule) error
 	FindIPRuleByID(ctx context.Context, id int64) (*IPRule, error)

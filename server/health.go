@@ -161,6 +161,9 @@ type cacheReport struct {
 	NextProbe        string `json:"next_probe,omitempty"`
 	// ConsecutiveFailures counts storage reads in a row that could not be answered.
 	ConsecutiveFailures int64 `json:"consecutive_failures,omitempty"`
+	// RateLimitsLocalSince is when this node stopped being able to share rate-limit counts with
+	// the other nodes (it enforces limits on its own counts meanwhile).
+	RateLimitsLocalSince string `json:"rate_limits_local_since,omitempty"`
 }
 
 // report returns the last findings, probing first when there are none recent (a server whose
@@ -207,6 +210,9 @@ func (s *Server) cacheReport() cacheReport {
 	}
 	h := s.verify.Health()
 	rep := cacheReport{Status: "ok", Entries: s.verify.Len(), ConsecutiveFailures: h.ConsecutiveFailures}
+	if !h.RateLimitsLocalSince.IsZero() {
+		rep.RateLimitsLocalSince = h.RateLimitsLocalSince.UTC().Format(time.RFC3339)
+	}
 	if !h.StaleSince.IsZero() {
 		rep.Status, rep.StaleSince = "stale", h.StaleSince.UTC().Format(time.RFC3339)
 	}

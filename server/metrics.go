@@ -62,6 +62,13 @@ func newMetrics(s *Server) *metrics {
 					}
 					return 0
 				}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "latchkey_rate_limits_local", Help: "1 while this node cannot share rate-limit counts with the other nodes (PostgreSQL unreachable) and enforces limits on its own counts."},
+				func() float64 {
+					if !s.verify.Health().RateLimitsLocalSince.IsZero() {
+						return 1
+					}
+					return 0
+				}),
 		)
 	}
 	return m

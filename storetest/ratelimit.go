@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -71,5 +72,42 @@ func testRateLimits(t *testing.T, s latchkey.Store) {
 	}
 	if len(stored.RateLimits) != 0 {
 		t.Errorf("rate limits after removing them: %v", stored.RateLimits)
+	}
+}
+
+// testSyncRateCounts: each node's count replaces its earlier one, each node reads the others'
+// sum, and ended windows are pruned.
+func testSyncRateCounts(t *testing.T, s latchkey.Store) {
+	ctx := context.Background()
+	c := func(window, used int64) latchkey.RateCount {
+		return latchkey.RateCount{FamilyID: 7, Name: "api", DurationSeconds: 10, Window: window, Used: used}
+	}
+	sync := func(node string, pruneBefore int64, cs ...latchkey.RateCount) []int64 {
+		t.Helper()
+		got, err := s.SyncRateCounts(ctx, node, cs, pruneBefore)
+		if err != nil {
+			t.Fatalf("SyncRateCounts(%s): %v", node, err)
+		}
+		return got
+	}
+	if got := sync("a", 0, c(100, 5)); got[0] != 0 {
+		t.Errorf("first node alone: others = %d, want 0", got[0])
+	}
+	if got := sync("b", 0, c(100, 3), c(101, 1)); got[0] != 5 || got[1] != 0 {
+		t.Errorf("b reads %v, want [5 0]", got)
+	}
+	// a's count rises to 9: a replacement, not an increment of 5.
+	sync("a", 0, c(100, 9))
+	if got := sync("c", 0, c(100, 1)); got[0] != 12 {
+		t.Errorf("c reads %d, want 9+3", got[0])
+	}
+	other := latchkey.RateCount{FamilyID: 7, Name: "daily", DurationSeconds: 10, Window: 100, Used: 50}
+	if got := sync("a", 0, other); got[0] != 0 {
+		t.Errorf("another limit of the family reads %d, want 0", got[0])
+	}
+	// Window 100 of 10 s ended at 1010: pruning before 1011 removes it, not window 101.
+	sync("a", 1011)
+	if got := sync("z", 0, c(100, 0), c(101, 0)); got[0] != 0 || got[1] != 1 {
+		t.Errorf("after pruning: %v, want [0 1]", got)
 	}
 }

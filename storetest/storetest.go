@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"TokenIdempotencyKey", testIdempotencyKey},
 		{"EditTokenAddressesAndExpiry", testEditToken},
 		{"RateLimits", testRateLimits},
+		{"SyncRateCounts", testSyncRateCounts},
 		{"EndedTokensByHowAndName", testEndedTokens},
 		{"WebhookSubscriptions", testWebhookSubscriptions},
 		{"ConsumeEvents", testConsumeEvents},

@@ -149,12 +149,19 @@ type Health struct {
 	// ConsecutiveFailures counts storage reads in a row that failed because storage was
 	// unavailable or timed out; any read storage answers resets it.
 	ConsecutiveFailures int64
+	// RateLimitsLocalSince is when sharing rate-limit counts with other nodes began to fail
+	// (Options.RateSync): since then each node enforces limits on its own counts. Zero while
+	// counts are shared, or when they are not meant to be.
+	RateLimitsLocalSince time.Time
 }
 
 // Health reports whether the verifier is answering from its cache because storage fails, and
 // the state of its circuit breaker. It is cheap enough for every readiness probe and scrape.
 func (v *Verifier) Health() Health {
 	h := Health{ConsecutiveFailures: v.breaker.failures.Load()}
+	if since := v.rateLocalSince.Load(); since != 0 {
+		h.RateLimitsLocalSince = time.Unix(0, since)
+	}
 	if since := v.staleSince.Load(); since != 0 {
 		h.StaleSince = time.Unix(0, since)
 	}

@@ -56,6 +56,8 @@ type rates struct {
 	limits []latchkey.RateLimit
 	window [latchkey.MaxRateLimits]int64 // the window index count belongs to
 	count  [latchkey.MaxRateLimits]int64
+	// others is what the other nodes counted in the same window, as of the last sync.
+	others [latchkey.MaxRateLimits]int64
 	// used is when the token was last counted (verifier clock), for sweeping.
 	used int64
 }
@@ -86,15 +88,15 @@ func (t *rateTable) get(id int64, limits []latchkey.RateLimit, now int64) *rates
 	if sameLimits(r.limits, limits) {
 		return r
 	}
-	var window, count [latchkey.MaxRateLimits]int64
+	var window, count, others [latchkey.MaxRateLimits]int64
 	for i, l := range limits {
 		for j, o := range r.limits {
 			if o.Name == l.Name && o.Duration == l.Duration {
-				window[i], count[i] = r.window[j], r.count[j]
+				window[i], count[i], others[i] = r.window[j], r.count[j], r.others[j]
 			}
 		}
 	}
-	r.limits, r.window, r.count = limits, window, count
+	r.limits, r.window, r.count, r.others = limits, window, count, others
 	return r
 }
 
@@ -151,9 +153,9 @@ func (r *rates) take(now, wall int64, u Usage, out *Limits) error {
 		}
 		w := wall / int64(l.Duration)
 		if r.window[i] != w {
-			r.window[i], r.count[i] = w, 0
+			r.window[i], r.count[i], r.others[i] = w, 0, 0
 		}
-		if r.count[i]+cost > l.Limit {
+		if r.count[i]+r.others[i]+cost > l.Limit {
 			if end := (w+1)*int64(l.Duration) - wall; refused < 0 || end > wait {
 				refused, wait = i, end
 			}
@@ -171,7 +173,7 @@ func (r *rates) take(now, wall int64, u Usage, out *Limits) error {
 		}
 		if out != nil {
 			out.States[out.N] = LimitState{Name: l.Name, Limit: l.Limit, Window: l.Duration,
-				Remaining: max(l.Limit-r.count[i], 0), Reset: time.Duration((r.window[i]+1)*int64(l.Duration) - wall)}
+				Remaining: max(l.Limit-r.count[i]-r.others[i], 0), Reset: time.Duration((r.window[i]+1)*int64(l.Duration) - wall)}
 			out.N++
 		}
 	}
@@ -227,4 +229,85 @@ func (v *Verifier) sweepRates(ctx context.Context) {
 			v.rates.sweep(v.now())
 		}
 	}
+}
+
+// syncRates shares this node's counts with the other nodes every RateSyncInterval.
+func (v *Verifier) syncRates(ctx context.Context) {
+	t := time.NewTicker(v.opt.RateSyncInterval)
+	defer t.Stop()
+	var pruned time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			prune := now.Sub(pruned) >= time.Minute
+			if v.syncRatesOnce(ctx, prune) == nil && prune {
+				pruned = now
+			}
+		}
+	}
+}
+
+// rateRef is one limit's window as a sync sent it.
+type rateRef struct {
+	r      *rates
+	i      int
+	limit  latchkey.RateLimit
+	window int64
+}
+
+// syncRatesOnce sends this node's count of every current window it admitted requests in and
+// records the other nodes' counts. With prune, windows that ended over a minute ago are
+// removed from storage.
+func (v *Verifier) syncRatesOnce(ctx context.Context, prune bool) error {
+	wall := v.wallNow()
+	v.rates.mu.Lock()
+	all := make([]*rates, 0, len(v.rates.m))
+	for _, r := range v.rates.m {
+		all = append(all, r)
+	}
+	v.rates.mu.Unlock()
+	var refs []rateRef
+	var counts []latchkey.RateCount
+	for _, r := range all {
+		r.mu.Lock()
+		for i, l := range r.limits {
+			w := wall / int64(l.Duration)
+			if r.window[i] != w {
+				continue // nothing admitted here in the current window
+			}
+			refs = append(refs, rateRef{r: r, i: i, limit: l, window: w})
+			counts = append(counts, latchkey.RateCount{FamilyID: r.family, Name: l.Name,
+				DurationSeconds: int64(l.Duration / time.Second), Window: w, Used: r.count[i]})
+		}
+		r.mu.Unlock()
+	}
+	var pruneBefore int64
+	if prune {
+		pruneBefore = wall/int64(time.Second) - 60
+	}
+	if len(counts) == 0 && pruneBefore == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, max(2*v.opt.RateSyncInterval, time.Second))
+	defer cancel()
+	others, err := v.opt.RateSync(ctx, counts, pruneBefore)
+	if err == nil && len(others) != len(counts) {
+		err = fmt.Errorf("rate sync answered %d counts for %d", len(others), len(counts))
+	}
+	if err != nil {
+		v.rateLocalSince.CompareAndSwap(0, wall)
+		return err
+	}
+	for k, ref := range refs {
+		r := ref.r
+		r.mu.Lock()
+		if ref.i < len(r.limits) && r.limits[ref.i] == ref.limit && r.window[ref.i] == ref.window {
+			r.others[ref.i] = others[k]
+		}
+		r.mu.Unlock()
+	}
+	v.rateLocalSince.Store(0)
+	return nil
 }

@@ -1,7 +1,9 @@
 package verify_test
 
 import (
+	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,5 +164,64 @@ func TestVerifyCachedWithLimitsDoesNotAllocate(t *testing.T) {
 	})
 	if n != 0 {
 		t.Errorf("cached VerifyUsage with a limit allocs = %v, want 0", n)
+	}
+}
+
+// When counts cannot be shared, the verifier keeps enforcing limits on its own counts and says
+// since when in Health; once sharing works again, it says so no more and adds the other nodes'
+// counts.
+func TestRateSyncFailureEnforcesLocally(t *testing.T) {
+	var mu sync.Mutex
+	failing := true
+	var f *fixture
+	f = newFixture(t, verify.Options{TTL: time.Hour, RateSyncInterval: 10 * time.Millisecond,
+		RateSync: func(ctx context.Context, counts []latchkey.RateCount, prune int64) ([]int64, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing {
+				return nil, &latchkey.Error{Code: latchkey.EUnavailable, Message: "database unreachable"}
+			}
+			return f.store.SyncRateCounts(ctx, "this-node", counts, prune)
+		}})
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.v.Run(runCtx)
+	tok, row := f.token(t, func(tk *latchkey.Token) {
+		tk.RateLimits = []latchkey.RateLimit{{Name: "api", Limit: 5, Duration: 30 * 24 * time.Hour}}
+	})
+	for range 2 {
+		if _, err := f.v.Verify(ctx, tok, localhost); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for f.v.Health().RateLimitsLocalSince.IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatal("Health never reported local enforcement while the sync failed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Another node counted 2 in the same window.
+	window := time.Now().UnixNano() / int64(30*24*time.Hour)
+	if _, err := f.store.SyncRateCounts(ctx, "other-node", []latchkey.RateCount{{FamilyID: row.FamilyID, Name: "api",
+		DurationSeconds: 30 * 24 * 3600, Window: window, Used: 2}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	for !f.v.Health().RateLimitsLocalSince.IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatal("Health still reports local enforcement after the sync recovered")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// 2 here + 2 there (known once the recovered sync answered): one more fits, then the shared
+	// limit of 5 refuses.
+	if _, err := f.v.Verify(ctx, tok, localhost); err != nil {
+		t.Fatalf("fifth verification across both nodes: %v", err)
+	}
+	if _, err := f.v.Verify(ctx, tok, localhost); verify.Reason(err) != "rate_limited" {
+		t.Errorf("verification past the shared limit of 5 = %v, want rate_limited", err)
 	}
 }

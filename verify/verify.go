@@ -63,6 +63,15 @@ type Options struct {
 	// OnUse is called at most once a minute per cached token with the time and client address of
 	// a successful verification. It must not block.
 	OnUse func(latchkey.TokenUse)
+	// RateSync, when set, shares rate-limit counts with the other nodes on the same database:
+	// every RateSyncInterval, Run hands it this node's count of each current window it admitted
+	// requests in (and, once a minute, a time before which ended windows may be pruned), and
+	// adds the other nodes' counts it returns to its own when it admits. Verifications never wait
+	// for it. (latchkey.Store.SyncRateCounts with this node's name.)
+	RateSync func(ctx context.Context, counts []latchkey.RateCount, pruneBefore int64) ([]int64, error)
+	// RateSyncInterval is how often RateSync runs (default 100 ms). Nodes may together admit
+	// up to what they are offered in one interval beyond a limit.
+	RateSyncInterval time.Duration
 	// OnReuse is called, once per cache lifetime, when a token rotated out past its grace period
 	// is presented.
 	OnReuse func(tok *latchkey.Token)
@@ -105,6 +114,9 @@ type Verifier struct {
 	// staleSince is when (wall clock, Unix nanoseconds) the verifier began serving entries past
 	// their TTL because storage failed; 0 once storage answers again.
 	staleSince atomic.Int64
+	// rateLocalSince is when RateSync began to fail (wall clock, Unix nanoseconds); 0 while it
+	// works.
+	rateLocalSince atomic.Int64
 }
 
 // loadTimeout bounds one storage read of a token.
@@ -212,6 +224,9 @@ func New(src Source, opt Options) *Verifier {
 	}
 	if opt.LegacyTTL <= 0 {
 		opt.LegacyTTL = time.Minute
+	}
+	if opt.RateSyncInterval <= 0 {
+		opt.RateSyncInterval = 100 * time.Millisecond
 	}
 	if opt.StaleIfError == 0 {
 		opt.StaleIfError = 15 * time.Minute
@@ -477,6 +492,9 @@ func (v *Verifier) refresh(sh *shard, h [32]byte) {
 func (v *Verifier) Run(ctx context.Context) {
 	go v.runClock(ctx)
 	go v.sweepRates(ctx)
+	if v.opt.RateSync != nil {
+		go v.syncRates(ctx)
+	}
 	if time.Duration(v.refreshAhead) < 10*time.Millisecond {
 		<-ctx.Done()
 		return

@@ -243,7 +243,15 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	if stale == 0 {
 		stale = -1 // off, for both the verifier and the server (0 means their default)
 	}
-	v := verify.New(store, verify.Options{Format: format, TTL: o.cacheTTL, StaleIfError: stale})
+	vopt := verify.Options{Format: format, TTL: o.cacheTTL, StaleIfError: stale}
+	if isPostgres(o.db) {
+		// Nodes on one database share rate-limit counts (docs/limits.md).
+		node := rateNode()
+		vopt.RateSync = func(ctx context.Context, counts []latchkey.RateCount, pruneBefore int64) ([]int64, error) {
+			return store.SyncRateCounts(ctx, node, counts, pruneBefore)
+		}
+	}
+	v := verify.New(store, vopt)
 	defer store.Subscribe(v.Invalidate)()
 	go v.Run(ctx)
 	cfg := server.Config{Store: store, Verifier: v, Logger: log, Format: format, TrustedProxies: proxies,

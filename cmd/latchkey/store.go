@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/latchkey/latchkey"
@@ -37,4 +39,13 @@ func openStoreLogged(ctx context.Context, dsn string, log *slog.Logger, o storeO
 		return openPostgres(ctx, dsn, log, o.postgres)
 	}
 	return sqlite.OpenWith(ctx, dsn, o.sqlite)
+}
+
+// rateNode names this process among the nodes sharing rate-limit counts: the host name and a
+// random suffix, so that two processes on one host are two nodes.
+func rateNode() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%x", host, b)
 }

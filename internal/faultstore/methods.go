@@ -555,6 +555,14 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, node string, limit i
 	return s.inner.ClaimWebhookDeliveries(ctx, node, limit, leaseUntil, skip...)
 }
 
+// SyncRateCounts calls the wrapped store's SyncRateCounts unless a fault is injected (a write).
+func (s *Store) SyncRateCounts(ctx context.Context, node string, counts []latchkey.RateCount, pruneBefore int64) ([]int64, error) {
+	if err := s.write(ctx, "SyncRateCounts"); err != nil {
+		return nil, err
+	}
+	return s.inner.SyncRateCounts(ctx, node, counts, pruneBefore)
+}
+
 // ReleaseWebhookDeliveries calls the wrapped store's ReleaseWebhookDeliveries unless a fault is injected (a write).
 func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, node string, ids []int64, next time.Time) error {
 	if err := s.write(ctx, "ReleaseWebhookDeliveries"); err != nil {

@@ -1,0 +1,136 @@
+package postgres_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/postgres/pgtest"
+	"github.com/latchkey/latchkey/tokenfmt"
+	"github.com/latchkey/latchkey/verify"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+var rateMatrix = flag.Bool("ratelimit.matrix", false, "run the whole rate-limit accuracy matrix (limits 10, 100, 1000/s; windows 1 s and 60 s; loads 0.9× and 2×; several minutes)")
+
+// rateCell is one cell of the accuracy matrix: a limit per window, offered load × limit spread
+// evenly over the nodes, for a number of whole windows.
+type rateCell struct {
+	limit   int64
+	window  time.Duration
+	load    float64
+	windows int
+}
+
+// TestRateLimitsAcrossNodes runs three verifiers, each with its own connection pool, sharing
+// counts through one PostgreSQL database as three serve nodes do, and checks that the requests
+// admitted in each whole window stay within [95% of min(offered, limit), limit × (1 + 10% × nodes)].
+// CI runs a corner of the matrix; -ratelimit.matrix runs all of it, printing admitted/limit per
+// cell.
+func TestRateLimitsAcrossNodes(t *testing.T) {
+	pgtest.Admin(t)
+	cells := []rateCell{{100, time.Second, 2, 3}, {100, time.Second, 0.9, 3}}
+	if *rateMatrix {
+		cells = nil
+		for _, w := range []time.Duration{time.Second, time.Minute} {
+			for _, l := range []int64{10, 100, 1000} {
+				for _, load := range []float64{0.9, 2} {
+					n := 3
+					if w == time.Minute {
+						n = 2
+					}
+					cells = append(cells, rateCell{l, w, load, n})
+				}
+			}
+		}
+	}
+	const nodes = 3
+	dsn := pgtest.Schema(t, "pool_max_conns", "4")
+	stores := make([]latchkey.Store, nodes)
+	for i := range stores {
+		stores[i] = open(t, dsn)
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "test", Source: "system"})
+	a := &latchkey.Account{Name: "Acme", Plan: latchkey.PlanEnterprise, Settings: latchkey.DefaultAccountSettings()}
+	if err := stores[0].CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cells {
+		t.Run(fmt.Sprintf("limit=%d/window=%s/load=%.1f", c.limit, c.window, c.load), func(t *testing.T) {
+			m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok := &latchkey.Token{AccountID: a.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "limited",
+				RateLimits: []latchkey.RateLimit{{Name: "api", Limit: c.limit, Duration: c.window}}}
+			if err := stores[0].CreateToken(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+			runCtx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			vs := make([]*verify.Verifier, nodes)
+			for i, st := range stores {
+				node := fmt.Sprintf("node%d", i)
+				vs[i] = verify.New(st, verify.Options{Now: time.Now, TTL: time.Hour,
+					RateSync: func(ctx context.Context, counts []latchkey.RateCount, prune int64) ([]int64, error) {
+						return st.SyncRateCounts(ctx, node, counts, prune)
+					}})
+				go vs[i].Run(runCtx)
+				if _, err := vs[i].Verify(ctx, m.String, loopback); err != nil {
+					t.Fatal(err) // cached on every node before the load starts
+				}
+			}
+			// Start at the beginning of a window, after the one the warm-up counted in.
+			start := time.Now().Truncate(c.window).Add(c.window)
+			time.Sleep(time.Until(start))
+			end := start.Add(time.Duration(c.windows) * c.window)
+			every := time.Duration(float64(c.window) * nodes / (c.load * float64(c.limit)))
+			var mu sync.Mutex
+			admitted := map[int64]int64{}
+			var wg sync.WaitGroup
+			for i, v := range vs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var lim verify.Limits
+					// Each node's requests are spread evenly, the nodes' offset from each other.
+					for k := 0; ; k++ {
+						at := start.Add(every*time.Duration(k) + every*time.Duration(i)/nodes)
+						if !at.Before(end) {
+							return
+						}
+						time.Sleep(time.Until(at))
+						if _, err := v.VerifyUsage(ctx, m.String, loopback, 0, verify.Usage{}, &lim); err == nil {
+							w := time.Now().UnixNano() / int64(c.window)
+							mu.Lock()
+							admitted[w]++
+							mu.Unlock()
+						} else if verify.Reason(err) != "rate_limited" {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			offered := min(c.load, 1) * float64(c.limit)
+			lo, hi := 0.95*offered, float64(c.limit)*(1+0.1*nodes)
+			var ratios []string
+			for w := start.UnixNano() / int64(c.window); w < end.UnixNano()/int64(c.window); w++ {
+				got := admitted[w]
+				ratios = append(ratios, fmt.Sprintf("%.2f", float64(got)/float64(c.limit)))
+				if float64(got) < lo || float64(got) > hi {
+					t.Errorf("window %d admitted %d, want %.0f to %.0f (limit %d, offered %.0f)", w, got, lo, hi, c.limit, c.load*float64(c.limit))
+				}
+			}
+			t.Logf("limit %d per %s, offered %.1f× over %d nodes: admitted/limit per window %v", c.limit, c.window, c.load, nodes, ratios)
+		})
+	}
+}
