@@ -64,6 +64,8 @@ type SettingsUpdate struct {
 	ExpiryNoticeDays *[]int
 	// UnusedTokenDays is the idle time of the unused-token notice (0: off).
 	UnusedTokenDays *int
+	// DefaultRateLimits apply to tokens without rate limits of their own (empty: none).
+	DefaultRateLimits *[]latchkey.RateLimit
 }
 
 // UpdateSettings changes the token security policy. It needs account_admin or security_admin:
@@ -93,6 +95,11 @@ func (s *Service) UpdateSettings(ctx context.Context, p *latchkey.Principal, u S
 	if u.UnusedTokenDays != nil && (*u.UnusedTokenDays < 0 || *u.UnusedTokenDays > latchkey.MaxUnusedTokenDays) {
 		return nil, latchkey.FieldError("unused_token_days", "unused_token_days must be from 0 (off) to %d", latchkey.MaxUnusedTokenDays)
 	}
+	if u.DefaultRateLimits != nil {
+		if err := latchkey.ValidateRateLimits("default_rate_limits", *u.DefaultRateLimits); err != nil {
+			return nil, err
+		}
+	}
 	var out *latchkey.Account
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		a, err := s.account(ctx, p)
@@ -100,6 +107,9 @@ func (s *Service) UpdateSettings(ctx context.Context, p *latchkey.Principal, u S
 			return err
 		}
 		set := a.Settings
+		if u.DefaultRateLimits != nil {
+			set.DefaultRateLimits = append([]latchkey.RateLimit(nil), *u.DefaultRateLimits...)
+		}
 		if days != nil {
 			set.ExpiryNoticeDays = days
 		}

@@ -29,7 +29,8 @@ func AccountOf(a *latchkey.Account) Account {
 		MaxTokenLifetimeSeconds:     int64(a.Settings.MaxTokenLifetime / time.Second),
 		DefaultRotationGraceSeconds: int64(a.Settings.DefaultRotationGrace / time.Second),
 		IPRestrictionsEnabled:       a.Settings.IPRestrictionsEnabled,
-		ExpiryNoticeDays:            a.Settings.NoticeDays(), UnusedTokenDays: a.Settings.UnusedTokenDays}
+		ExpiryNoticeDays:            a.Settings.NoticeDays(), UnusedTokenDays: a.Settings.UnusedTokenDays,
+		DefaultRateLimits: RateLimitsOf(a.Settings.DefaultRateLimits)}
 }
 
 // ProjectOf renders a project.

@@ -114,6 +114,7 @@ type SettingsRequest struct {
 	DefaultRotationGraceSeconds json.RawMessage `json:"default_rotation_grace_seconds"`
 	ExpiryNoticeDays            *[]int          `json:"expiry_notice_days"`
 	UnusedTokenDays             *int            `json:"unused_token_days"`
+	DefaultRateLimits           *[]RateLimit    `json:"default_rate_limits"`
 }
 
 // IPRuleRequest creates or changes an IP restriction rule. cidrs holds dbt's objects

@@ -143,6 +143,38 @@ func TestRateLimitsThroughTheAPI(t *testing.T) {
 	}
 }
 
+// An account's default_rate_limits are set through the settings API (security rights, bad input
+// named) and apply to tokens without limits of their own.
+func TestAccountDefaultRateLimitsThroughTheAPI(t *testing.T) {
+	e := newRegEnv(t)
+	limits := []map[string]any{{"name": "default", "limit": 2, "duration_seconds": 30 * 24 * 3600}}
+	status, env := e.api(t, e.fx.AdminPAT, http.MethodPost, e.path("/settings/"), map[string]any{"default_rate_limits": []map[string]any{{"name": "x", "limit": 0, "duration_seconds": 1}}})
+	var data struct{ Field string }
+	json.Unmarshal(env.Data, &data)
+	if status != http.StatusBadRequest || data.Field != "default_rate_limits[0].limit" {
+		t.Errorf("a zero default limit: %d field %q, want 400 naming default_rate_limits[0].limit", status, data.Field)
+	}
+	status, env = e.api(t, e.member.pat, http.MethodPost, e.path("/settings/"), map[string]any{"default_rate_limits": []any{}})
+	wantStatus(t, "a member changing default limits", status, env, http.StatusForbidden)
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodPost, e.path("/settings/"), map[string]any{"default_rate_limits": limits})
+	wantStatus(t, "set default limits", status, env, http.StatusOK)
+	var acct apitype.Account
+	if err := json.Unmarshal(env.Data, &acct); err != nil {
+		t.Fatal(err)
+	}
+	if len(acct.DefaultRateLimits) != 1 || acct.DefaultRateLimits[0].Limit != 2 {
+		t.Fatalf("account default_rate_limits = %+v", acct.DefaultRateLimits)
+	}
+	// The reader's PAT has no limits of its own: the default applies (the settings call above
+	// used the admin's, which counts too).
+	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests} {
+		status, env := e.api(t, e.fx.ReaderPAT, http.MethodGet, "/api/v3/whoami/", nil)
+		if status != want {
+			t.Errorf("reader use %d under a default limit of 2: %d (%s), want %d", i+1, status, env.Status.UserMessage, want)
+		}
+	}
+}
+
 // rawAPI sends a JSON request with a token and returns the status and raw body.
 func (e *regEnv) rawAPI(t *testing.T, token, method, path string, body any) (int, []byte) {
 	t.Helper()

@@ -26,7 +26,7 @@ func secondsParam(field string, raw json.RawMessage, max time.Duration, what str
 
 // handleAPIAccountSettingsUpdate changes the account's token security policy:
 // reuse_revokes_family, leak_action ("revoke" or "flag"), max_token_lifetime_seconds (0 for no
-// cap), default_rotation_grace_seconds, expiry_notice_days and unused_token_days. Fields left out
+// cap), default_rotation_grace_seconds, expiry_notice_days, unused_token_days and default_rate_limits. Fields left out
 // keep their value. It needs
 // account_admin or security_admin. IP enforcement has its own endpoint (ip-restrictions-set),
 // which guards against locking the caller out.
@@ -41,6 +41,13 @@ func (s *Server) handleAPIAccountSettingsUpdate(w http.ResponseWriter, r *http.R
 	u := admin.SettingsUpdate{ReuseRevokesFamily: req.ReuseRevokesFamily, LeakAction: req.LeakAction,
 		ExpiryNoticeDays: req.ExpiryNoticeDays, UnusedTokenDays: req.UnusedTokenDays}
 	var err error
+	if req.DefaultRateLimits != nil {
+		ls, err := rateLimitsOf("default_rate_limits", *req.DefaultRateLimits)
+		if err != nil {
+			return err
+		}
+		u.DefaultRateLimits = &ls
+	}
 	if u.MaxTokenLifetime, err = secondsParam("max_token_lifetime_seconds", req.MaxTokenLifetimeSeconds, admin.MaxTokenLifetimeCap, "no limit"); err != nil {
 		return err
 	}

@@ -225,3 +225,41 @@ func TestRateSyncFailureEnforcesLocally(t *testing.T) {
 		t.Errorf("verification past the shared limit of 5 = %v, want rate_limited", err)
 	}
 }
+
+// An account's default rate limits apply to its tokens without limits of their own, each token
+// counted on its own; a token's own limits replace them; changing them applies at once.
+func TestAccountDefaultRateLimits(t *testing.T) {
+	f := newFixture(t, verify.Options{TTL: time.Hour})
+	set := f.account.Settings
+	set.DefaultRateLimits = []latchkey.RateLimit{{Name: "default", Limit: 2, Duration: 30 * 24 * time.Hour}}
+	if _, err := f.store.UpdateAccount(ctx, f.account.ID, latchkey.AccountUpdate{Settings: &set}); err != nil {
+		t.Fatal(err)
+	}
+	plain1, _ := f.token(t, nil)
+	plain2, _ := f.token(t, nil)
+	own, _ := f.token(t, func(tk *latchkey.Token) {
+		tk.RateLimits = []latchkey.RateLimit{{Name: "own", Limit: 4, Duration: 30 * 24 * time.Hour}}
+	})
+	uses := func(tok string) (n int) {
+		for range 10 {
+			if _, err := f.v.Verify(ctx, tok, localhost); err != nil {
+				if verify.Reason(err) != "rate_limited" {
+					t.Fatal(err)
+				}
+				return n
+			}
+			n++
+		}
+		return n
+	}
+	if a, b, c := uses(plain1), uses(plain2), uses(own); a != 2 || b != 2 || c != 4 {
+		t.Errorf("admitted %d, %d (account default 2 each) and %d (own limit 4); want 2, 2, 4", a, b, c)
+	}
+	set.DefaultRateLimits = nil
+	if _, err := f.store.UpdateAccount(ctx, f.account.ID, latchkey.AccountUpdate{Settings: &set}); err != nil {
+		t.Fatal(err)
+	}
+	if n := uses(plain1); n != 10 {
+		t.Errorf("after removing the default: %d of 10 admitted, want all", n)
+	}
+}

@@ -1047,15 +1047,20 @@ func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, 
 	if len(d.cidrs) > 0 {
 		sl.flags |= flagCIDRs
 	}
-	if len(tok.RateLimits) > 0 {
-		d.rates, sl.flags = v.rates.get(tok.FamilyID, tok.RateLimits, now), sl.flags|flagRates
-	}
-	pol, err := v.policies.get(ctx, tok.AccountID, now)
+	acct, err := v.policies.entry(ctx, tok.AccountID, now)
 	if err != nil {
 		return slot{}, err
 	}
-	if pol != nil {
-		d.policy, sl.flags = pol, sl.flags|flagPolicy
+	if acct.pol != nil {
+		d.policy, sl.flags = acct.pol, sl.flags|flagPolicy
+	}
+	// A token's own rate limits, or else the account's defaults.
+	limits := tok.RateLimits
+	if len(limits) == 0 {
+		limits = acct.limits
+	}
+	if len(limits) > 0 {
+		d.rates, sl.flags = v.rates.get(tok.FamilyID, limits, now), sl.flags|flagRates
 	}
 	p := &latchkey.Principal{AccountID: tok.AccountID, TokenID: tok.ID, TokenUID: tok.UID, ExpiresAt: tok.ExpiresAt,
 		IssuedAt: tok.CreatedAt, Legacy: tok.Legacy()}

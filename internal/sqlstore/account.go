@@ -14,16 +14,19 @@ import (
 )
 
 const accountColumns = `id, name, plan, state, reuse_revokes_family, leak_action, max_token_lifetime_seconds,
-	default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at, expiry_notice_days, unused_token_days`
+	default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at, expiry_notice_days, unused_token_days, default_rate_limits`
 
 func scanAccount(row scanner) (*latchkey.Account, error) {
 	var a latchkey.Account
 	var created, updated, lifetime, grace int64
-	var notices string
+	var notices, limits string
 	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.State, &a.Settings.ReuseRevokesFamily, &a.Settings.LeakAction,
-		&lifetime, &grace, &a.Settings.IPRestrictionsEnabled, &created, &updated, &notices, &a.Settings.UnusedTokenDays)
+		&lifetime, &grace, &a.Settings.IPRestrictionsEnabled, &created, &updated, &notices, &a.Settings.UnusedTokenDays, &limits)
 	if err != nil {
 		return nil, err
+	}
+	if a.Settings.DefaultRateLimits, err = latchkey.UnmarshalRateLimits(limits); err != nil {
+		return nil, fmt.Errorf("account %d default_rate_limits: %w", a.ID, err)
 	}
 	if err := json.Unmarshal([]byte(notices), &a.Settings.ExpiryNoticeDays); err != nil {
 		return nil, fmt.Errorf("account %d expiry_notice_days: %w", a.ID, err)
@@ -47,12 +50,12 @@ func (s *Store) CreateAccount(ctx context.Context, a *latchkey.Account) error {
 		a.Settings.ExpiryNoticeDays = a.Settings.NoticeDays()
 		id, err := t.insert(`INSERT INTO accounts (name, plan, state, reuse_revokes_family, leak_action,
 			max_token_lifetime_seconds, default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at,
-			expiry_notice_days, unused_token_days)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+			expiry_notice_days, unused_token_days, default_rate_limits)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			a.Name, a.Plan, a.State, a.Settings.ReuseRevokesFamily, a.Settings.LeakAction,
 			int64(a.Settings.MaxTokenLifetime/time.Second), int64(a.Settings.DefaultRotationGrace/time.Second),
 			a.Settings.IPRestrictionsEnabled, micros(t.now), micros(t.now), encodeDays(a.Settings.ExpiryNoticeDays),
-			a.Settings.UnusedTokenDays)
+			a.Settings.UnusedTokenDays, latchkey.MarshalRateLimits(a.Settings.DefaultRateLimits))
 		if err != nil {
 			return s.wrap(err, "create account")
 		}
@@ -161,6 +164,9 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, upd latchkey.Accoun
 			if old.UnusedTokenDays != a.Settings.UnusedTokenDays {
 				changes["unused_token_days"] = a.Settings.UnusedTokenDays
 			}
+			if l := latchkey.MarshalRateLimits(a.Settings.DefaultRateLimits); l != latchkey.MarshalRateLimits(old.DefaultRateLimits) {
+				changes["default_rate_limits"] = l
+			}
 			toggled = old.IPRestrictionsEnabled != a.Settings.IPRestrictionsEnabled
 		}
 		if len(changes) == 0 && !toggled {
@@ -170,11 +176,12 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, upd latchkey.Accoun
 		a.UpdatedAt = t.now
 		_, err = t.exec(`UPDATE accounts SET name = ?, plan = ?, reuse_revokes_family = ?, leak_action = ?,
 			max_token_lifetime_seconds = ?, default_rotation_grace_seconds = ?, ip_restrictions_enabled = ?, updated_at = ?,
-			expiry_notice_days = ?, unused_token_days = ?
+			expiry_notice_days = ?, unused_token_days = ?, default_rate_limits = ?
 			WHERE id = ?`,
 			a.Name, a.Plan, a.Settings.ReuseRevokesFamily, a.Settings.LeakAction,
 			int64(a.Settings.MaxTokenLifetime/time.Second), int64(a.Settings.DefaultRotationGrace/time.Second),
-			a.Settings.IPRestrictionsEnabled, micros(t.now), encodeDays(a.Settings.ExpiryNoticeDays), a.Settings.UnusedTokenDays, id)
+			a.Settings.IPRestrictionsEnabled, micros(t.now), encodeDays(a.Settings.ExpiryNoticeDays), a.Settings.UnusedTokenDays,
+			latchkey.MarshalRateLimits(a.Settings.DefaultRateLimits), id)
 		if err != nil {
 			return s.wrap(err, "update account")
 		}
