@@ -96,6 +96,10 @@ type Store interface {
 	// count of the same window) and returns, for each, the sum of every other node's count of
 	// it. Counts of windows that ended before pruneBefore (Unix seconds; 0: none) are removed.
 	SyncRateCounts(ctx context.Context, node string, counts []RateCount, pruneBefore int64) ([]int64, error)
+	// SyncCredits refills each family's credits whose period has turned (as of now), subtracts
+	// what was spent (never below 0) and returns each family's balance, -1 for a family that has
+	// no credits (any more).
+	SyncCredits(ctx context.Context, spends []CreditSpend, now time.Time) ([]int64, error)
 
 	CreateIPRule(ctx context.Context, r *IPRule) error
 	FindIPRuleByID(ctx context.Context, id int64) (*IPRule, error)

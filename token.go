@@ -53,6 +53,8 @@ type Token struct {
 	Grants []Grant
 	// RateLimits bound how often the token may be verified (empty: no limit).
 	RateLimits []RateLimit
+	// Credits, when set, are the rotation family's quota of uses.
+	Credits *Credits
 	// CreatedBy names the principal that created the token, e.g. "user:3".
 	CreatedBy string
 	// Flagged is set when a leak report named this token and the account only flags leaks.
@@ -149,6 +151,9 @@ type TokenUpdate struct {
 	ExpiresAt *time.Time
 	// RateLimits, when not nil, replace the token's rate limits (empty: none).
 	RateLimits *[]RateLimit
+	// Credits, when not nil, replace the family's credits; ClearCredits removes them.
+	Credits      *Credits
+	ClearCredits bool
 }
 
 // TokenUse is one observation of a token in use, recorded off the request path.

@@ -137,6 +137,8 @@ type NewToken struct {
 	Grants []latchkey.Grant
 	// RateLimits bound how often the token may be verified (see latchkey.ValidateRateLimits).
 	RateLimits []latchkey.RateLimit
+	// Credits, when set, are the token's quota of uses.
+	Credits *latchkey.Credits
 	// IdempotencyKey, when set, makes a retry safe: the same principal creating with the same
 	// key within latchkey.IdempotencyWindow gets latchkey.IdempotentReplay instead of a second
 	// token.
@@ -238,12 +240,15 @@ func (s *Service) createToken(ctx context.Context, p *latchkey.Principal, kind l
 	if err := latchkey.ValidateRateLimits("rate_limits", in.RateLimits); err != nil {
 		return nil, "", err
 	}
+	if err := latchkey.ValidateCredits("credits", in.Credits); err != nil {
+		return nil, "", err
+	}
 	idem, err := idempotencyHash(in.IdempotencyKey)
 	if err != nil {
 		return nil, "", err
 	}
 	tok := &latchkey.Token{AccountID: p.AccountID, Kind: kind, UserID: userID, Name: name, CreatedBy: p.String(),
-		AllowedCIDRs: in.AllowedCIDRs, Grants: in.Grants, RateLimits: in.RateLimits, IdempotencyKey: idem}
+		AllowedCIDRs: in.AllowedCIDRs, Grants: in.Grants, RateLimits: in.RateLimits, Credits: in.Credits, IdempotencyKey: idem}
 	var secret string
 	err = s.inTx(ctx, func(ctx context.Context) error {
 		a, err := s.account(ctx, p)
@@ -328,6 +333,9 @@ type TokenEdit struct {
 	// RateLimits replace the token's rate limits (empty: none). Limits only ever narrow what a
 	// token can do, so whoever may edit a token may set them, on a PAT too.
 	RateLimits *[]latchkey.RateLimit
+	// Credits set the family's credits; ClearCredits removes them (unlimited use).
+	Credits      *latchkey.Credits
+	ClearCredits bool
 }
 
 // Expiry is a requested expiry: a time, or nil for none.
@@ -362,6 +370,10 @@ func (s *Service) EditToken(ctx context.Context, p *latchkey.Principal, ref Toke
 		}
 		upd.RateLimits = e.RateLimits
 	}
+	if err := latchkey.ValidateCredits("credits", e.Credits); err != nil {
+		return nil, err
+	}
+	upd.Credits, upd.ClearCredits = e.Credits, e.ClearCredits
 	var out *latchkey.Token
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		tok, err := s.changeable(ctx, p, ref)

@@ -136,6 +136,8 @@ type Token struct {
 	Flagged      bool     `json:"flagged"`
 	// RateLimits bound how often the token may be verified ([] when it has none).
 	RateLimits []RateLimit `json:"rate_limits"`
+	// Credits are the rotation family's quota of uses (null: unlimited).
+	Credits *Credits `json:"credits"`
 	// RevokedAt, RevokedReason ("deleted", "leak_reported", "reuse_detected", "member_removed")
 	// and RevokedBy (an actor such as "user:3" or "system:reuse detection") say how a token in
 	// state 2 ended.
@@ -154,6 +156,19 @@ type RateLimit struct {
 	Name            string `json:"name"`
 	Limit           int64  `json:"limit"`
 	DurationSeconds int64  `json:"duration_seconds"`
+}
+
+// Credits are a token's quota: remaining uses and an optional refill.
+type Credits struct {
+	Remaining int64   `json:"remaining"`
+	Refill    *Refill `json:"refill"`
+}
+
+// Refill resets credits to amount every day (00:00 UTC) or month (on day).
+type Refill struct {
+	Amount   int64  `json:"amount"`
+	Interval string `json:"interval"`
+	Day      int    `json:"day,omitempty"`
 }
 
 // Group holds grants; users are assigned to groups.
@@ -290,8 +305,11 @@ type CheckResult struct {
 	// RateLimits are the token's limits the check counted against, after it (left out for a token
 	// without limits).
 	RateLimits []CheckRateLimit `json:"rate_limits,omitempty"`
-	// RetryAfterSeconds, with reason rate_limited, is when the refusing limit's window resets.
+	// RetryAfterSeconds, with reason rate_limited, is when the refusing limit's window resets;
+	// with usage_exceeded, when the credits are refilled (left out without a refill).
 	RetryAfterSeconds int64 `json:"retry_after_seconds,omitempty"`
+	// CreditsRemaining is the token's credits after the check (left out for a token without).
+	CreditsRemaining *int64 `json:"credits_remaining,omitempty"`
 }
 
 // CheckRateLimit is where one of a token's rate limits stands.

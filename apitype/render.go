@@ -105,6 +105,12 @@ func TokenOf(f tokenfmt.Format, t *latchkey.Token) Token {
 		FamilyID: t.FamilyID, RotatedAt: TimePtr(t.RotatedAt), GraceUntil: TimePtr(t.GraceUntil),
 		AllowedCIDRs: PrefixStrings(t.AllowedCIDRs), Flagged: t.Flagged, RateLimits: RateLimitsOf(t.RateLimits),
 		RevokedAt: TimePtr(t.RevokedAt), RevokedReason: t.RevokedReason, RevokedBy: t.RevokedBy}
+	if c := t.Credits; c != nil {
+		j.Credits = &Credits{Remaining: c.Remaining}
+		if r := c.Refill; r != nil {
+			j.Credits.Refill = &Refill{Amount: r.Amount, Interval: r.Interval, Day: r.Day}
+		}
+	}
 	if t.LastUsedIP != "" {
 		ip := t.LastUsedIP
 		j.LastUsedIP = &ip

@@ -33,6 +33,9 @@ type TokenRequest struct {
 	AllowedCIDRs *[]string `json:"allowed_cidrs"`
 	// RateLimits, on an update, replace the token's rate limits when they differ ([]: none).
 	RateLimits *[]RateLimit `json:"rate_limits"`
+	// Credits set the token's credits ({"remaining", "refill"?}); on an update, null removes
+	// them and left out keeps them.
+	Credits json.RawMessage `json:"credits,omitempty"`
 }
 
 // RotateRequest rotates a token; both members are optional.
@@ -51,6 +54,8 @@ type PATRequest struct {
 	ExpiresAt *string `json:"expires_at"`
 	// RateLimits bound how often the key may be verified.
 	RateLimits *[]RateLimit `json:"rate_limits"`
+	// Credits are the key's quota of uses.
+	Credits *Credits `json:"credits"`
 }
 
 // ProjectRequest creates or changes a project; state 2 deletes it. The dbt fields after State

@@ -134,3 +134,74 @@ func TestRateLimitsAcrossNodes(t *testing.T) {
 		})
 	}
 }
+
+// TestCreditsAcrossNodes: three verifiers on one database spend one token's 300 credits under
+// 3× the load they could ever admit; together they overspend by at most what each is offered
+// in one sync interval, and storage ends at 0.
+func TestCreditsAcrossNodes(t *testing.T) {
+	pgtest.Admin(t)
+	const nodes, credits, perNode = 3, 300, 300 // perNode: requests per second offered to each node
+	interval := 250 * time.Millisecond
+	dsn := pgtest.Schema(t, "pool_max_conns", "4")
+	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "test", Source: "system"})
+	stores := make([]latchkey.Store, nodes)
+	for i := range stores {
+		stores[i] = open(t, dsn)
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	a := &latchkey.Account{Name: "Acme", Plan: latchkey.PlanEnterprise, Settings: latchkey.DefaultAccountSettings()}
+	if err := stores[0].CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	m, err := tokenfmt.Default.Mint(latchkey.KindServiceToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := &latchkey.Token{AccountID: a.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "metered",
+		Credits: &latchkey.Credits{Remaining: credits}}
+	if err := stores[0].CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	var admitted sync.Map
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, st := range stores {
+		v := verify.New(st, verify.Options{TTL: time.Hour, CreditSyncInterval: interval})
+		running.Add(1)
+		go func() { defer running.Done(); v.Run(runCtx) }()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := 0
+			for k := 0; k < 3*perNode; k++ {
+				time.Sleep(time.Until(start.Add(time.Duration(k) * time.Second / perNode)))
+				if _, err := v.Verify(ctx, m.String, loopback); err == nil {
+					n++
+				} else if verify.Reason(err) != "usage_exceeded" {
+					t.Error(err)
+					return
+				}
+			}
+			admitted.Store(i, n)
+		}()
+	}
+	wg.Wait()
+	cancel()
+	running.Wait() // each node's last sync is written
+	total := 0
+	admitted.Range(func(_, n any) bool { total += n.(int); return true })
+	bound := credits + nodes*int(float64(perNode)*interval.Seconds())
+	t.Logf("%d credits, %d nodes each offered %d/s for 3 s, sync every %s: %d admitted (bound %d)", credits, nodes, perNode, interval, total, bound)
+	if total < credits || total > bound {
+		t.Errorf("admitted %d, want %d to %d", total, credits, bound)
+	}
+	stored, err := stores[0].FindTokenByID(ctx, tok.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Credits.Remaining != 0 {
+		t.Errorf("stored balance after the load = %d, want 0", stored.Credits.Remaining)
+	}
+}

@@ -54,6 +54,12 @@ func (s *Server) handleAPIPATCreate(w http.ResponseWriter, r *http.Request, p *l
 			return err
 		}
 	}
+	if req.Credits != nil {
+		in.Credits = &latchkey.Credits{Remaining: req.Credits.Remaining}
+		if r := req.Credits.Refill; r != nil {
+			in.Credits.Refill = &latchkey.Refill{Amount: r.Amount, Interval: r.Interval, Day: r.Day}
+		}
+	}
 	tok, secret, err := s.admin.CreatePAT(r.Context(), p, ref.UserID, in)
 	if err != nil {
 		return err

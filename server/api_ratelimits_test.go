@@ -175,6 +175,85 @@ func TestAccountDefaultRateLimitsThroughTheAPI(t *testing.T) {
 	}
 }
 
+// A token's credits, set through the API, are spent at every verification point and refused
+// with usage_exceeded when used up; a PUT tops them up; bad input is named.
+func TestCreditsThroughTheAPI(t *testing.T) {
+	e := forwardEnv(t, "nginx")
+	for _, tt := range []struct {
+		name    string
+		credits any
+		field   string
+	}{
+		{"negative", map[string]any{"remaining": -1}, "credits.remaining"},
+		{"no remaining", map[string]any{}, "credits.remaining"},
+		{"weekly", map[string]any{"remaining": 1, "refill": map[string]any{"amount": 5, "interval": "weekly"}}, "credits.refill.interval"},
+		{"no amount", map[string]any{"remaining": 1, "refill": map[string]any{"interval": "daily"}}, "credits.refill.amount"},
+		{"day 0", map[string]any{"remaining": 1, "refill": map[string]any{"amount": 5, "interval": "monthly"}}, "credits.refill.day"},
+		{"unknown member", map[string]any{"remaining": 1, "extra": true}, "credits"},
+		{"not an object", "lots", "credits"},
+	} {
+		status, env := e.api(t, e.fx.AdminPAT, http.MethodPost, e.path("/service-tokens/"), map[string]any{"name": "bad", "credits": tt.credits})
+		var data struct{ Field string }
+		json.Unmarshal(env.Data, &data)
+		if status != http.StatusBadRequest || data.Field != tt.field {
+			t.Errorf("%s: %d field %q (%s), want 400 naming %s", tt.name, status, data.Field, env.Status.UserMessage, tt.field)
+		}
+	}
+	status, env := e.api(t, e.fx.AdminPAT, http.MethodPost, e.path("/service-tokens/"), map[string]any{
+		"name":              "metered",
+		"permission_grants": []map[string]any{{"permission_set": "job_admin", "project_id": e.fx.Project}},
+		"credits":           map[string]any{"remaining": 2, "refill": map[string]any{"amount": 1000, "interval": "monthly", "day": 1}},
+	})
+	wantStatus(t, "create a metered token", status, env, http.StatusCreated)
+	var tok apitype.Token
+	if err := json.Unmarshal(env.Data, &tok); err != nil {
+		t.Fatal(err)
+	}
+	if c := tok.Credits; c == nil || c.Remaining != 2 || c.Refill == nil || *c.Refill != (apitype.Refill{Amount: 1000, Interval: "monthly", Day: 1}) {
+		t.Fatalf("created credits = %+v", tok.Credits)
+	}
+	check := func() apitype.CheckResult {
+		t.Helper()
+		status, body := e.rawAPI(t, e.fx.AdminPAT, http.MethodPost, "/v1/check", map[string]any{
+			"token": tok.TokenString, "resource": "jobs", "access": "read", "project_id": e.fx.Project})
+		var res apitype.CheckResult
+		if status != http.StatusOK || json.Unmarshal(body, &res) != nil {
+			t.Fatalf("/v1/check: %d %s", status, body)
+		}
+		return res
+	}
+	if res := check(); !res.Allowed || res.CreditsRemaining == nil || *res.CreditsRemaining != 1 {
+		t.Errorf("/v1/check with 2 credits = %+v, want allowed with 1 left", res)
+	}
+	if res := check(); !res.Allowed || *res.CreditsRemaining != 0 {
+		t.Errorf("/v1/check with 1 credit = %+v, want allowed with 0 left", res)
+	}
+	if res := check(); res.Allowed || res.Reason != "usage_exceeded" || res.RetryAfterSeconds <= 0 {
+		t.Errorf("/v1/check with none = %+v, want usage_exceeded with retry_after_seconds (the refill)", res)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.http.URL+ForwardAuthPath, nil)
+	req.Header.Set("Authorization", "Token "+tok.TokenString)
+	req.Header.Set("X-Original-Method", "GET")
+	req.Header.Set("X-Original-Uri", "/api/projects/"+strconv.FormatInt(e.fx.Project, 10)+"/jobs/5")
+	if r := e.send(t, req); r.status != http.StatusTooManyRequests || r.header.Get("X-Latchkey-Reason") != "usage_exceeded" || r.header.Get("Retry-After") == "" {
+		t.Errorf("forward-auth without credits: %d %s Retry-After %q, want 429 usage_exceeded with Retry-After",
+			r.status, r.header.Get("X-Latchkey-Reason"), r.header.Get("Retry-After"))
+	}
+	status, env = e.api(t, tok.TokenString, http.MethodGet, e.path("/projects/"), nil)
+	wantStatus(t, "the API without credits", status, env, http.StatusTooManyRequests)
+	// A top-up applies at once; null removes the credits.
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodPut, e.path("/service-tokens/%d/", tok.ID), map[string]any{"credits": map[string]any{"remaining": 1}})
+	wantStatus(t, "top up", status, env, http.StatusOK)
+	if res := check(); !res.Allowed || *res.CreditsRemaining != 0 {
+		t.Errorf("/v1/check after a top-up to 1 = %+v, want allowed with 0 left", res)
+	}
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodPut, e.path("/service-tokens/%d/", tok.ID), map[string]any{"credits": nil})
+	wantStatus(t, "remove credits", status, env, http.StatusOK)
+	if res := check(); !res.Allowed || res.CreditsRemaining != nil {
+		t.Errorf("/v1/check without credits = %+v, want allowed with no credits reported", res)
+	}
+}
+
 // rawAPI sends a JSON request with a token and returns the status and raw body.
 func (e *regEnv) rawAPI(t *testing.T, token, method, path string, body any) (int, []byte) {
 	t.Helper()

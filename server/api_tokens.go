@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -57,6 +58,51 @@ func rateLimitsOf(field string, v []apitype.RateLimit) ([]latchkey.RateLimit, er
 		out[i] = latchkey.RateLimit{Name: l.Name, Limit: l.Limit, Duration: time.Duration(l.DurationSeconds) * time.Second}
 	}
 	return out, latchkey.ValidateRateLimits(field, out)
+}
+
+// creditsOf reads a token's credits member: an object, or null (present, nil: remove them).
+func creditsOf(raw json.RawMessage) (c *latchkey.Credits, present bool, err error) {
+	if len(raw) == 0 {
+		return nil, false, nil
+	}
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return nil, true, nil
+	}
+	var in struct {
+		Remaining *int64 `json:"remaining"`
+		Refill    *struct {
+			Amount   *int64 `json:"amount"`
+			Interval string `json:"interval"`
+			Day      int    `json:"day"`
+		} `json:"refill"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, true, latchkey.FieldError("credits", "credits must be an object {\"remaining\": N, \"refill\": {\"amount\": N, \"interval\": \"daily\" or \"monthly\", \"day\": D}} or null")
+	}
+	if in.Remaining == nil {
+		return nil, true, latchkey.FieldError("credits.remaining", "credits need remaining")
+	}
+	c = &latchkey.Credits{Remaining: *in.Remaining}
+	if r := in.Refill; r != nil {
+		if r.Amount == nil {
+			return nil, true, latchkey.FieldError("credits.refill.amount", "a refill needs an amount")
+		}
+		c.Refill = &latchkey.Refill{Amount: *r.Amount, Interval: r.Interval, Day: r.Day}
+	}
+	return c, true, latchkey.ValidateCredits("credits", c)
+}
+
+// sameCredits reports whether a and b are the same credits.
+func sameCredits(a, b *latchkey.Credits) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.Remaining != b.Remaining || (a.Refill == nil) != (b.Refill == nil) {
+		return false
+	}
+	return a.Refill == nil || *a.Refill == *b.Refill
 }
 
 // respondToken answers with a token; secret, when set, is its token string (create, rotate).
@@ -134,6 +180,9 @@ func (s *Server) handleAPIServiceTokenCreate(w http.ResponseWriter, r *http.Requ
 			return err
 		}
 	}
+	if in.Credits, _, err = creditsOf(req.Credits); err != nil {
+		return err
+	}
 	tok, secret, err := s.admin.CreateServiceToken(r.Context(), p, in)
 	if err != nil {
 		return err
@@ -174,6 +223,13 @@ func optionalTime(field string, raw json.RawMessage) (at *time.Time, present boo
 // changes nothing.
 func tokenEditOf(req *apitype.TokenRequest, tok *latchkey.Token) (admin.TokenEdit, bool, error) {
 	var e admin.TokenEdit
+	credits, present, err := creditsOf(req.Credits)
+	if err != nil {
+		return e, false, err
+	}
+	if present && !sameCredits(credits, tok.Credits) {
+		e.Credits, e.ClearCredits = credits, credits == nil
+	}
 	if req.RateLimits != nil {
 		ls, err := rateLimitsOf("rate_limits", *req.RateLimits)
 		if err != nil {
@@ -199,7 +255,7 @@ func tokenEditOf(req *apitype.TokenRequest, tok *latchkey.Token) (admin.TokenEdi
 	if present && !(at == nil && tok.ExpiresAt == nil || at != nil && tok.ExpiresAt != nil && at.Equal(*tok.ExpiresAt)) {
 		e.Expiry = &admin.Expiry{At: at}
 	}
-	return e, e.AllowedCIDRs != nil || e.Expiry != nil || e.RateLimits != nil, nil
+	return e, e.AllowedCIDRs != nil || e.Expiry != nil || e.RateLimits != nil || e.Credits != nil || e.ClearCredits, nil
 }
 
 // handleAPIServiceTokenUpdate renames a token (PUT or POST on …/{id}/), changes its
@@ -223,7 +279,7 @@ func (s *Server) handleAPIServiceTokenUpdate(w http.ResponseWriter, r *http.Requ
 		upd.State = &st
 	}
 	ref := admin.ServiceTokenRef(id)
-	if (req.AllowedCIDRs != nil || len(req.ExpiresAt) > 0 || req.RateLimits != nil) && (upd.State == nil || *upd.State == latchkey.StateActive) {
+	if (req.AllowedCIDRs != nil || len(req.ExpiresAt) > 0 || req.RateLimits != nil || len(req.Credits) > 0) && (upd.State == nil || *upd.State == latchkey.StateActive) {
 		cur, err := s.admin.Token(r.Context(), p, ref)
 		if err != nil {
 			return err

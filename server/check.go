@@ -84,7 +84,10 @@ func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token s
 			return apitype.CheckResult{Reason: reason, Message: "the token could not be checked: " + latchkey.ErrorMessage(err)}, err
 		default:
 			out := apitype.CheckResult{Reason: reason, Message: latchkey.ErrorMessage(err), RateLimits: limits}
-			if reason == "rate_limited" {
+			if lim.HasCredits {
+				out.CreditsRemaining = &lim.Credits
+			}
+			if usageRefusal(reason) {
 				var le *latchkey.Error
 				if errors.As(err, &le) {
 					out.RetryAfterSeconds, _ = le.Data["retry_after_seconds"].(int64)
@@ -95,6 +98,9 @@ func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token s
 	}
 	d := p.Can(q.resource, q.access, q.project, q.env)
 	out := apitype.CheckResult{Allowed: d.Allowed, Reason: "ok", Message: "allowed", Principal: toCheckPrincipal(p), RateLimits: limits}
+	if lim.HasCredits {
+		out.CreditsRemaining = &lim.Credits
+	}
 	if !d.Allowed {
 		out.Reason, out.Message = "forbidden", d.Reason()
 	}
@@ -202,9 +208,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	case err != nil && (verify.Reason(err) == "error" || verify.Reason(err) == "unavailable"):
 		s.writeError(w, r, err)
 		return
-	case err != nil && verify.Reason(err) == "rate_limited":
-		// A token over its rate limit would not be accepted now; the reason says why.
-		writeJSONBody(w, http.StatusOK, map[string]any{"active": false, "reason": "rate_limited"})
+	case err != nil && usageRefusal(verify.Reason(err)):
+		// A token over its rate limit, or out of credits, would not be accepted now; the reason
+		// says why.
+		writeJSONBody(w, http.StatusOK, map[string]any{"active": false, "reason": verify.Reason(err)})
 		return
 	case err != nil:
 		writeJSONBody(w, http.StatusOK, map[string]bool{"active": false})

@@ -198,7 +198,7 @@ func (s *Server) verifyToken(ctx context.Context, tok string, ip netip.Addr, acc
 	}
 	s.metrics.verification(err)
 	s.noteAuthFailure(tok, ip, err)
-	if reason := verify.Reason(err); wait > 0 && !systemFailure(reason) && reason != "rate_limited" {
+	if reason := verify.Reason(err); wait > 0 && !systemFailure(reason) && !usageRefusal(reason) {
 		gv.metrics.rateLimited.WithLabelValues("token").Inc()
 		if !held {
 			s.tarpit(ctx)
@@ -231,7 +231,7 @@ func (s *Server) noteAuthFailure(tok string, ip netip.Addr, err error) {
 	gv := s.gov()
 	reason := verify.Reason(err)
 	gv.metrics.authFailures.WithLabelValues("token", reason).Inc()
-	if reason != "ip_denied" && reason != "rate_limited" && !systemFailure(reason) {
+	if reason != "ip_denied" && !usageRefusal(reason) && !systemFailure(reason) {
 		gv.tokenLimits.fail(ip, time.Now())
 	}
 	switch reason {
@@ -457,3 +457,7 @@ func (s *Server) flushSummaries(ctx context.Context) error {
 // storage that cannot answer) rather than something wrong with the credential: such failures
 // never count against the client's address, or an outage would lock gateways out after it.
 func systemFailure(reason string) bool { return reason == "error" || reason == "unavailable" }
+
+// usageRefusal reports a refusal of a valid token for its use (a rate limit, its credits): not a
+// failed authentication.
+func usageRefusal(reason string) bool { return reason == "rate_limited" || reason == "usage_exceeded" }

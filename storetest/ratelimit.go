@@ -2,10 +2,12 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/latchkey/latchkey"
 )
@@ -109,5 +111,93 @@ func testSyncRateCounts(t *testing.T, s latchkey.Store) {
 	sync("a", 1011)
 	if got := sync("z", 0, c(100, 0), c(101, 0)); got[0] != 0 || got[1] != 1 {
 		t.Errorf("after pruning: %v, want [0 1]", got)
+	}
+}
+
+// testCredits: credits are stored with a token's family, shared by its rotated successor,
+// changed (audited) and removed by UpdateToken; SyncCredits debits them (never below 0) and
+// refills them once per period.
+func testCredits(t *testing.T, s latchkey.Store) {
+	ctx := ctxAs("admin")
+	a := mustAccount(t, s, latchkey.PlanEnterprise)
+	tok := newToken(a.ID, latchkey.KindServiceToken)
+	tok.Credits = &latchkey.Credits{Remaining: 10, Refill: &latchkey.Refill{Amount: 100, Interval: latchkey.RefillDaily}}
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.FindTokenByHash(ctx, tok.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSetAt := cmpopts.IgnoreFields(latchkey.Credits{}, "SetAt")
+	if diff := cmp.Diff(tok.Credits, stored.Credits, noSetAt); diff != "" {
+		t.Errorf("stored credits (-want +got):\n%s", diff)
+	}
+	if stored.Credits.SetAt.IsZero() {
+		t.Error("stored credits carry no time they were set")
+	}
+	now := time.Now()
+	sync := func(at time.Time, spends ...latchkey.CreditSpend) []int64 {
+		t.Helper()
+		got, err := s.SyncCredits(ctx, spends, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := sync(now, latchkey.CreditSpend{FamilyID: tok.FamilyID, Spent: 4}, latchkey.CreditSpend{FamilyID: 999_999, Spent: 1}); got[0] != 6 || got[1] != -1 {
+		t.Errorf("after spending 4 of 10: %v, want [6 -1]", got)
+	}
+	if got := sync(now, latchkey.CreditSpend{FamilyID: tok.FamilyID, Spent: 9}); got[0] != 0 {
+		t.Errorf("overspent: %d, want 0 (never below)", got[0])
+	}
+	// The next day refills once, then spends.
+	tomorrow := now.Add(24 * time.Hour)
+	if got := sync(tomorrow, latchkey.CreditSpend{FamilyID: tok.FamilyID, Spent: 1}); got[0] != 99 {
+		t.Errorf("the next day after spending 1: %d, want 99", got[0])
+	}
+	if got := sync(tomorrow, latchkey.CreditSpend{FamilyID: tok.FamilyID}); got[0] != 99 {
+		t.Errorf("a second sync the same day: %d, want 99 (no second refill)", got[0])
+	}
+	succ := newToken(a.ID, latchkey.KindServiceToken)
+	if err := s.RotateToken(ctx, tok.ID, succ, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err = s.FindTokenByID(ctx, succ.ID); err != nil {
+		t.Fatal(err)
+	}
+	if stored.Credits == nil || stored.Credits.Remaining != 99 {
+		t.Errorf("the successor's credits = %+v, want the family's 99", stored.Credits)
+	}
+	set := &latchkey.Credits{Remaining: 500}
+	if _, err := s.UpdateToken(ctx, succ.ID, latchkey.TokenUpdate{Credits: set}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateToken(ctx, succ.ID, latchkey.TokenUpdate{Credits: set}); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err = s.FindTokenByID(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(set, stored.Credits, noSetAt); diff != "" {
+		t.Errorf("the predecessor's credits after setting the family's (-want +got):\n%s", diff)
+	}
+	if _, err := s.UpdateToken(ctx, succ.ID, latchkey.TokenUpdate{ClearCredits: true}); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err = s.FindTokenByID(ctx, succ.ID); err != nil || stored.Credits != nil {
+		t.Errorf("credits after removing them: %+v, %v", stored.Credits, err)
+	}
+	et := "service_token.credits_changed"
+	entries, _, err := s.FindAuditEntries(ctx, latchkey.AuditFilter{AccountID: a.ID, EventType: &et})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, fmt.Sprintf("%v→%v", e.Context["credits_from"], e.Context["credits_to"]))
+	}
+	if diff := cmp.Diff([]string{"500→none", "99, refill 100 daily→500"}, got); diff != "" {
+		t.Errorf("credits_changed entries, newest first (-want +got):\n%s", diff)
 	}
 }

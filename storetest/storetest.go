@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"EditTokenAddressesAndExpiry", testEditToken},
 		{"RateLimits", testRateLimits},
 		{"SyncRateCounts", testSyncRateCounts},
+		{"Credits", testCredits},
 		{"EndedTokensByHowAndName", testEndedTokens},
 		{"WebhookSubscriptions", testWebhookSubscriptions},
 		{"ConsumeEvents", testConsumeEvents},

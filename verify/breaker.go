@@ -149,9 +149,10 @@ type Health struct {
 	// ConsecutiveFailures counts storage reads in a row that failed because storage was
 	// unavailable or timed out; any read storage answers resets it.
 	ConsecutiveFailures int64
-	// RateLimitsLocalSince is when sharing rate-limit counts with other nodes began to fail
-	// (Options.RateSync): since then each node enforces limits on its own counts. Zero while
-	// counts are shared, or when they are not meant to be.
+	// RateLimitsLocalSince is when sharing rate-limit counts with other nodes (Options.RateSync)
+	// or writing credit spending (Options.CreditSync) began to fail: since then this node
+	// enforces limits and credits on what it counted itself. Zero while both work, or when they
+	// are not meant to run.
 	RateLimitsLocalSince time.Time
 }
 
@@ -160,6 +161,9 @@ type Health struct {
 func (v *Verifier) Health() Health {
 	h := Health{ConsecutiveFailures: v.breaker.failures.Load()}
 	if since := v.rateLocalSince.Load(); since != 0 {
+		h.RateLimitsLocalSince = time.Unix(0, since)
+	}
+	if since := v.creditsLocalSince.Load(); since != 0 && (h.RateLimitsLocalSince.IsZero() || since < h.RateLimitsLocalSince.UnixNano()) {
 		h.RateLimitsLocalSince = time.Unix(0, since)
 	}
 	if since := v.staleSince.Load(); since != 0 {

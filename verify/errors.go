@@ -21,7 +21,7 @@ var (
 
 // Reason returns a short machine-readable reason for a verification error, as /v1/check reports
 // it: missing, malformed, checksum, not_found, revoked, expired, rotated_out, not_member, ip_denied,
-// unavailable (storage cannot answer now: try again), or error for anything else.
+// rate_limited, usage_exceeded (the token's credits are used up), unavailable (storage cannot answer now: try again), or error for anything else.
 func Reason(err error) string {
 	switch {
 	case err == nil:
@@ -47,6 +47,9 @@ func Reason(err error) string {
 	}
 	var le *latchkey.Error
 	if errors.As(err, &le) {
+		if le.Data["reason"] == "usage_exceeded" {
+			return "usage_exceeded"
+		}
 		switch le.Code {
 		case latchkey.EForbidden:
 			return "forbidden"

@@ -41,6 +41,10 @@ type LimitState struct {
 type Limits struct {
 	N      int
 	States [latchkey.MaxRateLimits]LimitState
+	// HasCredits says the token has credits; Credits is their balance after the verification
+	// (as this node sees it).
+	HasCredits bool
+	Credits    int64
 }
 
 // All returns the reported states.

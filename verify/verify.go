@@ -72,6 +72,12 @@ type Options struct {
 	// RateSyncInterval is how often RateSync runs (default 100 ms). Nodes may together admit
 	// up to what they are offered in one interval beyond a limit.
 	RateSyncInterval time.Duration
+	// CreditSync subtracts what this node spent of tokens' credits from storage and returns
+	// their balances (latchkey.Store.SyncCredits); by default the Source's SyncCredits when it
+	// has one. Without it credits are spent in memory only. Run calls it every
+	// CreditSyncInterval (default 250 ms) and once more when it stops.
+	CreditSync         func(ctx context.Context, spends []latchkey.CreditSpend) ([]int64, error)
+	CreditSyncInterval time.Duration
 	// OnReuse is called, once per cache lifetime, when a token rotated out past its grace period
 	// is presented.
 	OnReuse func(tok *latchkey.Token)
@@ -93,6 +99,7 @@ type Verifier struct {
 	byToken  map[int64][32]byte
 	policies policyCache
 	rates    rateTable
+	credits  creditTable
 	stats    Stats
 	// start anchors the verifier's clock: times are nanoseconds since start on the monotonic
 	// clock, which is cheaper to read than the wall clock and immune to its jumps. The coarse
@@ -117,6 +124,8 @@ type Verifier struct {
 	// rateLocalSince is when RateSync began to fail (wall clock, Unix nanoseconds); 0 while it
 	// works.
 	rateLocalSince atomic.Int64
+	// creditsLocalSince is the same for CreditSync.
+	creditsLocalSince atomic.Int64
 }
 
 // loadTimeout bounds one storage read of a token.
@@ -170,7 +179,7 @@ const (
 	flagPolicy                       // detail.policy applies
 	flagRefreshing                   // a background reload of this entry is under way, or failed
 	flagStale                        // served past its TTL because storage failed: detail.staleUntil
-	flagRates                        // detail.rates counts the token's rate limits
+	flagRates                        // detail.rates or detail.credits count the token's use
 )
 
 // detail is the part of a cache entry that only some verifications read.
@@ -192,6 +201,7 @@ type detail struct {
 	cidrs     []netip.Prefix
 	policy    *latchkey.IPPolicy // the account's enforced IP rules
 	rates     *rates             // the token's rate-limit counters (flagRates)
+	credits   *credit            // the token's family's credits (flagRates)
 	token     *latchkey.Token    // kept for OnReuse on rotated tokens only
 	reported  atomic.Bool
 	// staleUntil is the end of the entry's stale-if-error window, on the verifier's clock, when
@@ -203,7 +213,7 @@ type detail struct {
 func (d *detail) stale(staleUntil int64) *detail {
 	c := &detail{err: d.err, limit: d.limit, accountID: d.accountID, userID: d.userID, tokenID: d.tokenID,
 		expires: d.expires, grace: d.grace, hasExpiry: d.hasExpiry, rotated: d.rotated, legacy: d.legacy,
-		updated: d.updated, loaded: d.loaded, cidrs: d.cidrs, policy: d.policy, rates: d.rates, token: d.token, staleUntil: staleUntil}
+		updated: d.updated, loaded: d.loaded, cidrs: d.cidrs, policy: d.policy, rates: d.rates, credits: d.credits, token: d.token, staleUntil: staleUntil}
 	c.reported.Store(d.reported.Load())
 	return c
 }
@@ -225,6 +235,9 @@ func New(src Source, opt Options) *Verifier {
 	if opt.LegacyTTL <= 0 {
 		opt.LegacyTTL = time.Minute
 	}
+	if opt.CreditSyncInterval <= 0 {
+		opt.CreditSyncInterval = 250 * time.Millisecond
+	}
 	if opt.RateSyncInterval <= 0 {
 		opt.RateSyncInterval = 100 * time.Millisecond
 	}
@@ -238,6 +251,13 @@ func New(src Source, opt Options) *Verifier {
 	v := &Verifier{opt: opt, start: start, startWall: start.UnixNano(), fake: opt.Now, byToken: map[int64][32]byte{},
 		refreshAhead: int64(opt.TTL / 8), refreshQ: make(chan [32]byte, 4096), staleWait: staleWait}
 	v.src = newGuarded(src, v)
+	if cs, ok := src.(interface {
+		SyncCredits(context.Context, []latchkey.CreditSpend, time.Time) ([]int64, error)
+	}); ok && v.opt.CreditSync == nil {
+		v.opt.CreditSync = func(ctx context.Context, spends []latchkey.CreditSpend) ([]int64, error) {
+			return cs.SyncCredits(ctx, spends, time.Unix(0, v.wallNow()))
+		}
+	}
 	for i := range v.shards {
 		v.shards[i].m = map[key]slot{}
 	}
@@ -305,7 +325,7 @@ func (v *Verifier) VerifyInAccount(ctx context.Context, token string, ip netip.A
 // and the limit's name; it is counted against none of the token's limits.
 func (v *Verifier) VerifyUsage(ctx context.Context, token string, ip netip.Addr, accountID int64, u Usage, out *Limits) (*latchkey.Principal, error) {
 	if out != nil {
-		out.N = 0
+		out.N, out.HasCredits, out.Credits = 0, false, 0
 	}
 	return v.verify(ctx, token, ip, accountID, u, out)
 }
@@ -381,13 +401,42 @@ func (v *Verifier) check(sl *slot, ip netip.Addr, now int64, u Usage, out *Limit
 		return ErrIPDenied
 	}
 	if sl.flags&flagRates != 0 {
-		// Windows are placed by the wall clock as the verifier's (coarse) clock carries it from
-		// start: a few milliseconds behind at most, and immune to jumps.
-		r := d.rates
+		return v.takeUsage(d, now, u, out)
+	}
+	return nil
+}
+
+// takeUsage counts a verification against the token's credits and rate limits: admitted only
+// when the credits cover its cost and every rate limit has room, and then counted against all
+// of them. Windows and refill periods are placed by the wall clock as the verifier's (coarse)
+// clock carries it from start: a few milliseconds behind at most, and immune to jumps.
+func (v *Verifier) takeUsage(d *detail, now int64, u Usage, out *Limits) error {
+	wall := v.startWall + now
+	c := d.credits
+	if c != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.used = now
+		if out != nil {
+			out.HasCredits, out.Credits = !c.removed, c.balance()
+		}
+		if err := c.admit(wall, max(u.Cost, 1)); err != nil {
+			return err
+		}
+	}
+	if r := d.rates; r != nil {
 		if r.dead.Load() {
 			r = v.rates.current(r, now)
 		}
-		return r.take(now, v.startWall+now, u, out)
+		if err := r.take(now, wall, u, out); err != nil {
+			return err
+		}
+	}
+	if c != nil && !c.removed {
+		c.pending += max(u.Cost, 1)
+		if out != nil {
+			out.Credits = c.balance()
+		}
 	}
 	return nil
 }
@@ -494,6 +543,9 @@ func (v *Verifier) Run(ctx context.Context) {
 	go v.sweepRates(ctx)
 	if v.opt.RateSync != nil {
 		go v.syncRates(ctx)
+	}
+	if v.opt.CreditSync != nil {
+		go v.syncCredits(ctx)
 	}
 	if time.Duration(v.refreshAhead) < 10*time.Millisecond {
 		<-ctx.Done()
@@ -1061,6 +1113,9 @@ func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, 
 	}
 	if len(limits) > 0 {
 		d.rates, sl.flags = v.rates.get(tok.FamilyID, limits, now), sl.flags|flagRates
+	}
+	if tok.Credits != nil {
+		d.credits, sl.flags = v.credits.get(tok, time.Unix(0, v.wallNow()), now), sl.flags|flagRates
 	}
 	p := &latchkey.Principal{AccountID: tok.AccountID, TokenID: tok.ID, TokenUID: tok.UID, ExpiresAt: tok.ExpiresAt,
 		IssuedAt: tok.CreatedAt, Legacy: tok.Legacy()}

@@ -563,6 +563,14 @@ func (s *Store) SyncRateCounts(ctx context.Context, node string, counts []latchk
 	return s.inner.SyncRateCounts(ctx, node, counts, pruneBefore)
 }
 
+// SyncCredits calls the wrapped store's SyncCredits unless a fault is injected (a write).
+func (s *Store) SyncCredits(ctx context.Context, spends []latchkey.CreditSpend, now time.Time) ([]int64, error) {
+	if err := s.write(ctx, "SyncCredits"); err != nil {
+		return nil, err
+	}
+	return s.inner.SyncCredits(ctx, spends, now)
+}
+
 // ReleaseWebhookDeliveries calls the wrapped store's ReleaseWebhookDeliveries unless a fault is injected (a write).
 func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, node string, ids []int64, next time.Time) error {
 	if err := s.write(ctx, "ReleaseWebhookDeliveries"); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,8 +13,12 @@ import (
 )
 
 const tokenColumns = `id, account_id, kind, user_id, uid, name, state, hash, legacy_prefix, legacy_hash, created_at,
-	updated_at, expires_at, last_used_at, last_used_ip, family_id, rotated_at, grace_until, replaced_by_id,
-	allowed_cidrs, created_by, flagged, revoked_at, revoked_reason, revoked_by, rate_limits`
+	updated_at, expires_at, last_used_at, last_used_ip, tokens.family_id, rotated_at, grace_until, replaced_by_id,
+	allowed_cidrs, created_by, flagged, revoked_at, revoked_reason, revoked_by, rate_limits,
+	c.credits_remaining, c.credits_refill_amount, c.credits_refill_interval, c.credits_refill_day, c.credits_set_at`
+
+// tokenFrom is what tokenColumns are selected from: a token with its family's credits.
+const tokenFrom = `tokens LEFT JOIN token_credits c ON c.family_id = tokens.family_id`
 
 func scanToken(row scanner) (*latchkey.Token, error) {
 	var t latchkey.Token
@@ -22,9 +27,12 @@ func scanToken(row scanner) (*latchkey.Token, error) {
 	var created, updated int64
 	var expires, lastUsed, rotated, grace, revoked sql.NullInt64
 	var cidrs, limits string
+	var remaining, refillAmount, refillDay, setAt sql.NullInt64
+	var refillInterval sql.NullString
 	err := row.Scan(&t.ID, &t.AccountID, &t.Kind, &userID, &t.UID, &t.Name, &t.State, &t.Hash, &legacyPrefix,
 		&legacyHash, &created, &updated, &expires, &lastUsed, &t.LastUsedIP, &t.FamilyID, &rotated, &grace,
-		&t.ReplacedByID, &cidrs, &t.CreatedBy, &t.Flagged, &revoked, &t.RevokedReason, &t.RevokedBy, &limits)
+		&t.ReplacedByID, &cidrs, &t.CreatedBy, &t.Flagged, &revoked, &t.RevokedReason, &t.RevokedBy, &limits,
+		&remaining, &refillAmount, &refillInterval, &refillDay, &setAt)
 	if err != nil {
 		return nil, err
 	}
@@ -36,6 +44,12 @@ func scanToken(row scanner) (*latchkey.Token, error) {
 	t.RevokedAt = fromNullMicros(revoked)
 	if t.RateLimits, err = latchkey.UnmarshalRateLimits(limits); err != nil {
 		return nil, err
+	}
+	if remaining.Valid {
+		t.Credits = &latchkey.Credits{Remaining: remaining.Int64, SetAt: fromMicros(setAt.Int64)}
+		if refillInterval.String != "" {
+			t.Credits.Refill = &latchkey.Refill{Amount: refillAmount.Int64, Interval: refillInterval.String, Day: int(refillDay.Int64)}
+		}
 	}
 	if cidrs != "" {
 		for _, c := range strings.Split(cidrs, ",") {
@@ -120,6 +134,10 @@ func (t *tx) insertToken(tok *latchkey.Token) error {
 		if _, err := t.exec(`UPDATE tokens SET family_id = ? WHERE id = ?`, id, id); err != nil {
 			return t.s.wrap(err, "set token family")
 		}
+		// A new family's credits; a rotated successor shares its family's.
+		if err := t.setCredits(id, tok.Credits); err != nil {
+			return err
+		}
 	}
 	return t.insertGrants(tok.AccountID, 0, id, tok.Grants)
 }
@@ -183,7 +201,7 @@ func (t *tx) createToken(tok *latchkey.Token) error {
 }
 
 func (s *Store) findToken(ctx context.Context, cond string, arg any) (*latchkey.Token, error) {
-	tok, err := scanToken(s.queryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE `+cond, arg))
+	tok, err := scanToken(s.queryRow(ctx, `SELECT `+tokenColumns+` FROM `+tokenFrom+` WHERE `+cond, arg))
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +244,7 @@ func (s *Store) FindTokensByHash(ctx context.Context, hashes [][]byte) ([]*latch
 		n := min(len(hashes), hashBatchSizes[len(hashBatchSizes)-1])
 		args := hashArgs(hashes[:n])
 		hashes = hashes[n:]
-		rows, err := s.query(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash IN (?`+strings.Repeat(",?", len(args)-1)+`)`, args...)
+		rows, err := s.query(ctx, `SELECT `+tokenColumns+` FROM `+tokenFrom+` WHERE hash IN (?`+strings.Repeat(",?", len(args)-1)+`)`, args...)
 		if err != nil {
 			return nil, s.wrap(err, "find tokens by hash")
 		}
@@ -361,7 +379,7 @@ func (s *Store) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latc
 		w.add("expires_at IS NOT NULL AND expires_at < ?", micros(*f.ExpiresBefore))
 	}
 	if f.FamilyID != nil {
-		w.add("family_id = ?", *f.FamilyID)
+		w.add("tokens.family_id = ?", *f.FamilyID)
 	}
 	if f.LegacyPrefix != nil {
 		w.add("legacy_prefix = ?", *f.LegacyPrefix)
@@ -382,7 +400,7 @@ func (s *Store) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latc
 	if err != nil {
 		return nil, 0, s.wrap(err, "count tokens")
 	}
-	rows, err := s.query(ctx, `SELECT `+tokenColumns+` FROM tokens`+w.String()+s.orderBy(f.Order)+page(f.Offset, f.Limit), w.args...)
+	rows, err := s.query(ctx, `SELECT `+tokenColumns+` FROM `+tokenFrom+w.String()+s.orderBy(f.Order)+page(f.Offset, f.Limit), w.args...)
 	if err != nil {
 		return nil, 0, s.wrap(err, "find tokens")
 	}
@@ -411,7 +429,7 @@ func (s *Store) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latc
 }
 
 func (t *tx) lockToken(id int64) (*latchkey.Token, error) {
-	tok, err := scanToken(t.queryRow(`SELECT `+tokenColumns+` FROM tokens WHERE id = ?`, id))
+	tok, err := scanToken(t.queryRow(`SELECT `+tokenColumns+` FROM `+tokenFrom+` WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("token", id)
 	}
@@ -451,6 +469,20 @@ func (s *Store) UpdateToken(ctx context.Context, id int64, upd latchkey.TokenUpd
 			a["rate_limits_from"], a["rate_limits_to"] = latchkey.MarshalRateLimits(tok.RateLimits), latchkey.MarshalRateLimits(*upd.RateLimits)
 			tok.RateLimits = append([]latchkey.RateLimit(nil), *upd.RateLimits...)
 			events = append(events, tokenEvent(tok.Kind, "rate_limits_changed"))
+		}
+		if upd.Credits != nil || upd.ClearCredits {
+			var next *latchkey.Credits
+			if !upd.ClearCredits {
+				next = upd.Credits
+			}
+			if from, to := creditsText(tok.Credits), creditsText(next); from != to {
+				a["credits_from"], a["credits_to"] = from, to
+				if err := t.setCredits(tok.FamilyID, next); err != nil {
+					return err
+				}
+				tok.Credits = next
+				events = append(events, tokenEvent(tok.Kind, "credits_changed"))
+			}
 		}
 		if upd.ExpiresAt != nil {
 			var next *time.Time
@@ -650,4 +682,47 @@ func (s *Store) RecordTokenUses(ctx context.Context, uses []latchkey.TokenUse) e
 		}
 		return nil
 	})
+}
+
+// setCredits makes c a family's credits (nil: none). A refill's current period counts as
+// refilled: what is set is the balance until the next one.
+func (t *tx) setCredits(family int64, c *latchkey.Credits) error {
+	if c == nil {
+		if _, err := t.exec(`DELETE FROM token_credits WHERE family_id = ?`, family); err != nil {
+			return t.s.wrap(err, "remove credits")
+		}
+		return nil
+	}
+	var amount, refilled int64
+	var interval string
+	var day int
+	if r := c.Refill; r != nil {
+		amount, interval, day, refilled = r.Amount, r.Interval, r.Day, r.PeriodStart(t.now).Unix()
+	}
+	if _, err := t.exec(`INSERT INTO token_credits (family_id, credits_remaining, credits_refill_amount, credits_refill_interval,
+		credits_refill_day, credits_refilled_at, credits_set_at) VALUES (?,?,?,?,?,?,?)
+		ON CONFLICT (family_id) DO UPDATE SET credits_remaining = excluded.credits_remaining,
+		credits_refill_amount = excluded.credits_refill_amount, credits_refill_interval = excluded.credits_refill_interval,
+		credits_refill_day = excluded.credits_refill_day, credits_refilled_at = excluded.credits_refilled_at,
+		credits_set_at = excluded.credits_set_at`,
+		family, c.Remaining, amount, interval, day, refilled, micros(t.now)); err != nil {
+		return t.s.wrap(err, "set credits")
+	}
+	return nil
+}
+
+// creditsText describes credits in an audit entry: "none", "1000", or "1000, refill 5000 daily"
+// ("… monthly on day 1").
+func creditsText(c *latchkey.Credits) string {
+	if c == nil {
+		return "none"
+	}
+	s := strconv.FormatInt(c.Remaining, 10)
+	if r := c.Refill; r != nil {
+		s += ", refill " + strconv.FormatInt(r.Amount, 10) + " " + r.Interval
+		if r.Interval == latchkey.RefillMonthly {
+			s += " on day " + strconv.Itoa(r.Day)
+		}
+	}
+	return s
 }
