@@ -268,6 +268,7 @@ type CreateServiceTokenRequest struct {
 	ExpiresAt        string
 	AllowedCIDRs     []string
 	RateLimits       []apitype.RateLimit
+	Credits          *apitype.Credits
 }
 
 // grantRequests turns grants into the request shape.
@@ -293,6 +294,9 @@ func (c *Client) CreateServiceToken(ctx context.Context, accountID int64, req Cr
 	}
 	if req.RateLimits != nil {
 		body.RateLimits = &req.RateLimits
+	}
+	if req.Credits != nil {
+		body.Credits, _ = json.Marshal(req.Credits)
 	}
 	var t apitype.Token
 	err := c.create(ctx, acct(accountID)+"/service-tokens/", body, &t)
@@ -325,6 +329,17 @@ func (c *Client) SetServiceTokenRateLimits(ctx context.Context, accountID, id in
 	}
 	var t apitype.Token
 	_, err := c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), apitype.TokenRequest{RateLimits: &limits}, &t)
+	return &t, err
+}
+
+// SetServiceTokenCredits sets a token's credits (nil: removes them, for unlimited use).
+func (c *Client) SetServiceTokenCredits(ctx context.Context, accountID, id int64, credits *apitype.Credits) (*apitype.Token, error) {
+	raw, err := json.Marshal(credits)
+	if err != nil {
+		return nil, err
+	}
+	var t apitype.Token
+	_, err = c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), apitype.TokenRequest{Credits: raw}, &t)
 	return &t, err
 }
 

@@ -78,3 +78,59 @@ func TestCLIRateLimits(t *testing.T) {
 		}
 	}
 }
+
+// token create --credits/--refill and token credits set and remove a token's credits, which the
+// server then spends.
+func TestCLICredits(t *testing.T) {
+	ts := startServer(t, "enterprise")
+	ctx := context.Background()
+	env := map[string]string{"LATCHKEY_URL": ts.URL, "LATCHKEY_TOKEN": ts.AdminToken}
+	out, err := runCLI(t, env, "token", "create", "--name", "metered", "--grant", "metadata_only:all", "--credits", "2", "--refill", "1000/monthly:1", "--json")
+	if err != nil {
+		t.Fatalf("token create --credits: %v\n%s", err, out)
+	}
+	var tok apitype.Token
+	if err := json.Unmarshal([]byte(out), &tok); err != nil {
+		t.Fatal(err)
+	}
+	if c := tok.Credits; c == nil || c.Remaining != 2 || c.Refill == nil || *c.Refill != (apitype.Refill{Amount: 1000, Interval: "monthly", Day: 1}) {
+		t.Fatalf("created with credits %+v", tok.Credits)
+	}
+	c := client.New(ts.URL, tok.TokenString)
+	for range 2 {
+		if _, err := c.Whoami(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Whoami(ctx); client.StatusOf(err) != 429 {
+		t.Fatalf("use without credits = %v, want 429", err)
+	}
+	id := itoa(tok.ID)
+	if out, err := runCLI(t, env, "token", "credits", id, "--remaining", "1"); err != nil || !strings.Contains(out, "1 credits") {
+		t.Fatalf("token credits --remaining 1: %v\n%s", err, out)
+	}
+	if _, err := c.Whoami(ctx); err != nil {
+		t.Errorf("use after a top-up: %v", err)
+	}
+	if out, err := runCLI(t, env, "token", "credits", id, "--none"); err != nil || !strings.Contains(out, "no credits") {
+		t.Fatalf("token credits --none: %v\n%s", err, out)
+	}
+	if _, err := c.Whoami(ctx); err != nil {
+		t.Errorf("use without credits: %v", err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"token", "credits", id}, "or --none"},
+		{[]string{"token", "credits", id, "--refill", "lots"}, "AMOUNT/daily"},
+		{[]string{"token", "credits", id, "--refill", "5/weekly"}, "interval must be"},
+		{[]string{"token", "credits", id, "--remaining", "-4"}, "remaining must be from 0"},
+		{[]string{"token", "create", "--name", "x", "--refill", "5/monthly:x"}, "is not a number"},
+	} {
+		out, err := runCLI(t, env, tt.args...)
+		if err == nil || !strings.Contains(out+err.Error(), tt.want) {
+			t.Errorf("latchkey %v = %v\n%s; want an error containing %q", tt.args, err, out, tt.want)
+		}
+	}
+}

@@ -76,7 +76,7 @@ func tokenCmd(e *env) *cobra.Command {
 Set LATCHKEY_URL (default http://127.0.0.1:8420) and LATCHKEY_TOKEN (a token with
 service_tokens:write, such as the admin token printed by serve) first.`,
 	}
-	cmd.AddCommand(tokenCreateCmd(e), tokenListCmd(e), tokenRotateCmd(e), tokenDeleteCmd(e), tokenLimitsCmd(e))
+	cmd.AddCommand(tokenCreateCmd(e), tokenListCmd(e), tokenRotateCmd(e), tokenDeleteCmd(e), tokenLimitsCmd(e), tokenCreditsCmd(e))
 	return cmd
 }
 
@@ -134,6 +134,8 @@ func tokenCreateCmd(e *env) *cobra.Command {
 	var grants, cidrs, limits []string
 	var expiresIn time.Duration
 	var quiet bool
+	var credits int64
+	var refill string
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a service token",
@@ -142,6 +144,7 @@ func tokenCreateCmd(e *env) *cobra.Command {
   latchkey token create --name ci --grant job_admin:project=3 --grant metadata_only:all
   latchkey token create --name deploy --grant developer:project=3:envs=production --expires-in 720h
   latchkey token create --name etl --grant job_runner:project=3 --rate-limit api=100/1s --rate-limit daily=50000/24h
+  latchkey token create --name metered --grant metadata_only:all --credits 10000 --refill 10000/monthly:1
 
 --quiet prints only the token string, for scripts.`,
 		Args: cobra.NoArgs,
@@ -163,6 +166,11 @@ func tokenCreateCmd(e *env) *cobra.Command {
 			}
 			if req.RateLimits, err = parseRateLimits(limits); err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("credits") || refill != "" {
+				if req.Credits, err = parseCredits(credits, cmd.Flags().Changed("credits"), refill); err != nil {
+					return err
+				}
 			}
 			if expiresIn > 0 {
 				req.ExpiresAt = time.Now().Add(expiresIn).UTC().Format(time.RFC3339)
@@ -198,7 +206,101 @@ func tokenCreateCmd(e *env) *cobra.Command {
 	fl.StringSliceVar(&cidrs, "allowed-cidrs", nil, "CIDRs the token may be used from")
 	fl.DurationVar(&expiresIn, "expires-in", 0, "lifetime, e.g. 720h (default: no expiry, or the account's maximum)")
 	fl.StringArrayVar(&limits, "rate-limit", nil, "rate limit NAME=LIMIT/WINDOW, e.g. api=100/1s or daily=50000/24h (repeatable; see docs/limits.md)")
+	fl.Int64Var(&credits, "credits", 0, "credits: uses the token has before it is refused with usage_exceeded")
+	fl.StringVar(&refill, "refill", "", "refill the credits to AMOUNT/daily or AMOUNT/monthly:DAY, e.g. 10000/monthly:1")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "print only the token string")
+	return cmd
+}
+
+// parseCredits reads --credits and --refill; without --credits the balance starts at the
+// refill's amount.
+func parseCredits(remaining int64, haveRemaining bool, refill string) (*apitype.Credits, error) {
+	c := &apitype.Credits{Remaining: remaining}
+	if refill == "" {
+		return c, nil
+	}
+	amount, when, ok := strings.Cut(refill, "/")
+	n, err := strconv.ParseInt(amount, 10, 64)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("--refill %q: want AMOUNT/daily or AMOUNT/monthly:DAY, e.g. 10000/monthly:1", refill)
+	}
+	r := &apitype.Refill{Amount: n, Interval: when}
+	if interval, day, ok := strings.Cut(when, ":"); ok {
+		if r.Day, err = strconv.Atoi(day); err != nil {
+			return nil, fmt.Errorf("--refill %q: the day %q is not a number", refill, day)
+		}
+		r.Interval = interval
+	}
+	c.Refill = r
+	if !haveRemaining {
+		c.Remaining = n
+	}
+	return c, nil
+}
+
+func tokenCreditsCmd(e *env) *cobra.Command {
+	var r remote
+	var remaining int64
+	var refill string
+	var none bool
+	cmd := &cobra.Command{
+		Use:   "credits ID",
+		Short: "Set or remove a service token's credits",
+		Long: `credits sets a service token's credits: the uses it has left (--remaining) and, with --refill,
+the amount they are reset to every day or month. --none removes them (unlimited use). The token
+and its rotated successors share the balance.
+
+  latchkey token credits 7 --remaining 5000
+  latchkey token credits 7 --refill 10000/monthly:1      # starts at 10000
+  latchkey token credits 7 --remaining 0 --refill 500/daily
+  latchkey token credits 7 --none`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := tokenID(args)
+			if err != nil {
+				return err
+			}
+			set := cmd.Flags().Changed("remaining") || refill != ""
+			if none == set {
+				return fmt.Errorf("give --remaining and/or --refill, or --none")
+			}
+			var c *apitype.Credits
+			if set {
+				if c, err = parseCredits(remaining, cmd.Flags().Changed("remaining"), refill); err != nil {
+					return err
+				}
+			}
+			ctx := cmd.Context()
+			cl, acct, err := r.connect(ctx)
+			if err != nil {
+				return err
+			}
+			t, err := cl.SetServiceTokenCredits(ctx, acct, id, c)
+			if err != nil {
+				return err
+			}
+			if r.json {
+				return printJSON(e.stdout, t)
+			}
+			switch c := t.Credits; {
+			case c == nil:
+				fmt.Fprintf(e.stdout, "Service token %d %q has no credits (unlimited use)\n", t.ID, t.Name)
+			case c.Refill == nil:
+				fmt.Fprintf(e.stdout, "Service token %d %q: %d credits\n", t.ID, t.Name, c.Remaining)
+			default:
+				when := c.Refill.Interval
+				if c.Refill.Day != 0 {
+					when += fmt.Sprintf(" on day %d", c.Refill.Day)
+				}
+				fmt.Fprintf(e.stdout, "Service token %d %q: %d credits, refilled to %d %s\n", t.ID, t.Name, c.Remaining, c.Refill.Amount, when)
+			}
+			return nil
+		},
+	}
+	r.flags(cmd)
+	cmd.Flags().Int64Var(&remaining, "remaining", 0, "the uses left")
+	cmd.Flags().StringVar(&refill, "refill", "", "AMOUNT/daily or AMOUNT/monthly:DAY")
+	cmd.Flags().BoolVar(&none, "none", false, "remove the credits")
 	return cmd
 }
 
