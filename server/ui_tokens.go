@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -41,6 +42,10 @@ type tokenRow struct {
 	GraceUntil *time.Time
 	// AllowedCIDRs are the token's own address ranges (empty: any address the account allows).
 	AllowedCIDRs []string
+	// RateLimits describe the token's own rate limits ("api: 100 per second"); Credits its
+	// credits ("" for none).
+	RateLimits []string
+	Credits    string
 	// Ended, EndedAt, EndReason and EndedBy describe a token that no longer works (the revoked
 	// view): revoked, or rotated out and past its grace period.
 	Ended     bool
@@ -66,6 +71,18 @@ func (s *Server) tokenRowOf(t *latchkey.Token, namer func(int64) string, now tim
 		Replaced: t.ReplacedByID != 0, GraceUntil: t.GraceUntil}
 	if len(t.AllowedCIDRs) > 0 {
 		row.AllowedCIDRs = apitype.PrefixStrings(t.AllowedCIDRs)
+	}
+	for _, l := range t.RateLimits {
+		row.RateLimits = append(row.RateLimits, fmt.Sprintf("%s: %d per %s", l.Name, l.Limit, windowWords(l.Duration)))
+	}
+	if c := t.Credits; c != nil {
+		row.Credits = fmt.Sprintf("%d left", c.Remaining)
+		if r := c.Refill; r != nil {
+			row.Credits += fmt.Sprintf(" · refilled to %d %s", r.Amount, r.Interval)
+			if r.Interval == latchkey.RefillMonthly {
+				row.Credits += fmt.Sprintf(" on day %d", r.Day)
+			}
+		}
 	}
 	if t.Kind == latchkey.KindServiceToken {
 		row.Summary = catalog.Summary(t.Grants, namer)
@@ -699,4 +716,28 @@ func (s *Server) uiTokenDetail(w http.ResponseWriter, r *http.Request, us *uiSes
 	}
 	s.show(w, r, us, "token_detail", tok.Name, d)
 	return nil
+}
+
+// windowWords names a rate limit's window for people: "second", "minute", "hour", "day", or
+// "90 seconds".
+func windowWords(d time.Duration) string {
+	switch d {
+	case time.Second:
+		return "second"
+	case time.Minute:
+		return "minute"
+	case time.Hour:
+		return "hour"
+	case 24 * time.Hour:
+		return "day"
+	}
+	switch {
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return fmt.Sprintf("%d seconds", d/time.Second)
 }

@@ -25,7 +25,9 @@ func TestUITokenDetail(t *testing.T) {
 	}
 	tok, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "airflow-prod",
 		PermissionGrants: []apitype.Grant{client.GrantOn("job_admin", p.ID), client.GrantOn("metadata_only", 0)},
-		AllowedCIDRs:     []string{"127.0.0.0/8"}, ExpiresAt: time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+		AllowedCIDRs:     []string{"127.0.0.0/8"}, ExpiresAt: time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339),
+		RateLimits:       []apitype.RateLimit{{Name: "api", Limit: 100, DurationSeconds: 1}, {Name: "daily", Limit: 50000, DurationSeconds: 86400}},
+		Credits:          &apitype.Credits{Remaining: 10000, Refill: &apitype.Refill{Amount: 10000, Interval: "monthly", Day: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +50,8 @@ func TestUITokenDetail(t *testing.T) {
 		"#token-created": ts.AdminEmail,
 		"#token-expires": "UTC",
 		"#token-cidrs":   "127.0.0.0/8",
+		"#token-limits":  "api: 100 per second; daily: 50000 per day",
+		"#token-credits": "left · refilled to 10000 monthly on day 1",
 		"#token-grants":  "Job Admin on analytics Metadata Only on all projects",
 	} {
 		if got := b.text(sel); !strings.Contains(got, want) {
