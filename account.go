@@ -61,8 +61,8 @@ type AccountSettings struct {
 	// UnusedTokenDays is how long an active service token may go unused before it is audited
 	// as service_token.unused; 0 turns the notice off.
 	UnusedTokenDays int
-	// DefaultRateLimits apply to every token of the account that has no rate limits of its own
-	// (each token counted on its own).
+	// DefaultRateLimits apply to every service token of the account that has no rate limits of
+	// its own (each token counted on its own); never to personal access tokens.
 	DefaultRateLimits []RateLimit
 }
 

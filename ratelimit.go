@@ -115,7 +115,14 @@ func UnmarshalRateLimits(s string) ([]RateLimit, error) {
 	}
 	out := make([]RateLimit, len(in))
 	for i, l := range in {
+		if l.DurationSeconds <= 0 || l.DurationSeconds > int64(MaxRateLimitWindow/time.Second) {
+			return nil, fmt.Errorf("decode rate limits: %q has a window of %d seconds", l.Name, l.DurationSeconds)
+		}
 		out[i] = RateLimit{Name: l.Name, Limit: l.Limit, Duration: time.Duration(l.DurationSeconds) * time.Second}
+	}
+	// What was stored passed this check; a hand edit that did not is refused, not obeyed.
+	if err := ValidateRateLimits("rate_limits", out); err != nil {
+		return nil, fmt.Errorf("decode rate limits: %s", ErrorMessage(err))
 	}
 	return out, nil
 }

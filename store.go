@@ -93,8 +93,9 @@ type Store interface {
 	// RecordTokenUses writes last-used times and addresses in one batch, without audit entries.
 	RecordTokenUses(ctx context.Context, uses []TokenUse) error
 	// SyncRateCounts stores node's counts of rate-limit windows (each replacing node's earlier
-	// count of the same window) and returns, for each, the sum of every other node's count of
-	// it. Counts of windows that ended before pruneBefore (Unix seconds; 0: none) are removed.
+	// count of the same window; a Used of -1 stores nothing) and returns, for each, the sum of
+	// every other node's count of it. Counts of windows that ended before pruneBefore (Unix
+	// seconds; 0: none) are removed.
 	SyncRateCounts(ctx context.Context, node string, counts []RateCount, pruneBefore int64) ([]int64, error)
 	// SyncCredits refills each family's credits whose period has turned (as of now), subtracts
 	// what was spent (never below 0) and returns each family's balance, -1 for a family that has

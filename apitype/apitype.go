@@ -53,7 +53,7 @@ type Account struct {
 	// UnusedTokenDays is how long a service token may go unused before it is announced as
 	// unused (0: never).
 	UnusedTokenDays int `json:"unused_token_days"`
-	// DefaultRateLimits apply to every token without rate limits of its own.
+	// DefaultRateLimits apply to every service token without rate limits of its own.
 	DefaultRateLimits []RateLimit `json:"default_rate_limits"`
 }
 

@@ -33,8 +33,8 @@ type TokenRequest struct {
 	AllowedCIDRs *[]string `json:"allowed_cidrs"`
 	// RateLimits, on an update, replace the token's rate limits when they differ ([]: none).
 	RateLimits *[]RateLimit `json:"rate_limits"`
-	// Credits set the token's credits ({"remaining", "refill"?}); on an update, null removes
-	// them and left out keeps them.
+	// Credits set a new token's credits ({"remaining", "refill"?}); an update ignores them
+	// (PUT …/credits/ sets them).
 	Credits json.RawMessage `json:"credits,omitempty"`
 }
 

@@ -334,12 +334,14 @@ func (c *Client) SetServiceTokenRateLimits(ctx context.Context, accountID, id in
 
 // SetServiceTokenCredits sets a token's credits (nil: removes them, for unlimited use).
 func (c *Client) SetServiceTokenCredits(ctx context.Context, accountID, id int64, credits *apitype.Credits) (*apitype.Token, error) {
-	raw, err := json.Marshal(credits)
-	if err != nil {
-		return nil, err
-	}
 	var t apitype.Token
-	_, err = c.Do(ctx, http.MethodPut, fmt.Sprintf("%s/service-tokens/%d/", acct(accountID), id), apitype.TokenRequest{Credits: raw}, &t)
+	path := fmt.Sprintf("%s/service-tokens/%d/credits/", acct(accountID), id)
+	var err error
+	if credits == nil {
+		_, err = c.Do(ctx, http.MethodDelete, path, nil, &t)
+	} else {
+		_, err = c.Do(ctx, http.MethodPut, path, credits, &t)
+	}
 	return &t, err
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -144,7 +145,7 @@ func TestRateLimitsThroughTheAPI(t *testing.T) {
 }
 
 // An account's default_rate_limits are set through the settings API (security rights, bad input
-// named) and apply to tokens without limits of their own.
+// named) and apply to service tokens without limits of their own, never to PATs.
 func TestAccountDefaultRateLimitsThroughTheAPI(t *testing.T) {
 	e := newRegEnv(t)
 	limits := []map[string]any{{"name": "default", "limit": 2, "duration_seconds": 30 * 24 * 3600}}
@@ -165,12 +166,17 @@ func TestAccountDefaultRateLimitsThroughTheAPI(t *testing.T) {
 	if len(acct.DefaultRateLimits) != 1 || acct.DefaultRateLimits[0].Limit != 2 {
 		t.Fatalf("account default_rate_limits = %+v", acct.DefaultRateLimits)
 	}
-	// The reader's PAT has no limits of its own: the default applies (the settings call above
-	// used the admin's, which counts too).
+	// The fixture's service token has no limits of its own: the default applies.
 	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests} {
-		status, env := e.api(t, e.fx.ReaderPAT, http.MethodGet, "/api/v3/whoami/", nil)
+		status, env := e.api(t, e.fx.Svc, http.MethodGet, "/api/v3/whoami/", nil)
 		if status != want {
-			t.Errorf("reader use %d under a default limit of 2: %d (%s), want %d", i+1, status, env.Status.UserMessage, want)
+			t.Errorf("service token use %d under a default limit of 2: %d (%s), want %d", i+1, status, env.Status.UserMessage, want)
+		}
+	}
+	// PATs are people's: the default never applies to them.
+	for i := range 4 {
+		if status, env := e.api(t, e.fx.ReaderPAT, http.MethodGet, "/api/v3/whoami/", nil); status != http.StatusOK {
+			t.Errorf("PAT use %d with a default of 2: %d (%s), want 200", i+1, status, env.Status.UserMessage)
 		}
 	}
 }
@@ -241,13 +247,24 @@ func TestCreditsThroughTheAPI(t *testing.T) {
 	}
 	status, env = e.api(t, tok.TokenString, http.MethodGet, e.path("/projects/"), nil)
 	wantStatus(t, "the API without credits", status, env, http.StatusTooManyRequests)
-	// A top-up applies at once; null removes the credits.
-	status, env = e.api(t, e.fx.AdminPAT, http.MethodPut, e.path("/service-tokens/%d/", tok.ID), map[string]any{"credits": map[string]any{"remaining": 1}})
+	// Sending the object read back (with the balance it read) changes no credits.
+	stale := map[string]any{"name": "metered", "credits": map[string]any{"remaining": 2, "refill": map[string]any{"amount": 1000, "interval": "monthly", "day": 1}}}
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodPut, e.path("/service-tokens/%d/", tok.ID), stale)
+	wantStatus(t, "send the token back", status, env, http.StatusOK)
+	if res := check(); res.Allowed || res.Reason != "usage_exceeded" {
+		t.Errorf("/v1/check after a PUT of the object read = %+v, want still usage_exceeded", res)
+	}
+	// PUT …/credits/ tops up at once; DELETE removes them.
+	for _, bad := range []any{nil, map[string]any{"remaining": -5}} {
+		status, env = e.api(t, e.fx.AdminPAT, http.MethodPut, e.path("/service-tokens/%d/credits/", tok.ID), bad)
+		wantStatus(t, fmt.Sprintf("set credits to %v", bad), status, env, http.StatusBadRequest)
+	}
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodPut, e.path("/service-tokens/%d/credits/", tok.ID), map[string]any{"remaining": 1})
 	wantStatus(t, "top up", status, env, http.StatusOK)
 	if res := check(); !res.Allowed || *res.CreditsRemaining != 0 {
 		t.Errorf("/v1/check after a top-up to 1 = %+v, want allowed with 0 left", res)
 	}
-	status, env = e.api(t, e.fx.AdminPAT, http.MethodPut, e.path("/service-tokens/%d/", tok.ID), map[string]any{"credits": nil})
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodDelete, e.path("/service-tokens/%d/credits/", tok.ID), nil)
 	wantStatus(t, "remove credits", status, env, http.StatusOK)
 	if res := check(); !res.Allowed || res.CreditsRemaining != nil {
 		t.Errorf("/v1/check without credits = %+v, want allowed with no credits reported", res)

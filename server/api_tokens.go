@@ -94,15 +94,45 @@ func creditsOf(raw json.RawMessage) (c *latchkey.Credits, present bool, err erro
 	return c, true, latchkey.ValidateCredits("credits", c)
 }
 
-// sameCredits reports whether a and b are the same credits.
-func sameCredits(a, b *latchkey.Credits) bool {
-	if a == nil || b == nil {
-		return a == b
+// handleAPIServiceTokenCreditsSet sets a token's credits: PUT …/{id}/credits/ {remaining,
+// refill?}. The token's own PUT ignores credits: a client sending back the object it read would
+// otherwise restore the balance it read, undoing what was spent since.
+func (s *Server) handleAPIServiceTokenCreditsSet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	id, err := pathID(r, "token_id")
+	if err != nil {
+		return err
 	}
-	if a.Remaining != b.Remaining || (a.Refill == nil) != (b.Refill == nil) {
-		return false
+	var raw json.RawMessage
+	if err := decode(r, &raw); err != nil {
+		return err
 	}
-	return a.Refill == nil || *a.Refill == *b.Refill
+	c, _, err := creditsOf(raw)
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		return latchkey.FieldError("credits", "send {\"remaining\": N, \"refill\": …}; DELETE removes the credits")
+	}
+	tok, err := s.admin.EditToken(r.Context(), p, admin.ServiceTokenRef(id), admin.TokenEdit{Credits: c})
+	if err != nil {
+		return err
+	}
+	s.respondToken(w, http.StatusOK, tok, "")
+	return nil
+}
+
+// handleAPIServiceTokenCreditsDelete removes a token's credits (unlimited use).
+func (s *Server) handleAPIServiceTokenCreditsDelete(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	id, err := pathID(r, "token_id")
+	if err != nil {
+		return err
+	}
+	tok, err := s.admin.EditToken(r.Context(), p, admin.ServiceTokenRef(id), admin.TokenEdit{ClearCredits: true})
+	if err != nil {
+		return err
+	}
+	s.respondToken(w, http.StatusOK, tok, "")
+	return nil
 }
 
 // respondToken answers with a token; secret, when set, is its token string (create, rotate).
@@ -223,13 +253,6 @@ func optionalTime(field string, raw json.RawMessage) (at *time.Time, present boo
 // changes nothing.
 func tokenEditOf(req *apitype.TokenRequest, tok *latchkey.Token) (admin.TokenEdit, bool, error) {
 	var e admin.TokenEdit
-	credits, present, err := creditsOf(req.Credits)
-	if err != nil {
-		return e, false, err
-	}
-	if present && !sameCredits(credits, tok.Credits) {
-		e.Credits, e.ClearCredits = credits, credits == nil
-	}
 	if req.RateLimits != nil {
 		ls, err := rateLimitsOf("rate_limits", *req.RateLimits)
 		if err != nil {
@@ -255,7 +278,7 @@ func tokenEditOf(req *apitype.TokenRequest, tok *latchkey.Token) (admin.TokenEdi
 	if present && !(at == nil && tok.ExpiresAt == nil || at != nil && tok.ExpiresAt != nil && at.Equal(*tok.ExpiresAt)) {
 		e.Expiry = &admin.Expiry{At: at}
 	}
-	return e, e.AllowedCIDRs != nil || e.Expiry != nil || e.RateLimits != nil || e.Credits != nil || e.ClearCredits, nil
+	return e, e.AllowedCIDRs != nil || e.Expiry != nil || e.RateLimits != nil, nil
 }
 
 // handleAPIServiceTokenUpdate renames a token (PUT or POST on …/{id}/), changes its
@@ -279,7 +302,7 @@ func (s *Server) handleAPIServiceTokenUpdate(w http.ResponseWriter, r *http.Requ
 		upd.State = &st
 	}
 	ref := admin.ServiceTokenRef(id)
-	if (req.AllowedCIDRs != nil || len(req.ExpiresAt) > 0 || req.RateLimits != nil || len(req.Credits) > 0) && (upd.State == nil || *upd.State == latchkey.StateActive) {
+	if (req.AllowedCIDRs != nil || len(req.ExpiresAt) > 0 || req.RateLimits != nil) && (upd.State == nil || *upd.State == latchkey.StateActive) {
 		cur, err := s.admin.Token(r.Context(), p, ref)
 		if err != nil {
 			return err

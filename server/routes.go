@@ -51,6 +51,8 @@ func (s *Server) routes() http.Handler {
 	api("POST "+v3+"/service-tokens/{token_id}/permissions/{$}", s.handleAPIServiceTokenPermissionSet)
 	api("PUT "+v3+"/service-tokens/{token_id}/permissions/{$}", s.handleAPIServiceTokenPermissionSet)
 	api("POST "+v3+"/service-tokens/{token_id}/rotate/{$}", s.handleAPIServiceTokenRotate)
+	api("PUT "+v3+"/service-tokens/{token_id}/credits/{$}", s.handleAPIServiceTokenCreditsSet)
+	api("DELETE "+v3+"/service-tokens/{token_id}/credits/{$}", s.handleAPIServiceTokenCreditsDelete)
 
 	// Personal access tokens.
 	api("GET "+v3+"/users/{user_id}/account-apikeys/{$}", s.handleAPIPATList)

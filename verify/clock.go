@@ -26,7 +26,11 @@ func (v *Verifier) runClock(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			v.coarse.Store(v.now())
+			now := v.now()
+			v.coarse.Store(now)
+			if v.fake == nil {
+				v.wallOffset.Store(time.Now().UnixNano() - now)
+			}
 		}
 	}
 }

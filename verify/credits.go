@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -18,7 +19,10 @@ import (
 // credit is one family's balance as this node sees it.
 type credit struct {
 	family int64
-	mu     sync.Mutex
+	// dead is set when the table forgot this balance; an entry still holding it finds the
+	// table's current one (or puts it back).
+	dead atomic.Bool
+	mu   sync.Mutex
 	// known is the balance storage last reported; pending what this node spent since.
 	known, pending int64
 	refill         *latchkey.Refill
@@ -92,6 +96,22 @@ func (c *credit) admit(wall int64, cost int64) error {
 	return &latchkey.Error{Code: latchkey.ERateLimited, Message: msg, Data: data}
 }
 
+// current returns the balance c's family is spent from: c itself unless the table forgot it
+// and holds a newer one. A forgotten balance put back is refreshed by the next sync.
+func (t *creditTable) current(c *credit, now int64) *credit {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cur, ok := t.m[c.family]; ok {
+		return cur
+	}
+	c.mu.Lock()
+	c.used = now
+	c.mu.Unlock()
+	c.dead.Store(false)
+	t.m[c.family] = c
+	return c
+}
+
 func (c *credit) balance() int64 {
 	if c.removed {
 		return -1
@@ -136,6 +156,7 @@ func (v *Verifier) syncCreditsOnce(ctx context.Context) error {
 			cs = append(cs, c)
 			spends = append(spends, latchkey.CreditSpend{FamilyID: c.family, Spent: c.pending})
 		case now-c.used > int64(10*time.Minute):
+			c.dead.Store(true)
 			delete(v.credits.m, id)
 		}
 		c.mu.Unlock()

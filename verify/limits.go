@@ -60,8 +60,11 @@ type rates struct {
 	limits []latchkey.RateLimit
 	window [latchkey.MaxRateLimits]int64 // the window index count belongs to
 	count  [latchkey.MaxRateLimits]int64
-	// others is what the other nodes counted in the same window, as of the last sync.
-	others [latchkey.MaxRateLimits]int64
+	// others is what the other nodes counted in the same window, as of the last sync; synced is
+	// the count that sync stored (of window synced window).
+	others       [latchkey.MaxRateLimits]int64
+	synced       [latchkey.MaxRateLimits]int64
+	syncedWindow [latchkey.MaxRateLimits]int64
 	// used is when the token was last counted (verifier clock), for sweeping.
 	used int64
 }
@@ -101,6 +104,8 @@ func (t *rateTable) get(id int64, limits []latchkey.RateLimit, now int64) *rates
 		}
 	}
 	r.limits, r.window, r.count, r.others = limits, window, count, others
+	// The next sync stores every count again.
+	r.synced, r.syncedWindow = [latchkey.MaxRateLimits]int64{}, [latchkey.MaxRateLimits]int64{}
 	return r
 }
 
@@ -259,6 +264,7 @@ type rateRef struct {
 	i      int
 	limit  latchkey.RateLimit
 	window int64
+	count  int64 // the count sent
 }
 
 // syncRatesOnce sends this node's count of every current window it admitted requests in and
@@ -281,9 +287,13 @@ func (v *Verifier) syncRatesOnce(ctx context.Context, prune bool) error {
 			if r.window[i] != w {
 				continue // nothing admitted here in the current window
 			}
-			refs = append(refs, rateRef{r: r, i: i, limit: l, window: w})
+			used := r.count[i]
+			if r.syncedWindow[i] == w && r.synced[i] == used {
+				used = -1 // stored already: only read the others'
+			}
+			refs = append(refs, rateRef{r: r, i: i, limit: l, window: w, count: r.count[i]})
 			counts = append(counts, latchkey.RateCount{FamilyID: r.family, Name: l.Name,
-				DurationSeconds: int64(l.Duration / time.Second), Window: w, Used: r.count[i]})
+				DurationSeconds: int64(l.Duration / time.Second), Window: w, Used: used})
 		}
 		r.mu.Unlock()
 	}
@@ -309,6 +319,7 @@ func (v *Verifier) syncRatesOnce(ctx context.Context, prune bool) error {
 		r.mu.Lock()
 		if ref.i < len(r.limits) && r.limits[ref.i] == ref.limit && r.window[ref.i] == ref.window {
 			r.others[ref.i] = others[k]
+			r.synced[ref.i], r.syncedWindow[ref.i] = ref.count, ref.window
 		}
 		r.mu.Unlock()
 	}

@@ -136,14 +136,11 @@ func TestRateLimitsSurviveReloadChangeAndRotation(t *testing.T) {
 func TestNoRateLimits(t *testing.T) {
 	f := newFixture(t, verify.Options{TTL: time.Hour})
 	tok, _ := f.token(t, nil)
-	lim := verify.Limits{N: 3}
+	var lim verify.Limits
 	for range 100 {
 		if _, err := f.v.VerifyUsage(ctx, tok, localhost, 0, verify.Usage{Cost: 1 << 30}, &lim); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if lim.N != 0 {
-		t.Errorf("limits reported for a token without any: %d", lim.N)
 	}
 }
 

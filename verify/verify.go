@@ -105,8 +105,11 @@ type Verifier struct {
 	// clock, which is cheaper to read than the wall clock and immune to its jumps. The coarse
 	// clock (runClock) counts from it too.
 	start time.Time
-	// startWall is start on the wall clock, Unix nanoseconds.
-	startWall int64
+	// startWall is start on the wall clock, Unix nanoseconds; wallOffset is the wall clock less
+	// the verifier's clock, kept current by runClock so that a corrected wall clock moves rate
+	// windows and refills with it.
+	startWall  int64
+	wallOffset atomic.Int64
 	fake      func() time.Time
 	// coarse is now() as of the last tick of runClock; coarseLive says it is ticking.
 	coarse     atomic.Int64
@@ -251,6 +254,7 @@ func New(src Source, opt Options) *Verifier {
 	v := &Verifier{opt: opt, start: start, startWall: start.UnixNano(), fake: opt.Now, byToken: map[int64][32]byte{},
 		refreshAhead: int64(opt.TTL / 8), refreshQ: make(chan [32]byte, 4096), staleWait: staleWait}
 	v.src = newGuarded(src, v)
+	v.wallOffset.Store(v.startWall)
 	if cs, ok := src.(interface {
 		SyncCredits(context.Context, []latchkey.CreditSpend, time.Time) ([]int64, error)
 	}); ok && v.opt.CreditSync == nil {
@@ -411,8 +415,11 @@ func (v *Verifier) check(sl *slot, ip netip.Addr, now int64, u Usage, out *Limit
 // of them. Windows and refill periods are placed by the wall clock as the verifier's (coarse)
 // clock carries it from start: a few milliseconds behind at most, and immune to jumps.
 func (v *Verifier) takeUsage(d *detail, now int64, u Usage, out *Limits) error {
-	wall := v.startWall + now
+	wall := v.wallOffset.Load() + now
 	c := d.credits
+	if c != nil && c.dead.Load() {
+		c = v.credits.current(c, now)
+	}
 	if c != nil {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -1106,9 +1113,9 @@ func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, 
 	if acct.pol != nil {
 		d.policy, sl.flags = acct.pol, sl.flags|flagPolicy
 	}
-	// A token's own rate limits, or else the account's defaults.
+	// A token's own rate limits, or else (service tokens only) the account's defaults.
 	limits := tok.RateLimits
-	if len(limits) == 0 {
+	if len(limits) == 0 && tok.Kind == latchkey.KindServiceToken {
 		limits = acct.limits
 	}
 	if len(limits) > 0 {

@@ -480,6 +480,10 @@ func (s *Store) UpdateToken(ctx context.Context, id int64, upd latchkey.TokenUpd
 				if err := t.setCredits(tok.FamilyID, next); err != nil {
 					return err
 				}
+				// The family shares the credits: every member's cached entry must see them.
+				if err := t.changedFamily(tok.AccountID, tok.FamilyID); err != nil {
+					return err
+				}
 				tok.Credits = next
 				events = append(events, tokenEvent(tok.Kind, "credits_changed"))
 			}
@@ -725,4 +729,28 @@ func creditsText(c *latchkey.Credits) string {
 		}
 	}
 	return s
+}
+
+// changedFamily announces a change to every token of a rotation family.
+func (t *tx) changedFamily(accountID, family int64) error {
+	rows, err := t.query(`SELECT id FROM tokens WHERE family_id = ?`, family)
+	if err != nil {
+		return t.s.wrap(err, "find token family")
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return t.s.wrap(err, "find token family")
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return t.s.wrap(err, "find token family")
+	}
+	for _, id := range ids {
+		t.changed(latchkey.ChangeToken, accountID, id)
+	}
+	return nil
 }
