@@ -110,7 +110,7 @@ type Verifier struct {
 	// windows and refills with it.
 	startWall  int64
 	wallOffset atomic.Int64
-	fake      func() time.Time
+	fake       func() time.Time
 	// coarse is now() as of the last tick of runClock; coarseLive says it is ticking.
 	coarse     atomic.Int64
 	coarseLive atomic.Bool

@@ -26,8 +26,8 @@ func TestUITokenDetail(t *testing.T) {
 	tok, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "airflow-prod",
 		PermissionGrants: []apitype.Grant{client.GrantOn("job_admin", p.ID), client.GrantOn("metadata_only", 0)},
 		AllowedCIDRs:     []string{"127.0.0.0/8"}, ExpiresAt: time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339),
-		RateLimits:       []apitype.RateLimit{{Name: "api", Limit: 100, DurationSeconds: 1}, {Name: "daily", Limit: 50000, DurationSeconds: 86400}},
-		Credits:          &apitype.Credits{Remaining: 10000, Refill: &apitype.Refill{Amount: 10000, Interval: "monthly", Day: 1}}})
+		RateLimits: []apitype.RateLimit{{Name: "api", Limit: 100, DurationSeconds: 1}, {Name: "daily", Limit: 50000, DurationSeconds: 86400}},
+		Credits:    &apitype.Credits{Remaining: 10000, Refill: &apitype.Refill{Amount: 10000, Interval: "monthly", Day: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
