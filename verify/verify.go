@@ -546,13 +546,20 @@ func (v *Verifier) refresh(sh *shard, h [32]byte) {
 //
 // With a TTL under 80 ms there is nothing to refresh ahead of time and Run only keeps the clock.
 func (v *Verifier) Run(ctx context.Context) {
-	go v.runClock(ctx)
-	go v.sweepRates(ctx)
+	// Run returns once its helpers have: the credit sync writes what was spent last.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	start := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	start(v.runClock)
+	start(v.sweepRates)
 	if v.opt.RateSync != nil {
-		go v.syncRates(ctx)
+		start(v.syncRates)
 	}
 	if v.opt.CreditSync != nil {
-		go v.syncCredits(ctx)
+		start(v.syncCredits)
 	}
 	if time.Duration(v.refreshAhead) < 10*time.Millisecond {
 		<-ctx.Done()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/sqlite"
 )
 
 // token create --rate-limit and token limits set, replace and remove a token's limits, which the
@@ -132,5 +133,36 @@ func TestCLICredits(t *testing.T) {
 		if err == nil || !strings.Contains(out+err.Error(), tt.want) {
 			t.Errorf("latchkey %v = %v\n%s; want an error containing %q", tt.args, err, out, tt.want)
 		}
+	}
+}
+
+// What the last requests spent of a token's credits is in the database once serve has stopped:
+// the verifier's last sync runs after the HTTP server has drained.
+func TestCreditsWrittenOnShutdown(t *testing.T) {
+	ts := startServer(t, "enterprise")
+	ctx := context.Background()
+	tok, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "metered",
+		PermissionGrants: []apitype.Grant{}, Credits: &apitype.Credits{Remaining: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(ts.URL, tok.TokenString)
+	for range 5 {
+		if _, err := c.Whoami(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts.Stop(t)
+	st, err := sqlite.Open(ctx, ts.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stored, err := st.FindTokenByID(ctx, tok.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Credits == nil || stored.Credits.Remaining != 95 {
+		t.Errorf("stored credits after 5 uses and a shutdown = %+v, want 95", stored.Credits)
 	}
 }

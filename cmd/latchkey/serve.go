@@ -253,7 +253,12 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	}
 	v := verify.New(store, vopt)
 	defer store.Subscribe(v.Invalidate)()
-	go v.Run(ctx)
+	// The verifier runs until requests have stopped (see the end), so that its last credit sync
+	// writes what the last requests spent.
+	verifyCtx, stopVerify := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopVerify()
+	verifyDone := make(chan struct{})
+	go func() { v.Run(verifyCtx); close(verifyDone) }()
 	cfg := server.Config{Store: store, Verifier: v, Logger: log, Format: format, TrustedProxies: proxies,
 		Version: buildVersion(), SecureCookies: o.secureCookies, ForwardAuthSecret: o.forwardSecret, RequestTimeout: o.requestTimeout,
 		StaleIfError: stale, SecretKey: []byte(o.secretKey), PublicURL: o.publicURL, SSOTimeout: o.ssoTimeout}
@@ -381,6 +386,8 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	if err := <-runDone; err != nil {
 		log.Warn("flush on shutdown", "error", err.Error())
 	}
+	stopVerify()
+	<-verifyDone
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
