@@ -68,3 +68,30 @@ func TestRateLimitsRoundTrip(t *testing.T) {
 		t.Errorf(`UnmarshalRateLimits("") = %v, %v`, out, err)
 	}
 }
+
+// FuzzUnmarshalRateLimits: whatever is stored, decoding never panics, and what it accepts is
+// valid and encodes back to an equivalent value.
+func FuzzUnmarshalRateLimits(f *testing.F) {
+	f.Add(`[{"name":"api","limit":100,"duration_seconds":1}]`)
+	f.Add(`[{"name":"a","limit":1,"duration_seconds":0}]`)
+	f.Add(`[{"name":"","limit":-1,"duration_seconds":99999999999999}]`)
+	f.Add(`{}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		ls, err := UnmarshalRateLimits(s)
+		if err != nil {
+			return
+		}
+		if err := ValidateRateLimits("rate_limits", ls); err != nil {
+			t.Fatalf("UnmarshalRateLimits(%q) accepted invalid limits: %v", s, err)
+		}
+		again, err := UnmarshalRateLimits(MarshalRateLimits(ls))
+		if err != nil || len(again) != len(ls) {
+			t.Fatalf("round trip of %v: %v, %v", ls, again, err)
+		}
+		for i := range ls {
+			if again[i] != ls[i] {
+				t.Fatalf("round trip of %v gave %v", ls, again)
+			}
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/apitype"
 )
 
@@ -286,4 +287,23 @@ func (e *regEnv) rawAPI(t *testing.T, token, method, path string, body any) (int
 	req.Header.Set("Authorization", "Token "+token)
 	r := e.send(t, req)
 	return r.status, r.body
+}
+
+// FuzzCreditsOf: a credits member from the network never panics the parser, and what it accepts
+// is valid.
+func FuzzCreditsOf(f *testing.F) {
+	f.Add(`{"remaining":10}`)
+	f.Add(`{"remaining":1,"refill":{"amount":5,"interval":"monthly","day":31}}`)
+	f.Add(`null`)
+	f.Add(`{"remaining":-1,"refill":{}}`)
+	f.Add(`[1,2]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		c, _, err := creditsOf(json.RawMessage(s))
+		if err != nil || c == nil {
+			return
+		}
+		if err := latchkey.ValidateCredits("credits", c); err != nil {
+			t.Fatalf("creditsOf(%q) accepted invalid credits: %v", s, err)
+		}
+	})
 }
