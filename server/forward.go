@@ -522,27 +522,22 @@ func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer 
 // (draft-ietf-httpapi-ratelimit-headers): for each limit its quota and window in seconds, and
 // what remains with the seconds until the window resets. Both values share one allocation.
 func rateLimitHeaders(l *verify.Limits) (policy, limits string) {
-	b := make([]byte, 0, 96*l.N)
-	for i, st := range l.All() {
+	// item appends one list member: "name";a=x;b=y.
+	item := func(b []byte, i int, name, a string, x int64, c string, y int64) []byte {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = strconv.AppendQuote(b, st.Name)
-		b = append(b, ";q="...)
-		b = strconv.AppendInt(b, st.Limit, 10)
-		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, int64(st.Window/time.Second), 10)
+		b = strconv.AppendQuote(b, name)
+		b = strconv.AppendInt(append(b, a...), x, 10)
+		return strconv.AppendInt(append(b, c...), y, 10)
+	}
+	b := make([]byte, 0, 96*l.N)
+	for i, st := range l.All() {
+		b = item(b, i, st.Name, ";q=", st.Limit, ";w=", int64(st.Window/time.Second))
 	}
 	split := len(b)
 	for i, st := range l.All() {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = strconv.AppendQuote(b, st.Name)
-		b = append(b, ";r="...)
-		b = strconv.AppendInt(b, st.Remaining, 10)
-		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, int64(math.Ceil(st.Reset.Seconds())), 10)
+		b = item(b, i, st.Name, ";r=", st.Remaining, ";t=", int64(math.Ceil(st.Reset.Seconds())))
 	}
 	both := string(b)
 	return both[:split], both[split:]

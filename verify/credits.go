@@ -121,20 +121,11 @@ func (c *credit) balance() int64 {
 
 // syncCredits subtracts this node's spending from storage every CreditSyncInterval.
 func (v *Verifier) syncCredits(ctx context.Context) {
-	t := time.NewTicker(v.opt.CreditSyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			// What was spent since the last sync is written before the verifier stops.
-			stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			v.syncCreditsOnce(stop)
-			cancel()
-			return
-		case <-t.C:
-			v.syncCreditsOnce(ctx)
-		}
-	}
+	every(ctx, v.opt.CreditSyncInterval, func(time.Time) { v.syncCreditsOnce(ctx) })
+	// What was spent since the last sync is written before the verifier stops.
+	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	v.syncCreditsOnce(stop)
 }
 
 // creditActive is how long after its last use a family's balance is still refreshed from

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,7 +93,7 @@ func (t *rateTable) get(id int64, limits []latchkey.RateLimit, now int64) *rates
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if sameLimits(r.limits, limits) {
+	if slices.Equal(r.limits, limits) {
 		return r
 	}
 	var window, count, others [latchkey.MaxRateLimits]int64
@@ -107,18 +108,6 @@ func (t *rateTable) get(id int64, limits []latchkey.RateLimit, now int64) *rates
 	// The next sync stores every count again.
 	r.synced, r.syncedWindow = [latchkey.MaxRateLimits]int64{}, [latchkey.MaxRateLimits]int64{}
 	return r
-}
-
-func sameLimits(a, b []latchkey.RateLimit) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // sweep forgets counters not used for longer than their longest window (and a minute): they
@@ -228,34 +217,18 @@ func (t *rateTable) current(r *rates, now int64) *rates {
 
 // sweepRates forgets, once a minute, the counters not counted in within their longest window.
 func (v *Verifier) sweepRates(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			v.rates.sweep(v.now())
-		}
-	}
+	every(ctx, time.Minute, func(time.Time) { v.rates.sweep(v.now()) })
 }
 
 // syncRates shares this node's counts with the other nodes every RateSyncInterval.
 func (v *Verifier) syncRates(ctx context.Context) {
-	t := time.NewTicker(v.opt.RateSyncInterval)
-	defer t.Stop()
 	var pruned time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			prune := now.Sub(pruned) >= time.Minute
-			if v.syncRatesOnce(ctx, prune) == nil && prune {
-				pruned = now
-			}
+	every(ctx, v.opt.RateSyncInterval, func(now time.Time) {
+		prune := now.Sub(pruned) >= time.Minute
+		if v.syncRatesOnce(ctx, prune) == nil && prune {
+			pruned = now
 		}
-	}
+	})
 }
 
 // rateRef is one limit's window as a sync sent it.
