@@ -101,6 +101,19 @@ type Store interface {
 	// what was spent (never below 0) and returns each family's balance, -1 for a family that has
 	// no credits (any more).
 	SyncCredits(ctx context.Context, spends []CreditSpend, now time.Time) ([]int64, error)
+	// RecordUsage adds verification counts to their minute, hour and day buckets and records
+	// the addresses seen (keeping each token's MaxTokenAddresses most recently seen), in one
+	// transaction, without audit entries.
+	RecordUsage(ctx context.Context, recs []UsageRecord, addrs []AddressSeen) error
+	// FindUsage returns the buckets with counts that f selects, oldest first.
+	FindUsage(ctx context.Context, f UsageFilter) ([]UsageBucket, error)
+	// FindTopTokens returns the account's (f.TokenID is ignored) limit most verified tokens
+	// over f's buckets, most first (ties by id).
+	FindTopTokens(ctx context.Context, f UsageFilter, limit int) ([]TokenUsage, error)
+	// FindTokenAddresses returns the addresses a token was last used from, latest first.
+	FindTokenAddresses(ctx context.Context, tokenID int64) ([]AddressSeen, error)
+	// PruneUsage deletes buckets of granularity that started before before.
+	PruneUsage(ctx context.Context, granularity time.Duration, before time.Time) (int64, error)
 
 	CreateIPRule(ctx context.Context, r *IPRule) error
 	FindIPRuleByID(ctx context.Context, id int64) (*IPRule, error)

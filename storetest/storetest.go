@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"RateLimits", testRateLimits},
 		{"SyncRateCounts", testSyncRateCounts},
 		{"Credits", testCredits},
+		{"Usage", testUsage},
 		{"EndedTokensByHowAndName", testEndedTokens},
 		{"WebhookSubscriptions", testWebhookSubscriptions},
 		{"ConsumeEvents", testConsumeEvents},

@@ -571,6 +571,46 @@ func (s *Store) SyncCredits(ctx context.Context, spends []latchkey.CreditSpend, 
 	return s.inner.SyncCredits(ctx, spends, now)
 }
 
+// RecordUsage calls the wrapped store's RecordUsage unless a fault is injected (a write).
+func (s *Store) RecordUsage(ctx context.Context, recs []latchkey.UsageRecord, addrs []latchkey.AddressSeen) error {
+	if err := s.write(ctx, "RecordUsage"); err != nil {
+		return err
+	}
+	return s.inner.RecordUsage(ctx, recs, addrs)
+}
+
+// FindUsage calls the wrapped store's FindUsage unless a fault is injected (a read).
+func (s *Store) FindUsage(ctx context.Context, f latchkey.UsageFilter) ([]latchkey.UsageBucket, error) {
+	if err := s.read(ctx, "FindUsage"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindUsage(ctx, f)
+}
+
+// FindTopTokens calls the wrapped store's FindTopTokens unless a fault is injected (a read).
+func (s *Store) FindTopTokens(ctx context.Context, f latchkey.UsageFilter, limit int) ([]latchkey.TokenUsage, error) {
+	if err := s.read(ctx, "FindTopTokens"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindTopTokens(ctx, f, limit)
+}
+
+// FindTokenAddresses calls the wrapped store's FindTokenAddresses unless a fault is injected (a read).
+func (s *Store) FindTokenAddresses(ctx context.Context, tokenID int64) ([]latchkey.AddressSeen, error) {
+	if err := s.read(ctx, "FindTokenAddresses"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindTokenAddresses(ctx, tokenID)
+}
+
+// PruneUsage calls the wrapped store's PruneUsage unless a fault is injected (a write).
+func (s *Store) PruneUsage(ctx context.Context, granularity time.Duration, before time.Time) (int64, error) {
+	if err := s.write(ctx, "PruneUsage"); err != nil {
+		return 0, err
+	}
+	return s.inner.PruneUsage(ctx, granularity, before)
+}
+
 // ReleaseWebhookDeliveries calls the wrapped store's ReleaseWebhookDeliveries unless a fault is injected (a write).
 func (s *Store) ReleaseWebhookDeliveries(ctx context.Context, node string, ids []int64, next time.Time) error {
 	if err := s.write(ctx, "ReleaseWebhookDeliveries"); err != nil {
