@@ -278,9 +278,17 @@ var _ = netip.Addr{}
 //
 //	go test -run '^$' -bench VerifyCachedLimits -count 10 ./verify/ | benchstat -col /limits -
 func BenchmarkVerifyCachedLimits(b *testing.B) {
-	for _, n := range []int{0, 1, 3} {
-		b.Run(fmt.Sprintf("limits=%d", n), func(b *testing.B) {
-			f := newFixture(b, verify.Options{TTL: time.Hour})
+	for _, c := range []struct {
+		n     int
+		usage bool
+	}{{0, false}, {1, false}, {3, false}, {0, true}, {1, true}} {
+		n := c.n
+		name := fmt.Sprintf("limits=%d", n)
+		if c.usage {
+			name += "+usage"
+		}
+		b.Run(name, func(b *testing.B) {
+			f := newFixture(b, verify.Options{TTL: time.Hour, CountUsage: c.usage})
 			f.v.SetHooks(func(latchkey.TokenUse) {}, nil)
 			ctx, cancel := context.WithCancel(context.Background())
 			b.Cleanup(cancel)

@@ -78,6 +78,9 @@ type Options struct {
 	// CreditSyncInterval (default 250 ms) and once more when it stops.
 	CreditSync         func(ctx context.Context, spends []latchkey.CreditSpend) ([]int64, error)
 	CreditSyncInterval time.Duration
+	// CountUsage counts every verification of a known token by outcome (and notes the client
+	// addresses it comes from) for TakeUsage: an atomic add per verification.
+	CountUsage bool
 	// OnReuse is called, once per cache lifetime, when a token rotated out past its grace period
 	// is presented.
 	OnReuse func(tok *latchkey.Token)
@@ -100,6 +103,7 @@ type Verifier struct {
 	policies policyCache
 	rates    rateTable
 	credits  creditTable
+	usage    usageTable
 	stats    Stats
 	// start anchors the verifier's clock: times are nanoseconds since start on the monotonic
 	// clock, which is cheaper to read than the wall clock and immune to its jumps. The coarse
@@ -205,6 +209,7 @@ type detail struct {
 	policy    *latchkey.IPPolicy // the account's enforced IP rules
 	rates     *rates             // the token's rate-limit counters (flagRates)
 	credits   *credit            // the token's family's credits (flagRates)
+	usage     *usageCounter      // the token's usage counters (Options.CountUsage)
 	token     *latchkey.Token    // kept for OnReuse on rotated tokens only
 	reported  atomic.Bool
 	// staleUntil is the end of the entry's stale-if-error window, on the verifier's clock, when
@@ -216,7 +221,7 @@ type detail struct {
 func (d *detail) stale(staleUntil int64) *detail {
 	c := &detail{err: d.err, limit: d.limit, accountID: d.accountID, userID: d.userID, tokenID: d.tokenID,
 		expires: d.expires, grace: d.grace, hasExpiry: d.hasExpiry, rotated: d.rotated, legacy: d.legacy,
-		updated: d.updated, loaded: d.loaded, cidrs: d.cidrs, policy: d.policy, rates: d.rates, credits: d.credits, token: d.token, staleUntil: staleUntil}
+		updated: d.updated, loaded: d.loaded, cidrs: d.cidrs, policy: d.policy, rates: d.rates, credits: d.credits, usage: d.usage, token: d.token, staleUntil: staleUntil}
 	c.reported.Store(d.reported.Load())
 	return c
 }
@@ -370,8 +375,12 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 	}
 	if sl.flags&^flagRefreshing != 0 {
 		if err := v.check(&sl, ip, now, u, out); err != nil {
+			v.countRefusal(sl.detail, err, ip)
 			return nil, err
 		}
+	}
+	if d := sl.detail; d != nil && d.usage != nil {
+		v.count(d.usage, latchkey.OutcomeOK, ip)
 	}
 	if refresh && sl.detail != nil && !sl.detail.rotated {
 		// Only after the token passed every check: a refused use does not make the server read.
@@ -1085,6 +1094,9 @@ func (v *Verifier) slotFor(ctx context.Context, tok *latchkey.Token, now int64, 
 	d := &detail{accountID: tok.AccountID, userID: tok.UserID, tokenID: tok.ID, cidrs: tok.AllowedCIDRs, legacy: tok.Legacy(),
 		updated: tok.UpdatedAt.UnixMicro(), loaded: now}
 	sl := slot{until: now + int64(ttl), detail: d}
+	if v.opt.CountUsage && tok.ID != 0 {
+		d.usage = v.usage.get(tok.ID, tok.AccountID)
+	}
 	wall := v.wallNow()
 	if tok.ExpiresAt != nil {
 		d.expires, d.hasExpiry = tok.ExpiresAt.UnixNano(), true
