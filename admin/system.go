@@ -195,3 +195,14 @@ func (s *Service) RecordEventsFenced(ctx context.Context, f *Fence, entries ...*
 func (s *Service) RecordTokenUses(ctx context.Context, uses []latchkey.TokenUse) error {
 	return s.store.RecordTokenUses(ctx, uses)
 }
+
+// RecordUsage writes verification counts and client addresses gathered off the request path
+// (no audit entries: they are analytics, written in batches).
+func (s *Service) RecordUsage(ctx context.Context, recs []latchkey.UsageRecord, addrs []latchkey.AddressSeen) error {
+	return s.store.RecordUsage(ctx, recs, addrs)
+}
+
+// PruneUsage deletes usage buckets of granularity older than before.
+func (s *Service) PruneUsage(ctx context.Context, granularity time.Duration, before time.Time) (int64, error) {
+	return s.store.PruneUsage(ctx, granularity, before)
+}

@@ -102,6 +102,7 @@ func (s *Server) decide(ctx context.Context, caller *latchkey.Principal, token s
 		out.CreditsRemaining = &lim.Credits
 	}
 	if !d.Allowed {
+		s.verify.CountForbidden(p)
 		out.Reason, out.Message = "forbidden", d.Reason()
 	}
 	return out, nil

@@ -510,6 +510,7 @@ func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer 
 			}
 		}
 		if d := p.Can(rule.resource, rule.access, project, env); !d.Allowed {
+			s.verify.CountForbidden(p)
 			a.status, a.reason, a.message = http.StatusForbidden, "forbidden", d.Reason()
 			return a
 		}

@@ -148,7 +148,7 @@ type goldenEnv struct {
 
 // newGoldenEnv starts a server, over real HTTP on loopback, on a copy of the template's database
 // in tb's temporary directory. Everything is stopped when the test ends.
-func newGoldenEnv(tb testing.TB, tmpl *goldenTemplate) *goldenEnv {
+func newGoldenEnv(tb testing.TB, tmpl *goldenTemplate, opts ...func(*Config)) *goldenEnv {
 	tb.Helper()
 	b, err := os.ReadFile(tmpl.path)
 	if err != nil {
@@ -163,15 +163,15 @@ func newGoldenEnv(tb testing.TB, tmpl *goldenTemplate) *goldenEnv {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { store.Close() })
-	return startGoldenServer(tb, store, tmpl.fx)
+	return startGoldenServer(tb, store, tmpl.fx, opts...)
 }
 
 // startGoldenServer serves store (holding the fixture fx) over real HTTP on loopback, with the
 // verifier and background work running, until the test ends.
-func startGoldenServer(tb testing.TB, store latchkey.Store, fx *goldenFixture) *goldenEnv {
+func startGoldenServer(tb testing.TB, store latchkey.Store, fx *goldenFixture, opts ...func(*Config)) *goldenEnv {
 	tb.Helper()
 	ctx := context.Background()
-	v := verify.New(store, verify.Options{Format: tokenfmt.Default})
+	v := verify.New(store, verify.Options{Format: tokenfmt.Default, CountUsage: true})
 	tb.Cleanup(store.Subscribe(v.Invalidate))
 	vctx, cancel := context.WithCancel(ctx)
 	go v.Run(vctx)
@@ -181,7 +181,7 @@ func startGoldenServer(tb testing.TB, store latchkey.Store, fx *goldenFixture) *
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := New(Config{
+	cfg := Config{
 		Store:       store,
 		Verifier:    v,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -198,8 +198,13 @@ func startGoldenServer(tb testing.TB, store latchkey.Store, fx *goldenFixture) *
 			LastUsedFlushInterval:  time.Hour,
 			ExpirySweepInterval:    time.Hour,
 			NoticeSweepInterval:    time.Hour,
+			UsageFlushInterval:     time.Hour,
 		},
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

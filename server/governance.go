@@ -44,6 +44,12 @@ type Governance struct {
 	// unused, to audit them as service_token.expiring and service_token.unused (default 5
 	// minutes).
 	NoticeSweepInterval time.Duration
+	// UsageFlushInterval is how often usage analytics gathered in memory are written, in one
+	// transaction (default 10 s).
+	UsageFlushInterval time.Duration
+	// UsageMinuteRetention, UsageHourRetention and UsageDayRetention are how long usage
+	// analytics are kept per minute, hour and day (defaults 48 hours, 35 days, 400 days).
+	UsageMinuteRetention, UsageHourRetention, UsageDayRetention time.Duration
 }
 
 func (g *Governance) defaults() {
@@ -73,6 +79,18 @@ func (g *Governance) defaults() {
 	}
 	if g.NoticeSweepInterval <= 0 {
 		g.NoticeSweepInterval = 5 * time.Minute
+	}
+	if g.UsageFlushInterval <= 0 {
+		g.UsageFlushInterval = 10 * time.Second
+	}
+	if g.UsageMinuteRetention <= 0 {
+		g.UsageMinuteRetention = 48 * time.Hour
+	}
+	if g.UsageHourRetention <= 0 {
+		g.UsageHourRetention = 35 * 24 * time.Hour
+	}
+	if g.UsageDayRetention <= 0 {
+		g.UsageDayRetention = 400 * 24 * time.Hour
 	}
 	if g.ExpiringWithin <= 0 {
 		g.ExpiringWithin = 7 * 24 * time.Hour
@@ -108,6 +126,8 @@ func (s *Server) initGovernance() error {
 	}
 	s.governor = gv
 	gv.metrics = newGovMetrics(s)
+	s.usagePending = newUsagePending()
+	s.usageMetrics = newUsageMetrics(s.metrics.reg, s.usagePending)
 	return nil
 }
 
@@ -153,6 +173,11 @@ func (s *Server) Run(ctx context.Context) error {
 	every(g.FailureSummaryInterval, func(ctx context.Context) { _ = s.flushSummaries(ctx) })
 	every(g.ExpirySweepInterval, func(ctx context.Context) { _ = s.sweepExpired(ctx) })
 	every(g.NoticeSweepInterval, func(ctx context.Context) { _ = s.sweepNotices(ctx) })
+	if s.verify != nil {
+		every(time.Second, func(context.Context) { s.gatherUsage(time.Now()) })
+		every(g.UsageFlushInterval, func(ctx context.Context) { _ = s.flushUsage(ctx) })
+		every(time.Hour, func(ctx context.Context) { _ = s.pruneUsage(ctx) })
+	}
 	if s.cfg.Email.Sender != nil {
 		every(s.cfg.Email.Interval, func(ctx context.Context) { _ = s.runEmail(ctx) })
 	}
@@ -171,7 +196,11 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Wait()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FlushTimeout)
 	defer cancel()
-	return errors.Join(s.flushUses(fctx), s.flushSummaries(fctx))
+	var usageErr error
+	if s.verify != nil {
+		usageErr = s.flushUsage(fctx)
+	}
+	return errors.Join(s.flushUses(fctx), s.flushSummaries(fctx), usageErr)
 }
 
 // govMetrics are the governance features' Prometheus metrics.

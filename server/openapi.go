@@ -54,6 +54,8 @@ var apiDocs = []endpointDoc{
 	{"PUT", a3 + "/service-tokens/{token_id}/permissions/", "Replace a token's grants", "service_tokens:write, holding what the token holds; no escalation", true, "GrantArray", "PermissionList", "Service tokens"},
 	{"PUT", a3 + "/service-tokens/{token_id}/credits/", "Set the token's credits (shared with its rotation family): {remaining, refill?: {amount, interval: daily or monthly, day}}; the balance becomes remaining, and what nodes spent before is forgotten. The token's own PUT ignores credits, so sending back an object read earlier cannot restore a spent balance", "service_tokens:write, holding what the token holds", true, "Credits", "Token", "Service tokens"},
 	{"DELETE", a3 + "/service-tokens/{token_id}/credits/", "Remove the token's credits: unlimited use", "service_tokens:write, holding what the token holds", true, "", "Token", "Service tokens"},
+	{"GET", a3 + "/service-tokens/{token_id}/usage/", "The token's verifications by outcome (ok, forbidden, rate_limited, usage_exceeded, ip_denied, expired, revoked) per minute, hour or day over from–to, every bucket listed (zeros included), their totals, and the last 5 client addresses it was used from with first and last seen. Counts reach storage every --usage-flush-interval (10 s); minutes are kept 48 hours, hours 35 days, days 400 days (serve flags)", "service_tokens:read", true, "", "TokenUsage", "Service tokens"},
+	{"GET", a3 + "/usage/", "The account's verifications by outcome over from–to (every bucket listed) and its 10 most verified tokens in that period (personal access tokens only to whoever may read them)", "service_tokens:read", true, "", "AccountUsage", "Accounts"},
 	{"POST", a3 + "/service-tokens/{token_id}/rotate/", "Mint a successor with the same name and grants; the old token stays valid for grace_period_seconds (0 to 604800; left out: the account's default_rotation_grace_seconds, an hour unless changed; 0 revokes it at once)", "service_tokens:write, holding what the token holds", true, "RotateRequest", "Token", "Service tokens"},
 
 	{"GET", a3 + "/users/{user_id}/account-apikeys/", "List a user's personal access tokens", "the user, or members:write", false, "", "TokenList", "Personal access tokens"},
@@ -163,6 +165,15 @@ func openAPI(version string) map[string]any {
 				params = append(params, map[string]any{"name": q.name, "in": "query", "schema": map[string]any{"type": q.typ}, "description": q.desc})
 			}
 		}
+		if strings.HasSuffix(d.Response, "Usage") {
+			for _, q := range []struct{ name, desc string }{
+				{"from", "Start of the period, RFC 3339 (default: 24 hours before to); widened to a whole bucket"},
+				{"to", "End of the period, RFC 3339 (default: now); widened to a whole bucket"},
+				{"granularity", "minute, hour or day (default: minute up to 6 hours, hour up to 14 days, day beyond); at most 1500 buckets"},
+			} {
+				params = append(params, map[string]any{"name": q.name, "in": "query", "schema": map[string]any{"type": "string"}, "description": q.desc})
+			}
+		}
 		if d.Method == "POST" && (strings.HasSuffix(d.Path, "/service-tokens/") || strings.HasSuffix(d.Path, "/account-apikeys/")) {
 			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255},
 				"description": "Makes a retry safe: the same caller sending the same key within 24 hours creates nothing and gets 409 with data.token_id (1 to 255 visible ASCII characters; a UUID is a good choice)"})
@@ -252,6 +263,12 @@ func components() map[string]any {
 	rateLimit := obj(map[string]any{"name": map[string]any{"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$"},
 		"limit": map[string]any{"type": "integer", "minimum": 1}, "duration_seconds": map[string]any{"type": "integer", "minimum": 1, "maximum": 2592000}},
 		"name", "limit", "duration_seconds")
+	outcomes := map[string]any{}
+	for _, n := range []string{"ok", "forbidden", "rate_limited", "usage_exceeded", "ip_denied", "expired", "revoked", "total"} {
+		outcomes[n] = map[string]any{"type": "integer", "minimum": 0}
+	}
+	usageCounts := obj(outcomes)
+	usageBucket := map[string]any{"allOf": []any{usageCounts, obj(map[string]any{"start": tTime})}}
 	grant := obj(map[string]any{
 		"permission_set":                  tStr,
 		"all_projects":                    map[string]any{"type": "boolean", "description": "true for every project; otherwise project_id must name a project of the account (a grant naming neither is refused, never widened)"},
@@ -363,6 +380,16 @@ func components() map[string]any {
 				"payload":  map[string]any{"type": "object", "description": "The JSON sent (single delivery only)"},
 				"attempts": map[string]any{"type": "array", "items": obj(map[string]any{"at": tTime, "status": tInt, "duration_ms": tInt, "error": tStr, "response": tStr}), "description": "Oldest first (single delivery only)"}}),
 			"WebhookDeliveryList": list("WebhookDelivery"),
+			"UsageCounts":         usageCounts,
+			"UsageBucket":         usageBucket,
+			"TokenUsage": obj(map[string]any{"token_id": tInt, "granularity": map[string]any{"type": "string", "enum": []string{"minute", "hour", "day"}},
+				"from": tTime, "to": tTime, "totals": usageCounts, "buckets": map[string]any{"type": "array", "items": usageBucket},
+				"addresses": map[string]any{"type": "array", "maxItems": 5, "items": obj(map[string]any{"address": tStr, "first_seen": tTime, "last_seen": tTime})}}),
+			"AccountUsage": obj(map[string]any{"account_id": tInt, "granularity": map[string]any{"type": "string", "enum": []string{"minute", "hour", "day"}},
+				"from": tTime, "to": tTime, "totals": usageCounts, "buckets": map[string]any{"type": "array", "items": usageBucket},
+				"top_tokens": map[string]any{"type": "array", "maxItems": 10, "items": map[string]any{"allOf": []any{usageCounts,
+					obj(map[string]any{"token_id": tInt, "kind": map[string]any{"type": "string", "enum": []string{"service_token", "pat"}}, "name": tStr,
+						"user_id": tIntNil, "state": tState, "last_used": tTime})}}}}),
 			"CheckRequest": obj(map[string]any{"token": tStr, "resource": tStr, "access": map[string]any{"type": "string", "enum": []string{"read", "write"}},
 				"project_id": tInt, "environment_category": tStr, "client_ip": tStr,
 				"limit": map[string]any{"type": "string", "description": "Count against this one rate limit of the token (default: all of them); a name the token has none under counts against nothing"},

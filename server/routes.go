@@ -53,6 +53,8 @@ func (s *Server) routes() http.Handler {
 	api("POST "+v3+"/service-tokens/{token_id}/rotate/{$}", s.handleAPIServiceTokenRotate)
 	api("PUT "+v3+"/service-tokens/{token_id}/credits/{$}", s.handleAPIServiceTokenCreditsSet)
 	api("DELETE "+v3+"/service-tokens/{token_id}/credits/{$}", s.handleAPIServiceTokenCreditsDelete)
+	api("GET "+v3+"/service-tokens/{token_id}/usage/{$}", s.handleAPIServiceTokenUsage)
+	api("GET "+v3+"/usage/{$}", s.handleAPIAccountUsage)
 
 	// Personal access tokens.
 	api("GET "+v3+"/users/{user_id}/account-apikeys/{$}", s.handleAPIPATList)

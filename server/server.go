@@ -104,6 +104,9 @@ type Server struct {
 	patterns []string
 	// governor runs the governance features (rate limits, last-used batching, sweeps).
 	governor *governor
+	// usagePending gathers usage analytics until they are written; usageMetrics count them.
+	usagePending *usagePending
+	usageMetrics *usageMetrics
 	// forms remembers one-time forms already used (see formOnce), and SSO states.
 	forms *formOnce
 	// ssoClient talks to identity providers; ssoSealer seals SSO attempt cookies.

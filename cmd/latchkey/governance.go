@@ -21,6 +21,10 @@ type governanceOptions struct {
 	lastUsedFlush       time.Duration
 	expirySweep         time.Duration
 	expiringWithin      time.Duration
+	usageFlush          time.Duration
+	usageMinutes        time.Duration
+	usageHours          time.Duration
+	usageDays           time.Duration
 }
 
 func (g *governanceOptions) flags(fl *pflag.FlagSet) {
@@ -33,6 +37,10 @@ func (g *governanceOptions) flags(fl *pflag.FlagSet) {
 	fl.DurationVar(&g.lastUsedFlush, "last-used-flush-interval", time.Minute, "how often buffered last-used times are written")
 	fl.DurationVar(&g.expirySweep, "expiry-sweep-interval", time.Minute, "how often tokens that expired are looked for and audited")
 	fl.DurationVar(&g.expiringWithin, "expiring-within", 7*24*time.Hour, "horizon of the latchkey_tokens_expiring gauge")
+	fl.DurationVar(&g.usageFlush, "usage-flush-interval", 10*time.Second, "how often usage analytics gathered in memory are written (one transaction each time, whatever the request rate)")
+	fl.DurationVar(&g.usageMinutes, "usage-retention-minutes", 48*time.Hour, "how long per-minute usage analytics are kept")
+	fl.DurationVar(&g.usageHours, "usage-retention-hours", 35*24*time.Hour, "how long per-hour usage analytics are kept")
+	fl.DurationVar(&g.usageDays, "usage-retention-days", 400*24*time.Hour, "how long per-day usage analytics are kept")
 }
 
 func (g *governanceOptions) apply(cfg *server.Config) error {
@@ -45,10 +53,16 @@ func (g *governanceOptions) apply(cfg *server.Config) error {
 		LastUsedFlushInterval:  g.lastUsedFlush,
 		ExpirySweepInterval:    g.expirySweep,
 		ExpiringWithin:         g.expiringWithin,
+		UsageFlushInterval:     g.usageFlush,
+		UsageMinuteRetention:   g.usageMinutes,
+		UsageHourRetention:     g.usageHours,
+		UsageDayRetention:      g.usageDays,
 	}
 	for name, d := range map[string]time.Duration{"--auth-failure-refill": g.authFailureRefill,
 		"--auth-failure-summary-interval": g.failureSummary, "--last-used-flush-interval": g.lastUsedFlush,
-		"--expiry-sweep-interval": g.expirySweep, "--expiring-within": g.expiringWithin} {
+		"--expiry-sweep-interval": g.expirySweep, "--expiring-within": g.expiringWithin,
+		"--usage-flush-interval": g.usageFlush, "--usage-retention-minutes": g.usageMinutes, "--usage-retention-hours": g.usageHours,
+		"--usage-retention-days": g.usageDays} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", name)
 		}

@@ -243,7 +243,7 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	if stale == 0 {
 		stale = -1 // off, for both the verifier and the server (0 means their default)
 	}
-	vopt := verify.Options{Format: format, TTL: o.cacheTTL, StaleIfError: stale}
+	vopt := verify.Options{Format: format, TTL: o.cacheTTL, StaleIfError: stale, CountUsage: true}
 	if isPostgres(o.db) {
 		// Nodes on one database share rate-limit counts (docs/limits.md).
 		node := rateNode()
