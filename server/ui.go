@@ -140,6 +140,7 @@ func setPageHeaders(w http.ResponseWriter) {
 
 var uiFuncs = template.FuncMap{
 	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"ptr":  func(t time.Time) *time.Time { return &t },
 	"datetime": func(t *time.Time) string {
 		if t == nil {
 			return "Never"

@@ -47,6 +47,8 @@ type accountData struct {
 	LeakAction, Reuse, MaxLifetime string
 	Lifetimes                      []choice
 	Errors                         formErrors
+	// Usage is the account's usage overview (nil for those who may not read service tokens).
+	Usage *accountUsageSection
 }
 
 func (s *Server) accountData(r *http.Request, us *uiSession) (*accountData, error) {
@@ -110,6 +112,9 @@ func (s *Server) updatePolicy(w http.ResponseWriter, r *http.Request, us *uiSess
 func (s *Server) handleUIAccount(w http.ResponseWriter, r *http.Request, us *uiSession) error {
 	d, err := s.accountData(r, us)
 	if err != nil {
+		return err
+	}
+	if d.Usage, err = s.accountUsage(r, us); err != nil {
 		return err
 	}
 	s.show(w, r, us, "account", "Account", d)

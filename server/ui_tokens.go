@@ -662,6 +662,8 @@ type tokenDetailData struct {
 	ListURL, SelfURL string
 	// Base is the URL of a token of this kind without its id.
 	Base string
+	// Usage is the token's usage chart and recent addresses.
+	Usage *tokenUsageSection
 }
 
 func (s *Server) handleUIServiceTokenDetail(w http.ResponseWriter, r *http.Request, us *uiSession) error {
@@ -713,6 +715,9 @@ func (s *Server) uiTokenDetail(w http.ResponseWriter, r *http.Request, us *uiSes
 		for _, t := range family {
 			d.History = append(d.History, s.tokenRowOf(t, namer, now))
 		}
+	}
+	if d.Usage, err = s.tokenUsage(r, us, k.ref(us.p, tok.ID), self); err != nil {
+		return err
 	}
 	s.show(w, r, us, "token_detail", tok.Name, d)
 	return nil
