@@ -627,6 +627,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	settings("GET /settings/service-tokens/{token_id}", "service-tokens", s.handleUIServiceTokenDetail)
 	settings("GET /settings/service-tokens/{token_id}/edit", "service-tokens", s.handleUIServiceTokenEditForm)
 	settings("POST /settings/service-tokens/{token_id}/edit", "service-tokens", s.handleUIServiceTokenEdit)
+	settings("POST /settings/service-tokens/{token_id}/credits", "service-tokens", s.handleUIServiceTokenCredits)
 	settings("GET /settings/service-tokens/{token_id}/rotate", "service-tokens", s.handleUIServiceTokenRotateForm)
 	settings("POST /settings/service-tokens/{token_id}/rotate", "service-tokens", s.handleUIServiceTokenRotate)
 	settings("GET /settings/service-tokens/{token_id}/delete", "service-tokens", s.handleUIServiceTokenDeleteConfirm)

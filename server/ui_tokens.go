@@ -664,6 +664,9 @@ type tokenDetailData struct {
 	Base string
 	// Usage is the token's usage chart and recent addresses.
 	Usage *tokenUsageSection
+	// Credits is the credits form of a service token, posted to CreditsURL.
+	Credits    *creditsForm
+	CreditsURL string
 }
 
 func (s *Server) handleUIServiceTokenDetail(w http.ResponseWriter, r *http.Request, us *uiSession) error {
@@ -677,6 +680,12 @@ func (s *Server) handleUIPATDetail(w http.ResponseWriter, r *http.Request, us *u
 // uiTokenDetail shows one token, live or ended: its full creation time and creator, last use
 // with the address, expiry, allowed addresses, permissions and rotation history.
 func (s *Server) uiTokenDetail(w http.ResponseWriter, r *http.Request, us *uiSession, k tokenUI, canManage bool) error {
+	return s.uiTokenDetailWith(w, r, us, k, canManage, nil)
+}
+
+// uiTokenDetailWith shows the page with the credits form as filled in (nil: the token's own
+// credits); a form with errors is answered 400.
+func (s *Server) uiTokenDetailWith(w http.ResponseWriter, r *http.Request, us *uiSession, k tokenUI, canManage bool, credits *creditsForm) error {
 	ctx := r.Context()
 	id, err := pathID(r, "token_id")
 	if err != nil {
@@ -718,6 +727,15 @@ func (s *Server) uiTokenDetail(w http.ResponseWriter, r *http.Request, us *uiSes
 	}
 	if d.Usage, err = s.tokenUsage(r, us, k.ref(us.p, tok.ID), self); err != nil {
 		return err
+	}
+	if tok.Kind == latchkey.KindServiceToken {
+		d.Credits, d.CreditsURL = credits, self+"/credits"
+		if credits == nil {
+			d.Credits = creditsFormOf(tok.Credits)
+		} else if len(credits.Errors) > 0 {
+			s.showStatus(w, r, us, http.StatusBadRequest, "token_detail", tok.Name, d, "The credits were not set: fix the fields marked below.")
+			return nil
+		}
 	}
 	s.show(w, r, us, "token_detail", tok.Name, d)
 	return nil

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"database/sql"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
@@ -124,5 +127,51 @@ func backdate(t *testing.T, ts *testServer, id int64, by time.Duration) {
 	defer db.Close()
 	if _, err := db.Exec(`UPDATE tokens SET created_at = ? WHERE id = ?`, time.Now().Add(-by).UnixMicro(), id); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUICredits sets a service token's credits from its page: a bad number is refused at its
+// field, a monthly refill is saved and shown, and the credits can be removed again.
+func TestUICredits(t *testing.T) {
+	b := newBrowser(t)
+	ts := startServer(t, "enterprise")
+	ctx := context.Background()
+	tok, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "metered", PermissionGrants: nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
+	b.open(ts.URL + "/settings/service-tokens/" + idStr(tok.ID))
+	if got := b.text("#token-credits"); got != "unlimited" {
+		t.Errorf("credits before = %q", got)
+	}
+	b.do("fill a negative balance", chromedp.SetValue(chromedp.ID("credits-remaining"), "-5"))
+	if resp := b.clickTo("#credits-save"); resp.Status != http.StatusBadRequest {
+		t.Fatalf("negative credits: status %d", resp.Status)
+	}
+	if got := b.text("#credits-remaining-error"); got == "" {
+		t.Error("a negative balance has no message at its field")
+	}
+	b.do("fill the credits form",
+		chromedp.SetValue(chromedp.ID("credits-remaining"), "500"),
+		chromedp.SetValue(chromedp.ID("credits-interval"), "monthly"),
+		chromedp.SetValue(chromedp.ID("credits-amount"), "1000"),
+		chromedp.SetValue(chromedp.ID("credits-day"), "1"))
+	if resp := b.clickTo("#credits-save"); resp.Status != http.StatusOK || !strings.Contains(b.text("#flash"), "500 uses left") {
+		t.Fatalf("set credits: status %d, flash %q", resp.Status, b.text("#flash"))
+	}
+	if got, want := b.text("#token-credits"), "500 left · refilled to 1000 monthly on day 1"; got != want {
+		t.Errorf("credits after = %q, want %q", got, want)
+	}
+	got, err := ts.Admin.ServiceToken(ctx, ts.AccountID, tok.ID)
+	if err != nil || got.Credits == nil || got.Credits.Remaining != 500 || got.Credits.Refill == nil || got.Credits.Refill.Amount != 1000 {
+		t.Errorf("the API reads credits %+v, %v", got, err)
+	}
+	b.shot("ui-35-token-credits")
+	if resp := b.clickTo("#credits-remove"); resp.Status != http.StatusOK {
+		t.Fatalf("remove credits: status %d", resp.Status)
+	}
+	if got := b.text("#token-credits"); got != "unlimited" {
+		t.Errorf("credits after removing = %q", got)
 	}
 }
