@@ -84,7 +84,7 @@ func TestUIUsage(t *testing.T) {
 	if !strings.Contains(addrs, "203.0.113.7") || !strings.Contains(addrs, "198.51.100.20") {
 		t.Errorf("recent addresses = %q, want both client addresses", addrs)
 	}
-	b.shot("ui-33-token-usage")
+	b.shot("ui-40-token-usage")
 	for _, rg := range []string{"7d", "30d"} {
 		b.open(page + "?range=" + rg)
 		if got := b.text("#usage-legend"); !strings.Contains(got, "ok 5") {
@@ -105,7 +105,7 @@ func TestUIUsage(t *testing.T) {
 	if b.count("#usage-chart rect") == 0 {
 		t.Error("the account chart draws no bars")
 	}
-	b.shot("ui-34-account-usage")
+	b.shot("ui-41-account-usage")
 	b.clickTo("#delete-unused-" + idStr(idle.ID))
 	got, err := ts.Admin.ServiceToken(ctx, ts.AccountID, idle.ID)
 	if err != nil {
@@ -167,7 +167,7 @@ func TestUICredits(t *testing.T) {
 	if err != nil || got.Credits == nil || got.Credits.Remaining != 500 || got.Credits.Refill == nil || got.Credits.Refill.Amount != 1000 {
 		t.Errorf("the API reads credits %+v, %v", got, err)
 	}
-	b.shot("ui-35-token-credits")
+	b.shot("ui-42-token-credits")
 	if resp := b.clickTo("#credits-remove"); resp.Status != http.StatusOK {
 		t.Fatalf("remove credits: status %d", resp.Status)
 	}
