@@ -24,7 +24,7 @@ func TestUsageAnalyticsThroughTheAPI(t *testing.T) {
 	status, env := e.api(t, e.fx.AdminPAT, http.MethodPost, e.path("/service-tokens/"), map[string]any{
 		"name":              "counted",
 		"permission_grants": []map[string]any{{"permission_set": "job_admin", "project_id": e.fx.Project}},
-		"rate_limits":       []map[string]any{{"name": "api", "limit": 2, "duration_seconds": month}},
+		"rate_limits":       []map[string]any{{"name": "api", "limit": 3, "duration_seconds": month}},
 	})
 	wantStatus(t, "create a token", status, env, http.StatusCreated)
 	var tok apitype.Token
@@ -34,14 +34,19 @@ func TestUsageAnalyticsThroughTheAPI(t *testing.T) {
 	jobs := func(project int64) map[string]string {
 		return map[string]string{"X-Original-Method": "GET", "X-Original-Uri": "/api/projects/" + strconv.FormatInt(project, 10) + "/jobs/5"}
 	}
-	for i, c := range []struct {
-		project int64
-		status  int
-	}{{e.fx.Project, 200}, {e.fx.Project2, 403}, {e.fx.Project, 429}} {
-		if got, reason := e.forward(t, tok.TokenString, jobs(c.project)); got != c.status {
-			t.Fatalf("forward-auth %d: %d %s, want %d", i+1, got, reason, c.status)
+	forward := func(project int64, status int) {
+		t.Helper()
+		if got, reason := e.forward(t, tok.TokenString, jobs(project)); got != status {
+			t.Fatalf("forward-auth: %d %s, want %d", got, reason, status)
 		}
 	}
+	forward(e.fx.Project, 200)
+	forward(e.fx.Project2, 403)
+	// latchkey's own API refusing the token for want of a permission counts as forbidden too.
+	if status, env := e.api(t, tok.TokenString, http.MethodGet, e.path("/users/"), nil); status != http.StatusForbidden {
+		t.Fatalf("the token listing users: %d %s, want 403", status, env.Status.UserMessage)
+	}
+	forward(e.fx.Project, 429)
 	if err := e.srv.flushUsage(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +57,7 @@ func TestUsageAnalyticsThroughTheAPI(t *testing.T) {
 	if err := json.Unmarshal(env.Data, &u); err != nil {
 		t.Fatal(err)
 	}
-	want := apitype.UsageCounts{OK: 1, Forbidden: 1, RateLimited: 1, Total: 3}
+	want := apitype.UsageCounts{OK: 1, Forbidden: 2, RateLimited: 1, Total: 4}
 	if u.Totals != want {
 		t.Errorf("token totals = %+v, want %+v", u.Totals, want)
 	}
@@ -60,8 +65,8 @@ func TestUsageAnalyticsThroughTheAPI(t *testing.T) {
 	for _, b := range u.Buckets {
 		sum += b.Total
 	}
-	if len(u.Buckets) < 24*60 || sum != 3 {
-		t.Errorf("%d minute buckets adding up to %d, want a day of minutes adding up to 3", len(u.Buckets), sum)
+	if len(u.Buckets) < 24*60 || sum != 4 {
+		t.Errorf("%d minute buckets adding up to %d, want a day of minutes adding up to 4", len(u.Buckets), sum)
 	}
 	if len(u.Addresses) != 1 || u.Addresses[0].Address == "" || u.Addresses[0].FirstSeen > u.Addresses[0].LastSeen {
 		t.Errorf("addresses = %+v, want the one client address", u.Addresses)
@@ -76,13 +81,13 @@ func TestUsageAnalyticsThroughTheAPI(t *testing.T) {
 	if a.Granularity != "hour" || len(a.TopTokens) == 0 || a.TopTokens[0].TokenID != tok.ID || a.TopTokens[0].UsageCounts != want {
 		t.Errorf("account usage = %s granularity, top %+v; want hours with token %d first", a.Granularity, a.TopTokens, tok.ID)
 	}
-	if a.Totals.Total < 3 {
-		t.Errorf("account totals %+v, want at least the token's 3", a.Totals)
+	if a.Totals.Total < 4 {
+		t.Errorf("account totals %+v, want at least the token's 4", a.Totals)
 	}
 
 	req, _ := http.NewRequest(http.MethodGet, e.http.URL+"/metrics", nil)
 	body := e.send(t, req).body
-	for outcome, n := range map[string]int{"forbidden": 1, "rate_limited": 1} {
+	for outcome, n := range map[string]int{"forbidden": 2, "rate_limited": 1} {
 		m := regexp.MustCompile(`latchkey_verification_outcomes_total\{outcome="` + outcome + `"\} (\d+)`).FindSubmatch(body)
 		if m == nil || string(m[1]) != strconv.Itoa(n) {
 			t.Errorf("latchkey_verification_outcomes_total{outcome=%q} = %s, want %d", outcome, m, n)

@@ -143,7 +143,12 @@ func (s *Server) authed(fn authedFunc) http.Handler {
 		st := state(r.Context())
 		st.principal = p
 		ctx := latchkey.WithActor(r.Context(), latchkey.ActorOf(p, addrString(st.ip), source(r, p)))
-		return fn(w, r.WithContext(ctx), p)
+		err = fn(w, r.WithContext(ctx), p)
+		if p.Method != latchkey.AuthSession && latchkey.ErrorCodeOf(err) == latchkey.EForbidden {
+			// The token verified (counted ok) but may not do this: usage analytics call it forbidden.
+			s.verify.CountForbidden(p)
+		}
+		return err
 	})
 }
 
