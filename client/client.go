@@ -345,6 +345,29 @@ func (c *Client) SetServiceTokenCredits(ctx context.Context, accountID, id int64
 	return &t, err
 }
 
+// ServiceTokenUsage reads a token's verifications by outcome over [from, to) (zero times: the
+// server's defaults, the last 24 hours) at granularity ("minute", "hour", "day"; "": the
+// server's choice), and the addresses it was last used from.
+func (c *Client) ServiceTokenUsage(ctx context.Context, accountID, id int64, from, to time.Time, granularity string) (*apitype.TokenUsage, error) {
+	q := url.Values{}
+	if !from.IsZero() {
+		q.Set("from", from.UTC().Format(time.RFC3339))
+	}
+	if !to.IsZero() {
+		q.Set("to", to.UTC().Format(time.RFC3339))
+	}
+	if granularity != "" {
+		q.Set("granularity", granularity)
+	}
+	path := fmt.Sprintf("%s/service-tokens/%d/usage/", acct(accountID), id)
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var u apitype.TokenUsage
+	_, err := c.Do(ctx, http.MethodGet, path, nil, &u)
+	return &u, err
+}
+
 // DeleteServiceToken revokes a token.
 func (c *Client) DeleteServiceToken(ctx context.Context, accountID, id int64) (*apitype.Token, error) {
 	var t apitype.Token

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
@@ -164,5 +165,47 @@ func TestCreditsWrittenOnShutdown(t *testing.T) {
 	}
 	if stored.Credits == nil || stored.Credits.Remaining != 95 {
 		t.Errorf("stored credits after 5 uses and a shutdown = %+v, want 95", stored.Credits)
+	}
+}
+
+// token usage shows a token's verifications by outcome and where it was used from, once serve
+// has written them; bad flags and a bad granularity are refused with the reason.
+func TestCLITokenUsage(t *testing.T) {
+	ts := startServer(t, "enterprise", "--usage-flush-interval", "200ms")
+	ctx := context.Background()
+	env := map[string]string{"LATCHKEY_URL": ts.URL, "LATCHKEY_TOKEN": ts.AdminToken}
+	tok, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "counted",
+		RateLimits: []apitype.RateLimit{{Name: "api", Limit: 3, DurationSeconds: 3600}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(ts.URL, tok.TokenString)
+	for range 4 {
+		c.Whoami(ctx) // 3 ok, 1 rate limited
+	}
+	id := itoa(tok.ID)
+	var u apitype.TokenUsage
+	for deadline := time.Now().Add(20 * time.Second); u.Totals.Total < 4; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("20 s after use, token usage reports %+v", u.Totals)
+		}
+		out, err := runCLI(t, env, "token", "usage", id, "--json")
+		if err != nil {
+			t.Fatalf("token usage --json: %v\n%s", err, out)
+		}
+		if err := json.Unmarshal([]byte(out), &u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u.Totals.OK != 3 || u.Totals.RateLimited != 1 || len(u.Addresses) != 1 {
+		t.Errorf("usage = %+v with addresses %+v, want 3 ok, 1 rate_limited, one address", u.Totals, u.Addresses)
+	}
+	out, err := runCLI(t, env, "token", "usage", id, "--since", "720h", "--granularity", "day")
+	if err != nil || !strings.Contains(out, "per day") || !strings.Contains(out, "total                         4  ok 3") ||
+		!strings.Contains(out, "address 127.0.0.1") {
+		t.Errorf("token usage --granularity day: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, env, "token", "usage", id, "--granularity", "week"); err == nil || !strings.Contains(out+err.Error(), "granularity must be minute, hour or day") {
+		t.Errorf("a bad granularity: %v\n%s", err, out)
 	}
 }
