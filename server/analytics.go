@@ -234,7 +234,25 @@ func (s *Server) handleAPIServiceTokenUsage(w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return err
 	}
-	rep, err := s.admin.TokenUsage(r.Context(), p, admin.ServiceTokenRef(id), q)
+	return s.respondTokenUsage(w, r, p, admin.ServiceTokenRef(id), q)
+}
+
+// handleAPIPATUsage answers GET …/users/{user_id}/account-apikeys/{token_id}/usage/: the same
+// for a personal access token (the user, or members:write).
+func (s *Server) handleAPIPATUsage(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	ref, err := patRef(r)
+	if err != nil {
+		return err
+	}
+	q, err := usageQuery(r)
+	if err != nil {
+		return err
+	}
+	return s.respondTokenUsage(w, r, p, ref, q)
+}
+
+func (s *Server) respondTokenUsage(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, ref admin.TokenRef, q admin.UsageQuery) error {
+	rep, err := s.admin.TokenUsage(r.Context(), p, ref, q)
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,7 @@ var apiDocs = []endpointDoc{
 	{"GET", a3 + "/users/{user_id}/account-apikeys/{token_id}/", "Get a personal access token", "the user, or members:write", false, "", "Token", "Personal access tokens"},
 	{"POST", a3 + "/users/{user_id}/account-apikeys/{token_id}/", "Rotate a personal access token (grace_period_seconds; left out: the account's default_rotation_grace_seconds)", "the user themself", false, "RotateRequest", "Token", "Personal access tokens"},
 	{"DELETE", a3 + "/users/{user_id}/account-apikeys/{token_id}/", "Delete a personal access token", "the user, or members:write and holding what the user holds", false, "", "Token", "Personal access tokens"},
+	{"GET", a3 + "/users/{user_id}/account-apikeys/{token_id}/usage/", "The personal access token's verifications by outcome over from–to and its last 5 client addresses, as for a service token's usage", "the user, or members:write", true, "", "TokenUsage", "Personal access tokens"},
 
 	{"GET", a3 + "/groups/", "List groups", "groups:read", false, "", "GroupList", "Groups"},
 	{"POST", a3 + "/groups/", "Create a group, optionally with group_permissions", "groups:write; no escalation", false, "GroupRequest", "Group", "Groups"},

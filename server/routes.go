@@ -62,6 +62,7 @@ func (s *Server) routes() http.Handler {
 	api("GET "+v3+"/users/{user_id}/account-apikeys/{token_id}/{$}", s.handleAPIPATGet)
 	api("POST "+v3+"/users/{user_id}/account-apikeys/{token_id}/{$}", s.handleAPIPATRotate)
 	api("DELETE "+v3+"/users/{user_id}/account-apikeys/{token_id}/{$}", s.handleAPIPATDelete)
+	api("GET "+v3+"/users/{user_id}/account-apikeys/{token_id}/usage/{$}", s.handleAPIPATUsage)
 
 	// Groups.
 	api("GET "+v3+"/groups/{$}", s.handleAPIGroupList)
