@@ -56,6 +56,20 @@ func ParseUsageQuery(from, to, granularity string, now time.Time) (UsageQuery, e
 		}
 		q.From = t.UTC()
 	}
+	var g time.Duration
+	if granularity != "" {
+		var ok bool
+		if g, ok = usageGranularities[granularity]; !ok {
+			return q, latchkey.FieldError("granularity", "granularity must be minute, hour or day")
+		}
+	}
+	return NewUsageQuery(q.From, q.To, g)
+}
+
+// NewUsageQuery checks a period and a granularity (0: the default ParseUsageQuery describes)
+// and widens the period to whole buckets.
+func NewUsageQuery(from, to time.Time, g time.Duration) (UsageQuery, error) {
+	q := UsageQuery{From: from.UTC(), To: to.UTC(), Granularity: g}
 	span := q.To.Sub(q.From)
 	switch {
 	case span <= 0:
@@ -63,7 +77,7 @@ func ParseUsageQuery(from, to, granularity string, now time.Time) (UsageQuery, e
 	case span > MaxUsageRange:
 		return q, latchkey.FieldError("from", "a usage query covers at most %d days", int(MaxUsageRange/(24*time.Hour)))
 	}
-	if granularity == "" {
+	if q.Granularity == 0 {
 		switch {
 		case span <= 6*time.Hour:
 			q.Granularity = latchkey.UsageMinute
@@ -72,12 +86,6 @@ func ParseUsageQuery(from, to, granularity string, now time.Time) (UsageQuery, e
 		default:
 			q.Granularity = latchkey.UsageDay
 		}
-	} else {
-		g, ok := usageGranularities[granularity]
-		if !ok {
-			return q, latchkey.FieldError("granularity", "granularity must be minute, hour or day")
-		}
-		q.Granularity = g
 	}
 	q.From = q.From.Truncate(q.Granularity)
 	if end := q.To.Truncate(q.Granularity); end.Before(q.To) {

@@ -60,7 +60,6 @@ func (p *usagePending) add(recs []latchkey.UsageRecord, addrs []latchkey.Address
 			dropped += r.Counts.Total()
 			continue
 		}
-		r := r
 		p.counts[k] = &r
 	}
 	for _, a := range addrs {
@@ -210,18 +209,11 @@ func usageQuery(r *http.Request) (admin.UsageQuery, error) {
 				return admin.UsageQuery{}, latchkey.FieldError(k, "%s is given more than once", k)
 			}
 		default:
-			return admin.UsageQuery{}, latchkey.FieldError(sanitizeField(k), "unknown parameter %q: a usage query takes from, to and granularity", sanitizeField(k))
+			k = sanitizePath(k)
+			return admin.UsageQuery{}, latchkey.FieldError(k, "unknown parameter %q: a usage query takes from, to and granularity", k)
 		}
 	}
 	return admin.ParseUsageQuery(q.Get("from"), q.Get("to"), q.Get("granularity"), time.Now())
-}
-
-// sanitizeField shortens a caller's parameter name for an error message.
-func sanitizeField(k string) string {
-	if len(k) > 64 {
-		k = k[:64]
-	}
-	return k
 }
 
 // handleAPIServiceTokenUsage answers GET …/service-tokens/{id}/usage/?from=&to=&granularity=.

@@ -19,13 +19,13 @@ type usageRange struct {
 	Key         string // the range parameter
 	Label       string
 	Span        time.Duration
-	Granularity string
+	Granularity time.Duration
 }
 
 var usageRanges = []usageRange{
-	{"24h", "24 hours", 24 * time.Hour, "hour"},
-	{"7d", "7 days", 7 * 24 * time.Hour, "hour"},
-	{"30d", "30 days", 30 * 24 * time.Hour, "day"},
+	{"24h", "24 hours", 24 * time.Hour, latchkey.UsageHour},
+	{"7d", "7 days", 7 * 24 * time.Hour, latchkey.UsageHour},
+	{"30d", "30 days", 30 * 24 * time.Hour, latchkey.UsageDay},
 }
 
 // pickUsageRange reads ?range= (24h by default; anything else unknown falls back to it).
@@ -42,12 +42,7 @@ func pickUsageRange(r *http.Request) usageRange {
 // usageQueryFor is the admin query for a range ending now: its last bucket is the current one
 // (the last 30 days are 30 daily bars, today's included).
 func usageQueryFor(u usageRange, now time.Time) (admin.UsageQuery, error) {
-	g := time.Hour
-	if u.Granularity == "day" {
-		g = 24 * time.Hour
-	}
-	from := now.UTC().Truncate(g).Add(-(u.Span - g))
-	return admin.ParseUsageQuery(from.Format(time.RFC3339), now.UTC().Format(time.RFC3339), u.Granularity, now)
+	return admin.NewUsageQuery(now.Truncate(u.Granularity).Add(-(u.Span - u.Granularity)), now, u.Granularity)
 }
 
 // chartSegment is one outcome's part of a bar.

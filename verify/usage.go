@@ -87,14 +87,10 @@ func (t *usageTable) current(c *usageCounter) *usageCounter {
 func addrKey(ip netip.Addr) uint64 {
 	b := ip.As16()
 	k := binary.BigEndian.Uint64(b[8:]) ^ binary.BigEndian.Uint64(b[:8])*0x9E3779B97F4A7C15
-	return k | 1<<63*uint64(b2u(k == 0))
-}
-
-func b2u(b bool) uint8 {
-	if b {
-		return 1
+	if k == 0 {
+		k = 1
 	}
-	return 0
+	return k
 }
 
 // count adds one verification with outcome o from ip. It is small enough to be inlined on the
