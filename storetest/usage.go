@@ -147,4 +147,50 @@ func testUsage(t *testing.T, s latchkey.Store) {
 	if got := find(latchkey.UsageFilter{AccountID: a.ID, Granularity: latchkey.UsageDay}); len(got) != 1 || got[0].Counts.Total() != 27 {
 		t.Errorf("days after pruning minutes = %v, want one day of 27", got)
 	}
+
+	// A batch larger than one statement holds: 450 minutes of t3 (other account) and duplicate
+	// addresses of two tokens in one batch are merged and written in chunks.
+	later2 := day.Add(72 * time.Hour)
+	var big []latchkey.UsageRecord
+	for i := range 450 {
+		big = append(big, rec(t3, later2.Add(time.Duration(i)*time.Minute), latchkey.UsageCounts{1, 0, 0, 0, 0, 0, 1}))
+	}
+	var many []latchkey.AddressSeen
+	for i := range 8 {
+		at := later2.Add(time.Duration(i) * time.Second)
+		many = append(many, latchkey.AddressSeen{TokenID: t3.ID, Address: fmt.Sprintf("198.51.100.%d", i%7), FirstSeen: at, LastSeen: at},
+			latchkey.AddressSeen{TokenID: t2.ID, Address: "203.0.113.9", FirstSeen: at, LastSeen: at})
+	}
+	if err := s.RecordUsage(ctx, big, many); err != nil {
+		t.Fatal(err)
+	}
+	span := latchkey.UsageFilter{AccountID: other.ID, TokenID: t3.ID, From: later2, To: later2.Add(24 * time.Hour)}
+	for _, g := range []time.Duration{latchkey.UsageMinute, latchkey.UsageHour, latchkey.UsageDay} {
+		span.Granularity = g
+		got, err := s.FindUsage(ctx, span)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total latchkey.UsageCounts
+		for _, b := range got {
+			for o, n := range b.Counts {
+				total[o] += n
+			}
+		}
+		if want := (latchkey.UsageCounts{450, 0, 0, 0, 0, 0, 450}); total != want || len(got) != 450/int(g/time.Minute)+min(450%int(g/time.Minute), 1) {
+			t.Errorf("granularity %s: %d buckets totalling %v; want %v in %d", g, len(got), total, want, 450/int(g/time.Minute)+min(450%int(g/time.Minute), 1))
+		}
+	}
+	got, err = s.FindTokenAddresses(ctx, t3.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 198.51.100.0 was seen at 0 s and again at 7 s: the latest, with its first sighting kept.
+	if len(got) != 5 || got[0].Address != "198.51.100.0" || !got[0].FirstSeen.Equal(later2) || !got[0].LastSeen.Equal(later2.Add(7*time.Second)) ||
+		got[4].Address != "198.51.100.3" {
+		t.Errorf("addresses after a batch with repeats = %+v; want 198.51.100.0 (0 s to 7 s), then .6 down to .3", got)
+	}
+	if got, err := s.FindTokenAddresses(ctx, t2.ID); err != nil || len(got) != 1 || !got[0].FirstSeen.Equal(later2) || !got[0].LastSeen.Equal(later2.Add(7*time.Second)) {
+		t.Errorf("t2's one address seen eight times = %+v, %v", got, err)
+	}
 }
