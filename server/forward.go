@@ -5,14 +5,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -467,7 +465,8 @@ func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer 
 	}
 	a := forwardAnswer{}
 	if lim.N > 0 {
-		a.policy, a.limits = rateLimitHeaders(&lim)
+		var buf [256]byte
+		a.policy, a.limits = lim.Policy(), string(lim.AppendRateLimit(buf[:0]))
 	}
 	if err != nil {
 		status, le := errorStatus(err, "")
@@ -517,31 +516,6 @@ func (s *Server) answerForward(ctx context.Context, q forwardAsk) forwardAnswer 
 	}
 	a.status, a.reason, a.principal = http.StatusOK, "ok", p
 	return a
-}
-
-// rateLimitHeaders renders a token's limits as the IETF RateLimit-Policy and RateLimit fields
-// (draft-ietf-httpapi-ratelimit-headers): for each limit its quota and window in seconds, and
-// what remains with the seconds until the window resets. Both values share one allocation.
-func rateLimitHeaders(l *verify.Limits) (policy, limits string) {
-	// item appends one list member: "name";a=x;b=y.
-	item := func(b []byte, i int, name, a string, x int64, c string, y int64) []byte {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = strconv.AppendQuote(b, name)
-		b = strconv.AppendInt(append(b, a...), x, 10)
-		return strconv.AppendInt(append(b, c...), y, 10)
-	}
-	b := make([]byte, 0, 96*l.N)
-	for i, st := range l.All() {
-		b = item(b, i, st.Name, ";q=", st.Limit, ";w=", int64(st.Window/time.Second))
-	}
-	split := len(b)
-	for i, st := range l.All() {
-		b = item(b, i, st.Name, ";r=", st.Remaining, ";t=", int64(math.Ceil(st.Reset.Seconds())))
-	}
-	both := string(b)
-	return both[:split], both[split:]
 }
 
 // handleForwardAuth answers nginx auth_request, Traefik ForwardAuth, Caddy forward_auth and

@@ -3,11 +3,13 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/sqlite"
@@ -23,6 +25,11 @@ func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(int)             {}
 
 func forwardFixture(b *testing.B) (*Server, []string) {
+	return forwardFixtureWith(b, nil, verify.Options{})
+}
+
+// forwardFixtureWith gives every token the rate limits and verifies with opts.
+func forwardFixtureWith(b *testing.B, limits []latchkey.RateLimit, opts verify.Options) (*Server, []string) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "f.db"))
 	if err != nil {
@@ -37,7 +44,7 @@ func forwardFixture(b *testing.B) (*Server, []string) {
 	var batch []*latchkey.Token
 	for range 1000 {
 		m, _ := tokenfmt.Default.Mint(latchkey.KindServiceToken)
-		batch = append(batch, &latchkey.Token{AccountID: a.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "t",
+		batch = append(batch, &latchkey.Token{AccountID: a.ID, Kind: latchkey.KindServiceToken, UID: m.UID, Hash: m.Hash, Name: "t", RateLimits: limits,
 			Grants: []latchkey.Grant{{PermissionSet: "job_admin", ProjectID: p.ID}}})
 		toks = append(toks, m.String)
 	}
@@ -48,7 +55,7 @@ func forwardFixture(b *testing.B) (*Server, []string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v := verify.New(st, verify.Options{})
+	v := verify.New(st, opts)
 	vctx, cancel := context.WithCancel(ctx)
 	b.Cleanup(cancel)
 	go v.Run(vctx) // as serve runs it: the coarse clock ticks
@@ -76,6 +83,27 @@ func forwardRequests(toks []string) []*http.Request {
 // BenchmarkBaselineHandler, the same bare handler bench/cmd/baseline serves.
 func BenchmarkForwardAuthHandler(b *testing.B) {
 	s, toks := forwardFixture(b)
+	benchForward(b, s, toks)
+}
+
+// BenchmarkForwardAuthLimits measures the handler as serve runs it (usage counted) for tokens
+// without a rate limit and with one that is never hit, which adds the RateLimit fields:
+//
+//	go test -run '^$' -bench ForwardAuthLimits -count 6 ./server/ | benchstat -col /limits -
+func BenchmarkForwardAuthLimits(b *testing.B) {
+	for _, n := range []int{0, 1} {
+		b.Run(fmt.Sprintf("limits=%d", n), func(b *testing.B) {
+			var limits []latchkey.RateLimit
+			if n > 0 {
+				limits = []latchkey.RateLimit{{Name: "api", Limit: latchkey.MaxRateLimitCount, Duration: time.Second}}
+			}
+			s, toks := forwardFixtureWith(b, limits, verify.Options{CountUsage: true})
+			benchForward(b, s, toks)
+		})
+	}
+}
+
+func benchForward(b *testing.B, s *Server, toks []string) {
 	reqs := forwardRequests(toks)
 	w := &discard{h: http.Header{}}
 	for _, r := range reqs {

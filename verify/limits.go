@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,67 @@ type Limits struct {
 	// (as this node sees it).
 	HasCredits bool
 	Credits    int64
+	// policy is the RateLimit-Policy value of States when they are all of the token's limits
+	// (rendered once per change of the limits, not per verification); "" otherwise.
+	policy string
+}
+
+// Policy renders the reported limits as an IETF RateLimit-Policy field value
+// (draft-ietf-httpapi-ratelimit-headers): for each, its name, quota and window in seconds.
+func (l *Limits) Policy() string {
+	if l.policy != "" {
+		return l.policy
+	}
+	var b []byte
+	for i, st := range l.All() {
+		b = appendField(b, i, st.Name, ";q=", st.Limit, ";w=", int64(st.Window/time.Second))
+	}
+	return string(b)
+}
+
+// AppendRateLimit appends the reported limits as an IETF RateLimit field value to b: for each,
+// its name, what remains and the seconds until its window resets.
+func (l *Limits) AppendRateLimit(b []byte) []byte {
+	for i, st := range l.All() {
+		b = appendField(b, i, st.Name, ";r=", st.Remaining, ";t=", int64(math.Ceil(st.Reset.Seconds())))
+	}
+	return b
+}
+
+// policyOf is the RateLimit-Policy value of limits.
+func policyOf(limits []latchkey.RateLimit) string {
+	var b []byte
+	for i, l := range limits {
+		b = appendField(b, i, l.Name, ";q=", l.Limit, ";w=", int64(l.Duration/time.Second))
+	}
+	return string(b)
+}
+
+// appendField appends the i-th member of a structured-field list: "name";a=x;c=y.
+func appendField(b []byte, i int, name, a string, x int64, c string, y int64) []byte {
+	if i > 0 {
+		b = append(b, ", "...)
+	}
+	b = appendSFString(b, name)
+	b = strconv.AppendInt(append(b, a...), x, 10)
+	return strconv.AppendInt(append(b, c...), y, 10)
+}
+
+// appendSFString appends s as a structured-field string (RFC 8941 §3.3.3): printable ASCII in
+// quotes, with '"' and '\' escaped; other bytes, which validated names never hold, become '?'.
+func appendSFString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c > 0x7e:
+			b = append(b, '?')
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // All returns the reported states.
@@ -59,6 +121,7 @@ type rates struct {
 	dead   atomic.Bool
 	mu     sync.Mutex
 	limits []latchkey.RateLimit
+	policy string // policyOf(limits)
 	window [latchkey.MaxRateLimits]int64 // the window index count belongs to
 	count  [latchkey.MaxRateLimits]int64
 	// others is what the other nodes counted in the same window, as of the last sync; synced is
@@ -87,7 +150,7 @@ func (t *rateTable) get(id int64, limits []latchkey.RateLimit, now int64) *rates
 	}
 	r, ok := t.m[id]
 	if !ok {
-		r = &rates{family: id, limits: limits, used: now}
+		r = &rates{family: id, limits: limits, policy: policyOf(limits), used: now}
 		t.m[id] = r
 		return r
 	}
@@ -105,6 +168,7 @@ func (t *rateTable) get(id int64, limits []latchkey.RateLimit, now int64) *rates
 		}
 	}
 	r.limits, r.window, r.count, r.others = limits, window, count, others
+	r.policy = policyOf(limits)
 	// The next sync stores every count again.
 	r.synced, r.syncedWindow = [latchkey.MaxRateLimits]int64{}, [latchkey.MaxRateLimits]int64{}
 	return r
@@ -160,7 +224,10 @@ func (r *rates) take(now, wall int64, u Usage, out *Limits) error {
 		}
 	}
 	if out != nil {
-		out.N = 0
+		out.N, out.policy = 0, ""
+		if u.Limit == "" {
+			out.policy = r.policy
+		}
 	}
 	for i, l := range r.limits {
 		if u.Limit != "" && l.Name != u.Limit {
