@@ -121,7 +121,7 @@ type rates struct {
 	dead   atomic.Bool
 	mu     sync.Mutex
 	limits []latchkey.RateLimit
-	policy string // policyOf(limits)
+	policy string                        // policyOf(limits)
 	window [latchkey.MaxRateLimits]int64 // the window index count belongs to
 	count  [latchkey.MaxRateLimits]int64
 	// others is what the other nodes counted in the same window, as of the last sync; synced is
