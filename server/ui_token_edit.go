@@ -1,7 +1,10 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +32,10 @@ type tokenEditData struct {
 	// Service says the token holds its own grants and addresses (a service token).
 	Service bool
 	CIDRs   string
-	Editor  grantEditor
-	// Errors holds messages by field: name, expires_at, allowed_cidrs.
+	// Limits is the rate-limits text as typed: "api: 100 per second", one per line.
+	Limits string
+	Editor grantEditor
+	// Errors holds messages by field: name, expires_at, allowed_cidrs, rate_limits.
 	Errors formErrors
 }
 
@@ -107,9 +112,10 @@ func (s *Server) uiTokenEdit(w http.ResponseWriter, r *http.Request, us *uiSessi
 	rows := rowsFromGrants(tok.Grants)
 	if save {
 		f := r.PostForm
-		d.Name, d.Expiry, d.CIDRs, rows = f.Get("name"), f.Get("expires"), f.Get("allowed_cidrs"), parseGrantRows(f)
+		d.Name, d.Expiry, d.CIDRs, d.Limits, rows = f.Get("name"), f.Get("expires"), f.Get("allowed_cidrs"), f.Get("rate_limits"), parseGrantRows(f)
 	} else {
 		d.CIDRs = strings.Join(apitype.PrefixStrings(tok.AllowedCIDRs), "\n")
+		d.Limits = rateLimitsText(tok.RateLimits)
 	}
 	if d.Service {
 		if d.Editor, err = s.newGrantEditor(ctx, us.p, catalog.PlanSets(a.Plan), rows); err != nil {
@@ -145,6 +151,11 @@ func (s *Server) uiTokenEdit(w http.ResponseWriter, r *http.Request, us *uiSessi
 			edit.Expiry = &admin.Expiry{At: at}
 		}
 	}
+	if limits, err := parseRateLimitsText(d.Limits); err != nil {
+		d.Errors["rate_limits"] = uiMessage(err)
+	} else if !slices.Equal(limits, tok.RateLimits) {
+		edit.RateLimits = &limits
+	}
 	if d.Service {
 		cidrs, err := cidrList("allowed_cidrs", splitCIDRs(d.CIDRs))
 		if err != nil {
@@ -159,7 +170,7 @@ func (s *Server) uiTokenEdit(w http.ResponseWriter, r *http.Request, us *uiSessi
 	}
 	invalid := func() error {
 		d.Editor.focusFirstError()
-		for _, f := range []struct{ field, id string }{{"allowed_cidrs", "token-cidrs"}, {"expires_at", "token-expires"}, {"name", "token-name"}} {
+		for _, f := range []struct{ field, id string }{{"rate_limits", "token-limits"}, {"allowed_cidrs", "token-cidrs"}, {"expires_at", "token-expires"}, {"name", "token-name"}} {
 			if d.Errors[f.field] != "" {
 				d.Editor.Focus = f.id
 			}
@@ -173,6 +184,11 @@ func (s *Server) uiTokenEdit(w http.ResponseWriter, r *http.Request, us *uiSessi
 		if latchkey.SystemError(err) {
 			return err
 		}
+		var le *latchkey.Error
+		if errors.As(err, &le) && le.Code == latchkey.EInvalid && strings.HasPrefix(le.Field, "rate_limits") {
+			d.Errors["rate_limits"] = uiMessage(le)
+			return invalid()
+		}
 		if fieldErr(d.Errors, err, "name", "expires_at", "allowed_cidrs") == nil {
 			return invalid()
 		}
@@ -180,4 +196,83 @@ func (s *Server) uiTokenEdit(w http.ResponseWriter, r *http.Request, us *uiSessi
 	}
 	s.redirectFlash(w, r, self, "Saved the changes to "+k.kind+" "+d.Name+".")
 	return nil
+}
+
+// rateLimitsText writes limits as the edit form shows them, one per line, in the words of the
+// token's page: "api: 100 per second".
+func rateLimitsText(limits []latchkey.RateLimit) string {
+	lines := make([]string, len(limits))
+	for i, l := range limits {
+		lines[i] = fmt.Sprintf("%s: %d per %s", l.Name, l.Limit, windowWords(l.Duration))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// parseRateLimitsText reads the form's rate limits, one per line: "name: count per window",
+// the window being second, minute, hour or day, a number of them ("10 minutes") or a Go
+// duration ("90s"). Blank lines are skipped. A malformed line is refused naming its number; the
+// limits are then checked with the API's rules (latchkey.ValidateRateLimits).
+func parseRateLimitsText(text string) ([]latchkey.RateLimit, error) {
+	if len(text) > 4096 {
+		return nil, latchkey.FieldError("rate_limits", "the rate limits are too long (at most %d per token)", latchkey.MaxRateLimits)
+	}
+	limits := []latchkey.RateLimit{}
+	var lineOf []int // limits[i] was written on line lineOf[i]
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		bad := latchkey.FieldError("rate_limits", "line %d: write a limit as “name: count per window”, e.g. “api: 100 per second”", i+1)
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, bad
+		}
+		count, window, ok := strings.Cut(strings.TrimSpace(rest), " per ")
+		if !ok {
+			return nil, bad
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(count), 10, 64)
+		if err != nil {
+			return nil, latchkey.FieldError("rate_limits", "line %d: the count must be a whole number", i+1)
+		}
+		d, ok := parseWindow(strings.TrimSpace(window))
+		if !ok {
+			return nil, latchkey.FieldError("rate_limits", "line %d: the window must be second, minute, hour, day, a number of them (“10 minutes”) or a duration such as 90s", i+1)
+		}
+		limits = append(limits, latchkey.RateLimit{Name: strings.TrimSpace(name), Limit: n, Duration: d})
+		lineOf = append(lineOf, i+1)
+	}
+	err := latchkey.ValidateRateLimits("rate_limits", limits)
+	var le *latchkey.Error
+	if errors.As(err, &le) {
+		// "rate_limits[2].limit" names the third limit: say which line that is.
+		var i int
+		if _, scanErr := fmt.Sscanf(le.Field, "rate_limits[%d]", &i); scanErr == nil && i >= 0 && i < len(lineOf) {
+			return nil, latchkey.FieldError("rate_limits", "line %d: %s", lineOf[i], le.Message)
+		}
+	}
+	return limits, err
+}
+
+// parseWindow reads a rate limit's window: "second", "10 minutes", "2 hours", "1 day", or a Go
+// duration ("90s").
+func parseWindow(s string) (time.Duration, bool) {
+	units := map[string]time.Duration{"second": time.Second, "minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour}
+	n, unit := int64(1), s
+	if num, u, ok := strings.Cut(s, " "); ok {
+		v, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || v <= 0 || v > 1_000_000 {
+			return 0, false
+		}
+		n, unit = v, strings.TrimSpace(u)
+	}
+	if d, ok := units[strings.TrimSuffix(unit, "s")]; ok {
+		return time.Duration(n) * d, true
+	}
+	if n != 1 || unit != s {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil
 }

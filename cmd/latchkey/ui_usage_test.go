@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
@@ -173,5 +174,67 @@ func TestUICredits(t *testing.T) {
 	}
 	if got := b.text("#token-credits"); got != "unlimited" {
 		t.Errorf("credits after removing = %q", got)
+	}
+}
+
+// Rate limits are edited on a token's Edit page, one per line in the words its page shows them
+// in; a bad line is marked at the field and nothing changes; a personal access token takes
+// them too.
+func TestUIRateLimitsEdit(t *testing.T) {
+	b := newBrowser(t)
+	ts := startServer(t, "enterprise")
+	ctx := context.Background()
+	tok, err := ts.Admin.CreateServiceToken(ctx, ts.AccountID, client.CreateServiceTokenRequest{Name: "limited",
+		PermissionGrants: []apitype.Grant{client.GrantOn("metadata_only", 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.signIn(ts.URL, ts.AdminEmail, ts.AdminPass)
+	b.open(ts.URL + "/settings/service-tokens/" + idStr(tok.ID) + "/edit")
+	b.do("fill a malformed limit", chromedp.SetValue(chromedp.ID("token-limits"), "api: 100 per second\nbulk 5000"))
+	if resp := b.clickTo("#save-token"); resp.Status != http.StatusBadRequest {
+		t.Fatalf("malformed limit: status %d", resp.Status)
+	}
+	if got := b.text("#token-limits-error"); !strings.Contains(got, "Line 2") {
+		t.Errorf("malformed limit's message = %q; want it to name line 2", got)
+	}
+	if got, err := ts.Admin.ServiceToken(ctx, ts.AccountID, tok.ID); err != nil || len(got.RateLimits) != 0 {
+		t.Errorf("after a refused edit the token has limits %+v, %v", got.RateLimits, err)
+	}
+	b.do("fill two limits", chromedp.SetValue(chromedp.ID("token-limits"), "api: 100 per second\nbulk: 5000 per 10 minutes"))
+	b.shot("ui-36-token-rate-limits")
+	if resp := b.clickTo("#save-token"); resp.Status != http.StatusOK {
+		t.Fatalf("save limits: status %d: %s", resp.Status, b.text("main"))
+	}
+	if got, want := b.text("#token-limits"), "api: 100 per second; bulk: 5000 per 10 minutes"; got != want {
+		t.Errorf("limits on the token's page = %q, want %q", got, want)
+	}
+	got, err := ts.Admin.ServiceToken(ctx, ts.AccountID, tok.ID)
+	want := []apitype.RateLimit{{Name: "api", Limit: 100, DurationSeconds: 1}, {Name: "bulk", Limit: 5000, DurationSeconds: 600}}
+	if err != nil || !cmp.Equal(got.RateLimits, want) {
+		t.Errorf("the API reads limits %+v, %v; want %+v", got.RateLimits, err, want)
+	}
+	// Emptying the field removes them.
+	b.open(ts.URL + "/settings/service-tokens/" + idStr(tok.ID) + "/edit")
+	if got := b.value("#token-limits"); got != "api: 100 per second\nbulk: 5000 per 10 minutes" {
+		t.Errorf("edit form shows %q", got)
+	}
+	b.do("empty the limits", chromedp.WaitVisible("#save-token"), chromedp.Clear(chromedp.ID("token-limits")))
+	if resp := b.clickTo("#save-token"); resp.Status != http.StatusOK || b.text("#token-limits") != "none of its own" {
+		t.Errorf("remove limits: status %d, page says %q", resp.Status, b.text("#token-limits"))
+	}
+
+	// A personal access token of the signed-in administrator.
+	pat, err := ts.Admin.CreatePAT(ctx, ts.AccountID, ts.adminUserID(t), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.open(ts.URL + "/profile/tokens/" + idStr(pat.ID) + "/edit")
+	b.do("fill a PAT limit", chromedp.SetValue(chromedp.ID("token-limits"), "api: 10 per minute"))
+	if resp := b.clickTo("#save-token"); resp.Status != http.StatusOK {
+		t.Fatalf("save PAT limit: status %d", resp.Status)
+	}
+	if got := b.text("#token-limits"); got != "api: 10 per minute" {
+		t.Errorf("PAT limits on its page = %q", got)
 	}
 }
