@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/admin"
@@ -87,6 +88,77 @@ func (s *Server) handleAPIPATGet(w http.ResponseWriter, r *http.Request, p *latc
 	}
 	s.respondToken(w, http.StatusOK, tok, "")
 	return nil
+}
+
+// handleAPIPATUpdate changes a personal access token's name, expires_at or rate_limits (PUT on
+// …/account-apikeys/{id}/: POST there is dbt's rotation). Fields left out, and values equal to
+// the current ones, change nothing; credits are set with PUT …/credits/ and ignored here, as for
+// service tokens.
+func (s *Server) handleAPIPATUpdate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	ref, err := patRef(r)
+	if err != nil {
+		return err
+	}
+	var req apitype.PATRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
+		return err
+	}
+	if req.UserID != nil && *req.UserID != ref.UserID {
+		return latchkey.FieldError("user_id", "user_id %d in the body does not match user %d in the path", *req.UserID, ref.UserID)
+	}
+	cur, err := s.admin.Token(r.Context(), p, ref)
+	if err != nil {
+		return err
+	}
+	var edit admin.TokenEdit
+	if req.Name != nil && *req.Name != cur.Name {
+		edit.Name = req.Name
+	}
+	if req.RateLimits != nil {
+		ls, err := rateLimitsOf("rate_limits", *req.RateLimits)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(ls, cur.RateLimits) {
+			edit.RateLimits = &ls
+		}
+	}
+	if req.ExpiresAt != nil {
+		at, err := timeParam("expires_at", req.ExpiresAt)
+		if err != nil {
+			return err
+		}
+		// "" removes the expiry (where the account has no maximum lifetime).
+		if !(at == nil && cur.ExpiresAt == nil || at != nil && cur.ExpiresAt != nil && at.Equal(*cur.ExpiresAt)) {
+			edit.Expiry = &admin.Expiry{At: at}
+		}
+	}
+	tok, err := s.admin.EditToken(r.Context(), p, ref, edit)
+	if err != nil {
+		return err
+	}
+	s.respondToken(w, http.StatusOK, tok, "")
+	return nil
+}
+
+// handleAPIPATCreditsSet sets a personal access token's credits; DELETE removes them.
+func (s *Server) handleAPIPATCreditsSet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	ref, err := patRef(r)
+	if err != nil {
+		return err
+	}
+	return s.setCredits(w, r, p, ref)
+}
+
+func (s *Server) handleAPIPATCreditsDelete(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	ref, err := patRef(r)
+	if err != nil {
+		return err
+	}
+	return s.clearCredits(w, r, p, ref)
 }
 
 // handleAPIPATRotate is dbt's POST on …/account-apikeys/{id}/: a new key replaces the old one,

@@ -307,3 +307,46 @@ func FuzzCreditsOf(f *testing.F) {
 		}
 	})
 }
+
+// A personal access token's limits and credits are changed after creation by its owner, and
+// apply at once to its next uses; nobody else may change them.
+func TestPATLimitsAndCreditsChangedThroughTheAPI(t *testing.T) {
+	e := newRegEnv(t)
+	pat := e.path("/users/%d/account-apikeys/%d/", e.fx.ReaderUser, e.fx.ReaderPATID)
+	status, env := e.api(t, e.fx.ReaderPAT, http.MethodPost, e.path("/users/%d/account-apikeys/", e.fx.ReaderUser), map[string]any{"name": "second"})
+	wantStatus(t, "the owner's second PAT", status, env, http.StatusCreated)
+	var created apitype.Token
+	if err := json.Unmarshal(env.Data, &created); err != nil || created.TokenString == "" {
+		t.Fatalf("second PAT: %v %s", err, env.Data)
+	}
+	second := created.TokenString
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodPut, pat, map[string]any{"rate_limits": []any{}})
+	wantStatus(t, "an administrator changing another user's PAT", status, env, http.StatusForbidden)
+	status, env = e.api(t, e.fx.ReaderPAT, http.MethodPut, pat, map[string]any{"rate_limits": []map[string]any{{"name": "api", "limit": 3, "duration_seconds": 30 * 24 * 3600}}})
+	wantStatus(t, "the owner setting a limit", status, env, http.StatusOK)
+	// The PUT was verified before the limit existed: three uses pass, the fourth is refused.
+	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusOK, http.StatusTooManyRequests} {
+		if status, env := e.api(t, e.fx.ReaderPAT, http.MethodGet, "/api/v3/whoami/", nil); status != want {
+			t.Errorf("PAT use %d under a limit of 3: %d (%s), want %d", i+1, status, env.Status.UserMessage, want)
+		}
+	}
+	// The limited token cannot lift its own limit (the PUT is a use too): the owner does it with
+	// another of their tokens.
+	status, env = e.api(t, second, http.MethodPut, pat, map[string]any{"rate_limits": []any{}, "name": "reader script"})
+	wantStatus(t, "the owner removing the limit with another PAT", status, env, http.StatusOK)
+	if status, env := e.api(t, e.fx.ReaderPAT, http.MethodGet, "/api/v3/whoami/", nil); status != http.StatusOK {
+		t.Errorf("PAT use after its limit was removed: %d (%s)", status, env.Status.UserMessage)
+	}
+	status, env = e.api(t, second, http.MethodPut, pat+"credits/", map[string]any{"remaining": 1})
+	wantStatus(t, "the owner setting credits", status, env, http.StatusOK)
+	for i, want := range []int{http.StatusOK, http.StatusTooManyRequests} {
+		if status, env := e.api(t, e.fx.ReaderPAT, http.MethodGet, "/api/v3/whoami/", nil); status != want {
+			t.Errorf("PAT use %d with 1 credit: %d (%s), want %d", i+1, status, env.Status.UserMessage, want)
+		}
+	}
+	status, env = e.api(t, second, http.MethodDelete, pat+"credits/", nil)
+	wantStatus(t, "the owner removing credits", status, env, http.StatusOK)
+	if status, env := e.api(t, e.fx.ReaderPAT, http.MethodGet, "/api/v3/whoami/", nil); status != http.StatusOK {
+		t.Errorf("PAT use after its credits were removed: %d (%s)", status, env.Status.UserMessage)
+	}
+}

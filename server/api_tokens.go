@@ -102,6 +102,21 @@ func (s *Server) handleAPIServiceTokenCreditsSet(w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
+	return s.setCredits(w, r, p, admin.ServiceTokenRef(id))
+}
+
+// handleAPIServiceTokenCreditsDelete removes a token's credits (unlimited use).
+func (s *Server) handleAPIServiceTokenCreditsDelete(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	id, err := pathID(r, "token_id")
+	if err != nil {
+		return err
+	}
+	return s.clearCredits(w, r, p, admin.ServiceTokenRef(id))
+}
+
+// setCredits sets the credits of the token ref names (PUT …/credits/ of a service token or a
+// personal access token) and answers with the token.
+func (s *Server) setCredits(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, ref admin.TokenRef) error {
 	var raw json.RawMessage
 	if err := decode(r, &raw); err != nil {
 		return err
@@ -113,7 +128,7 @@ func (s *Server) handleAPIServiceTokenCreditsSet(w http.ResponseWriter, r *http.
 	if c == nil {
 		return latchkey.FieldError("credits", "send {\"remaining\": N, \"refill\": …}; DELETE removes the credits")
 	}
-	tok, err := s.admin.EditToken(r.Context(), p, admin.ServiceTokenRef(id), admin.TokenEdit{Credits: c})
+	tok, err := s.admin.EditToken(r.Context(), p, ref, admin.TokenEdit{Credits: c})
 	if err != nil {
 		return err
 	}
@@ -121,13 +136,9 @@ func (s *Server) handleAPIServiceTokenCreditsSet(w http.ResponseWriter, r *http.
 	return nil
 }
 
-// handleAPIServiceTokenCreditsDelete removes a token's credits (unlimited use).
-func (s *Server) handleAPIServiceTokenCreditsDelete(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	id, err := pathID(r, "token_id")
-	if err != nil {
-		return err
-	}
-	tok, err := s.admin.EditToken(r.Context(), p, admin.ServiceTokenRef(id), admin.TokenEdit{ClearCredits: true})
+// clearCredits removes the credits of the token ref names (unlimited use).
+func (s *Server) clearCredits(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, ref admin.TokenRef) error {
+	tok, err := s.admin.EditToken(r.Context(), p, ref, admin.TokenEdit{ClearCredits: true})
 	if err != nil {
 		return err
 	}

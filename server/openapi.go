@@ -62,6 +62,9 @@ var apiDocs = []endpointDoc{
 	{"POST", a3 + "/users/{user_id}/account-apikeys/", "Create a personal access token; token_string is returned once", "the user themself", false, "PATRequest", "Token", "Personal access tokens"},
 	{"GET", a3 + "/users/{user_id}/account-apikeys/{token_id}/", "Get a personal access token", "the user, or members:write", false, "", "Token", "Personal access tokens"},
 	{"POST", a3 + "/users/{user_id}/account-apikeys/{token_id}/", "Rotate a personal access token (grace_period_seconds; left out: the account's default_rotation_grace_seconds)", "the user themself", false, "RotateRequest", "Token", "Personal access tokens"},
+	{"PUT", a3 + "/users/{user_id}/account-apikeys/{token_id}/", "Change a personal access token's name, expires_at or rate_limits (fields left out, and values equal to the current ones, change nothing; credits are ignored here: use …/credits/)", "the user themself; an expiry within the account's max_token_lifetime_seconds", true, "PATRequest", "Token", "Personal access tokens"},
+	{"PUT", a3 + "/users/{user_id}/account-apikeys/{token_id}/credits/", "Set the personal access token's credits, as for a service token's …/credits/", "the user themself", true, "Credits", "Token", "Personal access tokens"},
+	{"DELETE", a3 + "/users/{user_id}/account-apikeys/{token_id}/credits/", "Remove the personal access token's credits: unlimited use", "the user themself", true, "", "Token", "Personal access tokens"},
 	{"DELETE", a3 + "/users/{user_id}/account-apikeys/{token_id}/", "Delete a personal access token", "the user, or members:write and holding what the user holds", false, "", "Token", "Personal access tokens"},
 	{"GET", a3 + "/users/{user_id}/account-apikeys/{token_id}/usage/", "The personal access token's verifications by outcome over from–to and its last 5 client addresses, as for a service token's usage", "the user, or members:write", true, "", "TokenUsage", "Personal access tokens"},
 

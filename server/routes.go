@@ -61,6 +61,9 @@ func (s *Server) routes() http.Handler {
 	api("POST "+v3+"/users/{user_id}/account-apikeys/{$}", s.handleAPIPATCreate)
 	api("GET "+v3+"/users/{user_id}/account-apikeys/{token_id}/{$}", s.handleAPIPATGet)
 	api("POST "+v3+"/users/{user_id}/account-apikeys/{token_id}/{$}", s.handleAPIPATRotate)
+	api("PUT "+v3+"/users/{user_id}/account-apikeys/{token_id}/{$}", s.handleAPIPATUpdate)
+	api("PUT "+v3+"/users/{user_id}/account-apikeys/{token_id}/credits/{$}", s.handleAPIPATCreditsSet)
+	api("DELETE "+v3+"/users/{user_id}/account-apikeys/{token_id}/credits/{$}", s.handleAPIPATCreditsDelete)
 	api("DELETE "+v3+"/users/{user_id}/account-apikeys/{token_id}/{$}", s.handleAPIPATDelete)
 	api("GET "+v3+"/users/{user_id}/account-apikeys/{token_id}/usage/{$}", s.handleAPIPATUsage)
 
