@@ -115,6 +115,13 @@ type Store interface {
 	// PruneUsage deletes buckets of granularity that started before before.
 	PruneUsage(ctx context.Context, granularity time.Duration, before time.Time) (int64, error)
 
+	// CreateSigningKey stores a signing key (EConflict when its kid exists).
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// FindSigningKeys returns the keys still published at now, oldest ActiveFrom first.
+	FindSigningKeys(ctx context.Context, now time.Time) ([]*SigningKey, error)
+	// DeleteSigningKeys deletes the keys no longer published at now and returns how many.
+	DeleteSigningKeys(ctx context.Context, now time.Time) (int64, error)
+
 	CreateIPRule(ctx context.Context, r *IPRule) error
 	FindIPRuleByID(ctx context.Context, id int64) (*IPRule, error)
 	FindIPRules(ctx context.Context, accountID int64) ([]*IPRule, error)

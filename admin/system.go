@@ -206,3 +206,19 @@ func (s *Service) RecordUsage(ctx context.Context, recs []latchkey.UsageRecord, 
 func (s *Service) PruneUsage(ctx context.Context, granularity time.Duration, before time.Time) (int64, error) {
 	return s.store.PruneUsage(ctx, granularity, before)
 }
+
+// CreateSigningKey stores a new key for signing access tokens (the server's keyring makes them
+// on schedule).
+func (s *Service) CreateSigningKey(ctx context.Context, k *latchkey.SigningKey) error {
+	return s.store.CreateSigningKey(ctx, k)
+}
+
+// FindSigningKeys returns the signing keys published at now.
+func (s *Service) FindSigningKeys(ctx context.Context, now time.Time) ([]*latchkey.SigningKey, error) {
+	return s.store.FindSigningKeys(ctx, now)
+}
+
+// DeleteSigningKeys deletes the signing keys no longer published at now.
+func (s *Service) DeleteSigningKeys(ctx context.Context, now time.Time) (int64, error) {
+	return s.store.DeleteSigningKeys(ctx, now)
+}

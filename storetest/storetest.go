@@ -59,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"SyncRateCounts", testSyncRateCounts},
 		{"Credits", testCredits},
 		{"Usage", testUsage},
+		{"SigningKeys", testSigningKeys},
 		{"EndedTokensByHowAndName", testEndedTokens},
 		{"WebhookSubscriptions", testWebhookSubscriptions},
 		{"ConsumeEvents", testConsumeEvents},

@@ -722,3 +722,27 @@ func (s *Store) MoveEventCursor(ctx context.Context, consumer string, from, to i
 	}
 	return s.inner.MoveEventCursor(ctx, consumer, from, to)
 }
+
+// CreateSigningKey calls the wrapped store's CreateSigningKey unless a fault is injected (a write).
+func (s *Store) CreateSigningKey(ctx context.Context, k *latchkey.SigningKey) error {
+	if err := s.write(ctx, "CreateSigningKey"); err != nil {
+		return err
+	}
+	return s.inner.CreateSigningKey(ctx, k)
+}
+
+// FindSigningKeys calls the wrapped store's FindSigningKeys unless a fault is injected (a read).
+func (s *Store) FindSigningKeys(ctx context.Context, now time.Time) ([]*latchkey.SigningKey, error) {
+	if err := s.read(ctx, "FindSigningKeys"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindSigningKeys(ctx, now)
+}
+
+// DeleteSigningKeys calls the wrapped store's DeleteSigningKeys unless a fault is injected (a write).
+func (s *Store) DeleteSigningKeys(ctx context.Context, now time.Time) (int64, error) {
+	if err := s.write(ctx, "DeleteSigningKeys"); err != nil {
+		return 0, err
+	}
+	return s.inner.DeleteSigningKeys(ctx, now)
+}
