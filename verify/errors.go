@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/accesstoken"
 	"github.com/latchkey/latchkey/tokenfmt"
 )
 
@@ -20,7 +21,8 @@ var (
 )
 
 // Reason returns a short machine-readable reason for a verification error, as /v1/check reports
-// it: missing, malformed, checksum, not_found, revoked, expired, rotated_out, not_member, ip_denied,
+// it: missing, malformed, checksum, invalid (an access token whose signature, key, issuer,
+// audience or times do not hold), not_found, revoked, expired, rotated_out, not_member, ip_denied,
 // rate_limited, usage_exceeded (the token's credits are used up), unavailable (storage cannot answer now: try again), or error for anything else.
 func Reason(err error) string {
 	switch {
@@ -28,8 +30,10 @@ func Reason(err error) string {
 		return "ok"
 	case errors.Is(err, ErrMissing):
 		return "missing"
-	case errors.Is(err, tokenfmt.ErrMalformed):
+	case errors.Is(err, tokenfmt.ErrMalformed), errors.Is(err, accesstoken.ErrMalformed):
 		return "malformed"
+	case errors.Is(err, ErrInvalidAccessToken):
+		return "invalid"
 	case errors.Is(err, tokenfmt.ErrChecksum):
 		return "checksum"
 	case errors.Is(err, ErrUnknown):

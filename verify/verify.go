@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/accesstoken"
 	"github.com/latchkey/latchkey/catalog"
 	"github.com/latchkey/latchkey/tokenfmt"
 )
@@ -84,6 +85,9 @@ type Options struct {
 	// OnReuse is called, once per cache lifetime, when a token rotated out past its grace period
 	// is presented.
 	OnReuse func(tok *latchkey.Token)
+	// AccessTokens, when set, makes the verifier accept latchkey's short-lived access tokens
+	// (JWTs) too.
+	AccessTokens *AccessTokens
 }
 
 // Verifier verifies tokens against a Source with caching. It is safe for concurrent use.
@@ -104,6 +108,7 @@ type Verifier struct {
 	rates    rateTable
 	credits  creditTable
 	usage    usageTable
+	access   [accessShards]accessShard
 	stats    Stats
 	// start anchors the verifier's clock: times are nanoseconds since start on the monotonic
 	// clock, which is cheaper to read than the wall clock and immune to its jumps. The coarse
@@ -341,6 +346,9 @@ func (v *Verifier) VerifyUsage(ctx context.Context, token string, ip netip.Addr,
 
 func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, account int64, u Usage, out *Limits) (*latchkey.Principal, error) {
 	if len(token) > tokenfmt.MaxLen {
+		if v.opt.AccessTokens != nil && accesstoken.Looks(token) {
+			return v.verifyAccessToken(ctx, token, ip, account, u, out)
+		}
 		v.stats.Rejected.Add(1)
 		return nil, tokenfmt.ErrMalformed
 	}
@@ -348,10 +356,19 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 	// that passed it), and a random or mistyped string fails the checksum first.
 	parsed, err := v.opt.Format.ParseQuick(token)
 	if err != nil {
+		if v.opt.AccessTokens != nil && accesstoken.Looks(token) {
+			return v.verifyAccessToken(ctx, token, ip, account, u, out)
+		}
 		v.stats.Rejected.Add(1)
 		return nil, err
 	}
-	h := tokenfmt.Hash(token)
+	return v.verifyHash(ctx, tokenfmt.Hash(token), token, parsed, ip, account, u, out)
+}
+
+// verifyHash verifies the token of hash h: token is its string, or "" when h comes from storage
+// (the parent of an access token), which skips the checks of what a client sent.
+func (v *Verifier) verifyHash(ctx context.Context, h [32]byte, token string, parsed tokenfmt.Parsed, ip netip.Addr, account int64, u Usage, out *Limits) (*latchkey.Principal, error) {
+	var err error
 	now := v.roughNow()
 	sh := &v.shards[h[0]%numShards]
 	sh.mu.RLock()
@@ -359,7 +376,7 @@ func (v *Verifier) verify(ctx context.Context, token string, ip netip.Addr, acco
 	sh.mu.RUnlock()
 	refresh := false
 	if !ok || now >= sl.until {
-		if !parsed.Legacy && !tokenfmt.AlphabetOK(token) {
+		if !parsed.Legacy && token != "" && !tokenfmt.AlphabetOK(token) {
 			v.stats.Rejected.Add(1)
 			return nil, tokenfmt.ErrMalformed
 		}
@@ -564,6 +581,9 @@ func (v *Verifier) Run(ctx context.Context) {
 	}
 	start(v.runClock)
 	start(v.sweepRates)
+	if v.opt.AccessTokens != nil {
+		start(func(ctx context.Context) { every(ctx, time.Minute, func(time.Time) { v.sweepAccess() }) })
+	}
 	if v.opt.RateSync != nil {
 		start(v.syncRates)
 	}
@@ -1243,9 +1263,12 @@ func (v *Verifier) Len() int {
 // a misbehaving address use it to let a known-good credential through at once.
 func (v *Verifier) Cached(token string) bool {
 	if len(token) > tokenfmt.MaxLen {
-		return false
+		return v.opt.AccessTokens != nil && accesstoken.Looks(token) && v.accessCached(token)
 	}
 	if _, err := v.opt.Format.ParseQuick(token); err != nil {
+		if v.opt.AccessTokens != nil && accesstoken.Looks(token) {
+			return v.accessCached(token)
+		}
 		return true // refused without storage
 	}
 	h := tokenfmt.Hash(token)
