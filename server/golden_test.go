@@ -168,10 +168,19 @@ func newGoldenEnv(tb testing.TB, tmpl *goldenTemplate, opts ...func(*Config)) *g
 
 // startGoldenServer serves store (holding the fixture fx) over real HTTP on loopback, with the
 // verifier and background work running, until the test ends.
+// goldenIssuer is the public URL of the golden server, and so the issuer of its access tokens.
+const goldenIssuer = "https://latchkey.example"
+
 func startGoldenServer(tb testing.TB, store latchkey.Store, fx *goldenFixture, opts ...func(*Config)) *goldenEnv {
 	tb.Helper()
 	ctx := context.Background()
-	v := verify.New(store, verify.Options{Format: tokenfmt.Default, CountUsage: true})
+	// Access tokens: a keyring in the store, as serve makes one with --secret-key.
+	keyring := NewKeyring(store, []byte("golden secret key"), nil, 0)
+	if err := keyring.Ensure(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	v := verify.New(store, verify.Options{Format: tokenfmt.Default, CountUsage: true,
+		AccessTokens: &verify.AccessTokens{Issuer: goldenIssuer, Audience: goldenIssuer, Key: keyring.Key}})
 	tb.Cleanup(store.Subscribe(v.Invalidate))
 	vctx, cancel := context.WithCancel(ctx)
 	go v.Run(vctx)
@@ -187,7 +196,9 @@ func startGoldenServer(tb testing.TB, store latchkey.Store, fx *goldenFixture, o
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Version:     "golden",
 		SecretKey:   []byte("golden secret key"),
-		PublicURL:   "https://latchkey.example",
+		PublicURL:   goldenIssuer,
+		Keyring:     keyring,
+		Issuer:      goldenIssuer,
 		ForwardAuth: rules,
 		Governance: Governance{
 			GitHubKeys:       map[string]*ecdsa.PublicKey{goldenKeyID: &goldenKey().PublicKey},
@@ -340,7 +351,7 @@ func (fx *goldenFixture) replacer() *strings.Replacer {
 		"{{ip_rule}}", id(fx.IPRule),
 		"{{admin_pat}}", fx.AdminPAT, "{{reader_pat}}", fx.ReaderPAT, "{{other_pat}}", fx.OtherPAT,
 		"{{svc_token}}", fx.Svc, "{{empty_svc_token}}", fx.EmptySvc, "{{other_svc_token}}", fx.OtherSvc,
-		"{{unknown_token}}", fx.Unknown,
+		"{{unknown_token}}", fx.Unknown, "{{svc_uid}}", fx.Svc[len("lksvc_"):len("lksvc_")+8],
 	)
 }
 
@@ -404,6 +415,9 @@ var goldenNormalisers = []struct {
 	{regexp.MustCompile(`internal error \(request id [^)"]+\)`), `internal error (request id <request-id>)`},
 	// SHA-256 hex: token_hash in leak answers, the audit log's hash chain.
 	{regexp.MustCompile(`"(token_hash|hash|prev_hash)":"[0-9a-f]{64}"`), `"$1":"<hash>"`},
+	// Access tokens (JWTs) and the key set's key ids and public keys.
+	{regexp.MustCompile(`"(access_token)":"eyJ[A-Za-z0-9_.-]+"`), `"$1":"<jwt>"`},
+	{regexp.MustCompile(`"(kid|x)":"[A-Za-z0-9_-]+"`), `"$1":"<$1>"`},
 	// Unix times in introspection answers.
 	{regexp.MustCompile(`"(iat|exp)":\d+`), `"$1":<unix>`},
 }

@@ -21,6 +21,8 @@ type metrics struct {
 	// forwardOK and friends are resolved once: forward-auth counts every gateway request.
 	forwardOK, forward401, forward403, forwardOther prometheus.Counter
 	verifiedOK                                      prometheus.Counter
+	// oauthTokens counts access tokens issued by grant type.
+	oauthTokens *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -38,7 +40,9 @@ func newMetrics(s *Server) *metrics {
 	m.forwardOK, m.forward401, m.forward403, m.forwardOther = fwd.WithLabelValues("200"), fwd.WithLabelValues("401"),
 		fwd.WithLabelValues("403"), fwd.WithLabelValues("other")
 	m.verifiedOK = m.verifications.WithLabelValues("ok")
-	m.reg.MustRegister(m.requests, m.duration, m.verifications, fwd,
+	m.oauthTokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latchkey_oauth_tokens_issued_total",
+		Help: "Access tokens issued by the token endpoint, by grant type (client_credentials, token_exchange)."}, []string{"grant_type"})
+	m.reg.MustRegister(m.requests, m.duration, m.verifications, fwd, m.oauthTokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if s.verify != nil {
 		st := s.verify.Stats()
@@ -89,6 +93,13 @@ func (m *metrics) verification(err error) {
 		return
 	}
 	m.verifications.WithLabelValues(verify.Reason(err)).Inc()
+}
+
+func (m *metrics) oauthIssued(grantType string) {
+	if grantType == grantTokenExchange {
+		grantType = "token_exchange"
+	}
+	m.oauthTokens.WithLabelValues(grantType).Inc()
 }
 
 func (m *metrics) forward(status int) {

@@ -29,6 +29,10 @@ var apiDocs = []endpointDoc{
 	{"GET", "/metrics", "Prometheus metrics", "none", true, "", "", "Operations"},
 	{"GET", "/api/openapi.json", "This document", "none", true, "", "", "Operations"},
 
+	{"POST", "/oauth2/token", "OAuth 2.0 token endpoint (RFC 6749, RFC 8693; form-encoded; errors as RFC 6749 §5.2 {error, error_description}): grant_type client_credentials with a service token as client_secret (its uid as client_id, HTTP Basic or in the body) or urn:ietf:params:oauth:grant-type:token-exchange with a latchkey token as subject_token (subject_token_type urn:ietf:params:oauth:token-type:access_token) answers a short-lived access token (a JWT, 15 minutes, never past the subject's expiry); scope (grants \"set\" or \"set:project_id\", space-separated) narrows it to what the subject holds. 404 without --secret-key. See docs/short-lived.md", "a service token (client_credentials) or any latchkey token (token exchange)", true, "", "", "OAuth"},
+	{"GET", "/.well-known/jwks.json", "The public keys that sign access tokens (JWK set; each key is published an hour before it signs and until the tokens it signed have expired)", "none", true, "", "", "OAuth"},
+	{"GET", "/.well-known/oauth-authorization-server", "OAuth 2.0 authorization server metadata (RFC 8414): issuer, token endpoint, JWKS URL, grant types", "none", true, "", "", "OAuth"},
+
 	{"GET", "/api/v2/accounts/", "List the accounts the caller can see", "membership (a token sees only its own account)", false, "", "AccountList", "Accounts"},
 	{"GET", "/api/v2/accounts/{account_id}/", "Get an account", "membership", false, "", "Account", "Accounts"},
 	{"GET", "/api/v3/accounts/", "List the accounts the caller can see (v3 path)", "membership", false, "", "AccountList", "Accounts"},
@@ -145,8 +149,12 @@ func openAPI(version string) map[string]any {
 			"operationId": operationID(d),
 			"responses":   responses(d),
 		}
-		if d.Tag == "Operations" || d.Path == "/api/openapi.json" {
+		if d.Tag == "Operations" || d.Tag == "OAuth" || d.Path == "/api/openapi.json" {
 			op["security"] = []any{}
+		}
+		if d.Method == "POST" && d.Tag == "OAuth" {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/x-www-form-urlencoded": map[string]any{"schema": oauthRequestSchema}}}
 		}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(d.Path, -1) {
@@ -227,6 +235,16 @@ func responses(d endpointDoc) map[string]any {
 			"schema": map[string]any{"allOf": []any{ref("Envelope"), map[string]any{"properties": map[string]any{"data": ref(d.Response)}}}}}}}
 	} else {
 		rs[ok] = map[string]any{"description": "Success"}
+	}
+	if d.Tag == "OAuth" {
+		if d.Method == "POST" {
+			rs[ok] = map[string]any{"description": "An access token", "content": map[string]any{"application/json": map[string]any{"schema": oauthTokenSchema}}}
+			for code, desc := range map[string]string{"400": "invalid_request, invalid_grant, invalid_scope, invalid_target or unsupported_grant_type",
+				"401": "invalid_client", "404": "The token endpoint is off (no --secret-key)", "500": "server_error", "503": "temporarily_unavailable"} {
+				rs[code] = map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": oauthErrorSchema}}}
+			}
+		}
+		return rs
 	}
 	if d.Tag != "Operations" {
 		for code, desc := range map[string]string{"400": "Validation error; data.field names the field", "401": "Missing, malformed, unknown, revoked or expired token",
@@ -411,3 +429,29 @@ func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	writeJSONBody(w, http.StatusOK, openAPI(s.cfg.Version))
 }
+
+// The token endpoint's shapes: RFC 6749 and RFC 8693, not latchkey's envelope.
+var (
+	oauthRequestSchema = map[string]any{"type": "object", "required": []string{"grant_type"}, "properties": map[string]any{
+		"grant_type":           map[string]any{"type": "string", "enum": []string{"client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"}},
+		"client_id":            map[string]any{"type": "string", "description": "client_credentials: the service token's uid (or HTTP Basic)"},
+		"client_secret":        map[string]any{"type": "string", "description": "client_credentials: the service token (or HTTP Basic)"},
+		"subject_token":        map[string]any{"type": "string", "maxLength": 16384, "description": "token exchange: a latchkey token (opaque or an access token)"},
+		"subject_token_type":   map[string]any{"type": "string", "enum": []string{"urn:ietf:params:oauth:token-type:access_token"}},
+		"requested_token_type": map[string]any{"type": "string", "enum": []string{"urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"}},
+		"scope":                map[string]any{"type": "string", "description": "grants, space-separated: permission_set (all projects) or permission_set:project_id; each must be held by the subject"},
+		"audience":             map[string]any{"type": "string", "description": "token exchange: this latchkey's issuer URL, if sent"},
+		"resource":             map[string]any{"type": "string", "description": "token exchange: this latchkey's issuer URL, if sent"},
+	}}
+	oauthTokenSchema = map[string]any{"type": "object", "required": []string{"access_token", "token_type", "expires_in"}, "properties": map[string]any{
+		"access_token":      map[string]any{"type": "string", "description": "a JWT (typ at+jwt, EdDSA) to send as Authorization: Bearer"},
+		"issued_token_type": map[string]any{"type": "string"},
+		"token_type":        map[string]any{"type": "string", "enum": []string{"Bearer"}},
+		"expires_in":        map[string]any{"type": "integer"},
+		"scope":             map[string]any{"type": "string"},
+	}}
+	oauthErrorSchema = map[string]any{"type": "object", "required": []string{"error"}, "properties": map[string]any{
+		"error":             map[string]any{"type": "string"},
+		"error_description": map[string]any{"type": "string"},
+	}}
+)

@@ -24,6 +24,11 @@ func (s *Server) routes() http.Handler {
 	handle("GET /metrics", s.metrics.handler())
 	handle("GET /api/openapi.json", http.HandlerFunc(s.handleOpenAPI))
 
+	// Short-lived access tokens (docs/short-lived.md).
+	handle("POST /oauth2/token", http.HandlerFunc(s.handleOAuthToken))
+	handle("GET /.well-known/jwks.json", http.HandlerFunc(s.handleJWKS))
+	handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(s.handleOAuthMetadata))
+
 	// Accounts and the caller.
 	api("GET /api/v2/accounts/{$}", s.handleAPIAccountList)
 	api("GET /api/v2/accounts/{account_id}/{$}", s.handleAPIAccountGet)

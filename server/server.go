@@ -67,6 +67,10 @@ type Config struct {
 	// PublicURL is latchkey's external URL (SSO login and callback URLs); default: from each
 	// request's scheme and Host.
 	PublicURL string
+	// Keyring signs access tokens (the token endpoint); nil turns the endpoint off.
+	Keyring *Keyring
+	// Issuer is the iss and aud of access tokens: PublicURL, or the URL serve listens on.
+	Issuer string
 	// SSOTimeout bounds each exchange with an identity provider (default sso.DefaultTimeout).
 	SSOTimeout time.Duration
 	// Webhooks sends webhook test events (the delivery dispatcher); nil: tests answer 503.

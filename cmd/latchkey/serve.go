@@ -109,8 +109,8 @@ admin token. Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes in-flight requ
 	fl.DurationVar(&o.pgLockTimeout, "pg-lock-timeout", postgres.DefaultLockTimeout, "PostgreSQL only: the longest a statement waits for a lock another session holds (lock_timeout; the URL's wins)")
 	fl.DurationVar(&o.pgIdleInTxTimeout, "pg-idle-in-transaction-timeout", postgres.DefaultIdleInTxTimeout, "PostgreSQL only: a session idle inside a transaction this long (a frozen or cut-off node) is ended, freeing its locks (idle_in_transaction_session_timeout; the URL's wins)")
 	fl.IntVar(&o.gcPercent, "gc-percent", 400, "the Go garbage collector's target (as GOGC, which wins when set): the heap may grow to (1 + N/100) times what is live; latchkey's live heap is mostly the token cache and every request allocates, so collecting less often buys CPU with memory; -1 turns collection off (then set GOMEMLIMIT)")
-	fl.StringVar(&o.secretKey, "secret-key", "", "deployment secret (at least 32 characters, the same on every node; prefer LATCHKEY_SECRET_KEY to the command line) that seals SSO client secrets and webhook signing secrets in the database and SSO sign-in cookies; without it no SSO client secret can be stored and webhook secrets are stored unsealed")
-	fl.StringVar(&o.publicURL, "public-url", "", "latchkey's external URL, e.g. https://latchkey.example.com, for SSO sign-in and callback URLs (default: from each request's Host, and X-Forwarded-Proto from --trusted-proxies)")
+	fl.StringVar(&o.secretKey, "secret-key", "", "deployment secret (at least 32 characters, the same on every node; prefer LATCHKEY_SECRET_KEY to the command line) that seals SSO client secrets, webhook signing secrets and the keys that sign short-lived access tokens in the database, and SSO sign-in cookies; without it no SSO client secret can be stored, webhook secrets are stored unsealed and the token endpoint (/oauth2/token) is off")
+	fl.StringVar(&o.publicURL, "public-url", "", "latchkey's external URL, e.g. https://latchkey.example.com, for SSO sign-in and callback URLs (default: from each request's Host, and X-Forwarded-Proto from --trusted-proxies) and the issuer of access tokens (default: the URL serve listens on; set it on every node)")
 	fl.StringVar(&o.smtpURL, "smtp-url", "", "SMTP server for email notices of expiring tokens and security alerts: smtp://user:pass@host:587?from=latchkey@example.com (STARTTLS, required unless the host is loopback), smtps://… (TLS) or smtp+insecure://127.0.0.1:25?from=… (loopback only); prefer LATCHKEY_SMTP_URL to the command line; no email without it")
 	fl.DurationVar(&o.ssoTimeout, "sso-timeout", sso.DefaultTimeout, "how long a sign-in waits for an identity provider (discovery, token, keys, userinfo) before saying it is unavailable")
 	addPrefixFlags(fl, &o.servicePrefix, &o.patPrefix)
@@ -244,6 +244,20 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 		stale = -1 // off, for both the verifier and the server (0 means their default)
 	}
 	vopt := verify.Options{Format: format, TTL: o.cacheTTL, StaleIfError: stale, CountUsage: true}
+	// Short-lived access tokens: their signing keys are sealed with the secret key, so the token
+	// endpoint works only with one (docs/short-lived.md).
+	issuer := strings.TrimSuffix(o.publicURL, "/")
+	if issuer == "" {
+		issuer = base
+	}
+	var keyring *server.Keyring
+	if len(o.secretKey) >= 32 {
+		keyring = server.NewKeyring(admin.New(store, format), []byte(o.secretKey), log, 0)
+		if err := keyring.Ensure(ctx); err != nil {
+			log.Warn("signing keys could not be loaded; the token endpoint answers errors until they are (retried every minute)", "error", err.Error())
+		}
+		vopt.AccessTokens = &verify.AccessTokens{Issuer: issuer, Audience: issuer, Key: keyring.Key}
+	}
 	if isPostgres(o.db) {
 		// Nodes on one database share rate-limit counts (docs/limits.md).
 		node := rateNode()
@@ -261,7 +275,8 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	go func() { v.Run(verifyCtx); close(verifyDone) }()
 	cfg := server.Config{Store: store, Verifier: v, Logger: log, Format: format, TrustedProxies: proxies,
 		Version: buildVersion(), SecureCookies: o.secureCookies, ForwardAuthSecret: o.forwardSecret, RequestTimeout: o.requestTimeout,
-		StaleIfError: stale, SecretKey: []byte(o.secretKey), PublicURL: o.publicURL, SSOTimeout: o.ssoTimeout}
+		StaleIfError: stale, SecretKey: []byte(o.secretKey), PublicURL: o.publicURL, SSOTimeout: o.ssoTimeout,
+		Keyring: keyring, Issuer: issuer}
 	if o.secretKey != "" && len(o.secretKey) < 32 {
 		ln.Close()
 		return fmt.Errorf("--secret-key must be at least 32 characters (e.g. openssl rand -base64 32)")
@@ -340,6 +355,9 @@ latchkey created account %q (id %d) and its first admin. These are shown once:
 	defer stopRun()
 	runDone := make(chan error, 1)
 	go func() { runDone <- srv.Run(runCtx) }()
+	if keyring != nil {
+		go keyring.Run(runCtx)
+	}
 	hooksDone := make(chan error, 1)
 	go func() { hooksDone <- hooks.Run(runCtx) }()
 	errc := make(chan error, 1)
