@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/verify"
 )
 
 // The token endpoint end to end on `serve` with a secret key: a service token gets an access
@@ -66,6 +68,15 @@ func TestShortLivedTokensEndToEnd(t *testing.T) {
 	}
 	if !check("read") || check("write") {
 		t.Errorf("/v1/check of a job_viewer access token: read %v write %v", check("read"), check("write"))
+	}
+	// The offline verifier, fed by serve's key set, accepts it with its grants and no call.
+	off, err := verify.NewOffline(ctx, ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, _, err := off.Verify(at)
+	if err != nil || op.TokenID != svc.ID || !op.Can(latchkey.ResJobs, latchkey.AccessRead, p.ID, "").Allowed || op.Can(latchkey.ResJobs, latchkey.AccessWrite, p.ID, "").Allowed {
+		t.Errorf("offline verification: %+v, %v", op, err)
 	}
 	// The metadata and the key set.
 	resp, err := http.Get(ts.URL + "/.well-known/oauth-authorization-server")
