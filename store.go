@@ -115,6 +115,17 @@ type Store interface {
 	// PruneUsage deletes buckets of granularity that started before before.
 	PruneUsage(ctx context.Context, granularity time.Duration, before time.Time) (int64, error)
 
+	// CreateTrustPolicy stores an active policy (audited, a change of its account).
+	CreateTrustPolicy(ctx context.Context, p *TrustPolicy) error
+	// FindTrustPolicyByID returns a policy in any state.
+	FindTrustPolicyByID(ctx context.Context, id int64) (*TrustPolicy, error)
+	// FindTrustPolicies returns the active policies f selects, by id.
+	FindTrustPolicies(ctx context.Context, f TrustPolicyFilter) ([]*TrustPolicy, error)
+	// UpdateTrustPolicy changes an active policy (ENotFound for a deleted one).
+	UpdateTrustPolicy(ctx context.Context, id int64, upd TrustPolicyUpdate) (*TrustPolicy, error)
+	// DeleteTrustPolicy deletes a policy (state 2); deleting a deleted one does nothing.
+	DeleteTrustPolicy(ctx context.Context, id int64) error
+
 	// CreateSigningKey stores a signing key (EConflict when its kid exists).
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 	// FindSigningKeys returns the keys still published at now, oldest ActiveFrom first.

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 		{"Credits", testCredits},
 		{"Usage", testUsage},
 		{"SigningKeys", testSigningKeys},
+		{"TrustPolicies", testTrustPolicies},
 		{"EndedTokensByHowAndName", testEndedTokens},
 		{"WebhookSubscriptions", testWebhookSubscriptions},
 		{"ConsumeEvents", testConsumeEvents},

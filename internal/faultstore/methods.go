@@ -746,3 +746,43 @@ func (s *Store) DeleteSigningKeys(ctx context.Context, now time.Time) (int64, er
 	}
 	return s.inner.DeleteSigningKeys(ctx, now)
 }
+
+// CreateTrustPolicy calls the wrapped store's CreateTrustPolicy unless a fault is injected (a write).
+func (s *Store) CreateTrustPolicy(ctx context.Context, p *latchkey.TrustPolicy) error {
+	if err := s.write(ctx, "CreateTrustPolicy"); err != nil {
+		return err
+	}
+	return s.inner.CreateTrustPolicy(ctx, p)
+}
+
+// FindTrustPolicyByID calls the wrapped store's FindTrustPolicyByID unless a fault is injected (a read).
+func (s *Store) FindTrustPolicyByID(ctx context.Context, id int64) (*latchkey.TrustPolicy, error) {
+	if err := s.read(ctx, "FindTrustPolicyByID"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindTrustPolicyByID(ctx, id)
+}
+
+// FindTrustPolicies calls the wrapped store's FindTrustPolicies unless a fault is injected (a read).
+func (s *Store) FindTrustPolicies(ctx context.Context, f latchkey.TrustPolicyFilter) ([]*latchkey.TrustPolicy, error) {
+	if err := s.read(ctx, "FindTrustPolicies"); err != nil {
+		return nil, err
+	}
+	return s.inner.FindTrustPolicies(ctx, f)
+}
+
+// UpdateTrustPolicy calls the wrapped store's UpdateTrustPolicy unless a fault is injected (a write).
+func (s *Store) UpdateTrustPolicy(ctx context.Context, id int64, upd latchkey.TrustPolicyUpdate) (*latchkey.TrustPolicy, error) {
+	if err := s.write(ctx, "UpdateTrustPolicy"); err != nil {
+		return nil, err
+	}
+	return s.inner.UpdateTrustPolicy(ctx, id, upd)
+}
+
+// DeleteTrustPolicy calls the wrapped store's DeleteTrustPolicy unless a fault is injected (a write).
+func (s *Store) DeleteTrustPolicy(ctx context.Context, id int64) error {
+	if err := s.write(ctx, "DeleteTrustPolicy"); err != nil {
+		return err
+	}
+	return s.inner.DeleteTrustPolicy(ctx, id)
+}
