@@ -23,6 +23,9 @@ const (
 	AuthSession      AuthMethod = "session"
 	AuthPAT          AuthMethod = "pat"
 	AuthServiceToken AuthMethod = "service_token"
+	// AuthAccessToken is a short-lived access token (a JWT from the token endpoint), which acts
+	// as the token it was obtained with, narrowed.
+	AuthAccessToken AuthMethod = "access_token"
 )
 
 // Principal is who a request acts as, with its compiled permissions in one account. Principals are
@@ -45,6 +48,8 @@ type Principal struct {
 	ExpiresAt *time.Time
 	// IssuedAt is when the token was created (zero for sessions).
 	IssuedAt time.Time
+	// Grants, for an access token narrowed to grants, are those grants (nil: not narrowed).
+	Grants []Grant
 	// Legacy marks a principal authenticated with a legacy-format token.
 	Legacy bool
 	// MustChangePassword marks a user signed in with a temporary password: the web UI offers

@@ -57,6 +57,9 @@ type Claims struct {
 	Grants []string `json:"grants,omitempty"`
 	// Scope is the scope granted, space-separated, as the token endpoint answered it.
 	Scope string `json:"scope,omitempty"`
+	// PolicyID is the trust policy an external token was exchanged under (0: none): deleting
+	// the policy revokes the token.
+	PolicyID int64 `json:"lk_tp,omitempty"`
 }
 
 // Errors of Parse. None holds any part of the token.
@@ -89,6 +92,9 @@ func Parse(raw string, keys KeyFunc, issuer, audience string, now time.Time) (*C
 	if len(raw) > MaxLen || !Looks(raw) {
 		return nil, ErrMalformed
 	}
+	if !canonicalSignature(raw) {
+		return nil, ErrMalformed
+	}
 	tok, err := jwt.ParseSigned(raw, Algorithms)
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, ErrMalformed
@@ -106,6 +112,15 @@ func Parse(raw string, keys KeyFunc, issuer, audience string, now time.Time) (*C
 		return nil, ErrSignature
 	}
 	return &c, c.Check(issuer, audience, now)
+}
+
+// canonicalSignature reports whether raw's signature segment is the one base64url spelling of
+// its bytes: the last character of an unpadded segment has spare bits a decoder ignores, and a
+// token must have one spelling (verifiers cache by it).
+func canonicalSignature(raw string) bool {
+	seg := raw[strings.LastIndexByte(raw, '.')+1:]
+	b, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+	return err == nil && len(b) > 0
 }
 
 // Check validates the registered claims: issuer, audience, exp (required), nbf and iat.

@@ -94,6 +94,9 @@ func (s *Service) Token(ctx context.Context, p *latchkey.Principal, ref TokenRef
 // service tokens holding everything the token holds; for a PAT, its user (rotate) or, to delete,
 // anyone with members:write who holds what the user holds.
 func (s *Service) canChange(ctx context.Context, p *latchkey.Principal, tok *latchkey.Token, deleting bool) error {
+	if err := notByAccessToken(p); err != nil {
+		return err
+	}
 	if tok.Kind == latchkey.KindServiceToken {
 		if err := CanManageServiceTokens(p); err != nil {
 			return err
@@ -230,6 +233,9 @@ func (s *Service) CreatePAT(ctx context.Context, p *latchkey.Principal, userID i
 }
 
 func (s *Service) createToken(ctx context.Context, p *latchkey.Principal, kind latchkey.TokenKind, userID int64, in NewToken) (*latchkey.Token, string, error) {
+	if err := notByAccessToken(p); err != nil {
+		return nil, "", err
+	}
 	name, err := latchkey.CleanName("name", in.Name)
 	if err != nil {
 		return nil, "", err
@@ -580,4 +586,14 @@ func (s *Service) ImportTokens(ctx context.Context, toks []*latchkey.Token) erro
 		}
 		return s.store.CreateTokens(ctx, toks)
 	})
+}
+
+// notByAccessToken refuses token management to short-lived access tokens: they act as the
+// token they were obtained with, narrowed, and must not mint or change long-lived tokens (a
+// PAT's access token would otherwise pass the "the user themself" rule whatever its scope).
+func notByAccessToken(p *latchkey.Principal) error {
+	if p.Method == latchkey.AuthAccessToken {
+		return latchkey.Errorf(latchkey.EForbidden, "short-lived access tokens cannot create, change or delete tokens: use a personal access token or the web UI")
+	}
+	return nil
 }

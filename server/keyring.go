@@ -106,8 +106,18 @@ func (k *Keyring) Ensure(ctx context.Context) error {
 		keys = append(keys, nk)
 	}
 	if err := k.install(keys, signing, now); err != nil {
-		// The stored key cannot be opened: the secret key changed. Make one that can, signing
-		// at once; tokens signed by the old keys stop verifying when those keys go.
+		// The signing key cannot be opened: the secret key changed (or another node has
+		// another one). Sign with the latest key this secret opens, or else make one that
+		// signs at once; tokens signed by the others stop verifying when those keys go.
+		for i := len(keys) - 1; i >= 0; i-- {
+			x := keys[i]
+			if x == signing || x.ActiveFrom.After(now) || x.PublishUntil.Before(now.Add(accesstoken.MaxLifetime)) {
+				continue
+			}
+			if _, oerr := accesstoken.OpenKey(k.secret, x); oerr == nil {
+				return k.install(keys, x, now)
+			}
+		}
 		nk, nerr := accesstoken.NewKey(k.secret, now, now, k.rotation)
 		if nerr != nil {
 			return nerr
@@ -207,7 +217,8 @@ func (k *Keyring) Key(kid string) (any, bool) {
 	k.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if keys, err := k.ks.FindSigningKeys(ctx, k.now()); err != nil || k.install(keys, signingKey(keys, k.now()), k.now()) != nil {
+	// Only the published keys are read again; the signer is Ensure's to change.
+	if keys, err := k.ks.FindSigningKeys(ctx, k.now()); err != nil || k.install(keys, nil, k.now()) != nil {
 		return nil, false
 	}
 	k.mu.RLock()

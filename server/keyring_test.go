@@ -128,4 +128,16 @@ func TestKeyringSchedule(t *testing.T) {
 		t.Errorf("with another secret: signing key %+v", d.signKey)
 	}
 	sign(d)
+	// Two nodes with different secrets settle on one key each, not a new key a minute.
+	published := len(d.Published())
+	for range 5 {
+		now = now.Add(time.Minute)
+		ensure(c)
+		ensure(d)
+	}
+	if n := len(d.Published()); n != published {
+		t.Errorf("two secrets: %d keys after five minutes, had %d", n, published)
+	}
+	sign(c)
+	sign(d)
 }

@@ -197,11 +197,40 @@ func TestOAuthTokenExchange(t *testing.T) {
 		t.Errorf("whoami with a PAT's access token: %d %s", status, env.Data)
 	}
 
+	// Re-exchanging a narrowed token without a scope keeps its narrowing.
+	status, out = exchange(viewer, "")
+	if status != http.StatusOK || out["scope"] != "job_viewer:"+project {
+		t.Errorf("re-exchange of a narrowed token without scope: %d %v, want its scope kept", status, out)
+	} else if status, _ := e.forward(t, out["access_token"].(string), runsOn(e.fx.Project)); status != http.StatusForbidden {
+		t.Errorf("the re-exchanged token runs jobs: %d, want 403", status)
+	}
+	// A license with fixed permissions (read_only) cannot be narrowed into more than it holds.
+	if status, out := exchange(e.fx.ReaderPAT, "account_admin"); status != http.StatusBadRequest || out["error"] != "invalid_scope" {
+		t.Errorf("a read_only user's PAT asking for account_admin: %d %v, want invalid_scope", status, out)
+	}
+	// A PAT's access token, narrowed or not, manages no tokens: no new PAT, no rotation.
+	status, out = exchange(e.fx.AdminPAT, "metadata_only")
+	if status != http.StatusOK {
+		t.Fatalf("exchange of the admin's PAT: %d %v", status, out)
+	}
+	patAT := out["access_token"].(string)
+	status, env := e.api(t, patAT, http.MethodPost, e.path("/users/%d/account-apikeys/", e.fx.AdminUser), map[string]any{"name": "escape"})
+	wantStatus(t, "a PAT's access token creating a PAT", status, env, http.StatusForbidden)
+	status, env = e.api(t, patAT, http.MethodPost, e.path("/users/%d/account-apikeys/%d/", e.fx.AdminUser, e.fx.AdminPATID), map[string]any{})
+	wantStatus(t, "a PAT's access token rotating its PAT", status, env, http.StatusForbidden)
+	status, env = e.api(t, patAT, http.MethodGet, e.path("/users/"), nil)
+	wantStatus(t, "a metadata_only access token listing users", status, env, http.StatusForbidden)
+	// /v1/check by another account: the access token is as unknown as an opaque token would be.
+	status, body := e.rawAPI(t, e.fx.OtherPAT, http.MethodPost, "/v1/check", map[string]any{"token": viewer, "resource": "jobs", "access": "read"})
+	if status != http.StatusOK || !strings.Contains(string(body), `"reason":"not_found"`) {
+		t.Errorf("/v1/check of an access token by another account: %d %s, want reason not_found", status, body)
+	}
+
 	// Revoking the service token: its access token is refused at once, and so are new exchanges.
 	if status, env := e.api(t, viewer, http.MethodGet, "/api/v3/whoami/", nil); status != http.StatusOK {
 		t.Fatalf("before revocation: %d %s", status, env.Status.UserMessage)
 	}
-	status, env := e.api(t, e.fx.AdminPAT, http.MethodDelete, e.path("/service-tokens/%d/", e.fx.SvcID), nil)
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodDelete, e.path("/service-tokens/%d/", e.fx.SvcID), nil)
 	wantStatus(t, "revoke the service token", status, env, http.StatusOK)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -266,6 +295,13 @@ func TestAccessTokenForgeries(t *testing.T) {
 	payload["acct"] = e.fx.Other
 	tampered, _ := json.Marshal(payload)
 	pub := keys[len(keys)-1].PublicKey
+	// respell changes the spare bits of the signature's last character: the same bytes, spelt
+	// differently.
+	respell := func(tok string) string {
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		last := strings.IndexByte(alphabet, tok[len(tok)-1])
+		return tok[:len(tok)-1] + string(alphabet[last^1])
+	}
 	for _, c := range []struct{ name, token, reason string }{
 		{"wrong audience", with(func(c *accesstoken.Claims) { c.Audience = jwt.Audience{"https://elsewhere.example"} }), "invalid"},
 		{"wrong issuer", with(func(c *accesstoken.Claims) { c.Issuer = "https://evil.example" }), "invalid"},
@@ -287,6 +323,7 @@ func TestAccessTokenForgeries(t *testing.T) {
 		{"another account", with(func(c *accesstoken.Claims) { c.AccountID = e.fx.Other }), "revoked"},
 		{"a grant not held", with(func(c *accesstoken.Claims) { c.Grants = []string{"account_admin"} }), ""},
 		{"a bad grant", with(func(c *accesstoken.Claims) { c.Grants = []string{"job_admin:zz"} }), "malformed"},
+		{"another spelling of the signature", respell(good), "malformed"},
 	} {
 		if c.reason == "" {
 			// Accepted, but the grant it does not hold is dropped: no account admin rights.

@@ -25,7 +25,7 @@ import (
 // countingStore counts the reads the verifier makes of a real SQLite store.
 type countingStore struct {
 	latchkey.Store
-	byHash, legacy atomic.Int64
+	byHash, legacy, byID atomic.Int64
 }
 
 func (c *countingStore) FindTokenByHash(ctx context.Context, h []byte) (*latchkey.Token, error) {
@@ -36,6 +36,9 @@ func (c *countingStore) FindTokenByHash(ctx context.Context, h []byte) (*latchke
 func (c *countingStore) FindTokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
 	if f.LegacyPrefix != nil {
 		c.legacy.Add(1)
+	}
+	if f.ID != nil {
+		c.byID.Add(1)
 	}
 	return c.Store.FindTokens(ctx, f)
 }
