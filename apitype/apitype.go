@@ -335,3 +335,41 @@ type CheckPrincipal struct {
 	ExpiresAt   *string `json:"expires_at"`
 	Legacy      bool    `json:"legacy"`
 }
+
+// TrustPolicy is a workload identity federation policy: tokens of issuer for audience whose
+// claims meet every condition are exchanged for access tokens of the service token.
+type TrustPolicy struct {
+	ID         int64            `json:"id"`
+	AccountID  int64            `json:"account_id"`
+	Name       string           `json:"name"`
+	Issuer     string           `json:"issuer"`
+	Audience   string           `json:"audience"`
+	Conditions []ClaimCondition `json:"conditions"`
+	// ServiceTokenID is the live token of the service token's rotation family (0 when it was
+	// deleted: the policy then gives nothing).
+	ServiceTokenID int64    `json:"service_token_id"`
+	FamilyID       int64    `json:"family_id"`
+	Grants         []string `json:"grants"`
+	State          int      `json:"state"`
+	CreatedAt      string   `json:"created_at"`
+	UpdatedAt      string   `json:"updated_at"`
+}
+
+// ClaimCondition is a condition on a claim: equals a value, or is like a glob.
+type ClaimCondition struct {
+	Claim  string `json:"claim"`
+	Equals string `json:"equals,omitempty"`
+	Like   string `json:"like,omitempty"`
+}
+
+// TrustPolicyRequest creates (every field but grants required) or changes (any of name,
+// audience, conditions, grants) a policy.
+type TrustPolicyRequest struct {
+	AccountID      *int64            `json:"account_id,omitempty"`
+	Name           *string           `json:"name"`
+	Issuer         *string           `json:"issuer"`
+	Audience       *string           `json:"audience"`
+	Conditions     *[]ClaimCondition `json:"conditions"`
+	ServiceTokenID *int64            `json:"service_token_id"`
+	Grants         *[]string         `json:"grants"`
+}

@@ -224,3 +224,17 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// TrustPolicyOf renders a policy; live is the live token of its service token's family (0: none).
+func TrustPolicyOf(p *latchkey.TrustPolicy, live int64) TrustPolicy {
+	conds := make([]ClaimCondition, len(p.Conditions))
+	for i, c := range p.Conditions {
+		conds[i] = ClaimCondition(c)
+	}
+	grants := p.Grants
+	if grants == nil {
+		grants = []string{}
+	}
+	return TrustPolicy{ID: p.ID, AccountID: p.AccountID, Name: p.Name, Issuer: p.Issuer, Audience: p.Audience, Conditions: conds,
+		ServiceTokenID: live, FamilyID: p.FamilyID, Grants: grants, State: int(p.State), CreatedAt: Time(p.CreatedAt), UpdatedAt: Time(p.UpdatedAt)}
+}

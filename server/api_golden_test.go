@@ -512,6 +512,21 @@ var apiCases = []goldenCase{
 	{route: "DELETE " + a3r + "/license-maps/{map_id}/{$}", name: "license_maps_delete_twice", as: "admin", path: a3p + "/license-maps/1/",
 		setup: func(tb testing.TB, env *goldenEnv) { addLicenseMap(tb, env); deleteLicenseMap(tb, env) }, want: 404},
 
+	// Trust policies (workload identity federation). addTrustPolicy makes policy 1.
+	{route: "GET " + a3r + "/trust-policies/{$}", name: "trust_policies_list", as: "admin", path: a3p + "/trust-policies/", setup: addTrustPolicy, want: 200},
+	{route: "GET " + a3r + "/trust-policies/{$}", name: "trust_policies_list_forbidden", as: "reader", path: a3p + "/trust-policies/", want: 403},
+	{route: "POST " + a3r + "/trust-policies/{$}", name: "trust_policy_create", as: "admin", path: a3p + "/trust-policies/", body: `{"name":"etl deploys","issuer":"https://token.actions.githubusercontent.com","audience":"https://latchkey.example","conditions":[{"claim":"repository","equals":"acme/etl"},{"claim":"ref","like":"refs/heads/*"}],"service_token_id":{{svc_id}},"grants":["job_viewer:{{project}}"]}`, want: 201},
+	{route: "POST " + a3r + "/trust-policies/{$}", name: "trust_policy_create_http_issuer", as: "admin", path: a3p + "/trust-policies/",
+		body: `{"name":"x","issuer":"http://issuer.example","audience":"a","conditions":[{"claim":"sub","equals":"x"}],"service_token_id":{{svc_id}}}`, want: 400},
+	{route: "GET " + a3r + "/trust-policies/{policy_id}/{$}", name: "trust_policy_get", as: "admin", path: a3p + "/trust-policies/" + "1/", setup: addTrustPolicy, want: 200},
+	{route: "GET " + a3r + "/trust-policies/{policy_id}/{$}", name: "trust_policy_get_missing", as: "admin", path: a3p + "/trust-policies/" + "1/", want: 404},
+	{route: "PUT " + a3r + "/trust-policies/{policy_id}/{$}", name: "trust_policy_update", as: "admin", path: a3p + "/trust-policies/" + "1/", setup: addTrustPolicy,
+		body: `{"conditions":[{"claim":"repository","equals":"acme/etl"},{"claim":"ref","equals":"refs/heads/main"}]}`, want: 200},
+	{route: "PUT " + a3r + "/trust-policies/{policy_id}/{$}", name: "trust_policy_update_issuer", as: "admin", path: a3p + "/trust-policies/" + "1/", setup: addTrustPolicy,
+		body: `{"issuer":"https://gitlab.example"}`, want: 400},
+	{route: "DELETE " + a3r + "/trust-policies/{policy_id}/{$}", name: "trust_policy_delete", as: "admin", path: a3p + "/trust-policies/" + "1/", setup: addTrustPolicy, want: 200},
+	{route: "DELETE " + a3r + "/trust-policies/{policy_id}/{$}", name: "trust_policy_delete_forbidden", as: "reader", path: a3p + "/trust-policies/" + "1/", setup: addTrustPolicy, want: 403},
+
 	// Webhooks. The fixture's subscription is wsu_1 (addWebhook); delivery 1 has two attempts.
 	{route: "GET " + a3r + "/webhooks/subscriptions/{$}", name: "webhooks_list", as: "admin", path: a3p + "/webhooks/subscriptions/", setup: addWebhookAndDelivery, want: 200},
 	{route: "GET " + a3r + "/webhooks/subscriptions/{$}", name: "webhooks_list_forbidden", as: "reader", path: a3p + "/webhooks/subscriptions/", want: 403},
@@ -599,6 +614,20 @@ func addSSOProvider(tb testing.TB, env *goldenEnv) {
 }
 
 // addLicenseMap maps the IdP group "engineers" to the developer license in Acme (map 1).
+func addTrustPolicy(tb testing.TB, env *goldenEnv) {
+	tb.Helper()
+	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "golden fixture", Source: "system"})
+	toks, _, err := env.store.FindTokens(ctx, latchkey.TokenFilter{ID: &env.fx.SvcID})
+	if err != nil || len(toks) != 1 {
+		tb.Fatal(err)
+	}
+	if err := env.store.CreateTrustPolicy(ctx, &latchkey.TrustPolicy{AccountID: env.fx.Account, Name: "etl deploys",
+		Issuer: "https://token.actions.githubusercontent.com", Audience: goldenIssuer, FamilyID: toks[0].FamilyID,
+		Conditions: []latchkey.ClaimCondition{{Claim: "repository", Equals: "acme/etl"}}}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func addLicenseMap(tb testing.TB, env *goldenEnv) {
 	tb.Helper()
 	ctx := latchkey.WithActor(context.Background(), latchkey.Actor{Type: "system", Name: "golden fixture", Source: "system"})

@@ -121,6 +121,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) (*tokenRespo
 	}
 	var subject *latchkey.Principal
 	var subjectExp *time.Time
+	var policy *latchkey.TrustPolicy
 	resp := &tokenResponse{TokenType: "Bearer"}
 	switch gt := f.Get("grant_type"); gt {
 	case grantClientCredentials:
@@ -128,7 +129,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) (*tokenRespo
 			return nil, err
 		}
 	case grantTokenExchange:
-		if subject, err = s.oauthSubject(r, f); err != nil {
+		if subject, policy, err = s.oauthSubject(r, f); err != nil {
 			return nil, err
 		}
 		resp.IssuedTokenType = tokenTypeAccessToken
@@ -142,6 +143,16 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) (*tokenRespo
 	if err != nil {
 		return nil, err
 	}
+	if grants == nil && subject.Grants != nil {
+		// A narrowed subject (an access token, or a trust policy with grants) passes its
+		// narrowing on: no scope must not mean "everything the parent holds".
+		grants = subject.Grants
+		out := make([]string, len(grants))
+		for i, g := range grants {
+			out[i] = accesstoken.GrantString(g)
+		}
+		scope = strings.Join(out, " ")
+	}
 	now := time.Now()
 	exp := now.Add(accesstoken.DefaultLifetime)
 	if subjectExp != nil && subjectExp.Before(exp) {
@@ -154,6 +165,9 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) (*tokenRespo
 		Claims: jwt.Claims{Issuer: s.oauthIssuer(), Audience: jwt.Audience{s.oauthIssuer()}, Subject: subject.String(),
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp), ID: accesstoken.NewID()},
 		ClientID: subject.TokenUID, AccountID: subject.AccountID, TokenID: subject.TokenID, Scope: scope}
+	if policy != nil {
+		c.PolicyID = policy.ID
+	}
 	if grants != nil {
 		c.Grants = make([]string, len(grants))
 		for i, g := range grants {
@@ -213,44 +227,47 @@ func (s *Server) oauthClient(r *http.Request, f url.Values) (*latchkey.Principal
 }
 
 // oauthSubject reads and verifies a token exchange's subject token (RFC 8693 §2.1).
-func (s *Server) oauthSubject(r *http.Request, f url.Values) (*latchkey.Principal, error) {
+func (s *Server) oauthSubject(r *http.Request, f url.Values) (*latchkey.Principal, *latchkey.TrustPolicy, error) {
 	tok, typ := f.Get("subject_token"), f.Get("subject_token_type")
 	switch {
 	case tok == "":
-		return nil, oauthErr("invalid_request", "subject_token is required")
+		return nil, nil, oauthErr("invalid_request", "subject_token is required")
 	case typ == "":
-		return nil, oauthErr("invalid_request", "subject_token_type is required")
+		return nil, nil, oauthErr("invalid_request", "subject_token_type is required")
 	case len(tok) > maxAssertion:
-		return nil, oauthErr("invalid_request", "subject_token is longer than %d bytes", maxAssertion)
+		return nil, nil, oauthErr("invalid_request", "subject_token is longer than %d bytes", maxAssertion)
 	case f.Has("actor_token") || f.Has("actor_token_type"):
-		return nil, oauthErr("invalid_request", "actor tokens (delegation) are not supported")
+		return nil, nil, oauthErr("invalid_request", "actor tokens (delegation) are not supported")
 	}
 	if rt := f.Get("requested_token_type"); rt != "" && rt != tokenTypeAccessToken && rt != tokenTypeJWT {
-		return nil, oauthErr("invalid_request", "requested_token_type must be %s", tokenTypeAccessToken)
+		return nil, nil, oauthErr("invalid_request", "requested_token_type must be %s", tokenTypeAccessToken)
 	}
 	for _, name := range []string{"audience", "resource"} {
 		if v := f.Get(name); v != "" && v != s.oauthIssuer() {
-			return nil, oauthErr("invalid_target", "%s must be %s (the only audience this latchkey issues for)", name, s.oauthIssuer())
+			return nil, nil, oauthErr("invalid_target", "%s must be %s (the only audience this latchkey issues for)", name, s.oauthIssuer())
 		}
 	}
 	switch typ {
 	case tokenTypeAccessToken:
 	case tokenTypeJWT:
-		return nil, oauthErr("invalid_request", "subject_token_type %s (an external identity provider's token) is not supported yet; send a latchkey token as %s", tokenTypeJWT, tokenTypeAccessToken)
+		return s.federatedSubject(r, tok, f)
 	default:
-		return nil, oauthErr("invalid_request", "subject_token_type %s is not supported: use %s", sanitizePath(typ), tokenTypeAccessToken)
+		return nil, nil, oauthErr("invalid_request", "subject_token_type %s is not supported: use %s", sanitizePath(typ), tokenTypeAccessToken)
 	}
 	p, err := s.verifyToken(r.Context(), tok, state(r.Context()).ip, 0, verify.Usage{}, nil)
 	if err != nil {
 		if latchkey.SystemError(err) {
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, oauthErr("invalid_grant", "the subject token is not valid: %s", verify.Reason(err))
+		return nil, nil, oauthErr("invalid_grant", "the subject token is not valid: %s", verify.Reason(err))
 	}
 	if p.TokenID == 0 {
-		return nil, oauthErr("invalid_grant", "the subject token is not a token")
+		return nil, nil, oauthErr("invalid_grant", "the subject token is not a token")
 	}
-	return p, nil
+	if p.Legacy {
+		return nil, nil, oauthErr("invalid_grant", "a legacy-format token cannot be exchanged: rotate it first")
+	}
+	return p, nil, nil
 }
 
 // oauthScope reads scope: grants ("set" on all projects, "set:project_id" on one) separated by

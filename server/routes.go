@@ -103,6 +103,13 @@ func (s *Server) routes() http.Handler {
 	api("GET "+v3+"/ip-restrictions-set/{set_id}/validate/{$}", s.handleAPIIPRuleSetValidate)
 	api("GET "+v3+"/audit-logs/{$}", s.handleAPIAuditLogList)
 
+	// Workload identity federation: trust policies.
+	api("GET "+v3+"/trust-policies/{$}", s.handleAPITrustPolicyList)
+	api("POST "+v3+"/trust-policies/{$}", s.handleAPITrustPolicyCreate)
+	api("GET "+v3+"/trust-policies/{policy_id}/{$}", s.handleAPITrustPolicyGet)
+	api("PUT "+v3+"/trust-policies/{policy_id}/{$}", s.handleAPITrustPolicyUpdate)
+	api("DELETE "+v3+"/trust-policies/{policy_id}/{$}", s.handleAPITrustPolicyDelete)
+
 	// Single sign-on: the auth provider and license maps.
 	api("GET "+v3+"/auth-provider/{$}", s.handleAPIAuthProviderList)
 	api("POST "+v3+"/auth-provider/{$}", s.handleAPIAuthProviderCreate)

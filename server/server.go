@@ -108,6 +108,8 @@ type Server struct {
 	patterns []string
 	// governor runs the governance features (rate limits, last-used batching, sweeps).
 	governor *governor
+	// federation caches external issuers' key sets (trust policies).
+	federation *federation
 	// usagePending gathers usage analytics until they are written; usageMetrics count them.
 	usagePending *usagePending
 	usageMetrics *usageMetrics
@@ -144,7 +146,7 @@ func New(cfg Config) (*Server, error) {
 	var pfx [3]byte
 	_, _ = rand.Read(pfx[:])
 	s := &Server{cfg: cfg, store: cfg.Store, admin: admin.New(cfg.Store, cfg.Format), verify: cfg.Verifier,
-		log: cfg.Logger, format: cfg.Format, reqPfx: hex.EncodeToString(pfx[:]), forms: newFormOnce(), node: newNode()}
+		log: cfg.Logger, format: cfg.Format, reqPfx: hex.EncodeToString(pfx[:]), forms: newFormOnce(), node: newNode(), federation: newFederation()}
 	s.admin.SecretKey = cfg.SecretKey
 	s.admin.WebhookURLCheck = cfg.WebhookURLCheck
 	s.ssoClient = sso.New(cfg.SSOTimeout)

@@ -23,7 +23,7 @@ func testTrustPolicies(t *testing.T, s latchkey.Store) {
 	gh := "https://token.actions.githubusercontent.com"
 	p := &latchkey.TrustPolicy{AccountID: a.ID, Name: "etl deploys", Issuer: gh, Audience: "https://latchkey.example",
 		Conditions: []latchkey.ClaimCondition{{Claim: "repository", Equals: "acme/etl"}, {Claim: "ref", Like: "refs/heads/*"}},
-		FamilyID: tok.FamilyID, Grants: []string{"job_runner:3"}}
+		FamilyID:   tok.FamilyID, Grants: []string{"job_runner:3"}}
 	if err := s.CreateTrustPolicy(ctx, p); err != nil {
 		t.Fatal(err)
 	}

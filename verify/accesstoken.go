@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -32,7 +33,7 @@ type AccessTokens struct {
 }
 
 // AuthAccessToken is the method of a principal authenticated with an access token.
-const AuthAccessToken latchkey.AuthMethod = "access_token"
+const AuthAccessToken = latchkey.AuthAccessToken
 
 // ErrInvalidAccessToken is the refusal of an access token whose signature, key, issuer,
 // audience or times do not hold (the accesstoken errors say which).
@@ -41,7 +42,7 @@ var ErrInvalidAccessToken = errors.New("invalid access token")
 const (
 	accessShards = 16
 	// maxAccessEntries bounds the cached access tokens; a full cache forgets one at random.
-	maxAccessEntries = 200_000
+	maxAccessEntries = 50_000
 )
 
 type accessShard struct {
@@ -56,10 +57,18 @@ type accessShard struct {
 // than the rest of a hit, and a process whose memory is read has lost its signing keys anyway.
 type accessEntry struct {
 	input      string
+	accountID  int64
 	parentHash [32]byte
 	grants     []latchkey.Grant // nil: not narrowed
 	exp        int64            // wall clock, Unix nanoseconds, leeway included
-	// principal is derived from parent, the parent's principal it was last computed from.
+	// derived is the token's principal, computed from the parent's principal it holds. The
+	// entry itself is never replaced in the map (a map update would keep the caller's string as
+	// the key, and with it the request that carried it).
+	derived atomic.Pointer[derivedPrincipal]
+}
+
+// derivedPrincipal is an access token's principal and the parent principal it came from.
+type derivedPrincipal struct {
 	principal, parent *latchkey.Principal
 }
 
@@ -81,6 +90,9 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, token string, ip netip
 			return nil, err
 		}
 	}
+	if account != 0 && e.accountID != account {
+		return nil, ErrUnknown // as for an opaque token of another account
+	}
 	if v.wallOffset.Load()+v.roughNow() >= e.exp {
 		return nil, ErrExpired
 	}
@@ -91,10 +103,12 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, token string, ip netip
 		}
 		return nil, err
 	}
-	if p != e.parent {
-		e = v.derive(sig, e, p)
+	d := e.derived.Load()
+	if d == nil || d.parent != p {
+		d = derive(e, p)
+		e.derived.Store(d)
 	}
-	return e.principal, nil
+	return d.principal, nil
 }
 
 // loadAccessToken checks an access token met for the first time (or again after it was
@@ -110,7 +124,7 @@ func (v *Verifier) loadAccessToken(ctx context.Context, token, input, sig string
 	case err != nil:
 		return nil, errors.Join(ErrInvalidAccessToken, err)
 	}
-	e := &accessEntry{input: strings.Clone(input), exp: c.Expiry.Time().Add(accesstoken.Leeway).UnixNano()}
+	e := &accessEntry{input: strings.Clone(input), accountID: c.AccountID, exp: c.Expiry.Time().Add(accesstoken.Leeway).UnixNano()}
 	if c.Grants != nil {
 		if len(c.Grants) > accesstoken.MaxGrants {
 			return nil, accesstoken.ErrMalformed
@@ -134,6 +148,17 @@ func (v *Verifier) loadAccessToken(ctx context.Context, token, input, sig string
 	if len(toks) != 1 || toks[0].AccountID != c.AccountID || toks[0].UID != c.ClientID || len(toks[0].Hash) != 32 {
 		return nil, ErrRevoked // the token it was exchanged for is gone
 	}
+	if c.PolicyID != 0 {
+		// Obtained under a trust policy: only while the policy stands (a change of the policy
+		// changes its account, which forgets the account's access tokens: see invalidateAccess).
+		tp, err := v.src.FindTrustPolicyByID(ctx, c.PolicyID)
+		if latchkey.SystemError(err) {
+			return nil, err
+		}
+		if err != nil || tp.State != latchkey.StateActive || tp.AccountID != c.AccountID || tp.FamilyID != toks[0].FamilyID {
+			return nil, ErrRevoked
+		}
+	}
 	e.parentHash = [32]byte(toks[0].Hash)
 	sh := v.accessShard(sig)
 	sh.mu.Lock()
@@ -153,31 +178,26 @@ func (v *Verifier) loadAccessToken(ctx context.Context, token, input, sig string
 
 // derive computes e's principal from its parent's principal p: p's identity and permissions,
 // narrowed to e's grants (only those p still holds), expiring with the token.
-func (v *Verifier) derive(sig string, e *accessEntry, p *latchkey.Principal) *accessEntry {
+func derive(e *accessEntry, p *latchkey.Principal) *derivedPrincipal {
 	np := *p
 	np.Method = AuthAccessToken
 	if exp := time.Unix(0, e.exp-int64(accesstoken.Leeway)).UTC(); p.ExpiresAt == nil || exp.Before(*p.ExpiresAt) {
 		np.ExpiresAt = &exp
 	}
 	if e.grants != nil {
-		np.Permissions = catalog.Compile(p.License, Narrow(p, e.grants))
+		np.Grants = Narrow(p, e.grants)
+		np.Permissions = catalog.Compile("", np.Grants)
 	}
-	ne := *e
-	ne.principal, ne.parent = np.Seal(), p
-	sh := v.accessShard(sig)
-	sh.mu.Lock()
-	if cur := sh.m[sig]; cur == e {
-		sh.m[sig] = &ne
-	}
-	sh.mu.Unlock()
-	return &ne
+	return &derivedPrincipal{principal: np.Seal(), parent: p}
 }
 
-// Narrow keeps the grants p holds all of (catalog.Gap finds nothing p lacks).
+// Narrow keeps the grants p holds all of (catalog.Gap finds nothing p lacks). A grant is
+// compiled on its own, without p's license: a license with fixed permissions (it, read_only)
+// would otherwise ignore the grant and make every one look held.
 func Narrow(p *latchkey.Principal, grants []latchkey.Grant) []latchkey.Grant {
 	keep := []latchkey.Grant{}
 	for _, g := range grants {
-		if _, gap := catalog.Gap(p.Permissions, catalog.Compile(p.License, []latchkey.Grant{g})); !gap {
+		if _, gap := catalog.Gap(p.Permissions, catalog.Compile("", []latchkey.Grant{g})); !gap {
 			keep = append(keep, g)
 		}
 	}
@@ -231,4 +251,37 @@ func (v *Verifier) accessShard(sig string) *accessShard {
 		b = sig[len(sig)/2]
 	}
 	return &v.access[b%accessShards]
+}
+
+// invalidateAccess forgets the cached access tokens of c's account (every one for ChangeAll), so
+// that their next use checks their trust policy again.
+func (v *Verifier) invalidateAccess(c latchkey.Change) {
+	for i := range v.access {
+		sh := &v.access[i]
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			if c.Kind == latchkey.ChangeAll || e.accountID == c.AccountID {
+				delete(sh.m, k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// VerifyStored verifies the token whose SHA-256 is hash, as read from storage (not a string a
+// client sent): every rule of Verify applies. The token endpoint uses it for the service token a
+// trust policy acts as.
+func (v *Verifier) VerifyStored(ctx context.Context, hash []byte, ip netip.Addr) (*latchkey.Principal, error) {
+	if len(hash) != 32 {
+		return nil, ErrUnknown
+	}
+	return v.verifyHash(ctx, [32]byte(hash), "", tokenfmt.Parsed{}, ip, 0, Usage{}, nil)
+}
+
+// Narrowed returns p with only the grants of grants it holds (see Narrow), recorded in Grants.
+func Narrowed(p *latchkey.Principal, grants []latchkey.Grant) *latchkey.Principal {
+	np := *p
+	np.Grants = Narrow(p, grants)
+	np.Permissions = catalog.Compile("", np.Grants)
+	return np.Seal()
 }

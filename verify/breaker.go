@@ -270,3 +270,8 @@ func (g *guarded) FindIPRules(ctx context.Context, accountID int64) (rs []*latch
 	err = g.guard(func() error { rs, err = g.src.FindIPRules(ctx, accountID); return err })
 	return rs, err
 }
+
+func (g *guarded) FindTrustPolicyByID(ctx context.Context, id int64) (tp *latchkey.TrustPolicy, err error) {
+	err = g.guard(func() error { tp, err = g.src.FindTrustPolicyByID(ctx, id); return err })
+	return tp, err
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,7 +82,7 @@ func (r *RemoteKeys) Fetch(ctx context.Context) error {
 			continue
 		}
 		switch k.Key.(type) {
-		case ed25519.PublicKey, *ecdsa.PublicKey:
+		case ed25519.PublicKey, *ecdsa.PublicKey, *rsa.PublicKey:
 			keys[k.KeyID] = k.Key
 		}
 	}

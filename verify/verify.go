@@ -36,6 +36,7 @@ type Source interface {
 	FindUserByID(ctx context.Context, id int64) (*latchkey.User, error)
 	FindAccountByID(ctx context.Context, id int64) (*latchkey.Account, error)
 	FindIPRules(ctx context.Context, accountID int64) ([]*latchkey.IPRule, error)
+	FindTrustPolicyByID(ctx context.Context, id int64) (*latchkey.TrustPolicy, error)
 }
 
 // Options tune a Verifier. Zero values take the defaults.
@@ -1195,6 +1196,7 @@ func (v *Verifier) Invalidate(c latchkey.Change) {
 	v.epoch.Add(1)
 	if c.Kind == latchkey.ChangeAccount || c.Kind == latchkey.ChangeAll {
 		v.policies.invalidate(c)
+		v.invalidateAccess(c)
 	}
 	if c.Kind == latchkey.ChangeAll {
 		// A store announces "everything may have changed" when its change feed is back after
