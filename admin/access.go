@@ -124,6 +124,9 @@ type Caps struct {
 	// WebhooksManage: read and manage webhook subscriptions and their deliveries (choosing
 	// event types also takes AuditLogsRead).
 	WebhooksManage bool
+	// TrustPoliciesRead and TrustPoliciesWrite: workload identity federation (auth_provider
+	// access; making a policy also takes the right to change its service token).
+	TrustPoliciesRead, TrustPoliciesWrite bool
 }
 
 // Capabilities returns what p may do.
@@ -145,6 +148,8 @@ func Capabilities(p *latchkey.Principal) Caps {
 		AuditLogsRead:       has(latchkey.ResAuditLogs, latchkey.AccessRead),
 		SSOWrite:            canChangeSSO(p) == nil,
 		WebhooksManage:      CanManageWebhooks(p) == nil,
+		TrustPoliciesRead:   has(latchkey.ResAuthProvider, latchkey.AccessRead),
+		TrustPoliciesWrite:  has(latchkey.ResAuthProvider, latchkey.AccessWrite) && p.Method != latchkey.AuthAccessToken,
 	}
 }
 

@@ -599,3 +599,30 @@ func (c *Client) Redeliver(ctx context.Context, accountID, deliveryID int64) (*a
 	_, err := c.Do(ctx, http.MethodPost, fmt.Sprintf("%s/webhooks/deliveries/%d/redeliver/", acct(accountID), deliveryID), nil, &d)
 	return &d, err
 }
+
+// TrustPolicies lists the account's trust policies (workload identity federation).
+func (c *Client) TrustPolicies(ctx context.Context, accountID int64) ([]apitype.TrustPolicy, error) {
+	var out []apitype.TrustPolicy
+	_, err := c.Do(ctx, http.MethodGet, acct(accountID)+"/trust-policies/", nil, &out)
+	return out, err
+}
+
+// CreateTrustPolicy creates a trust policy.
+func (c *Client) CreateTrustPolicy(ctx context.Context, accountID int64, req apitype.TrustPolicyRequest) (*apitype.TrustPolicy, error) {
+	var tp apitype.TrustPolicy
+	_, err := c.Do(ctx, http.MethodPost, acct(accountID)+"/trust-policies/", req, &tp)
+	return &tp, err
+}
+
+// TrustPolicy reads a trust policy.
+func (c *Client) TrustPolicy(ctx context.Context, accountID, id int64) (*apitype.TrustPolicy, error) {
+	var tp apitype.TrustPolicy
+	_, err := c.Do(ctx, http.MethodGet, acct(accountID)+"/trust-policies/"+strconv.FormatInt(id, 10)+"/", nil, &tp)
+	return &tp, err
+}
+
+// DeleteTrustPolicy deletes a trust policy: its access tokens are refused from then on.
+func (c *Client) DeleteTrustPolicy(ctx context.Context, accountID, id int64) error {
+	_, err := c.Do(ctx, http.MethodDelete, acct(accountID)+"/trust-policies/"+strconv.FormatInt(id, 10)+"/", nil, nil)
+	return err
+}

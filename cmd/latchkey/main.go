@@ -68,7 +68,7 @@ Every flag can also be set through the environment as LATCHKEY_<FLAG>, e.g. LATC
 			return bindEnv(cmd, e.getenv)
 		},
 	}
-	root.AddCommand(serveCmd(e), initCmd(e), migrateCmd(e), tokenCmd(e), webhookCmd(e), whoamiCmd(e), importCmd(e), auditCmd(e), userCmd(e), versionCmd(e))
+	root.AddCommand(serveCmd(e), initCmd(e), migrateCmd(e), tokenCmd(e), webhookCmd(e), trustPolicyCmd(e), whoamiCmd(e), importCmd(e), auditCmd(e), userCmd(e), versionCmd(e))
 	return root
 }
 
