@@ -64,6 +64,25 @@ type AccountSettings struct {
 	// DefaultRateLimits apply to every service token of the account that has no rate limits of
 	// its own (each token counted on its own); never to personal access tokens.
 	DefaultRateLimits []RateLimit
+	// MaxAccessTokenLifetime is the longest lifetime a token-endpoint request may ask for (from
+	// 15 minutes to 12 hours; 0 reads as DefaultMaxAccessTokenLifetime).
+	MaxAccessTokenLifetime time.Duration
+}
+
+// Access-token lifetimes: what a token gets unless it asks, the default and the largest account
+// maximum.
+const (
+	DefaultAccessTokenLifetime    = 15 * time.Minute
+	DefaultMaxAccessTokenLifetime = time.Hour
+	MaxAccessTokenLifetimeCap     = 12 * time.Hour
+)
+
+// AccessTokenLifetimeCap is the account's maximum access-token lifetime.
+func (s AccountSettings) AccessTokenLifetimeCap() time.Duration {
+	if s.MaxAccessTokenLifetime <= 0 {
+		return DefaultMaxAccessTokenLifetime
+	}
+	return s.MaxAccessTokenLifetime
 }
 
 // Defaults and bounds of the token notices.
@@ -79,7 +98,8 @@ const (
 // DefaultAccountSettings returns the settings of a new account.
 func DefaultAccountSettings() AccountSettings {
 	return AccountSettings{ReuseRevokesFamily: true, LeakAction: "revoke", DefaultRotationGrace: time.Hour,
-		ExpiryNoticeDays: slices.Clone(DefaultExpiryNoticeDays), UnusedTokenDays: DefaultUnusedTokenDays}
+		ExpiryNoticeDays: slices.Clone(DefaultExpiryNoticeDays), UnusedTokenDays: DefaultUnusedTokenDays,
+		MaxAccessTokenLifetime: DefaultMaxAccessTokenLifetime}
 }
 
 // NoticeDays returns the expiry notice thresholds, largest first.

@@ -66,6 +66,8 @@ type SettingsUpdate struct {
 	UnusedTokenDays *int
 	// DefaultRateLimits apply to tokens without rate limits of their own (empty: none).
 	DefaultRateLimits *[]latchkey.RateLimit
+	// MaxAccessTokenLifetime is the longest lifetime a token-endpoint request may ask for.
+	MaxAccessTokenLifetime *time.Duration
 }
 
 // UpdateSettings changes the token security policy. It needs account_admin or security_admin:
@@ -100,6 +102,10 @@ func (s *Service) UpdateSettings(ctx context.Context, p *latchkey.Principal, u S
 			return nil, err
 		}
 	}
+	if m := u.MaxAccessTokenLifetime; m != nil && (*m < latchkey.DefaultAccessTokenLifetime || *m > latchkey.MaxAccessTokenLifetimeCap || *m%time.Second != 0) {
+		return nil, latchkey.FieldError("max_access_token_lifetime_seconds", "max_access_token_lifetime_seconds must be an integer from %d (15 minutes) to %d (12 hours)",
+			int64(latchkey.DefaultAccessTokenLifetime/time.Second), int64(latchkey.MaxAccessTokenLifetimeCap/time.Second))
+	}
 	var out *latchkey.Account
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		a, err := s.account(ctx, p)
@@ -115,6 +121,9 @@ func (s *Service) UpdateSettings(ctx context.Context, p *latchkey.Principal, u S
 		}
 		if u.UnusedTokenDays != nil {
 			set.UnusedTokenDays = *u.UnusedTokenDays
+		}
+		if u.MaxAccessTokenLifetime != nil {
+			set.MaxAccessTokenLifetime = *u.MaxAccessTokenLifetime
 		}
 		if u.ReuseRevokesFamily != nil {
 			set.ReuseRevokesFamily = *u.ReuseRevokesFamily

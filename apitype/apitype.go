@@ -55,6 +55,8 @@ type Account struct {
 	UnusedTokenDays int `json:"unused_token_days"`
 	// DefaultRateLimits apply to every service token without rate limits of its own.
 	DefaultRateLimits []RateLimit `json:"default_rate_limits"`
+	// MaxAccessTokenLifetimeSeconds is the longest lifetime a token-endpoint request may ask for.
+	MaxAccessTokenLifetimeSeconds int64 `json:"max_access_token_lifetime_seconds"`
 }
 
 // Whoami describes the calling principal.

@@ -30,7 +30,7 @@ func AccountOf(a *latchkey.Account) Account {
 		DefaultRotationGraceSeconds: int64(a.Settings.DefaultRotationGrace / time.Second),
 		IPRestrictionsEnabled:       a.Settings.IPRestrictionsEnabled,
 		ExpiryNoticeDays:            a.Settings.NoticeDays(), UnusedTokenDays: a.Settings.UnusedTokenDays,
-		DefaultRateLimits: RateLimitsOf(a.Settings.DefaultRateLimits)}
+		DefaultRateLimits: RateLimitsOf(a.Settings.DefaultRateLimits), MaxAccessTokenLifetimeSeconds: int64(a.Settings.AccessTokenLifetimeCap() / time.Second)}
 }
 
 // ProjectOf renders a project.

@@ -120,6 +120,7 @@ type SettingsRequest struct {
 	ExpiryNoticeDays            *[]int          `json:"expiry_notice_days"`
 	UnusedTokenDays             *int            `json:"unused_token_days"`
 	DefaultRateLimits           *[]RateLimit    `json:"default_rate_limits"`
+	MaxAccessTokenLifetimeSeconds json.RawMessage `json:"max_access_token_lifetime_seconds"`
 }
 
 // IPRuleRequest creates or changes an IP restriction rule. cidrs holds dbt's objects

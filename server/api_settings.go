@@ -26,7 +26,8 @@ func secondsParam(field string, raw json.RawMessage, max time.Duration, what str
 
 // handleAPIAccountSettingsUpdate changes the account's token security policy:
 // reuse_revokes_family, leak_action ("revoke" or "flag"), max_token_lifetime_seconds (0 for no
-// cap), default_rotation_grace_seconds, expiry_notice_days, unused_token_days and default_rate_limits. Fields left out
+// cap), default_rotation_grace_seconds, expiry_notice_days, unused_token_days, default_rate_limits and
+// max_access_token_lifetime_seconds. Fields left out
 // keep their value. It needs
 // account_admin or security_admin. IP enforcement has its own endpoint (ip-restrictions-set),
 // which guards against locking the caller out.
@@ -53,6 +54,14 @@ func (s *Server) handleAPIAccountSettingsUpdate(w http.ResponseWriter, r *http.R
 	}
 	if u.DefaultRotationGrace, err = secondsParam("default_rotation_grace_seconds", req.DefaultRotationGraceSeconds, admin.MaxGracePeriod, "revoke at once"); err != nil {
 		return err
+	}
+	if len(req.MaxAccessTokenLifetimeSeconds) > 0 && string(req.MaxAccessTokenLifetimeSeconds) != "null" {
+		n, perr := strconv.ParseInt(string(req.MaxAccessTokenLifetimeSeconds), 10, 64)
+		if perr != nil || n < 0 || n > int64(latchkey.MaxAccessTokenLifetimeCap/time.Second) {
+			n = -1 // refused by the admin layer with its message
+		}
+		d := time.Duration(n) * time.Second
+		u.MaxAccessTokenLifetime = &d
 	}
 	a, err := s.admin.UpdateSettings(r.Context(), p, u)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -153,8 +154,12 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) (*tokenRespo
 		}
 		scope = strings.Join(out, " ")
 	}
+	lifetime, err := s.oauthLifetime(r, subject, f.Get("expires_in"))
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
-	exp := now.Add(accesstoken.DefaultLifetime)
+	exp := now.Add(lifetime)
 	if subjectExp != nil && subjectExp.Before(exp) {
 		exp = *subjectExp
 	}
@@ -180,6 +185,24 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) (*tokenRespo
 	resp.ExpiresIn, resp.Scope = int64(time.Until(exp).Round(time.Second)/time.Second), scope
 	s.metrics.oauthIssued(f.Get("grant_type"))
 	return resp, nil
+}
+
+// oauthLifetime is the lifetime asked for with expires_in (seconds; not standard in a request,
+// it mirrors the answer's field), from 60 s to the account's maximum, or the default 15 minutes.
+func (s *Server) oauthLifetime(r *http.Request, subject *latchkey.Principal, asked string) (time.Duration, error) {
+	if asked == "" {
+		return latchkey.DefaultAccessTokenLifetime, nil
+	}
+	a, err := s.admin.Account(r.Context(), subject)
+	if err != nil {
+		return 0, err
+	}
+	limit := a.Settings.AccessTokenLifetimeCap()
+	n, err := strconv.ParseInt(asked, 10, 64)
+	if err != nil || n < 60 || time.Duration(n)*time.Second > limit {
+		return 0, oauthErr("invalid_request", "expires_in must be a number of seconds from 60 to %d (the account's max_access_token_lifetime_seconds)", int64(limit/time.Second))
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // oauthClient authenticates a client_credentials request: client_id is the service token's uid

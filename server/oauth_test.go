@@ -101,6 +101,28 @@ func TestOAuthClientCredentials(t *testing.T) {
 		}
 	}
 
+	// Lifetimes: 15 minutes unless asked; up to the account's maximum (1 hour by default, settable
+	// from 15 minutes to 12 hours).
+	if status, out := e.oauth(t, url.Values{"grant_type": {"client_credentials"}, "expires_in": {"3600"}}, []string{uid, e.fx.Svc}); status != http.StatusOK || out["expires_in"] != float64(3600) {
+		t.Errorf("expires_in 3600 with the default maximum: %d %v", status, out)
+	}
+	if status, out := e.oauth(t, url.Values{"grant_type": {"client_credentials"}, "expires_in": {"7200"}}, []string{uid, e.fx.Svc}); status != http.StatusBadRequest || out["error"] != "invalid_request" {
+		t.Errorf("expires_in over the maximum: %d %v, want invalid_request", status, out)
+	}
+	for _, bad := range []int{60, 43201} {
+		status, env := e.api(t, e.fx.AdminPAT, http.MethodPost, e.path("/settings/"), map[string]any{"max_access_token_lifetime_seconds": bad})
+		var data struct{ Field string }
+		json.Unmarshal(env.Data, &data)
+		if status != http.StatusBadRequest || data.Field != "max_access_token_lifetime_seconds" {
+			t.Errorf("max_access_token_lifetime_seconds %d: %d %q", bad, status, data.Field)
+		}
+	}
+	status, env = e.api(t, e.fx.AdminPAT, http.MethodPost, e.path("/settings/"), map[string]any{"max_access_token_lifetime_seconds": 43200})
+	wantStatus(t, "a 12-hour maximum", status, env, http.StatusOK)
+	if status, out := e.oauth(t, url.Values{"grant_type": {"client_credentials"}, "expires_in": {"43200"}}, []string{uid, e.fx.Svc}); status != http.StatusOK || out["expires_in"] != float64(43200) {
+		t.Errorf("expires_in 43200 with a 12-hour maximum: %d %v", status, out)
+	}
+
 	// Bad requests, each with its RFC 6749 error.
 	basic := []string{uid, e.fx.Svc}
 	for _, c := range []struct {

@@ -14,14 +14,15 @@ import (
 )
 
 const accountColumns = `id, name, plan, state, reuse_revokes_family, leak_action, max_token_lifetime_seconds,
-	default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at, expiry_notice_days, unused_token_days, default_rate_limits`
+	default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at, expiry_notice_days, unused_token_days, default_rate_limits,
+	max_access_token_lifetime_seconds`
 
 func scanAccount(row scanner) (*latchkey.Account, error) {
 	var a latchkey.Account
-	var created, updated, lifetime, grace int64
+	var created, updated, lifetime, grace, atLifetime int64
 	var notices, limits string
 	err := row.Scan(&a.ID, &a.Name, &a.Plan, &a.State, &a.Settings.ReuseRevokesFamily, &a.Settings.LeakAction,
-		&lifetime, &grace, &a.Settings.IPRestrictionsEnabled, &created, &updated, &notices, &a.Settings.UnusedTokenDays, &limits)
+		&lifetime, &grace, &a.Settings.IPRestrictionsEnabled, &created, &updated, &notices, &a.Settings.UnusedTokenDays, &limits, &atLifetime)
 	if err != nil {
 		return nil, err
 	}
@@ -33,6 +34,7 @@ func scanAccount(row scanner) (*latchkey.Account, error) {
 	}
 	a.Settings.MaxTokenLifetime = time.Duration(lifetime) * time.Second
 	a.Settings.DefaultRotationGrace = time.Duration(grace) * time.Second
+	a.Settings.MaxAccessTokenLifetime = time.Duration(atLifetime) * time.Second
 	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &a, nil
 }
@@ -50,12 +52,13 @@ func (s *Store) CreateAccount(ctx context.Context, a *latchkey.Account) error {
 		a.Settings.ExpiryNoticeDays = a.Settings.NoticeDays()
 		id, err := t.insert(`INSERT INTO accounts (name, plan, state, reuse_revokes_family, leak_action,
 			max_token_lifetime_seconds, default_rotation_grace_seconds, ip_restrictions_enabled, created_at, updated_at,
-			expiry_notice_days, unused_token_days, default_rate_limits)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			expiry_notice_days, unused_token_days, default_rate_limits, max_access_token_lifetime_seconds)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			a.Name, a.Plan, a.State, a.Settings.ReuseRevokesFamily, a.Settings.LeakAction,
 			int64(a.Settings.MaxTokenLifetime/time.Second), int64(a.Settings.DefaultRotationGrace/time.Second),
 			a.Settings.IPRestrictionsEnabled, micros(t.now), micros(t.now), encodeDays(a.Settings.ExpiryNoticeDays),
-			a.Settings.UnusedTokenDays, latchkey.MarshalRateLimits(a.Settings.DefaultRateLimits))
+			a.Settings.UnusedTokenDays, latchkey.MarshalRateLimits(a.Settings.DefaultRateLimits),
+			int64(a.Settings.AccessTokenLifetimeCap()/time.Second))
 		if err != nil {
 			return s.wrap(err, "create account")
 		}
@@ -167,6 +170,9 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, upd latchkey.Accoun
 			if l := latchkey.MarshalRateLimits(a.Settings.DefaultRateLimits); l != latchkey.MarshalRateLimits(old.DefaultRateLimits) {
 				changes["default_rate_limits"] = l
 			}
+			if old.AccessTokenLifetimeCap() != a.Settings.AccessTokenLifetimeCap() {
+				changes["max_access_token_lifetime_seconds"] = int64(a.Settings.AccessTokenLifetimeCap() / time.Second)
+			}
 			toggled = old.IPRestrictionsEnabled != a.Settings.IPRestrictionsEnabled
 		}
 		if len(changes) == 0 && !toggled {
@@ -176,12 +182,12 @@ func (s *Store) UpdateAccount(ctx context.Context, id int64, upd latchkey.Accoun
 		a.UpdatedAt = t.now
 		_, err = t.exec(`UPDATE accounts SET name = ?, plan = ?, reuse_revokes_family = ?, leak_action = ?,
 			max_token_lifetime_seconds = ?, default_rotation_grace_seconds = ?, ip_restrictions_enabled = ?, updated_at = ?,
-			expiry_notice_days = ?, unused_token_days = ?, default_rate_limits = ?
+			expiry_notice_days = ?, unused_token_days = ?, default_rate_limits = ?, max_access_token_lifetime_seconds = ?
 			WHERE id = ?`,
 			a.Name, a.Plan, a.Settings.ReuseRevokesFamily, a.Settings.LeakAction,
 			int64(a.Settings.MaxTokenLifetime/time.Second), int64(a.Settings.DefaultRotationGrace/time.Second),
 			a.Settings.IPRestrictionsEnabled, micros(t.now), encodeDays(a.Settings.ExpiryNoticeDays), a.Settings.UnusedTokenDays,
-			latchkey.MarshalRateLimits(a.Settings.DefaultRateLimits), id)
+			latchkey.MarshalRateLimits(a.Settings.DefaultRateLimits), int64(a.Settings.AccessTokenLifetimeCap()/time.Second), id)
 		if err != nil {
 			return s.wrap(err, "update account")
 		}
