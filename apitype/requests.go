@@ -112,14 +112,14 @@ type LicenseRequest struct {
 
 // SettingsRequest changes the account's token security policy.
 type SettingsRequest struct {
-	AccountID                   *int64          `json:"account_id"`
-	ReuseRevokesFamily          *bool           `json:"reuse_revokes_family"`
-	LeakAction                  *string         `json:"leak_action"`
-	MaxTokenLifetimeSeconds     json.RawMessage `json:"max_token_lifetime_seconds"`
-	DefaultRotationGraceSeconds json.RawMessage `json:"default_rotation_grace_seconds"`
-	ExpiryNoticeDays            *[]int          `json:"expiry_notice_days"`
-	UnusedTokenDays             *int            `json:"unused_token_days"`
-	DefaultRateLimits           *[]RateLimit    `json:"default_rate_limits"`
+	AccountID                     *int64          `json:"account_id"`
+	ReuseRevokesFamily            *bool           `json:"reuse_revokes_family"`
+	LeakAction                    *string         `json:"leak_action"`
+	MaxTokenLifetimeSeconds       json.RawMessage `json:"max_token_lifetime_seconds"`
+	DefaultRotationGraceSeconds   json.RawMessage `json:"default_rotation_grace_seconds"`
+	ExpiryNoticeDays              *[]int          `json:"expiry_notice_days"`
+	UnusedTokenDays               *int            `json:"unused_token_days"`
+	DefaultRateLimits             *[]RateLimit    `json:"default_rate_limits"`
 	MaxAccessTokenLifetimeSeconds json.RawMessage `json:"max_access_token_lifetime_seconds"`
 }
 
