@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -44,8 +47,53 @@ type federation struct {
 }
 
 func newFederation() *federation {
-	return &federation{client: &http.Client{Timeout: 5 * time.Second,
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	t := &http.Transport{
+		Proxy:                  nil, // a proxy would connect for us, past the address check
+		TLSHandshakeTimeout:    5 * time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := *dialer
+			d.Control = issuerDialControl(ctx.Value(loopbackIssuer{}) != nil)
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+	return &federation{client: &http.Client{Timeout: 5 * time.Second, Transport: t,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, byIss: map[string]*issuerKeys{}}
+}
+
+// loopbackIssuer marks the context of a fetch for an issuer on a loopback host (tests, a local
+// issuer): it may connect to loopback addresses and only to them.
+type loopbackIssuer struct{}
+
+// issuerDialControl refuses connections to addresses an issuer on the internet never has —
+// loopback, private, link-local, shared (CGNAT), multicast, unspecified — so that a trust
+// policy cannot make latchkey fetch from the operator's own network; an issuer on a loopback
+// host gets loopback only.
+func issuerDialControl(loopback bool) func(network, address string, _ syscall.RawConn) error {
+	cgnat := netip.MustParsePrefix("100.64.0.0/10")
+	return func(_, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return err
+		}
+		ip = ip.Unmap()
+		if loopback {
+			if !ip.IsLoopback() {
+				return fmt.Errorf("issuer address %s: a loopback issuer connects to loopback addresses only", ip)
+			}
+			return nil
+		}
+		if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() ||
+			ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() || cgnat.Contains(ip) {
+			return fmt.Errorf("issuer address %s is not a public address", ip)
+		}
+		return nil
+	}
 }
 
 // keysOf returns issuer's key set, discovering it (OpenID Connect Discovery 1.0) when it is not
@@ -72,8 +120,11 @@ func (f *federation) keysOf(ctx context.Context, issuer string) (*verify.RemoteK
 }
 
 func (f *federation) discover(ctx context.Context, issuer string) (*verify.RemoteKeys, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if u, err := url.Parse(issuer); err == nil && loopbackHostName(u.Hostname()) {
+		ctx = context.WithValue(ctx, loopbackIssuer{}, true)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, issuer+"/.well-known/openid-configuration", nil)
 	if err != nil {
 		return nil, err
@@ -99,9 +150,17 @@ func (f *federation) discover(ctx context.Context, issuer string) (*verify.Remot
 	if err := latchkey.ValidateTrustIssuer("jwks_uri", doc.JWKSURI); err != nil {
 		return nil, fmt.Errorf("discovery of %s: jwks_uri is not an https URL", issuer)
 	}
+	if u, err := url.Parse(doc.JWKSURI); err != nil || loopbackHostName(u.Hostname()) != (ctx.Value(loopbackIssuer{}) != nil) {
+		return nil, fmt.Errorf("discovery of %s: jwks_uri %s is on another kind of host than the issuer", issuer, doc.JWKSURI)
+	}
 	keys := verify.NewRemoteKeys(doc.JWKSURI, f.client)
+	if ctx.Value(loopbackIssuer{}) != nil {
+		keys.BaseContext = func() context.Context { return context.WithValue(context.Background(), loopbackIssuer{}, true) }
+	}
 	return keys, keys.Fetch(ctx)
 }
+
+func loopbackHostName(h string) bool { return h == "localhost" || h == "127.0.0.1" || h == "::1" }
 
 // externalClaims are the claims of an external token that matter here; the rest are read as a
 // map for conditions.

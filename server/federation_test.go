@@ -224,3 +224,46 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 		t.Errorf("audit log of the deletion: %d %.300s", status, env.Data)
 	}
 }
+
+// The federation client connects to public addresses only (a trust policy must not make
+// latchkey fetch from the operator's network), and an issuer on a loopback host to loopback
+// only; a discovery document pointing from a loopback issuer to another host is refused.
+func TestIssuerAddressRules(t *testing.T) {
+	public, loopback := issuerDialControl(false), issuerDialControl(true)
+	for _, c := range []struct {
+		addr             string
+		public, loopback bool
+	}{
+		{"8.8.8.8:443", true, false},
+		{"[2001:4860:4860::8888]:443", true, false},
+		{"127.0.0.1:443", false, true},
+		{"[::1]:443", false, true},
+		{"10.0.0.5:443", false, false},
+		{"192.168.1.1:443", false, false},
+		{"169.254.169.254:80", false, false},
+		{"100.64.1.1:443", false, false},
+		{"[fe80::1]:443", false, false},
+		{"[fd00::1]:443", false, false},
+		{"0.0.0.0:443", false, false},
+		{"[::ffff:10.0.0.5]:443", false, false},
+	} {
+		if got := public("tcp", c.addr, nil) == nil; got != c.public {
+			t.Errorf("%s for an internet issuer: allowed %v, want %v", c.addr, got, c.public)
+		}
+		if got := loopback("tcp", c.addr, nil) == nil; got != c.loopback {
+			t.Errorf("%s for a loopback issuer: allowed %v, want %v", c.addr, got, c.loopback)
+		}
+	}
+	// A loopback issuer whose discovery names a key set elsewhere.
+	mux := http.NewServeMux()
+	var srvURL string
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"issuer": srvURL, "jwks_uri": "https://10.0.0.5/jwks"})
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	srvURL = srv.URL
+	if _, err := newFederation().keysOf(t.Context(), srv.URL); err == nil {
+		t.Error("a loopback issuer's key set on another host was accepted")
+	}
+}

@@ -36,6 +36,9 @@ type RemoteKeys struct {
 	client *http.Client
 	// RefreshInterval (default 1 hour) and MinRefetch (default 10 s); set before use.
 	RefreshInterval, MinRefetch time.Duration
+	// BaseContext, when set, is the context refetches on an unknown kid start from (values
+	// the client's transport reads); default context.Background.
+	BaseContext func() context.Context
 
 	mu        sync.RWMutex
 	keys      map[string]any
@@ -102,7 +105,11 @@ func (r *RemoteKeys) Key(kid string) (any, bool) {
 	if ok || !due {
 		return k, ok
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	base := context.Background()
+	if r.BaseContext != nil {
+		base = r.BaseContext()
+	}
+	ctx, cancel := context.WithTimeout(base, 5*time.Second)
 	defer cancel()
 	if r.Fetch(ctx) != nil {
 		return nil, false
