@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/accesstoken"
 	"github.com/latchkey/latchkey/admin"
 	"github.com/latchkey/latchkey/apitype"
 	"github.com/latchkey/latchkey/verify"
@@ -230,12 +231,28 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if p.ExpiresAt != nil {
 		out["exp"] = p.ExpiresAt.Unix()
 	}
+	if p.Method == latchkey.AuthAccessToken {
+		// A short-lived access token: its client is the token it was obtained with (jti would
+		// name that token, not this one), and its scope the grants it was narrowed to.
+		delete(out, "jti")
+		out["client_id"] = p.TokenUID
+		if p.Grants != nil {
+			scope := make([]string, len(p.Grants))
+			for i, g := range p.Grants {
+				scope[i] = accesstoken.GrantString(g)
+			}
+			out["scope"] = strings.Join(scope, " ")
+		}
+	}
 	writeJSONBody(w, http.StatusOK, out)
 }
 
 func tokenType(p *latchkey.Principal) string {
-	if p.Method == latchkey.AuthPAT {
+	switch p.Method {
+	case latchkey.AuthPAT:
 		return "personal_access_token"
+	case latchkey.AuthAccessToken:
+		return "access_token"
 	}
 	return "service_token"
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -392,6 +393,82 @@ func FuzzOAuthScope(f *testing.F) {
 		}
 		if again, out2, err := oauthScope(subject, out); err != nil || out2 != out || len(again) != len(grants) {
 			t.Fatalf("%q: its answer %q reads back as %q, %v", scope, out, out2, err)
+		}
+	})
+}
+
+// Envoy's gRPC ext_authz and RFC 7662 introspection accept access tokens with the rules and
+// answers they give opaque tokens: narrowed permissions, and nothing once the parent is revoked.
+func TestAccessTokensAtExtAuthzAndIntrospection(t *testing.T) {
+	e := newExtAuthzEnv(t)
+	narrow := e.accessToken(t, "job_viewer:"+strconv.FormatInt(e.fx.Project, 10))
+	if r := e.check(t, checkAsk{path: e.jobs(e.fx.Project), token: narrow}); !r.ok {
+		t.Errorf("ext_authz, jobs of the granted project: %+v", r)
+	}
+	if r := e.check(t, checkAsk{path: e.jobs(e.fx.Project2), token: narrow}); r.ok || r.status != http.StatusForbidden {
+		t.Errorf("ext_authz, another project: %+v, want 403", r)
+	}
+	introspect := func(tok string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Token "+e.fx.AdminPAT)
+		resp := e.send(t, req)
+		var out map[string]any
+		if err := json.Unmarshal(resp.body, &out); err != nil {
+			t.Fatalf("introspection: %d %s", resp.status, resp.body)
+		}
+		return out
+	}
+	out := introspect(narrow)
+	exp, _ := out["exp"].(float64)
+	if out["active"] != true || out["token_type"] != "access_token" || out["scope"] != "job_viewer:"+strconv.FormatInt(e.fx.Project, 10) ||
+		out["client_id"] != e.fx.Svc[len("lksvc_"):len("lksvc_")+8] || time.Until(time.Unix(int64(exp), 0)) > 16*time.Minute {
+		t.Errorf("introspection of an access token: %v", out)
+	}
+	status, env := e.api(t, e.fx.AdminPAT, http.MethodDelete, e.path("/service-tokens/%d/", e.fx.SvcID), nil)
+	wantStatus(t, "revoke the parent", status, env, http.StatusOK)
+	deadline := time.Now().Add(10 * time.Second)
+	for introspect(narrow)["active"] == true && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := introspect(narrow); out["active"] != false {
+		t.Errorf("introspection after the parent was revoked: %v", out)
+	}
+	if r := e.check(t, checkAsk{path: e.jobs(e.fx.Project), token: narrow}); r.ok || r.status != http.StatusUnauthorized {
+		t.Errorf("ext_authz after the parent was revoked: %+v, want 401", r)
+	}
+}
+
+// FuzzOAuthForm: any body is answered without panicking, with 200 and a token or an RFC 6749
+// error object, never an echo of a token sent.
+func FuzzOAuthForm(f *testing.F) {
+	e := newGoldenEnv(f, newGoldenTemplate(f))
+	f.Add("grant_type=client_credentials&client_id=x&client_secret=y")
+	f.Add("grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=eyJ.a.b&subject_token_type=urn:ietf:params:oauth:token-type:jwt")
+	f.Add("grant_type=client_credentials&grant_type=client_credentials")
+	f.Add("%zz=1&scope=a%20b")
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = "127.0.0.1:1234"
+		e.srv.ServeHTTP(rec, req)
+		var out map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatalf("%q: %d, body is not JSON: %s", body, rec.Code, rec.Body)
+		}
+		if rec.Code == http.StatusOK {
+			if _, ok := out["access_token"].(string); !ok {
+				t.Fatalf("%q: 200 without an access token: %v", body, out)
+			}
+			return
+		}
+		if code, _ := out["error"].(string); code == "" {
+			t.Fatalf("%q: %d without an error code: %v", body, rec.Code, out)
+		}
+		if len(body) > 40 && strings.Contains(rec.Body.String(), body) {
+			t.Fatalf("%q: the answer echoes the body", body)
 		}
 	})
 }

@@ -39,8 +39,8 @@ func TestDiskFull(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatalf("mount a 1 MiB tmpfs on %s: %v", dir, err)
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
+		t.Fatalf("mount a 4 MiB tmpfs on %s: %v", dir, err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, 0) })
 	ctx := context.Background()
