@@ -46,7 +46,11 @@ type accountData struct {
 	// lifetime in seconds ("0": none) and its choices.
 	LeakAction, Reuse, MaxLifetime string
 	Lifetimes                      []choice
-	Errors                         formErrors
+	// AccessLifetime is the longest lifetime a short-lived access token may ask for, in
+	// seconds, and AccessLifetimes its choices.
+	AccessLifetime  string
+	AccessLifetimes []choice
+	Errors          formErrors
 	// Usage is the account's usage overview (nil for those who may not read service tokens).
 	Usage *accountUsageSection
 }
@@ -64,8 +68,16 @@ func (s *Server) accountData(r *http.Request, us *uiSession) (*accountData, erro
 		Grace:      strconv.FormatInt(int64(a.Settings.DefaultRotationGrace/time.Second), 10),
 		Graces:     graceChoices(a.Settings.DefaultRotationGrace),
 		LeakAction: a.Settings.LeakAction, Reuse: reuse,
-		MaxLifetime: strconv.FormatInt(int64(a.Settings.MaxTokenLifetime/time.Second), 10),
-		Lifetimes:   lifetimeChoices(a.Settings.MaxTokenLifetime)}, nil
+		MaxLifetime:     strconv.FormatInt(int64(a.Settings.MaxTokenLifetime/time.Second), 10),
+		Lifetimes:       lifetimeChoices(a.Settings.MaxTokenLifetime),
+		AccessLifetime:  strconv.FormatInt(int64(a.Settings.AccessTokenLifetimeCap()/time.Second), 10),
+		AccessLifetimes: accessLifetimeChoices(a.Settings.AccessTokenLifetimeCap())}, nil
+}
+
+// accessLifetimeChoices are the longest access-token lifetimes the policy form offers.
+func accessLifetimeChoices(cur time.Duration) []choice {
+	out := []choice{{"900", "15 minutes"}, {"3600", "1 hour"}, {"14400", "4 hours"}, {"43200", "12 hours"}}
+	return withCurrent(out, cur, "")
 }
 
 // lifetimeChoices are the maximum token lifetimes the policy form offers, with the current one.
@@ -95,13 +107,22 @@ func (s *Server) updatePolicy(w http.ResponseWriter, r *http.Request, us *uiSess
 	}
 	lifetime := time.Duration(n) * time.Second
 	u.MaxTokenLifetime = &lifetime
+	if v, ok := f["max_access_token_lifetime"]; ok {
+		d.AccessLifetime = first(v)
+		n, err := strconv.ParseInt(d.AccessLifetime, 10, 64)
+		if err != nil {
+			n = -1 // refused by the admin layer, at the field
+		}
+		at := time.Duration(n) * time.Second
+		u.MaxAccessTokenLifetime = &at
+	}
 	if len(d.Errors) == 0 {
 		_, err := s.admin.UpdateSettings(r.Context(), us.p, u)
 		if err == nil {
 			s.redirectFlash(w, r, "/settings/account", "Token security policy saved.")
 			return nil
 		}
-		if err := fieldErr(d.Errors, err, "leak_action", "reuse_revokes_family", "max_token_lifetime_seconds"); err != nil {
+		if err := fieldErr(d.Errors, err, "leak_action", "reuse_revokes_family", "max_token_lifetime_seconds", "max_access_token_lifetime_seconds"); err != nil {
 			return err
 		}
 	}

@@ -27,7 +27,8 @@ func TestUITokenPolicy(t *testing.T) {
 	b.do("fill the policy form",
 		chromedp.SetValue(chromedp.ID("leak-action-input"), "flag"),
 		chromedp.SetValue(chromedp.ID("reuse-input"), "refuse"),
-		chromedp.SetValue(chromedp.ID("max-lifetime-input"), "2592000"))
+		chromedp.SetValue(chromedp.ID("max-lifetime-input"), "2592000"),
+		chromedp.SetValue(chromedp.ID("max-access-lifetime-input"), "14400"))
 	if resp := b.clickTo("#save-policy"); resp.Status != http.StatusOK || !strings.Contains(b.text("#flash"), "policy saved") {
 		t.Fatalf("save the policy: status %d, page:\n%s", resp.Status, b.text("main"))
 	}
@@ -36,6 +37,12 @@ func TestUITokenPolicy(t *testing.T) {
 		if got := b.text(sel); !strings.Contains(got, want) {
 			t.Errorf("%s after saving = %q, want %q", sel, got, want)
 		}
+	}
+	if got := b.value("#max-access-lifetime-input"); got != "14400" {
+		t.Errorf("longest access-token lifetime after saving = %q, want 14400", got)
+	}
+	if accts, err := ts.Admin.Accounts(t.Context()); err != nil || len(accts) != 1 || accts[0].MaxAccessTokenLifetimeSeconds != 14400 {
+		t.Errorf("the API reads max_access_token_lifetime_seconds %+v, %v", accts, err)
 	}
 	b.shot("ui-31-token-policy")
 	// The cap applies: a token asking for no expiry gets 30 days.
@@ -57,5 +64,13 @@ func TestUITokenPolicy(t *testing.T) {
 		"reuse": {"revoke"}, "max_token_lifetime": {"0"}})
 	if status != http.StatusForbidden {
 		t.Errorf("a Member's forged policy post: %d, want 403", status)
+	}
+	// A value no choice offers is refused at its field.
+	admin := newFormClient(t, ts.URL, ts.AdminEmail, ts.AdminPass)
+	csrf = admin.csrf(t, "/settings/account")
+	status, page := admin.postPage(t, "/settings/account", url.Values{"csrf_token": {csrf}, "form": {"policy"}, "leak_action": {"revoke"},
+		"reuse": {"revoke"}, "max_token_lifetime": {"0"}, "max_access_token_lifetime": {"60"}})
+	if status != http.StatusBadRequest || !strings.Contains(page, `id="max-access-lifetime-error"`) {
+		t.Errorf("a 60-second maximum: %d; want 400 with the error at the field", status)
 	}
 }
