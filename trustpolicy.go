@@ -70,12 +70,32 @@ func ValidateTrustIssuer(field, issuer string) error {
 	if err != nil || len(issuer) > 255 || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return FieldError(field, "issuer must be an https URL such as https://token.actions.githubusercontent.com")
 	}
-	host := u.Hostname()
-	loopback := host == "localhost" || host == "127.0.0.1" || host == "::1"
-	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && LoopbackHost(u.Hostname())) {
 		return FieldError(field, "issuer must be an https URL (http only for a loopback host)")
 	}
 	return nil
+}
+
+// LoopbackHost reports whether a URL's host name is a loopback one (localhost, 127.0.0.1, ::1):
+// the only hosts an issuer may be served from over plain http, and reached on.
+func LoopbackHost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// ParseClaimCondition reads a condition as the CLI and the web UI take it: claim=value (equals)
+// or claim~pattern (like). The result is checked by ValidateClaimConditions.
+func ParseClaimCondition(s string) (ClaimCondition, bool) {
+	i := strings.IndexAny(s, "=~")
+	if i <= 0 || i == len(s)-1 {
+		return ClaimCondition{}, false
+	}
+	c := ClaimCondition{Claim: strings.TrimSpace(s[:i])}
+	if s[i] == '=' {
+		c.Equals = strings.TrimSpace(s[i+1:])
+	} else {
+		c.Like = strings.TrimSpace(s[i+1:])
+	}
+	return c, true
 }
 
 // ValidateClaimConditions checks conditions: at most MaxTrustConditions, each naming a claim

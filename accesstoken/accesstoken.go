@@ -256,6 +256,15 @@ func ParseGrant(s string) (latchkey.Grant, bool) {
 	return latchkey.Grant{PermissionSet: set, ProjectID: id}, true
 }
 
+// GrantStrings writes grants as ParseGrant reads them.
+func GrantStrings(grants []latchkey.Grant) []string {
+	out := make([]string, len(grants))
+	for i, g := range grants {
+		out[i] = GrantString(g)
+	}
+	return out
+}
+
 // GrantString writes g as ParseGrant reads it.
 func GrantString(g latchkey.Grant) string {
 	if g.AllProjects || g.ProjectID == 0 {

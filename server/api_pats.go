@@ -24,20 +24,30 @@ func patRef(r *http.Request) (admin.TokenRef, error) {
 	return ref, nil
 }
 
+// patRequest reads a PAT's create or update body, whose account_id and user_id, when sent,
+// must be the path's.
+func patRequest(r *http.Request, p *latchkey.Principal, ref admin.TokenRef) (apitype.PATRequest, error) {
+	var req apitype.PATRequest
+	if err := decode(r, &req); err != nil {
+		return req, err
+	}
+	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
+		return req, err
+	}
+	if req.UserID != nil && *req.UserID != ref.UserID {
+		return req, latchkey.FieldError("user_id", "user_id %d in the body does not match user %d in the path", *req.UserID, ref.UserID)
+	}
+	return req, nil
+}
+
 func (s *Server) handleAPIPATCreate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
 	ref, err := patRef(r)
 	if err != nil {
 		return err
 	}
-	var req apitype.PATRequest
-	if err := decode(r, &req); err != nil {
+	req, err := patRequest(r, p, ref)
+	if err != nil {
 		return err
-	}
-	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
-		return err
-	}
-	if req.UserID != nil && *req.UserID != ref.UserID {
-		return latchkey.FieldError("user_id", "user_id %d in the body does not match user %d in the path", *req.UserID, ref.UserID)
 	}
 	if req.Name == nil {
 		return latchkey.FieldError("name", "name is required")
@@ -99,15 +109,9 @@ func (s *Server) handleAPIPATUpdate(w http.ResponseWriter, r *http.Request, p *l
 	if err != nil {
 		return err
 	}
-	var req apitype.PATRequest
-	if err := decode(r, &req); err != nil {
+	req, err := patRequest(r, p, ref)
+	if err != nil {
 		return err
-	}
-	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
-		return err
-	}
-	if req.UserID != nil && *req.UserID != ref.UserID {
-		return latchkey.FieldError("user_id", "user_id %d in the body does not match user %d in the path", *req.UserID, ref.UserID)
 	}
 	cur, err := s.admin.Token(r.Context(), p, ref)
 	if err != nil {

@@ -73,11 +73,7 @@ func (s *Server) handleAPITrustPolicyCreate(w http.ResponseWriter, r *http.Reque
 }
 
 func (s *Server) handleAPITrustPolicyGet(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	id, err := pathID(r, "policy_id")
-	if err != nil {
-		return err
-	}
-	tp, err := s.admin.TrustPolicy(r.Context(), p, id)
+	tp, err := s.pathTrustPolicy(r, p)
 	if err != nil {
 		return err
 	}
@@ -85,13 +81,18 @@ func (s *Server) handleAPITrustPolicyGet(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
+// pathTrustPolicy reads the policy {policy_id} names.
+func (s *Server) pathTrustPolicy(r *http.Request, p *latchkey.Principal) (*latchkey.TrustPolicy, error) {
+	id, err := pathID(r, "policy_id")
+	if err != nil {
+		return nil, err
+	}
+	return s.admin.TrustPolicy(r.Context(), p, id)
+}
+
 // handleAPITrustPolicyUpdate changes name, audience, conditions or grants; the issuer and the
 // service token stay (sent values equal to the current ones are accepted, others refused).
 func (s *Server) handleAPITrustPolicyUpdate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	id, err := pathID(r, "policy_id")
-	if err != nil {
-		return err
-	}
 	var req apitype.TrustPolicyRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -99,7 +100,7 @@ func (s *Server) handleAPITrustPolicyUpdate(w http.ResponseWriter, r *http.Reque
 	if err := checkAccountID(req.AccountID, p.AccountID); err != nil {
 		return err
 	}
-	cur, err := s.admin.TrustPolicy(r.Context(), p, id)
+	cur, err := s.pathTrustPolicy(r, p)
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func (s *Server) handleAPITrustPolicyUpdate(w http.ResponseWriter, r *http.Reque
 			return latchkey.FieldError("service_token_id", "a policy's service token cannot change: make another policy")
 		}
 	}
-	tp, err := s.admin.UpdateTrustPolicy(r.Context(), p, id, latchkey.TrustPolicyUpdate{Name: req.Name, Audience: req.Audience,
+	tp, err := s.admin.UpdateTrustPolicy(r.Context(), p, cur.ID, latchkey.TrustPolicyUpdate{Name: req.Name, Audience: req.Audience,
 		Conditions: claimConditions(req.Conditions), Grants: req.Grants})
 	if err != nil {
 		return err
@@ -121,15 +122,11 @@ func (s *Server) handleAPITrustPolicyUpdate(w http.ResponseWriter, r *http.Reque
 }
 
 func (s *Server) handleAPITrustPolicyDelete(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	id, err := pathID(r, "policy_id")
+	tp, err := s.pathTrustPolicy(r, p)
 	if err != nil {
 		return err
 	}
-	tp, err := s.admin.TrustPolicy(r.Context(), p, id)
-	if err != nil {
-		return err
-	}
-	if err := s.admin.DeleteTrustPolicy(r.Context(), p, id); err != nil {
+	if err := s.admin.DeleteTrustPolicy(r.Context(), p, tp.ID); err != nil {
 		return err
 	}
 	tp.State = latchkey.StateDeleted

@@ -237,11 +237,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		delete(out, "jti")
 		out["client_id"] = p.TokenUID
 		if p.Grants != nil {
-			scope := make([]string, len(p.Grants))
-			for i, g := range p.Grants {
-				scope[i] = accesstoken.GrantString(g)
-			}
-			out["scope"] = strings.Join(scope, " ")
+			out["scope"] = strings.Join(accesstoken.GrantStrings(p.Grants), " ")
 		}
 	}
 	writeJSONBody(w, http.StatusOK, out)

@@ -122,7 +122,7 @@ func (f *federation) keysOf(ctx context.Context, issuer string) (*verify.RemoteK
 func (f *federation) discover(ctx context.Context, issuer string) (*verify.RemoteKeys, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if u, err := url.Parse(issuer); err == nil && loopbackHostName(u.Hostname()) {
+	if u, err := url.Parse(issuer); err == nil && latchkey.LoopbackHost(u.Hostname()) {
 		ctx = context.WithValue(ctx, loopbackIssuer{}, true)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, issuer+"/.well-known/openid-configuration", nil)
@@ -150,7 +150,7 @@ func (f *federation) discover(ctx context.Context, issuer string) (*verify.Remot
 	if err := latchkey.ValidateTrustIssuer("jwks_uri", doc.JWKSURI); err != nil {
 		return nil, fmt.Errorf("discovery of %s: jwks_uri is not an https URL", issuer)
 	}
-	if u, err := url.Parse(doc.JWKSURI); err != nil || loopbackHostName(u.Hostname()) != (ctx.Value(loopbackIssuer{}) != nil) {
+	if u, err := url.Parse(doc.JWKSURI); err != nil || latchkey.LoopbackHost(u.Hostname()) != (ctx.Value(loopbackIssuer{}) != nil) {
 		return nil, fmt.Errorf("discovery of %s: jwks_uri %s is on another kind of host than the issuer", issuer, doc.JWKSURI)
 	}
 	keys := verify.NewRemoteKeys(doc.JWKSURI, f.client)
@@ -159,8 +159,6 @@ func (f *federation) discover(ctx context.Context, issuer string) (*verify.Remot
 	}
 	return keys, keys.Fetch(ctx)
 }
-
-func loopbackHostName(h string) bool { return h == "localhost" || h == "127.0.0.1" || h == "::1" }
 
 // externalClaims are the claims of an external token that matter here; the rest are read as a
 // map for conditions.

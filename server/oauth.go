@@ -148,11 +148,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) (*tokenRespo
 		// A narrowed subject (an access token, or a trust policy with grants) passes its
 		// narrowing on: no scope must not mean "everything the parent holds".
 		grants = subject.Grants
-		out := make([]string, len(grants))
-		for i, g := range grants {
-			out[i] = accesstoken.GrantString(g)
-		}
-		scope = strings.Join(out, " ")
+		scope = strings.Join(accesstoken.GrantStrings(grants), " ")
 	}
 	lifetime, err := s.oauthLifetime(r, subject, f.Get("expires_in"))
 	if err != nil {
@@ -174,10 +170,7 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) (*tokenRespo
 		c.PolicyID = policy.ID
 	}
 	if grants != nil {
-		c.Grants = make([]string, len(grants))
-		for i, g := range grants {
-			c.Grants[i] = accesstoken.GrantString(g)
-		}
+		c.Grants = accesstoken.GrantStrings(grants)
 	}
 	if resp.AccessToken, err = s.cfg.Keyring.Sign(c); err != nil {
 		return nil, err
@@ -325,11 +318,7 @@ func oauthScope(subject *latchkey.Principal, scope string) ([]latchkey.Grant, st
 		}
 		grants = append(grants, g)
 	}
-	out := make([]string, len(grants))
-	for i, g := range grants {
-		out[i] = accesstoken.GrantString(g)
-	}
-	return grants, strings.Join(out, " "), nil
+	return grants, strings.Join(accesstoken.GrantStrings(grants), " "), nil
 }
 
 // handleJWKS is GET /.well-known/jwks.json: every published signing key.
@@ -340,15 +329,8 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 			set.Keys = append(set.Keys, jose.JSONWebKey{Key: ed25519.PublicKey(k.PublicKey), KeyID: k.KID, Algorithm: k.Algorithm, Use: "sig"})
 		}
 	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
 	// Verifiers refetch on an unknown kid; new keys are published an hour before they sign.
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	w.Write(b)
+	writePublicJSON(w, set)
 }
 
 // handleOAuthMetadata is GET /.well-known/oauth-authorization-server (RFC 8414).
@@ -368,13 +350,18 @@ func (s *Server) handleOAuthMetadata(w http.ResponseWriter, r *http.Request) {
 		"scopes_supported":                      setNames(),
 		"service_documentation":                 "https://github.com/latchkey/latchkey/blob/main/docs/short-lived.md",
 	}
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSONBodyCached(w, md)
+	writePublicJSON(w, md)
 }
 
-func writeJSONBodyCached(w http.ResponseWriter, v any) {
-	b, _ := json.Marshal(v)
+// writePublicJSON answers a public document that clients may cache for 5 minutes.
+func writePublicJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Write(b)
 }
 

@@ -78,15 +78,9 @@ func parseConditionLines(text string) ([]latchkey.ClaimCondition, error) {
 		if line == "" {
 			continue
 		}
-		j := strings.IndexAny(line, "=~")
-		if j <= 0 || j == len(line)-1 {
+		c, ok := latchkey.ParseClaimCondition(line)
+		if !ok {
 			return nil, latchkey.FieldError("conditions", "line %d: write claim=value, or claim~pattern (e.g. ref~refs/heads/*)", i+1)
-		}
-		c := latchkey.ClaimCondition{Claim: strings.TrimSpace(line[:j])}
-		if line[j] == '=' {
-			c.Equals = strings.TrimSpace(line[j+1:])
-		} else {
-			c.Like = strings.TrimSpace(line[j+1:])
 		}
 		out = append(out, c)
 	}

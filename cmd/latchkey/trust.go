@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/apitype"
 )
 
@@ -30,14 +31,20 @@ change the service token.`,
 
 // parseCondition reads a condition flag: claim=value (equals) or claim~glob (like).
 func parseCondition(s string) (apitype.ClaimCondition, error) {
-	i := strings.IndexAny(s, "=~")
-	if i <= 0 || i == len(s)-1 {
+	c, ok := latchkey.ParseClaimCondition(s)
+	if !ok {
 		return apitype.ClaimCondition{}, fmt.Errorf("condition %q: write claim=value, or claim~glob (e.g. ref~refs/heads/*)", s)
 	}
-	if s[i] == '=' {
-		return apitype.ClaimCondition{Claim: s[:i], Equals: s[i+1:]}, nil
+	return apitype.ClaimCondition(c), nil
+}
+
+// policyArg reads a trust policy id argument.
+func policyArg(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("trust policy id %q is not a number", s)
 	}
-	return apitype.ClaimCondition{Claim: s[:i], Like: s[i+1:]}, nil
+	return id, nil
 }
 
 func conditionString(c apitype.ClaimCondition) string {
@@ -156,9 +163,9 @@ func trustShowCmd(e *env) *cobra.Command {
 		Short: "Show a trust policy",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := policyArg(args[0])
 			if err != nil {
-				return fmt.Errorf("trust policy id %q is not a number", args[0])
+				return err
 			}
 			ctx := cmd.Context()
 			c, acct, err := r.connect(ctx)
@@ -187,9 +194,9 @@ func trustDeleteCmd(e *env) *cobra.Command {
 		Short: "Delete a trust policy: no exchange under it from now on, and its access tokens are refused",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := policyArg(args[0])
 			if err != nil {
-				return fmt.Errorf("trust policy id %q is not a number", args[0])
+				return err
 			}
 			ctx := cmd.Context()
 			c, acct, err := r.connect(ctx)
